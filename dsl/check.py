@@ -1,0 +1,238 @@
+"""The checker: a table of small named stages from YAML text to a checked ruleset.
+
+Each stage reads and extends a :class:`CheckedRuleset` and appends diagnostics;
+stages after a fatal one are skipped. The result is what the engine compiles:
+the pydantic model, every expression parsed and typed, the dependency graph, and
+the sources for rendering errors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import networkx as nx
+
+from . import ast
+from .checker import ERROR, ExprChecker, Scope, SchemaView
+from .errors import Code, Diagnostic, PunchcardError, sort_diagnostics
+from .functions import FunctionSpec, function_table
+from .loader import RawRuleset, read_ruleset, read_ruleset_text
+from .model import BUILTIN_EVENTS, OPTIONAL, Ruleset, field_base_type
+from .parser import parse_expression
+from .sites import Site, event_type_sites, expression_sites
+from .types import FIELD_TYPES, NUMBER, Type
+from .yamlsrc import SourceMap
+
+__all__ = ["CheckedExpr", "CheckedRuleset", "STAGES", "check_text", "check_path", "load_checked"]
+
+
+@dataclass
+class CheckedExpr:
+    path: tuple
+    text: str
+    node: ast.Node
+    type: Type
+    scope: Scope
+    owner: str
+    lets: frozenset[str] = frozenset()
+    aggregates: tuple[ast.Call, ...] = ()
+
+
+@dataclass
+class CheckedRuleset:
+    raw: RawRuleset
+    functions: dict[str, FunctionSpec]
+    model: Ruleset | None = None
+    schema: SchemaView | None = None
+    lets: dict[str, ast.Node] = field(default_factory=dict)
+    exprs: dict[tuple, CheckedExpr] = field(default_factory=dict)
+    let_types: dict[tuple[str, Scope], Type] = field(default_factory=dict)
+    let_uses: dict[str, set[str]] = field(default_factory=dict)  # let -> lets it reads
+    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def source(self) -> SourceMap:
+        return self.raw.source
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return self.raw.sources
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None and not self.errors
+
+    def raise_for_errors(self) -> "CheckedRuleset":
+        if not self.ok:
+            raise PunchcardError(self.errors or self.diagnostics, self.sources)
+        return self
+
+    def locator(self, path: tuple):
+        return self.source.value(path).locate
+
+
+Stage = Callable[[CheckedRuleset], None]
+
+
+def _validate(state: CheckedRuleset) -> None:
+    """Validate; on errors, drop the broken items and validate again so later stages
+    can still report problems elsewhere in the file (errors are collected, not stopped at)."""
+    from .document import validate_document, without_paths
+
+    data = state.raw.data
+    for _attempt in range(4):
+        model, problems, broken = validate_document(data, state.source)
+        state.diagnostics.extend(p for p in problems if p not in state.diagnostics)
+        if model is not None or not problems:
+            break
+        data = without_paths(data, broken, state.source)
+        if data is None:
+            break
+    state.model = model
+
+
+def _schema(state: CheckedRuleset) -> None:
+    model = state.model
+    events: dict[str, dict[str, Type]] = {}
+    optional: set[tuple[str, str]] = set()
+    for name, fields in {**BUILTIN_EVENTS, **model.schema_.events}.items():
+        events[name] = {}
+        for fname, ftype in fields.items():
+            base = field_base_type(ftype)
+            events[name][fname] = NUMBER if base == "signed" else FIELD_TYPES[base]
+            if ftype.startswith(OPTIONAL):
+                optional.add((name, fname))
+    for name in set(model.schema_.events) & set(BUILTIN_EVENTS):
+        state.diagnostics.append(Diagnostic(Code.SCHEMA_ERROR, f"{name} is a built-in event type; "
+                                            "its fields are fixed", state.source.key(("schema", "events", name))))
+    member = {f: FIELD_TYPES[field_base_type(t)] for f, t in model.schema_.member.items()}
+    optional |= {("member", f) for f, t in model.schema_.member.items() if t.startswith(OPTIONAL)}
+    tiers = tuple(level.name for level in model.tiers.levels) if model.tiers else ()
+    state.schema = SchemaView(events, member, optional, tiers)
+
+
+def _event_types(state: CheckedRuleset) -> None:
+    known = state.schema.events
+    for path, name in event_type_sites(state.model):
+        if name not in known:
+            state.diagnostics.append(Diagnostic(
+                Code.UNKNOWN_NAME, f"unknown event type {name!r}", state.source.value(path).span,
+                hint=ExprChecker._suggest(name, sorted(known)) or "declare it under schema.events"))
+
+
+def _parse(state: CheckedRuleset) -> None:
+    for name, text in state.model.let.items():
+        node = _parse_one(state, ("let", name), text)
+        if node is not None:
+            state.lets[name] = node
+    for site in expression_sites(state.model):
+        node = _parse_one(state, site.path, site.text)
+        if node is not None:
+            state.exprs[site.path] = CheckedExpr(site.path, site.text, node, ERROR, site.scope, site.owner)
+
+
+def _parse_one(state: CheckedRuleset, path: tuple, text: str) -> ast.Node | None:
+    try:
+        return parse_expression(text, state.locator(path))
+    except PunchcardError as exc:
+        state.diagnostics.extend(exc.diagnostics)
+        return None
+
+
+def _typecheck(state: CheckedRuleset) -> None:
+    sites = {site.path: site for site in expression_sites(state.model)}
+    for path, expr in state.exprs.items():
+        site = sites[path]
+        checker = _checker(state, path, site.scope)
+        expr.type = checker.check(expr.node, site.expected, site.what)
+        expr.lets = frozenset(checker.names_used)
+        expr.aggregates = tuple(checker.aggregates)
+        state.diagnostics.extend(checker.diagnostics)
+    for name in state.lets:  # lets nothing uses are still checked, against any event type
+        if not any(key[0] == name for key in state.let_types):
+            _type_let(state, name, Scope(None))
+
+
+def _checker(state: CheckedRuleset, path: tuple, scope: Scope) -> ExprChecker:
+    return ExprChecker(state.schema, state.functions, set(state.model.let),
+                       lambda name, s: _type_let(state, name, s), state.locator(path), scope)
+
+
+def _type_let(state: CheckedRuleset, name: str, scope: Scope) -> Type:
+    key = (name, scope)
+    if key in state.let_types:
+        return state.let_types[key]
+    state.let_types[key] = ERROR  # re-entry means a cycle; the cycle stage reports it
+    node = state.lets.get(name)
+    if node is None:
+        return ERROR
+    checker = _checker(state, ("let", name), scope)
+    result = checker.check(node)
+    state.let_uses.setdefault(name, set()).update(checker.names_used)
+    state.diagnostics.extend(checker.diagnostics)
+    state.let_types[key] = result
+    return result
+
+
+def _graph(state: CheckedRuleset) -> None:
+    from .semantics import build_dependency_graph
+
+    state.graph = build_dependency_graph(state)
+
+
+def _semantics(state: CheckedRuleset) -> None:
+    from .semantics import check_semantics
+
+    state.diagnostics.extend(check_semantics(state))
+
+
+STAGES: list[tuple[str, Stage]] = [
+    ("validate", _validate),
+    ("schema", _schema),
+    ("event_types", _event_types),
+    ("parse", _parse),
+    ("typecheck", _typecheck),
+    ("graph", _graph),
+    ("semantics", _semantics),
+]
+
+
+def _run(raw: RawRuleset, plugin_functions: Sequence[FunctionSpec]) -> CheckedRuleset:
+    state = CheckedRuleset(raw, function_table(plugin_functions))
+    for _name, stage in STAGES:
+        stage(state)
+        if state.model is None:
+            break
+    state.diagnostics = sort_diagnostics(state.diagnostics)
+    return state
+
+
+def check_text(text: str, file: str = "<input>", functions: Sequence[FunctionSpec] = ()) -> CheckedRuleset:
+    return _checked_or_load_error(lambda: read_ruleset_text(text, file), functions, file)
+
+
+def check_path(path: str | os.PathLike, functions: Sequence[FunctionSpec] = ()) -> CheckedRuleset:
+    return _checked_or_load_error(lambda: read_ruleset(path), functions, str(path))
+
+
+def _checked_or_load_error(read, functions, file) -> CheckedRuleset:
+    try:
+        raw = read()
+    except PunchcardError as exc:
+        state = CheckedRuleset(RawRuleset(None, SourceMap(file, ""), exc.sources, file), function_table(functions))
+        state.diagnostics = list(exc.diagnostics)
+        return state
+    return _run(raw, functions)
+
+
+def load_checked(path: str | os.PathLike, functions: Sequence[FunctionSpec] = ()) -> CheckedRuleset:
+    """Check a ruleset and raise PunchcardError unless it is clean of errors."""
+    return check_path(path, functions).raise_for_errors()
+

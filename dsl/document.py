@@ -1,0 +1,166 @@
+"""Validates raw YAML data against the pydantic models, in the analyst's words.
+
+Pydantic's errors carry a ``loc`` path; we map it through the source map to a
+file:line:column and rewrite the message ("Extra inputs are not permitted" becomes
+"unknown key 'mutliply'" with "did you mean `multiply`?").
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import Code, Diagnostic, Span
+from .model import Ruleset
+from .yamlsrc import SourceMap
+
+__all__ = ["validate_document", "keys_at", "without_paths"]
+
+# Error types that only say "this union alternative did not match either".
+_UNION_NOISE = {"literal_error", "model_type", "model_attributes_type", "dict_type", "string_type",
+                "string_pattern_mismatch", "list_type", "is_instance_of"}
+
+
+def validate_document(data: Any, source: SourceMap) -> tuple[Ruleset | None, list[Diagnostic], list[tuple]]:
+    """The model, or None with diagnostics and the data paths that failed."""
+    if not isinstance(data, dict):
+        return None, [Diagnostic(Code.SCHEMA_ERROR, "a ruleset is a mapping that starts with `punchcard: 1`",
+                                 Span(source.file, 1, 1))], []
+    try:
+        return Ruleset.model_validate(data), [], []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        paths = [_resolve(err["loc"], data) for err in errors]
+        return None, _diagnostics(errors, paths, source), paths
+
+
+_REQUIRED_TOP = ("punchcard", "ruleset", "version")
+
+
+def without_paths(data: dict, paths: list[tuple], source: SourceMap) -> dict | None:
+    """A copy of ``data`` without the broken items (a list item or a section), or None
+    when what is broken is the header and nothing meaningful is left to check.
+    ``source`` is re-keyed in place so positions still match the pruned data."""
+    import copy
+
+    pruned = copy.deepcopy(data)
+    for path in sorted({_prune_point(p) for p in paths}, key=lambda p: tuple(map(str, p)), reverse=True):
+        if not path or path[0] in _REQUIRED_TOP:
+            return None
+        parent = pruned
+        for part in path[:-1]:
+            parent = parent[part]
+        del parent[path[-1]]
+        if isinstance(path[-1], int):
+            _shift_positions(source, path[:-1], path[-1])
+    return pruned
+
+
+def _shift_positions(source: SourceMap, list_path: tuple, removed: int) -> None:
+    size = len(list_path)
+    for store in (source.values, source.keys):
+        moved = {}
+        for path in list(store):
+            if path[:size] == list_path and len(path) > size and isinstance(path[size], int) \
+                    and path[size] >= removed:
+                pos = store.pop(path)
+                if path[size] > removed:
+                    moved[path[:size] + (path[size] - 1,) + path[size + 1:]] = pos
+        store.update(moved)
+
+
+def _prune_point(path: tuple) -> tuple:
+    """Remove the nearest list item containing the error, else the top-level section."""
+    for cut in range(len(path) - 1, 0, -1):
+        if isinstance(path[cut], int):
+            return path[: cut + 1]
+    return path[:1]
+
+
+def _diagnostics(errors: list[dict], paths: list[tuple], source: SourceMap) -> list[Diagnostic]:
+    resolved = list(zip(paths, errors))
+    by_path: dict[tuple, list[dict]] = {}
+    for path, err in resolved:
+        by_path.setdefault(path, []).append(err)
+    result = []
+    for path, errs in by_path.items():
+        meaningful = [e for e in errs if e["type"] not in _UNION_NOISE] or errs[:1]
+        if len(errs) > 1 and any(p[: len(path)] == path and p != path for p in by_path):
+            continue  # a deeper error explains this one
+        for err in meaningful[:2]:
+            result.append(_diagnostic(path, err, source))
+    return result
+
+
+def _resolve(loc: tuple, data: Any) -> tuple:
+    """Keep only the parts of pydantic's loc that are real keys or indexes in the data."""
+    path: list = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part.endswith("_") and part[:-1] in node:
+            path.append(part[:-1])
+            node = node[part[:-1]]
+    return tuple(path)
+
+
+def _diagnostic(path: tuple, err: dict, source: SourceMap) -> Diagnostic:
+    kind, loc = err["type"], err["loc"]
+    where = ".".join(str(p) for p in path) or "the document"
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        options = keys_at(path[:-1])
+        close = difflib.get_close_matches(str(key), options, n=1, cutoff=0.6)
+        hint = f"did you mean `{close[0]}`?" if close else (f"known keys here: {', '.join(options)}" if options else None)
+        return Diagnostic(Code.SCHEMA_ERROR, f"unknown key {key!r}", source.key(path), hint=hint, width=len(str(key)))
+    if kind == "missing":
+        key = loc[-1]
+        return Diagnostic(Code.SCHEMA_ERROR, f"{where} needs the key {key!r}", source.value(path).span)
+    message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind == "literal_error":
+        message = f"{where}: {message.replace('Input should be', 'should be')}"
+    elif kind == "string_pattern_mismatch" and path and path[-1] in ("ruleset", "id", "name"):
+        message = f"{where}: use lower-case letters, digits and dashes, like coffee-club"
+    elif kind not in ("value_error", "assertion_error"):
+        message = f"{where}: {message[0].lower()}{message[1:]}"
+    return Diagnostic(Code.SCHEMA_ERROR, message, source.value(path).span)
+
+
+def keys_at(path: tuple) -> list[str]:
+    """The keys a mapping at ``path`` may hold, for did-you-mean hints."""
+    model: Any = Ruleset
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = _field_by_alias(model, part)
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+        if model is None:
+            return []
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _field_by_alias(model: type[BaseModel], key: str):
+    for name, field in model.model_fields.items():
+        if (field.alias or name) == key:
+            return field
+    return None
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,131 @@
+"""The fixed set of functions, with declared argument and result types.
+
+Plugins add more through the ``punchcard_functions`` hook, as :class:`FunctionSpec`
+values; the checker treats both alike. Implementations take a context first
+(``ctx.now`` is the event time in the ruleset's timezone) and never read the clock.
+
+``count`` and ``sum`` are window aggregates over the member's own history. Their
+first argument names an event type, so the checker handles them itself
+(:data:`AGGREGATES`) and the engine evaluates them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from typing import Any, Callable, Sequence
+
+from .types import BOOL, DATE, DATETIME, MONEY, NUMBER, STRING, TIME, Type, is_numeric, unify
+
+__all__ = ["FunctionSpec", "BUILTINS", "AGGREGATES", "WEEKDAYS", "function_table"]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+AGGREGATES = ("count", "sum")
+NUMERIC = (NUMBER, MONEY)
+WHEN = (DATE, DATETIME)
+
+ResultRule = Type | Callable[[Sequence[Type]], Type | None]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function analysts may call. ``params`` lists the accepted types per argument;
+    with ``variadic`` the last entry repeats. ``result`` is a type, or a function of
+    the argument types returning the result type (None = no valid result)."""
+
+    name: str
+    params: tuple[tuple[Type, ...], ...]
+    result: ResultRule
+    impl: Callable[..., Any]
+    doc: str = ""
+    min_args: int | None = None
+    variadic: bool = False
+
+    def result_type(self, args: Sequence[Type]) -> Type | None:
+        return self.result(args) if callable(self.result) else self.result
+
+    @property
+    def arity(self) -> tuple[int, int | None]:
+        low = len(self.params) if self.min_args is None else self.min_args
+        return low, None if self.variadic else len(self.params)
+
+
+def _same_numeric(args: Sequence[Type]) -> Type | None:
+    result = args[0]
+    for t in args[1:]:
+        result = unify(result, t)
+    return result if result is not None and is_numeric(result) else None
+
+
+def _first(args: Sequence[Type]) -> Type:
+    return args[0]
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _age(ctx, born: dt.date) -> Decimal:
+    today = _as_date(ctx.now)
+    years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return Decimal(years)
+
+
+def _round(ctx, value: Decimal, places: Decimal = Decimal(0)) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_EVEN)
+
+
+def _min(ctx, *values):
+    return min(values)
+
+
+def _max(ctx, *values):
+    return max(values)
+
+
+_SPECS = [
+    FunctionSpec("hour", (WHEN,), NUMBER, lambda ctx, t: Decimal(getattr(t, "hour", 0)),
+                 "hour of the day, 0-23, in the ruleset's timezone"),
+    FunctionSpec("minute", ((DATETIME,),), NUMBER, lambda ctx, t: Decimal(t.minute), "minute of the hour, 0-59"),
+    FunctionSpec("weekday", (WHEN,), STRING, lambda ctx, t: WEEKDAYS[t.weekday()],
+                 'day of the week: "mon", "tue", ... "sun"'),
+    FunctionSpec("day", (WHEN,), NUMBER, lambda ctx, t: Decimal(t.day), "day of the month, 1-31"),
+    FunctionSpec("month", (WHEN,), NUMBER, lambda ctx, t: Decimal(t.month), "month of the year, 1-12"),
+    FunctionSpec("year", (WHEN,), NUMBER, lambda ctx, t: Decimal(t.year), "the year"),
+    FunctionSpec("date", ((DATETIME,),), DATE, lambda ctx, t: t.date(), "the calendar date of a time"),
+    FunctionSpec("time_of_day", ((DATETIME,),), TIME, lambda ctx, t: t.time().replace(tzinfo=None),
+                 "the wall-clock time of a time, for comparing with 10:00"),
+    FunctionSpec("days_between", (WHEN, WHEN), NUMBER,
+                 lambda ctx, a, b: Decimal((_as_date(b) - _as_date(a)).days),
+                 "whole calendar days from the first to the second (negative if earlier)"),
+    FunctionSpec("age", ((DATE,),), NUMBER, _age, "whole years from a date to now (a birthday counts on the day)"),
+    FunctionSpec("min", (NUMERIC, NUMERIC), _same_numeric, _min, "the smallest of two or more numbers",
+                 variadic=True),
+    FunctionSpec("max", (NUMERIC, NUMERIC), _same_numeric, _max, "the largest of two or more numbers",
+                 variadic=True),
+    FunctionSpec("abs", (NUMERIC,), _first, lambda ctx, x: abs(x), "the absolute value"),
+    FunctionSpec("round", (NUMERIC, (NUMBER,)), _first, _round,
+                 "round half to even, to the given decimal places (default 0)", min_args=1),
+    FunctionSpec("floor", (NUMERIC,), _first, lambda ctx, x: x.to_integral_value(rounding=ROUND_FLOOR),
+                 "round down to a whole number"),
+    FunctionSpec("ceil", (NUMERIC,), _first, lambda ctx, x: x.to_integral_value(rounding=ROUND_CEILING),
+                 "round up to a whole number"),
+    FunctionSpec("len", ((STRING, Type("list")),), NUMBER, lambda ctx, x: Decimal(len(x)),
+                 "the length of a list or a string"),
+    FunctionSpec("lower", ((STRING,),), STRING, lambda ctx, s: s.lower(), "the string in lower case"),
+    FunctionSpec("starts_with", ((STRING,), (STRING,)), BOOL, lambda ctx, s, p: s.startswith(p),
+                 "whether the first string starts with the second"),
+]
+
+BUILTINS: dict[str, FunctionSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def function_table(extra: Sequence[FunctionSpec] = ()) -> dict[str, FunctionSpec]:
+    """Built-ins plus plugin functions. A plugin cannot replace a built-in."""
+    table = dict(BUILTINS)
+    for spec in extra:
+        if spec.name in table or spec.name in AGGREGATES:
+            raise ValueError(f"function {spec.name!r} is already defined")
+        table[spec.name] = spec
+    return table

@@ -1,0 +1,204 @@
+"""Whole-ruleset checks: the dependency graph, cycles, references, tiers, compliance, warnings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+import networkx as nx
+
+from . import ast
+from .checker import ExprChecker
+from .errors import Code, Diagnostic, Severity
+from .model import Duration, Ruleset
+
+if TYPE_CHECKING:
+    from .check import CheckedRuleset
+
+__all__ = ["build_dependency_graph", "check_semantics", "constant_value", "duration_at_least"]
+
+
+def build_dependency_graph(state: "CheckedRuleset") -> nx.DiGraph:
+    """Edges run from a reader (rule, let) to what it reads (let, field)."""
+    graph = nx.DiGraph()
+    for name, node in state.lets.items():
+        graph.add_node(f"let:{name}", kind="let")
+        _add_reads(graph, f"let:{name}", node)
+    for expr in state.exprs.values():
+        graph.add_node(expr.owner, kind=expr.owner.split(":", 1)[0])
+        _add_reads(graph, expr.owner, expr.node)
+    return graph
+
+
+def _add_reads(graph: nx.DiGraph, reader: str, node: ast.Node) -> None:
+    for child in ast.walk(node):
+        path = ast.path_of(child)
+        if isinstance(child, ast.Name) and path and len(path) == 1 and graph.has_node(f"let:{child.id}"):
+            graph.add_edge(reader, f"let:{child.id}")
+        elif isinstance(child, ast.Name):
+            continue
+        elif path and len(path) == 2 and path[0] in ("event", "member"):
+            graph.add_node(f"field:{path[0]}.{path[1]}", kind="field")
+            graph.add_edge(reader, f"field:{path[0]}.{path[1]}")
+    # lets may be defined after their first use: resolve names again once all exist
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and f"let:{child.id}" in graph and not graph.has_edge(reader, f"let:{child.id}"):
+            graph.add_edge(reader, f"let:{child.id}")
+
+
+def check_semantics(state: "CheckedRuleset") -> list[Diagnostic]:
+    for name in state.lets:  # second pass: lets defined later than their readers
+        for used in state.let_uses.get(name, ()):
+            state.graph.add_edge(f"let:{name}", f"let:{used}")
+    checks = (_cycles, _duplicate_ids, _references, _tiers, _stacking_stated, _compliance, _tests, _warnings)
+    return [d for check in checks for d in check(state)]
+
+
+def _cycles(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    lets = state.graph.subgraph(n for n in state.graph if n.startswith("let:"))
+    for cycle in sorted(nx.simple_cycles(lets), key=lambda c: sorted(c)):
+        names = [n.removeprefix("let:") for n in cycle]
+        first = min(names, key=lambda n: list(state.model.let).index(n))
+        start = names.index(first)
+        ordered = names[start:] + names[:start] + [first]
+        yield Diagnostic(Code.CYCLE_ERROR, f"let names depend on each other in a cycle: {' -> '.join(ordered)}",
+                         state.source.key(("let", first)), hint="a fact cannot be defined in terms of itself")
+
+
+def _all_ids(model: Ruleset) -> Iterator[tuple[tuple, str]]:
+    groups = ((("earning", "rules"), model.earning.rules), (("streaks",), model.streaks),
+              (("achievements",), model.achievements), (("fraud",), model.fraud),
+              (("compliance", "forbid"), model.compliance.forbid))
+    for prefix, items in groups:
+        for i, item in enumerate(items):
+            yield prefix + (i, "id"), item.id
+
+
+def _duplicate_ids(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    seen: dict[str, tuple] = {}
+    for path, rule_id in _all_ids(state.model):
+        if rule_id in seen:
+            first = state.source.value(seen[rule_id]).span
+            yield Diagnostic(Code.DUPLICATE_ID, f"the id {rule_id!r} is used twice (first at line {first.line})",
+                             state.source.value(path).span, hint="ids appear in traces and caps: make each unique")
+        else:
+            seen[rule_id] = path
+
+
+def _references(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    rules = [r.id for r in state.model.earning.rules] + ["base"]
+    for section in ("caps", "budgets"):
+        for i, item in enumerate(getattr(state.model.earning, section)):
+            if item.rule is not None and item.rule not in rules:
+                yield Diagnostic(Code.UNKNOWN_RULE, f"{section[:-1]} names an unknown rule {item.rule!r}",
+                                 state.source.value(("earning", section, i, "rule")).span,
+                                 hint=ExprChecker._suggest(item.rule, rules) or f"earning rules: {', '.join(rules)}")
+
+
+def _tiers(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    tiers = state.model.tiers
+    if tiers is None:
+        return
+    if tiers.levels[0].min != 0:
+        yield Diagnostic(Code.TIER_ORDER, "the first tier must start at 0, so every member has a tier",
+                         state.source.value(("tiers", "levels", 0, "min")).span)
+    for i in range(1, len(tiers.levels)):
+        if tiers.levels[i].min <= tiers.levels[i - 1].min:
+            yield Diagnostic(Code.TIER_ORDER, f"tier {tiers.levels[i].name!r} starts at {tiers.levels[i].min}, "
+                             f"not above {tiers.levels[i - 1].name!r} at {tiers.levels[i - 1].min}",
+                             state.source.value(("tiers", "levels", i, "min")).span,
+                             hint="list tiers from lowest to highest with increasing min:")
+    names = [level.name for level in tiers.levels]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            yield Diagnostic(Code.DUPLICATE_ID, f"tier {name!r} is listed twice",
+                             state.source.value(("tiers", "levels", i, "name")).span)
+
+
+def _stacking_stated(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    data = state.raw.data.get("earning") if isinstance(state.raw.data, dict) else None
+    if state.model.earning.rules and isinstance(data, dict) and "stacking" not in data:
+        yield Diagnostic(Code.SCHEMA_ERROR, "earning has rules but does not say how they stack",
+                         state.source.key(("earning",)),
+                         hint="add stacking: {multipliers: add, groups: best} (or multiply / add)")
+
+
+def duration_at_least(actual: Duration, required: Duration) -> bool:
+    """Compare calendar durations: months/years exactly, others by days."""
+    months = {"month": 1, "year": 12}
+    if actual.unit in months and required.unit in months:
+        return actual.amount * months[actual.unit] >= required.amount * months[required.unit]
+    return actual.approx_days() >= required.approx_days()
+
+
+def _compliance(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    require, points = state.model.compliance.require, state.model.points
+    expiry = points.expiry
+    if require.min_expiry is not None and expiry != "never":
+        actual, key = (expiry.after, "after") if expiry.after is not None else (expiry.inactivity, "inactivity")
+        if not duration_at_least(actual, require.min_expiry):
+            yield Diagnostic(Code.COMPLIANCE_ERROR, f"points expire after {actual}, but compliance requires at "
+                             f"least {require.min_expiry}", state.source.value(("points", "expiry", key)).span)
+    if require.min_expiry_notice is not None and expiry != "never":
+        notice = points.expiry_notice
+        if notice is None or not duration_at_least(notice, require.min_expiry_notice):
+            where = ("points", "expiry_notice") if notice is not None else ("points",)
+            yield Diagnostic(Code.COMPLIANCE_ERROR, f"expiry notice is {notice or 'not set'}, but compliance "
+                             f"requires at least {require.min_expiry_notice}", state.source.value(where).span,
+                             hint=f"add expiry_notice: {require.min_expiry_notice} under points:")
+    if require.refunds_claw_back and points.refunds.clawback == "none":
+        yield Diagnostic(Code.COMPLIANCE_ERROR, "compliance requires refunds to claw back points, but "
+                         "refunds.clawback is none", state.source.value(("points", "refunds", "clawback")).span)
+
+
+def _tests(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    known = state.schema.events
+    for i, test in enumerate(state.model.tests):
+        for j, event in enumerate(test.events):
+            kind = event.get("type")
+            if kind not in known:
+                yield Diagnostic(Code.UNKNOWN_NAME, f"test event type {kind!r} is not declared",
+                                 state.source.value(("tests", i, "events", j, "type")).span,
+                                 hint="declare it under schema.events")
+
+
+def constant_value(node: ast.Node):
+    """The value of an expression made only of literals, or None when it reads anything."""
+    if isinstance(node, (ast.Bool, ast.Number, ast.String)):
+        return node.value
+    if isinstance(node, ast.Not):
+        inner = constant_value(node.operand)
+        return None if inner is None else not inner
+    if isinstance(node, ast.Logical):
+        left, right = constant_value(node.left), constant_value(node.right)
+        if node.op == "and" and (left is False or right is False):
+            return False
+        if node.op == "or" and (left is True or right is True):
+            return True
+        return None if left is None or right is None else (left and right if node.op == "and" else left or right)
+    if isinstance(node, ast.Compare) and node.op in ("==", "!=", "<", "<=", ">", ">="):
+        left, right = constant_value(node.left), constant_value(node.right)
+        if left is None or right is None or type(left) is not type(right):
+            return None
+        return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
+                ">": left > right, ">=": left >= right}[node.op]
+    return None
+
+
+def _warnings(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    for path, expr in state.exprs.items():
+        if path[-1] == "when" and constant_value(_inline_lets(expr.node, state)) is False:
+            yield Diagnostic(Code.NEVER_FIRES, f"{expr.owner.split(':', 1)[-1]} can never fire: when: is always false",
+                             state.source.value(path).span, Severity.WARNING)
+    used = {name for expr in state.exprs.values() for name in expr.lets}
+    used |= {u for uses in state.let_uses.values() for u in uses}
+    for name in state.model.let:
+        if name not in used:
+            yield Diagnostic(Code.UNUSED_LET, f"let {name!r} is never used", state.source.key(("let", name)),
+                             Severity.WARNING, hint="remove it, or use it in a rule")
+
+
+def _inline_lets(node: ast.Node, state: "CheckedRuleset", depth: int = 0) -> ast.Node:
+    if isinstance(node, ast.Name) and node.id in state.lets and depth < 16:
+        return _inline_lets(state.lets[node.id], state, depth + 1)
+    return node
+

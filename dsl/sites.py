@@ -1,0 +1,92 @@
+"""Where expressions live in a ruleset, what type each must have and where it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from .checker import Scope
+from .model import Ruleset
+from .types import BOOL, MONEY, NUMBER, Type
+
+__all__ = ["Site", "expression_sites", "event_type_sites"]
+
+NUMERIC = (NUMBER, MONEY)
+
+
+@dataclass(frozen=True)
+class Site:
+    path: tuple
+    text: str
+    expected: tuple[Type, ...]
+    scope: Scope
+    what: str
+    owner: str  # graph node that reads this expression, e.g. "rule:big-basket"
+
+
+def _base_path(ruleset: Ruleset, index: int) -> tuple:
+    return ("earning", "base", index) if isinstance(ruleset.earning.base, list) else ("earning", "base")
+
+
+def expression_sites(ruleset: Ruleset) -> Iterator[Site]:
+    """Every expression of the document except ``let`` bodies, which are typed where used."""
+    for i, base in enumerate(ruleset.earning.bases):
+        path, scope, owner = _base_path(ruleset, i), Scope(tuple(base.on)), f"base:{i}"
+        yield Site(path + ("points",), base.points, NUMERIC, scope, "points:", owner)
+        for key in ("when", "unless"):
+            if getattr(base, key) is not None:
+                yield Site(path + (key,), getattr(base, key), (BOOL,), scope, f"{key}:", owner)
+    for i, rule in enumerate(ruleset.earning.rules):
+        path, scope, owner = ("earning", "rules", i), Scope(tuple(rule.on)), f"rule:{rule.id}"
+        for key, expected in (("when", (BOOL,)), ("unless", (BOOL,)), ("multiply", (NUMBER,)), ("bonus", NUMERIC)):
+            if getattr(rule, key) is not None:
+                yield Site(path + (key,), getattr(rule, key), expected, scope, f"{key}:", owner)
+    yield from _tier_sites(ruleset)
+    yield from _gamification_sites(ruleset)
+    for i, rule in enumerate(ruleset.fraud):
+        yield Site(("fraud", i, "when"), rule.when, (BOOL,), Scope(tuple(rule.on)), "when:", f"fraud:{rule.id}")
+    for i, rule in enumerate(ruleset.compliance.forbid):
+        scope = Scope(tuple(rule.on) if rule.on else None)
+        yield Site(("compliance", "forbid", i, "when"), rule.when, (BOOL,), scope, "when:", f"forbid:{rule.id}")
+
+
+def _tier_sites(ruleset: Ruleset) -> Iterator[Site]:
+    metric = ruleset.tiers.metric if ruleset.tiers else None
+    if metric is not None and not isinstance(metric, str):
+        yield Site(("tiers", "metric", "add"), metric.add, NUMERIC, Scope(tuple(metric.on)), "add:", "tiers")
+
+
+def _gamification_sites(ruleset: Ruleset) -> Iterator[Site]:
+    for i, streak in enumerate(ruleset.streaks):
+        scope, owner = Scope(tuple(streak.on)), f"streak:{streak.id}"
+        if streak.when is not None:
+            yield Site(("streaks", i, "when"), streak.when, (BOOL,), scope, "when:", owner)
+        for j, reward in enumerate(streak.rewards):
+            yield Site(("streaks", i, "rewards", j, "bonus"), reward.bonus, NUMERIC,
+                       Scope(tuple(streak.on), streak=True), "bonus:", owner)
+    for i, achievement in enumerate(ruleset.achievements):
+        scope, owner = Scope(tuple(achievement.on)), f"achievement:{achievement.id}"
+        yield Site(("achievements", i, "when"), achievement.when, (BOOL,), scope, "when:", owner)
+        if achievement.bonus is not None:
+            yield Site(("achievements", i, "bonus"), achievement.bonus, NUMERIC, scope, "bonus:", owner)
+
+
+def event_type_sites(ruleset: Ruleset) -> Iterator[tuple[tuple, str]]:
+    """Every place that names an event type (``on:``, activity lists, count(type) metrics)."""
+    for i, base in enumerate(ruleset.earning.bases):
+        yield from ((_base_path(ruleset, i) + ("on", j), t) for j, t in enumerate(base.on))
+    groups = (("earning", "rules"), ruleset.earning.rules), (("streaks",), ruleset.streaks), \
+        (("achievements",), ruleset.achievements), (("fraud",), ruleset.fraud), \
+        (("compliance", "forbid"), ruleset.compliance.forbid)
+    for prefix, items in groups:
+        for i, item in enumerate(items):
+            for j, t in enumerate(item.on or []):
+                yield prefix + (i, "on", j), t
+    tiers = ruleset.tiers
+    if tiers is not None and isinstance(tiers.metric, str) and tiers.metric.startswith("count("):
+        yield ("tiers", "metric"), tiers.metric[len("count("):-1]
+    elif tiers is not None and not isinstance(tiers.metric, str):
+        yield from ((("tiers", "metric", "on", j), t) for j, t in enumerate(tiers.metric.on))
+    expiry = ruleset.points.expiry
+    if not isinstance(expiry, str) and expiry.inactivity is not None:
+        yield from ((("points", "expiry", "activity", j), t) for j, t in enumerate(expiry.activity))

@@ -1,0 +1,1 @@
+"""punchcard: loyalty programs whose rules are data."""

@@ -1,0 +1,1 @@
+"""CLI command modules; each registers itself on ``punchcard.cli.app``."""

@@ -1,0 +1,1 @@
+"""punchcard.rulesets."""
