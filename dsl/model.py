@@ -152,6 +152,7 @@ FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class Schema(_Strict):
+    naive_times: Literal["local", "reject"] = "local"  # a time without a UTC offset: local, or an error
     member: dict[FieldName, FieldType] = Field(default_factory=dict)
     events: dict[FieldName, dict[FieldName, FieldType] | None] = Field(default_factory=dict)
 
@@ -268,6 +269,7 @@ class Expiry(_Strict):
 class Refunds(_Strict):
     clawback: Literal["proportional", "none"] = "proportional"
     negative_balance: Literal["allow", "refuse"] = "allow"
+    window: DurationField = Duration(amount=12, unit="month")  # orders older than this cannot be refunded
 
 
 class Points(_Strict):

@@ -100,7 +100,6 @@ _TIME_ARITHMETIC = {
     ("-", DATE, DURATION): DATE,
     ("+", DATETIME, DURATION): DATETIME,
     ("-", DATETIME, DURATION): DATETIME,
-    ("+", DURATION, DURATION): DURATION,
 }
 
 
@@ -122,4 +121,4 @@ def comparable(left: Type, right: Type, op: str) -> bool:
         return False
     if op in ("==", "!="):
         return True
-    return common in (NUMBER, MONEY, STRING, DATE, TIME, DATETIME, DURATION)
+    return common in (NUMBER, MONEY, STRING, DATE, TIME, DATETIME)

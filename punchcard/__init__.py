@@ -1,1 +1,42 @@
-"""punchcard: loyalty programs whose rules are data."""
+"""punchcard: loyalty programs whose rules are data.
+
+The front door::
+
+    import punchcard
+    compiled = punchcard.compile("rulesets/coffee-club.yaml")
+    engine = punchcard.Engine(compiled)            # in-memory store
+    decision = engine.process({"type": "purchase", "id": "o-1", "member": "masha",
+                               "time": "2026-03-02T08:15:00", "amount": "150", "category": "coffee"})
+"""
+
+from punchcard.api import check, check_many, check_text, load_checked, ruleset_json_schema
+from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
+from punchcard.engine import (Compiled, Decision, Effect, Engine, Event, EventError, MemberState, MemoryStore,
+                              Outcome, evaluate, new_member)
+from punchcard.engine.compile import compile_ruleset as compile
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "check",
+    "check_many",
+    "check_text",
+    "load_checked",
+    "ruleset_json_schema",
+    "compile",
+    "Compiled",
+    "Engine",
+    "evaluate",
+    "new_member",
+    "Decision",
+    "Effect",
+    "Event",
+    "EventError",
+    "MemberState",
+    "MemoryStore",
+    "Outcome",
+    "Code",
+    "Diagnostic",
+    "PunchcardError",
+    "__version__",
+]

@@ -32,6 +32,7 @@ class OutputFormat(str, Enum):
 # Each module under punchcard/commands registers its commands on ``app`` when imported.
 _COMMAND_MODULES = [
     "punchcard.commands.check",
+    "punchcard.commands.plugins",
 ]
 
 

@@ -1,0 +1,176 @@
+"""Built-in event types: refund, redeem, redeem_reversal, adjust, tick, review_decision."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from . import ledger, tiers
+from .codegen import EvalContext
+from .decision import Effect, Outcome, Step
+from .earning import earn, stack
+from .limits import round_points
+from .run import Rejected, Run
+from .state import ZERO, OrderRecord
+
+__all__ = ["HANDLERS", "reprice"]
+
+
+def _gates(run: Run) -> None:
+    from .evaluate import run_gates
+
+    plan = run.compiled.plans[run.event.type]
+    if plan.gates:
+        run.remember()
+        review, _ = run_gates(run, plan)
+        if review:
+            raise Rejected(f"{run.event.type} needs review before it can be applied", Outcome.REVIEW)
+
+
+def redeem(run: Run) -> None:
+    _gates(run)
+    points = run.event.fields["points"]
+    if points <= 0:
+        raise Rejected("points to redeem must be more than 0")
+    if run.event.id in run.state.redemptions:
+        raise Rejected(f"redemption {run.event.id} already exists")
+    try:
+        run.effects += ledger.redeem(run.state, run.event.id, points, run.now)
+    except ledger.Shortfall as exc:
+        raise Rejected(str(exc)) from None
+    run.points -= points
+    run.trace.append(Step("ledger", "redeem", True, f"{points} points, earliest expiry first", after=-points))
+    _activity(run)
+
+
+def redeem_reversal(run: Run) -> None:
+    target = run.event.fields["redemption"]
+    redemption = run.state.redemptions.get(target)
+    if redemption is None:
+        raise Rejected(f"unknown redemption {target!r}")
+    if redemption.reversed:
+        raise Rejected(f"redemption {target!r} was already reversed")
+    effects = ledger.reverse(run.state, redemption, run.now)
+    run.effects += effects
+    returned = sum((e.points for e in effects if e.kind == "reverse"), ZERO)
+    run.points += returned
+    run.trace.append(Step("ledger", "redeem_reversal", True, f"{returned} of {redemption.points} points returned "
+                          "to their lots", after=returned))
+
+
+def adjust(run: Run) -> None:
+    points, reason = run.event.fields["points"], run.event.fields["reason"]
+    if not reason.strip():
+        raise Rejected("an adjustment needs a reason")
+    if points > 0:
+        run.effects += ledger.add_lot(run.compiled, run.state, run.event.id, "adjust", points, run.now,
+                                      pending=False)
+    elif points < 0:
+        allocations, left = ledger.spend(run.state, -points, run.now, "clawed")
+        run.effects += [Effect("adjust", -a.points, a.lot, {"reason": reason}) for a in allocations]
+        if left > 0:
+            run.state.debt += left
+            run.effects.append(Effect("negative_balance", -left, None, {"reason": reason}))
+        run.state.count("adjusted_down", -points)
+    run.points += points
+    run.trace.append(Step("ledger", "adjust", True, reason, after=points))
+
+
+def tick(run: Run) -> None:
+    run.trace.append(Step("housekeeping", "tick", True, f"{len(run.effects)} effects up to {run.now.isoformat()}"))
+
+
+def review_decision(run: Run) -> None:
+    target, verdict = run.event.fields["target"], run.event.fields["verdict"]
+    if verdict not in ("release", "void"):
+        raise Rejected("verdict must be release or void")
+    held = [(i, lot) for i, lot in enumerate(run.state.lots) if lot.order == target and lot.hold == "review"]
+    if not held:
+        raise Rejected(f"no points of event {target!r} are held for review")
+    for index, lot in held:
+        if verdict == "release":
+            run.state.lots[index] = lot.with_(hold=None)
+            run.effects.append(Effect("release", lot.remaining, lot.id, {"review": "released"}))
+        else:
+            run.state.lots[index] = lot.with_(hold=None, remaining=ZERO, voided=lot.voided + lot.remaining)
+            run.state.count("voided", lot.remaining)
+            run.effects.append(Effect("void", -lot.remaining, lot.id, {"review": "voided"}))
+            run.points -= lot.remaining
+    run.trace.append(Step("ledger", "review", True, f"{verdict} {len(held)} lot(s) of {target}"))
+
+
+def refund(run: Run) -> None:
+    _gates(run)
+    order_id, amount = run.event.fields["order"], run.event.fields["amount"]
+    order = run.state.orders.get(order_id)
+    if order is None:
+        raise Rejected(f"unknown order {order_id!r}: it was never earned on, or is older than the refund window")
+    left = order.amount - order.refunded
+    if amount <= 0 or amount > left:
+        raise Rejected(f"refund of {amount} is more than the {left} still refundable on order {order_id}")
+    new_points = min(reprice(run, order, left - amount), order.points)
+    clawback = order.points - new_points
+    if run.compiled.model.points.refunds.clawback == "none":
+        clawback = ZERO
+    if clawback > 0:
+        allow = run.compiled.model.points.refunds.negative_balance == "allow"
+        try:
+            run.effects += ledger.claw_back(run.state, order_id, clawback, run.now, allow)
+        except ledger.Shortfall:
+            raise Rejected(f"clawing back {clawback} points would make the balance negative") from None
+    run.points -= clawback
+    run.trace.append(Step("ledger", "refund", True, f"order {order_id} re-evaluated at {left - amount}",
+                          before=order.points, after=order.points - clawback))
+    run.state.orders[order_id] = OrderRecord(order.id, order.type, order.time, order.fields, order.amount,
+                                             order.points - clawback, order.refunded + amount, order.tier,
+                                             order.window)
+    _lower_metric(run, order, amount, clawback)
+
+
+def reprice(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
+    """The order's points had it been for ``amount``: same time, same tier, same rules."""
+    compiled = run.compiled
+    plan = compiled.plans[order.type]
+    ev = {**dict(order.fields), "amount": amount, "id": order.id, "type": order.type,
+          "member": run.state.member_id, "time": order.time}
+    m = {**run.state.profile, "id": run.state.member_id, "tier": order.tier, "balance": run.state.available(run.now)}
+    ctx = EvalContext(order.time, compiled.tz, run.state.history, None)
+    scratch: list[Step] = []
+    base, parts = earn(plan, ev, m, ctx, scratch)
+    level = next((lv for lv in compiled.model.tiers.levels if lv.name == order.tier), None) \
+        if compiled.model.tiers else None
+    multiplier = level.earn_multiplier if level else Decimal(1)
+    applies_to = compiled.model.tiers.multiplier_applies_to if compiled.model.tiers else "base"
+    kept = stack(base, parts, compiled.model.earning.stacking, multiplier, order.tier, applies_to, scratch)
+    rounding = compiled.model.rounding
+    if rounding.scope == "rule":
+        return sum((round_points(p.points, rounding.mode, rounding.step) for p in kept), ZERO)
+    return round_points(sum((p.points for p in kept), ZERO), rounding.mode, rounding.step)
+
+
+def _lower_metric(run: Run, order: OrderRecord, amount: Decimal, clawback: Decimal) -> None:
+    model = run.compiled.model.tiers
+    if model is None or order.window is None:
+        return
+    if model.metric == "spend":
+        lowered = amount
+    elif model.metric == "points_earned":
+        lowered = clawback
+    else:
+        return  # counts are of events, and an {on, add} metric is re-evaluated only at earn time
+    run.state.tier.metric[order.window] = run.state.tier.metric.get(order.window, ZERO) - lowered
+
+
+def _activity(run: Run) -> None:
+    expiry = run.compiled.model.points.expiry
+    if expiry != "never" and expiry.inactivity is not None and run.event.type in expiry.activity:
+        run.state.last_activity = run.now
+
+
+HANDLERS = {
+    "refund": refund,
+    "redeem": redeem,
+    "redeem_reversal": redeem_reversal,
+    "adjust": adjust,
+    "tick": tick,
+    "review_decision": review_decision,
+}

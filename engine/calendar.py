@@ -1,0 +1,114 @@
+"""Calendar arithmetic in the ruleset's timezone.
+
+Every period, hour, weekday and window is local to the ruleset's IANA zone. Day,
+week, month and year arithmetic happens on local wall-clock dates and is then
+re-attached to the zone, so "1 day" after 08:00 on the eve of a DST change is 08:00
+the next day (not 24 hours later); minutes and hours are exact elapsed time.
+"""
+
+from __future__ import annotations
+
+import calendar as _cal
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "add",
+    "add_months",
+    "local",
+    "local_midnight",
+    "month_end",
+    "year_end",
+    "period_key",
+    "period_start",
+    "PERIODS",
+]
+
+PERIODS = ("day", "week", "month", "year", "lifetime", "event")
+_EXACT = {"minute": 60, "hour": 3600}
+
+
+def local(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The same instant, expressed in the ruleset's zone."""
+    return moment.astimezone(tz)
+
+
+def local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def add_months(moment, months: int):
+    """Calendar months; the 31st becomes the last day of a shorter month."""
+    total = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(total, 12)
+    day = min(moment.day, _cal.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def add(moment, amount: int, unit: str, tz: ZoneInfo | None = None):
+    """``moment`` plus a duration. Works on dates and on aware datetimes."""
+    if unit in _EXACT:
+        if not isinstance(moment, dt.datetime):
+            return moment
+        return (moment.astimezone(dt.timezone.utc) + dt.timedelta(seconds=amount * _EXACT[unit])).astimezone(
+            tz or moment.tzinfo)
+    if unit in ("day", "week"):
+        shifted = _shift_wall(moment, dt.timedelta(days=amount * (7 if unit == "week" else 1)))
+    elif unit in ("month", "year"):
+        shifted = add_months(_wall(moment), amount * (12 if unit == "year" else 1))
+    else:
+        raise ValueError(f"unknown unit {unit!r}")
+    return _reattach(shifted, moment, tz)
+
+
+def _wall(moment):
+    return moment.replace(tzinfo=None) if isinstance(moment, dt.datetime) else moment
+
+
+def _shift_wall(moment, delta: dt.timedelta):
+    return _wall(moment) + delta
+
+
+def _reattach(wall, original, tz):
+    if not isinstance(original, dt.datetime):
+        return wall
+    zone = tz or original.tzinfo
+    # round-trip through UTC normalises wall times that fall into a DST gap
+    return wall.replace(tzinfo=zone).astimezone(dt.timezone.utc).astimezone(zone)
+
+
+def month_end(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The first instant after the calendar month of ``moment`` (local midnight on the 1st)."""
+    wall = local(moment, tz)
+    year, month = (wall.year + 1, 1) if wall.month == 12 else (wall.year, wall.month + 1)
+    return dt.datetime(year, month, 1, tzinfo=tz)
+
+
+def year_end(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime(local(moment, tz).year + 1, 1, 1, tzinfo=tz)
+
+
+def period_key(moment: dt.datetime, period: str) -> int:
+    """A number per calendar period (local time); consecutive periods differ by 1."""
+    if period == "day":
+        return moment.toordinal()
+    if period == "week":  # ISO weeks, Monday first
+        return (moment.toordinal() - moment.weekday()) // 7
+    if period == "month":
+        return moment.year * 12 + moment.month - 1
+    if period == "year":
+        return moment.year
+    return 0  # lifetime
+
+
+def period_start(key: int, period: str, tz: ZoneInfo) -> dt.datetime:
+    if period == "day":
+        return local_midnight(dt.date.fromordinal(key), tz)
+    if period == "week":
+        return local_midnight(dt.date.fromordinal(key * 7 + 1), tz)
+    if period == "month":
+        year, month = divmod(key, 12)
+        return dt.datetime(year, month + 1, 1, tzinfo=tz)
+    if period == "year":
+        return dt.datetime(key, 1, 1, tzinfo=tz)
+    raise ValueError(f"period {period!r} has no start")

@@ -1,0 +1,183 @@
+"""Python source generated from the checked AST, compiled once per ruleset.
+
+Only our own tree is turned into code, never the analyst's text: names become
+indexes into tables we build (``_k3`` a constant, ``_f2`` a function, ``_l0`` a
+let), field names reach the source only through ``repr()`` of a validated name, and
+the module runs with empty builtins. A missing optional field raises KeyError,
+which the engine reports as "not known" for the rule that read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from punchcard.dsl import ast
+from punchcard.dsl.functions import FunctionSpec
+
+from . import calendar
+
+__all__ = ["EvalContext", "CodeGen", "MISSING"]
+
+MISSING = object()
+
+
+class EvalContext:
+    """What one evaluation can see besides the event and the member."""
+
+    __slots__ = ("now", "tz", "lets", "history", "streak_length", "current")
+
+    def __init__(self, now, tz, history=(), current=None):
+        self.now, self.tz, self.history, self.current = now, tz, history, current
+        self.lets: dict[str, Any] = {}
+        self.streak_length = 0
+
+    def _window(self, kind: str, amount: int, unit: str):
+        since = calendar.add(self.now, -amount, unit, self.tz)
+        items = [h for h in self.history if h.type == kind and since < h.time <= self.now]
+        return items
+
+    def count(self, kind: str, amount: int, unit: str):
+        from decimal import Decimal
+
+        return Decimal(len(self._window(kind, amount, unit)))
+
+    def sum(self, kind: str, name: str, amount: int, unit: str):
+        from decimal import Decimal
+
+        total = Decimal(0)
+        for item in self._window(kind, amount, unit):
+            for key, value in item.values:
+                if key == name:
+                    total += value
+        return total
+
+
+_COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "in", "not in": "not in"}
+_ARITH = {"+", "-", "*", "/"}
+
+
+@dataclass
+class CodeGen:
+    """Builds one module holding a function per expression and per ``let``."""
+
+    functions: dict[str, FunctionSpec]
+    lets: dict[str, ast.Node]
+    consts: list[Any] = field(default_factory=list)
+    impls: list[Callable] = field(default_factory=list)
+    impl_index: dict[str, int] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.let_index = {name: i for i, name in enumerate(self.lets)}
+
+    # -- module ----------------------------------------------------------------------
+    def build(self, exprs: dict[Any, ast.Node]) -> dict[Any, Callable]:
+        for name, node in self.lets.items():
+            self.sources.append(self._let_source(name, node))
+        keys = list(exprs)
+        for i, key in enumerate(keys):
+            self.sources.append(f"def _x{i}(ev, m, ctx):\n    return {self.expr(exprs[key])}\n")
+        namespace = self._namespace()
+        code = compile("\n".join(self.sources), "<punchcard ruleset>", "exec")
+        exec(code, namespace)  # noqa: S102 - source generated above from the checked tree only
+        return {key: namespace[f"_x{i}"] for i, key in enumerate(keys)}
+
+    def _let_source(self, name: str, node: ast.Node) -> str:
+        i = self.let_index[name]
+        key = repr(name)
+        return (f"def _l{i}(ev, m, ctx):\n"
+                f"    v = ctx.lets.get({key}, _MISSING)\n"
+                f"    if v is _MISSING:\n"
+                f"        v = ctx.lets[{key}] = {self.expr(node)}\n"
+                f"    return v\n")
+
+    def _namespace(self) -> dict[str, Any]:
+        namespace: dict[str, Any] = {"__builtins__": {}, "_MISSING": MISSING, "_add": calendar.add}
+        namespace.update({f"_k{i}": value for i, value in enumerate(self.consts)})
+        namespace.update({f"_f{i}": impl for i, impl in enumerate(self.impls)})
+        return namespace
+
+    def const(self, value: Any) -> str:
+        self.consts.append(value)
+        return f"_k{len(self.consts) - 1}"
+
+    # -- expressions -----------------------------------------------------------------
+    def expr(self, node: ast.Node) -> str:
+        method = getattr(self, "_" + type(node).__name__)
+        return method(node)
+
+    def _Number(self, node):
+        return self.const(node.value)
+
+    def _String(self, node):
+        return repr(node.value)
+
+    def _Bool(self, node):
+        return "True" if node.value else "False"
+
+    def _DateLit(self, node):
+        return self.const(node.value)
+
+    def _TimeLit(self, node):
+        return self.const(node.value)
+
+    def _DurationLit(self, node):  # only reached inside date arithmetic and within:
+        raise TypeError("a duration is not a value")
+
+    def _ListLit(self, node):
+        if all(isinstance(i, (ast.Number, ast.String, ast.Bool, ast.DateLit, ast.TimeLit)) for i in node.items):
+            return self.const(frozenset(i.value for i in node.items))
+        return "(" + "".join(self.expr(i) + ", " for i in node.items) + ")"
+
+    def _Name(self, node):
+        if node.id == "now":
+            return "ctx.now"
+        return f"_l{self.let_index[node.id]}(ev, m, ctx)"
+
+    def _Field(self, node):
+        root, name = ast.path_of(node)
+        if root == "streak":
+            return "ctx.streak_length"
+        return f"{'ev' if root == 'event' else 'm'}[{name!r}]"
+
+    def _Unary(self, node):
+        return f"(-{self.expr(node.operand)})"
+
+    def _Binary(self, node):
+        if isinstance(node.right, ast.DurationLit):
+            sign = 1 if node.op == "+" else -1
+            amount = int(node.right.amount) * sign
+            return f"_add({self.expr(node.left)}, {amount}, {node.right.unit!r})"
+        assert node.op in _ARITH
+        return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
+
+    def _Compare(self, node):
+        return f"({self.expr(node.left)} {_COMPARE[node.op]} {self.expr(node.right)})"
+
+    def _Logical(self, node):
+        return f"({self.expr(node.left)} {'and' if node.op == 'and' else 'or'} {self.expr(node.right)})"
+
+    def _Not(self, node):
+        return f"(not {self.expr(node.operand)})"
+
+    def _If(self, node):
+        return f"({self.expr(node.then)} if {self.expr(node.condition)} else {self.expr(node.otherwise)})"
+
+    def _Call(self, node):
+        if node.function in ("count", "sum"):
+            return self._aggregate(node)
+        index = self.impl_index.get(node.function)
+        if index is None:
+            self.impls.append(self.functions[node.function].impl)
+            index = self.impl_index[node.function] = len(self.impls) - 1
+        args = "".join(", " + self.expr(a) for a in node.args)
+        return f"_f{index}(ctx{args})"
+
+    def _aggregate(self, node):
+        within = node.keyword("within")
+        amount, unit = int(within.amount), within.unit
+        path = ast.path_of(node.args[0])
+        if node.function == "count":
+            return f"ctx.count({path[0]!r}, {amount}, {unit!r})"
+        return f"ctx.sum({path[0]!r}, {path[1]!r}, {amount}, {unit!r})"

@@ -1,0 +1,125 @@
+"""What the engine returns for every event: outcome, points, effects, balance, trace."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["Outcome", "Effect", "Step", "TierView", "Decision", "to_jsonable"]
+
+
+class Outcome:
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REVIEW = "review"
+    BLOCKED = "blocked"
+    REJECTED = "rejected"
+    ALL = (APPLIED, DUPLICATE, REVIEW, BLOCKED, REJECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """One change: a ledger posting (earn, redeem, clawback, expire, ...), a tier change,
+    a streak update, a badge, a notice or a budget use."""
+
+    kind: str
+    points: Decimal | None = None
+    lot: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.points is not None:
+            out["points"] = self.points
+        if self.lot is not None:
+            out["lot"] = self.lot
+        out.update(self.detail)
+        return to_jsonable(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One line of the trace: a rule considered in a phase, and what it did."""
+
+    phase: str
+    rule: str
+    fired: bool | None = None
+    note: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    before: Decimal | None = None  # points before this step (for stacking, caps, rounding)
+    after: Decimal | None = None
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"phase": self.phase, "rule": self.rule}
+        if self.fired is not None:
+            out["fired"] = self.fired
+        if self.note:
+            out["note"] = self.note
+        if self.values:
+            out["values"] = self.values
+        if self.before is not None:
+            out["before"] = self.before
+        if self.after is not None:
+            out["after"] = self.after
+        return to_jsonable(out)
+
+
+@dataclass(frozen=True, slots=True)
+class TierView:
+    current: str
+    metric: Decimal
+    next: str | None = None
+    to_next: Decimal | None = None  # still needed to reach the next tier in this window
+    to_keep: Decimal | None = None  # still needed in this window to keep the current tier after it
+
+    def to_json(self) -> dict:
+        return to_jsonable({"current": self.current, "metric": self.metric, "next": self.next,
+                            "to_next": self.to_next, "to_keep": self.to_keep})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    event_id: str
+    member_id: str
+    ruleset: str  # id@version
+    outcome: str
+    points: Decimal = Decimal(0)  # net change of the member's total balance
+    effects: tuple[Effect, ...] = ()
+    balance: Decimal = Decimal(0)  # spendable after the event
+    pending: Decimal = Decimal(0)  # held back: pending release or review
+    tier: TierView | None = None
+    trace: tuple[Step, ...] = ()
+    reason: str | None = None
+    event_type: str | None = None
+    time: dt.datetime | None = None
+
+    def fired(self) -> list[str]:
+        """Ids of the rules that fired, in trace order."""
+        return list(dict.fromkeys(s.rule for s in self.trace if s.fired))
+
+    def to_json(self) -> dict:
+        return {
+            "event_id": self.event_id, "member_id": self.member_id, "ruleset": self.ruleset,
+            "outcome": self.outcome, "points": to_jsonable(self.points),
+            "effects": [e.to_json() for e in self.effects], "balance": to_jsonable(self.balance),
+            "pending": to_jsonable(self.pending), "tier": self.tier.to_json() if self.tier else None,
+            "reason": self.reason, "event_type": self.event_type,
+            "time": self.time.isoformat() if self.time else None,
+            "trace": [s.to_json() for s in self.trace],
+        }
+
+
+def to_jsonable(value: Any) -> Any:
+    """Decimals as exact strings, times as ISO 8601: JSON never sees a float."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value else "0"
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        items = [to_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    return value

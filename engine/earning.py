@@ -1,0 +1,156 @@
+"""Earning: base points, then multipliers and bonuses combined as ``stacking`` says,
+then the tier multiplier. Caps, budgets and rounding follow in :mod:`engine.limits`.
+
+Stacking (docs/semantics.md):
+
+* ``multipliers: add``      -> base x (1 + sum(m - 1));  each rule contributes base x (m - 1)
+* ``multipliers: multiply`` -> base x prod(m);  rule i contributes running x (m_i - 1), in rule order
+* ``groups: best``          -> within a named group only the largest contribution counts
+* bonuses add; the tier multiplier T adds base x (T - 1) (``multiplier_applies_to: base``)
+  or (base + rules) x (T - 1) (``multiplier_applies_to: earned``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable
+
+from .decision import Step
+from .state import ZERO
+
+__all__ = ["Part", "RuleFailure", "run_rule", "earn", "stack"]
+
+ONE = Decimal(1)
+
+
+@dataclass(slots=True)
+class Part:
+    """One rule's share of an event's points, followed through every phase."""
+
+    rule: str
+    kind: str  # base | multiply | bonus | tier
+    raw: Decimal  # base points, the multiplier, or the bonus
+    group: str | None = None
+    points: Decimal = ZERO  # after stacking
+    capped: Decimal = ZERO  # after caps and budgets
+    final: Decimal = ZERO  # after rounding
+
+
+class RuleFailure(Exception):
+    """A rule could not be evaluated: a field it reads is missing, or arithmetic failed."""
+
+
+def run_rule(fn: Callable, ev: dict, m: dict, ctx) -> Any:
+    try:
+        return fn(ev, m, ctx)
+    except KeyError as exc:
+        raise RuleFailure(f"not known: {exc.args[0]}") from None
+    except ArithmeticError as exc:
+        raise RuleFailure(f"arithmetic failed ({type(exc).__name__})") from None
+    except (TypeError, ValueError) as exc:
+        raise RuleFailure(f"could not be evaluated ({exc})") from None
+
+
+def _values(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
+    out = {}
+    for root, name in reads:
+        if root == "event":
+            out[f"event.{name}"] = ev.get(name)
+        elif root == "member":
+            out[f"member.{name}"] = m.get(name)
+        elif name in ctx.lets:
+            out[name] = ctx.lets[name]
+    return out
+
+
+def _condition(rule, ev, m, ctx) -> tuple[bool, str]:
+    if rule.when is not None and not run_rule(rule.when, ev, m, ctx):
+        return False, f"when: {rule.when_text}"
+    if rule.unless is not None and run_rule(rule.unless, ev, m, ctx):
+        return False, "unless: matched"
+    return True, f"when: {rule.when_text}" if rule.when_text else ""
+
+
+def _consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
+    try:
+        fires, note = _condition(rule, ev, m, ctx)
+        raw = run_rule(rule.value, ev, m, ctx) if fires else None
+    except RuleFailure as exc:
+        trace.append(Step("earning", rule.id, False, str(exc), _values(rule.reads, ev, m, ctx)))
+        return None
+    if not fires:
+        trace.append(Step("earning", rule.id, False, note, _values(rule.reads, ev, m, ctx)))
+        return None
+    raw = Decimal(raw)
+    if raw < 0:
+        trace.append(Step("earning", rule.id, False, f"gave {raw}; negative points are ignored"))
+        return None
+    trace.append(Step("earning", rule.id, True, note, _values(rule.reads, ev, m, ctx), after=raw))
+    return Part(rule.id, rule.kind, raw, rule.group)
+
+
+def earn(plan, ev: dict, m: dict, ctx, trace: list[Step]) -> tuple[Decimal, list[Part]]:
+    """Base points and the rules that fired, before stacking."""
+    base = ZERO
+    parts: list[Part] = []
+    for rule in plan.bases:
+        part = _consider(rule, ev, m, ctx, trace)
+        if part is not None:
+            base += part.raw
+            part.points = part.raw
+            parts.append(part)
+    for rule in plan.rules:
+        part = _consider(rule, ev, m, ctx, trace)
+        if part is not None:
+            parts.append(part)
+    return base, parts
+
+
+def stack(base: Decimal, parts: list[Part], stacking, tier_multiplier: Decimal, tier_name: str | None,
+          applies_to: str, trace: list[Step]) -> list[Part]:
+    """Combine fired rules into per-rule contributions; returns the parts that count."""
+    kept = _best_of_groups(base, parts, stacking, trace)
+    running = base
+    for part in kept:
+        if part.kind == "multiply":
+            if stacking.multipliers == "add":
+                part.points = base * (part.raw - ONE)
+            else:
+                part.points = running * (part.raw - ONE)
+                running *= part.raw
+            trace.append(Step("stacking", part.rule, True, f"x{part.raw} ({stacking.multipliers})",
+                              before=part.raw, after=part.points))
+        elif part.kind == "bonus":
+            part.points = part.raw
+    if tier_multiplier != ONE and tier_name is not None:
+        earned = sum((p.points for p in kept), ZERO)
+        on = base if applies_to == "base" else earned
+        tier = Part(f"tier:{tier_name}", "tier", tier_multiplier, points=on * (tier_multiplier - ONE))
+        trace.append(Step("tier_multiplier", tier.rule, True, f"x{tier_multiplier} on {applies_to}",
+                          before=on, after=tier.points))
+        kept.append(tier)
+    return kept
+
+
+def _best_of_groups(base: Decimal, parts: list[Part], stacking, trace: list[Step]) -> list[Part]:
+    if stacking.groups != "best":
+        return list(parts)
+    best: dict[str, Part] = {}
+    for part in parts:
+        if part.group is None:
+            continue
+        if part.group not in best or _worth(base, part) > _worth(base, best[part.group]):
+            best[part.group] = part
+    kept = []
+    for part in parts:
+        if part.group is None or best[part.group] is part:
+            kept.append(part)
+        else:
+            winner = best[part.group]
+            trace.append(Step("stacking", part.rule, False, f"group {part.group}: {winner.rule} is worth more"))
+    return kept
+
+
+def _worth(base: Decimal, part: Part) -> Decimal:
+    return base * (part.raw - ONE) if part.kind == "multiply" else part.raw

@@ -1,0 +1,248 @@
+"""The pure core: ``evaluate(compiled, state, event, clock) -> (Decision, new_state)``.
+
+Deterministic and side-effect free: the given state is never changed, the wall
+clock is never read (``now`` is the event's time, or ``clock`` when injected), and
+a rejected event returns the state it was given. Phases run in the order the rule
+graph fixes: gates, earning, stacking, tier multiplier, caps and budgets, rounding,
+ledger, tier re-evaluation, streaks and achievements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from . import builtins, ledger, tiers
+from .decision import Decision, Effect, Outcome, Step
+from .earning import RuleFailure, earn, run_rule, stack
+from .events import Event, EventError
+from .housekeeping import housekeep
+from .limits import apply_limits, round_points
+from .run import Rejected, Run
+from .state import ZERO, MemberState, OrderRecord
+from .streaks import advance, due_rewards
+
+__all__ = ["evaluate", "new_member", "Clock"]
+
+Clock = Callable[[], dt.datetime] | dt.datetime | None
+
+
+def new_member(member_id: str, profile: Mapping[str, Any] | None = None) -> MemberState:
+    return MemberState(member_id, dict(profile or {}))
+
+
+def evaluate(compiled, state: MemberState | None, event: Event | Mapping[str, Any], clock: Clock = None,
+             budgets: Mapping[str, Decimal] | None = None) -> tuple[Decision, MemberState]:
+    try:
+        event = event if isinstance(event, Event) else compiled.schema.parse(event)
+    except EventError as exc:
+        return _invalid(compiled, state, event, exc), state
+    if state is None:
+        state = new_member(event.member)
+    if state.member_id != event.member:
+        raise ValueError(f"state of member {state.member_id} given for an event of member {event.member}")
+    now = _now(clock, event, compiled)
+    run = Run(compiled, state.clone(), event, now, budgets or {})
+    try:
+        _process(run)
+    except Rejected as exc:
+        return _rejected(run, state, exc), state
+    return run.decision(), run.state
+
+
+def _now(clock: Clock, event: Event, compiled) -> dt.datetime:
+    if clock is None:
+        return event.time
+    moment = clock() if callable(clock) else clock
+    return moment.astimezone(compiled.tz)
+
+
+def _process(run: Run) -> None:
+    _check_effective(run)
+    state = run.state
+    if state.joined is None:
+        state.joined = run.now
+    run.effects += housekeep(run.compiled, state, run.now)
+    handler = builtins.HANDLERS.get(run.event.type)
+    if handler is not None:
+        handler(run)
+    else:
+        _analyst_event(run)
+
+
+def _check_effective(run: Run) -> None:
+    effective = run.compiled.model.effective
+    day = run.now.date()
+    if effective.from_ is not None and day < effective.from_:
+        raise Rejected(f"{run.compiled.label} takes effect on {effective.from_}")
+    if effective.until is not None and day > effective.until:
+        raise Rejected(f"{run.compiled.label} ended on {effective.until}")
+
+
+def run_gates(run: Run, plan) -> tuple[bool, bool]:
+    """Fraud and compliance gates. Returns (review, no_points); raises Rejected to block."""
+    review = no_points = False
+    ev, m, ctx = run.event.values(), run.member_view(), run.context()
+    for gate in plan.gates:
+        try:
+            fired = bool(run_rule(gate.when, ev, m, ctx))
+        except RuleFailure as exc:
+            run.trace.append(Step("gates", gate.id, False, str(exc)))
+            continue
+        note = f"{gate.action}: {gate.when_text}" if fired else f"when: {gate.when_text}"
+        run.trace.append(Step("gates", gate.id, fired, note, _gate_values(gate, ev, m, ctx)))
+        if not fired or gate.action == "allow":
+            continue
+        if gate.action == "block":
+            raise Rejected(gate.reason or f"{gate.kind} rule {gate.id} blocked it", Outcome.BLOCKED)
+        review |= gate.action == "review"
+        no_points |= gate.action == "no_points"
+    return review, no_points
+
+
+def _gate_values(gate, ev, m, ctx) -> dict:
+    from .earning import _values
+
+    return _values(gate.reads, ev, m, ctx)
+
+
+def _analyst_event(run: Run) -> None:
+    compiled, state, event = run.compiled, run.state, run.event
+    plan = compiled.plans[event.type]
+    run.remember()
+    review, no_points = run_gates(run, plan)
+    hold = "review" if review else None
+    if review:
+        run.outcome, run.reason = Outcome.REVIEW, "held for review"
+    total = ZERO if no_points else _earn_points(run, plan)
+    if no_points:
+        run.trace.append(Step("earning", "compliance", False, "a compliance rule forbids points for this event"))
+    if total > 0:
+        run.effects += ledger.add_lot(compiled, state, event.id, "earn", total, run.now, event.id, hold)
+        run.points += total
+    if plan.is_order:
+        _record_order(run, total)
+    _after_ledger(run, plan, total, hold)
+
+
+def _earn_points(run: Run, plan) -> Decimal:
+    compiled = run.compiled
+    ev, m, ctx = run.event.values(), run.member_view(), run.context()
+    base, parts = earn(plan, ev, m, ctx, run.trace)
+    multiplier, tier_name = tiers.multiplier(compiled, run.state)
+    applies_to = compiled.model.tiers.multiplier_applies_to if compiled.model.tiers else "base"
+    kept = stack(base, parts, compiled.model.earning.stacking, multiplier, tier_name, applies_to, run.trace)
+    total, uses = apply_limits(compiled, kept, run.state, run.now, run.budgets_used, run.trace)
+    for part in kept:
+        run.trace.append(Step("ledger", part.rule, True, "points after stacking, caps and rounding",
+                              before=part.points, after=part.final))
+    run.effects += [Effect("budget", used, None, {"rule": rule}) for rule, used in uses.items()]
+    return total
+
+
+def _record_order(run: Run, points: Decimal) -> None:
+    event, state = run.event, run.state
+    window = None
+    if run.compiled.model.tiers is not None:
+        window = tiers.window_key(run.compiled.model.tiers, run.now, state.joined)
+    level = tiers.current_level(run.compiled, state)
+    state.orders[event.id] = OrderRecord(event.id, event.type, event.time, tuple(event.fields.items()),
+                                         event.fields["amount"], points, ZERO, level.name if level else None, window)
+
+
+def _after_ledger(run: Run, plan, earned: Decimal, hold: str | None) -> None:
+    compiled, state = run.compiled, run.state
+    if compiled.model.tiers is not None:
+        amount = metric_amount(run, plan, run.event.values(), earned)
+        if amount:
+            tiers.add_metric(compiled, state, amount, run.now)
+        run.effects += tiers.upgrade(compiled, state, run.now)
+    _streaks(run, plan, hold)
+    _achievements(run, plan, hold)
+    expiry = compiled.model.points.expiry
+    if expiry != "never" and expiry.inactivity is not None and run.event.type in expiry.activity:
+        state.last_activity = run.now
+
+
+def metric_amount(run: Run, plan, ev: dict, earned: Decimal) -> Decimal:
+    metric = run.compiled.model.tiers.metric
+    if metric == "spend":
+        return ev.get("amount", ZERO) if plan.is_order else ZERO
+    if metric == "points_earned":
+        return earned
+    if isinstance(metric, str):
+        return Decimal(1) if metric == f"count({run.event.type})" else ZERO
+    if plan.metric is None:
+        return ZERO
+    try:
+        return Decimal(run_rule(plan.metric, ev, run.member_view(), run.context()))
+    except RuleFailure as exc:
+        run.trace.append(Step("tiers", "metric", False, str(exc)))
+        return ZERO
+
+
+def _bonus(run: Run, label: str, source: str, fn, hold: str | None) -> None:
+    try:
+        raw = Decimal(run_rule(fn, run.event.values(), run.member_view(), run.context()))
+    except RuleFailure as exc:
+        run.trace.append(Step("streaks", label, False, str(exc)))
+        return
+    rounding = run.compiled.model.rounding
+    points = round_points(max(raw, ZERO), rounding.mode, rounding.step)
+    run.trace.append(Step("streaks", label, True, "bonus", before=raw, after=points))
+    if points > 0:
+        lot_id = f"{run.event.id}#{source}"
+        run.effects += ledger.add_lot(run.compiled, run.state, lot_id, source, points, run.now, run.event.id, hold)
+        run.points += points
+
+
+def _streaks(run: Run, plan, hold: str | None) -> None:
+    for streak, when, rewards in plan.streaks:
+        if when is not None and not _holds(run, when, f"streak:{streak.id}"):
+            continue
+        state, effects, counted = advance(streak, run.state.streaks.get(streak.id), run.now)
+        run.effects += effects
+        if counted:
+            state, due = due_rewards(streak, state)
+            run.context().streak_length = state.length
+            fns = {id(reward): fn for reward, fn in rewards}
+            for label, reward in due:
+                _bonus(run, label, f"streak:{label}", fns[id(reward)], hold)
+        run.state.streaks[streak.id] = state
+
+
+def _achievements(run: Run, plan, hold: str | None) -> None:
+    for achievement, when, bonus in plan.achievements:
+        if achievement.id in run.state.badges or not _holds(run, when, f"achievement:{achievement.id}"):
+            continue
+        run.state.badges = run.state.badges | {achievement.id}
+        run.effects.append(Effect("badge", None, None, {"achievement": achievement.id, "badge": achievement.badge}))
+        if bonus is not None:
+            _bonus(run, f"achievement:{achievement.id}", f"achievement:{achievement.id}", bonus, hold)
+
+
+def _holds(run: Run, fn, label: str) -> bool:
+    try:
+        return bool(run_rule(fn, run.event.values(), run.member_view(), run.context()))
+    except RuleFailure as exc:
+        run.trace.append(Step("streaks", label, False, str(exc)))
+        return False
+
+
+def _rejected(run: Run, original: MemberState, exc: Rejected) -> Decision:
+    """Nothing changes: the decision reports the balance of the state as it was given."""
+    run.trace.append(Step("gates" if exc.outcome == Outcome.BLOCKED else "input", "event", False, exc.reason))
+    return Decision(run.event.id, original.member_id, run.compiled.label, exc.outcome, ZERO, (),
+                    original.available(run.now), original.pending(run.now),
+                    tiers.view(run.compiled, original, run.now), tuple(run.trace), exc.reason, run.event.type,
+                    run.event.time)
+
+
+def _invalid(compiled, state: MemberState | None, raw: Any, exc: EventError) -> Decision:
+    raw = raw if isinstance(raw, Mapping) else {}
+    member = state.member_id if state else str(raw.get("member") or "")
+    reason = "; ".join(exc.problems)
+    return Decision(str(raw.get("id") or ""), member, compiled.label, Outcome.REJECTED, reason=reason,
+                    event_type=raw.get("type") if isinstance(raw.get("type"), str) else None,
+                    trace=(Step("input", "event", False, reason),))

@@ -1,0 +1,192 @@
+"""The event envelope: validation and normalisation at the engine's edge.
+
+A bad event is rejected with every problem named, before anything changes.
+Numbers become Decimal (never float: a float from an in-process host is taken by its
+shortest repr), times become aware datetimes in the ruleset's timezone, and the
+normalised body is hashed so a retried event can be told from a different one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from punchcard.dsl.errors import Code, Diagnostic, PunchcardError, Span
+from punchcard.dsl.model import OPTIONAL, field_base_type
+
+__all__ = ["Event", "EventSchema", "EventError", "parse_time", "to_decimal", "canonical_json"]
+
+ENVELOPE = ("type", "id", "member", "time")
+MAX_ID = 200
+
+
+class EventError(PunchcardError):
+    """A rejected event. ``problems`` names each field that is wrong."""
+
+    def __init__(self, problems: list[str], event_id: str | None = None):
+        self.problems = problems
+        self.event_id = event_id
+        where = f"event {event_id}" if event_id else "event"
+        super().__init__([Diagnostic(Code.EVENT_ERROR, f"{where}: {p}", Span("<event>", 0, 0)) for p in problems])
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    type: str
+    member: str
+    time: dt.datetime
+    fields: dict[str, Any]
+    body: dict[str, Any]  # normalised, JSON-ready; what the digest covers
+    digest: str
+
+    def values(self) -> dict[str, Any]:
+        """Field values as expressions see them (``event.<name>``)."""
+        return {**self.fields, "id": self.id, "type": self.type, "member": self.member, "time": self.time}
+
+
+def to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("is true/false, not a number")
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        number = Decimal(value) if isinstance(value, (int, str, Decimal)) else None
+    except InvalidOperation:
+        number = None
+    if number is None:
+        raise ValueError(f"{value!r} is not a number")
+    if not number.is_finite():
+        raise ValueError("must be a finite number (NaN and Infinity are not amounts)")
+    return number
+
+
+def parse_time(value: Any, tz: ZoneInfo, naive_ok: bool = True) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 time such as 2026-03-02T08:15:00+03:00") from None
+    else:
+        raise ValueError(f"{value!r} is not a time")
+    if moment.tzinfo is None:
+        if not naive_ok:
+            raise ValueError(f"{value!r} has no UTC offset, and this ruleset requires one")
+        return moment.replace(tzinfo=tz)
+    return moment.astimezone(tz)
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a date such as 2026-03-02")
+
+
+class EventSchema:
+    """Validates raw events against the ruleset's declared types."""
+
+    def __init__(self, event_fields: Mapping[str, Mapping[str, str]], tz: ZoneInfo, naive_ok: bool = True):
+        self.event_fields, self.tz, self.naive_ok = event_fields, tz, naive_ok
+
+    def parse(self, raw: Mapping[str, Any]) -> Event:
+        if not isinstance(raw, Mapping):
+            raise EventError(["an event must be a JSON object"])
+        event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        problems: list[str] = []
+        envelope = self._envelope(raw, problems)
+        declared = self.event_fields.get(envelope.get("type"), None)
+        fields: dict[str, Any] = {}
+        if declared is not None:
+            fields = self._fields(raw, declared, problems)
+        if problems:
+            raise EventError(problems, event_id)
+        body = {**{k: _jsonable(v) for k, v in fields.items()}, "type": envelope["type"], "id": envelope["id"],
+                "member": envelope["member"], "time": envelope["time"].isoformat()}
+        return Event(envelope["id"], envelope["type"], envelope["member"], envelope["time"], fields, body,
+                     hashlib.sha256(canonical_json(body).encode()).hexdigest())
+
+    def _envelope(self, raw: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        kind = raw.get("type")
+        if not isinstance(kind, str) or kind not in self.event_fields:
+            known = ", ".join(sorted(self.event_fields))
+            problems.append(f"type {kind!r} is not an event type of this ruleset (known: {known})")
+        out["type"] = kind
+        for key in ("id", "member"):
+            value = raw.get(key)
+            if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID:
+                problems.append(f"{key} must be a non-empty string of at most {MAX_ID} characters")
+            out[key] = value
+        try:
+            out["time"] = parse_time(raw.get("time"), self.tz, self.naive_ok)
+        except ValueError as exc:
+            problems.append(f"time {exc}")
+        return out
+
+    def _fields(self, raw: Mapping[str, Any], declared: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for name in sorted(set(raw) - set(declared) - set(ENVELOPE)):
+            problems.append(f"unknown field {name!r} (declared: {', '.join(sorted(declared)) or 'none'})")
+        for name, kind in declared.items():
+            if name not in raw or raw[name] is None:
+                if not kind.startswith(OPTIONAL):
+                    problems.append(f"missing field {name!r} ({field_base_type(kind)})")
+                continue
+            try:
+                fields[name] = self._value(raw[name], field_base_type(kind))
+            except ValueError as exc:
+                problems.append(f"{name} {exc}")
+        return fields
+
+    def _value(self, value: Any, kind: str) -> Any:
+        if kind in ("money", "number", "integer", "signed"):
+            number = to_decimal(value)
+            if kind == "money" and number < 0:
+                raise ValueError("must not be negative (send a refund for money going back)")
+            if kind == "integer" and number != number.to_integral_value():
+                raise ValueError("must be a whole number")
+            return number
+        if kind == "string":
+            if not isinstance(value, str):
+                raise ValueError(f"must be text, not {type(value).__name__}")
+            return value
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError("must be true or false")
+            return value
+        if kind == "date":
+            return _date(value)
+        if kind == "datetime":
+            return parse_time(value, self.tz, self.naive_ok)
+        if kind.startswith("list["):
+            if not isinstance(value, list):
+                raise ValueError("must be a list")
+            item = kind[5:-1]
+            return tuple(self._value(v, item) for v in value)
+        raise ValueError(f"has an unsupported type {kind}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def canonical_json(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)

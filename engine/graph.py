@@ -1,0 +1,143 @@
+"""The rule graph: what depends on what, phase by phase.
+
+Edges follow the flow of data: a field feeds the facts and rules that read it, a
+rule feeds stacking, stacking feeds the tier multiplier, and so on down the phases.
+``punchcard graph`` prints it as Mermaid, Graphviz dot or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import networkx as nx
+
+from punchcard.dsl import ast
+
+if TYPE_CHECKING:
+    from punchcard.dsl.check import CheckedRuleset
+
+__all__ = ["PHASES", "build_rule_graph", "event_order", "to_mermaid", "to_dot", "to_json"]
+
+PHASES = ("facts", "gates", "earning", "stacking", "tier_multiplier", "caps", "rounding", "ledger", "tiers",
+          "streaks")
+_HUBS = {"stacking": "stacking", "tier-multiplier": "tier_multiplier", "rounding": "rounding",
+         "ledger": "ledger"}
+
+
+def _add(graph: nx.DiGraph, node: str, phase: str, on=None, label: str | None = None) -> None:
+    graph.add_node(node, phase=phase, on=tuple(on) if on else None, label=label or node)
+
+
+def build_rule_graph(checked: "CheckedRuleset") -> nx.DiGraph:
+    model, graph = checked.model, nx.DiGraph()
+    for hub, phase in _HUBS.items():
+        _add(graph, hub, phase)
+    _add(graph, "gates", "gates")
+    _facts(graph, checked)
+    for expr in checked.exprs.values():
+        kind = expr.owner.split(":", 1)[0]
+        phase = {"fraud": "gates", "forbid": "gates", "base": "earning", "rule": "earning", "tiers": "tiers",
+                 "streak": "streaks", "achievement": "streaks"}[kind]
+        if expr.owner not in graph:
+            _add(graph, expr.owner, phase, expr.scope.event_types)
+        _reads(graph, expr.owner, expr.node, checked)
+    _chain_phases(graph, checked)
+    for i, cap in enumerate(model.earning.caps):
+        _add(graph, f"cap:{i}", "caps", label=f"cap {cap.rule or 'all'} per {cap.per} per {cap.period}")
+        graph.add_edge("tier-multiplier", f"cap:{i}")
+        graph.add_edge(f"cap:{i}", "rounding")
+    for i, budget in enumerate(model.earning.budgets):
+        _add(graph, f"budget:{i}", "caps", label=f"budget {budget.rule}")
+        graph.add_edge("tier-multiplier", f"budget:{i}")
+        graph.add_edge(f"budget:{i}", "rounding")
+    return graph
+
+
+def _facts(graph: nx.DiGraph, checked: "CheckedRuleset") -> None:
+    for name, node in checked.lets.items():
+        _add(graph, f"let:{name}", "facts")
+    for name, node in checked.lets.items():
+        _reads(graph, f"let:{name}", node, checked)
+
+
+def _reads(graph: nx.DiGraph, reader: str, node: ast.Node, checked: "CheckedRuleset") -> None:
+    for child in ast.walk(node):
+        path = ast.path_of(child)
+        if isinstance(child, ast.Name) and child.id in checked.lets:
+            graph.add_edge(f"let:{child.id}", reader)
+        elif path and len(path) == 2 and path[0] in ("event", "member") and not isinstance(child, ast.Name):
+            fact = f"{path[0]}.{path[1]}"
+            if fact not in graph:
+                _add(graph, fact, "facts")
+            graph.add_edge(fact, reader)
+        elif isinstance(child, ast.Call) and child.function in ("count", "sum"):
+            fact = f"history.{ast.path_of(child.args[0])[0]}"
+            if fact not in graph:
+                _add(graph, fact, "facts", label=f"{child.function} over history")
+            graph.add_edge(fact, reader)
+
+
+def _chain_phases(graph: nx.DiGraph, checked: "CheckedRuleset") -> None:
+    for node, data in list(graph.nodes(data=True)):
+        if data["phase"] == "gates" and node != "gates":
+            graph.add_edge(node, "gates")
+        elif data["phase"] == "earning":
+            graph.add_edge("gates", node)
+            graph.add_edge(node, "stacking")
+        elif data["phase"] in ("tiers", "streaks"):
+            graph.add_edge("ledger", node)
+    graph.add_edge("stacking", "tier-multiplier")
+    graph.add_edge("tier-multiplier", "rounding")
+    graph.add_edge("rounding", "ledger")
+    if checked.model.tiers is not None:
+        if "tiers" not in graph:
+            _add(graph, "tiers", "tiers")
+        graph.add_edge("ledger", "tiers")
+        # the tier feeds the *next* event's multiplier, so no edge back: one event stays acyclic
+        for node, data in graph.nodes(data=True):
+            if data["phase"] == "streaks":
+                graph.add_edge("tiers", node)
+
+
+def event_order(graph: nx.DiGraph, event_type: str) -> list[str]:
+    """The nodes that run for ``event_type``, topologically sorted, earlier phases first."""
+    keep = [n for n, d in graph.nodes(data=True) if d["on"] is None or event_type in d["on"]]
+    sub = graph.subgraph(keep)
+    return list(nx.lexicographical_topological_sort(sub, key=lambda n: (PHASES.index(sub.nodes[n]["phase"]), n)))
+
+
+def to_mermaid(graph: nx.DiGraph) -> str:
+    ids = {node: f"n{i}" for i, node in enumerate(graph)}
+    lines = ["flowchart LR"]
+    for phase in PHASES:
+        members = [n for n, d in graph.nodes(data=True) if d["phase"] == phase]
+        if members:
+            lines.append(f"  subgraph {phase}")
+            lines += [f'    {ids[n]}["{_escape(graph.nodes[n]["label"])}"]' for n in members]
+            lines.append("  end")
+    lines += [f"  {ids[a]} --> {ids[b]}" for a, b in graph.edges]
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(graph: nx.DiGraph) -> str:
+    lines = ["digraph punchcard {", "  rankdir=LR;"]
+    for phase in PHASES:
+        members = [n for n, d in graph.nodes(data=True) if d["phase"] == phase]
+        if members:
+            lines.append(f'  subgraph "cluster_{phase}" {{ label="{phase}";')
+            lines += [f'    "{n}" [label="{_escape(graph.nodes[n]["label"])}"];' for n in members]
+            lines.append("  }")
+    lines += [f'  "{a}" -> "{b}";' for a, b in graph.edges]
+    return "\n".join(lines + ["}"]) + "\n"
+
+
+def to_json(graph: nx.DiGraph) -> str:
+    nodes = [{"id": n, "phase": d["phase"], "on": list(d["on"]) if d["on"] else None, "label": d["label"]}
+             for n, d in graph.nodes(data=True)]
+    edges = [{"from": a, "to": b} for a, b in graph.edges]
+    return json.dumps({"phases": list(PHASES), "nodes": nodes, "edges": edges}, indent=2)
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', "'")

@@ -1,0 +1,55 @@
+"""Housekeeping up to an instant: pending release, expiry, notices, tier windows, streaks.
+
+It runs before every event of a member (so a balance is always current at the
+event's time) and is all a ``tick`` event does. Running it twice for the same
+instant changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import calendar, ledger, streaks, tiers
+from .decision import Effect
+from .state import MemberState
+
+__all__ = ["housekeep", "prune"]
+
+
+def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
+    if state.clock is not None and now <= state.clock:
+        return []
+    effects = ledger.release_due(state, now)
+    effects += ledger.expire_due(compiled, state, now)
+    effects += ledger.notices_due(compiled, state, now)
+    if compiled.model.tiers is not None:
+        effects += tiers.close_windows(compiled, state, now)
+    local = calendar.local(now, compiled.tz)
+    for streak in compiled.model.streaks:
+        updated, broken = streaks.check_break(streak, state.streaks.get(streak.id), local)
+        if broken:
+            state.streaks[streak.id] = updated
+            effects += broken
+    prune(compiled, state, now)
+    state.clock = now
+    return effects
+
+
+def prune(compiled, state: MemberState, now: dt.datetime) -> None:
+    """Forget what no rule can read any more, so state grows with members, not events."""
+    window = compiled.model.points.refunds.window
+    horizon = calendar.add(now, -window.amount, window.unit, compiled.tz)
+    for order_id in [k for k, o in state.orders.items() if o.time < horizon]:
+        del state.orders[order_id]
+    for rid in [k for k, r in state.redemptions.items() if r.time < horizon]:
+        del state.redemptions[rid]
+    referenced = {a.lot for r in state.redemptions.values() if not r.reversed for a in r.allocations}
+    state.lots = [lot for lot in state.lots if lot.remaining > 0 or lot.id in referenced or
+                  (lot.order in state.orders) or lot.hold is not None]
+    span = compiled.history_span
+    if span is None:
+        state.history = []
+    elif state.history:
+        since = calendar.add(now, -span.amount, span.unit, compiled.tz)
+        if state.history[0].time <= since:
+            state.history = [h for h in state.history if h.time > since]

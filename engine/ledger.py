@@ -1,0 +1,190 @@
+"""The lot-based ledger: earning, redeeming, clawing back, reversing and expiring.
+
+Every function works on a cloned :class:`MemberState` and returns the effects it
+caused. A lot always accounts for its points: ``amount == remaining + spent +
+expired + clawed + repaid + voided``; the member's total is the sum of remaining
+points less any negative balance (``debt``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from . import calendar
+from .decision import Effect
+from .state import ZERO, Allocation, Lot, MemberState, Redemption
+
+__all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back", "reverse", "expire_due",
+           "notices_due", "release_due", "inactivity_deadline", "FAR_FUTURE"]
+
+FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+
+class Shortfall(Exception):
+    def __init__(self, have: Decimal, need: Decimal):
+        super().__init__(f"not enough points: {have} available, {need} needed")
+        self.have, self.need = have, need
+
+
+def lot_expiry(compiled, earned_at: dt.datetime) -> dt.datetime | None:
+    expiry = compiled.model.points.expiry
+    if expiry == "never" or expiry.after is None:
+        return None
+    moment = calendar.add(earned_at, expiry.after.amount, expiry.after.unit, compiled.tz)
+    if expiry.round_to == "month_end":
+        return calendar.month_end(moment, compiled.tz)
+    if expiry.round_to == "year_end":
+        return calendar.year_end(moment, compiled.tz)
+    return moment
+
+
+def _pending_until(compiled, earned_at: dt.datetime) -> dt.datetime | None:
+    pending = compiled.model.points.pending
+    if pending is None or pending.amount == 0:
+        return None
+    return calendar.add(earned_at, pending.amount, pending.unit, compiled.tz)
+
+
+def add_lot(compiled, state: MemberState, lot_id: str, source: str, points: Decimal, now: dt.datetime,
+            order: str | None = None, hold: str | None = None, pending: bool = True) -> list[Effect]:
+    """A new lot. A negative balance is paid off first from the new points."""
+    repaid = min(state.debt, points)
+    lot = Lot(lot_id, source, now, points, points - repaid, _pending_until(compiled, now) if pending else None,
+              lot_expiry(compiled, now), hold, order, repaid=repaid)
+    state.lots.append(lot)
+    effects = [Effect("earn", points, lot_id, {"source": source, "pending_until": lot.pending_until,
+                                               "expires_at": lot.expires_at, "hold": hold})]
+    if repaid:
+        state.debt -= repaid
+        effects.append(Effect("debt_repaid", repaid, lot_id))
+    state.count("issued", points)
+    return effects
+
+
+def _spend_order(lot: Lot) -> tuple:
+    return (lot.expires_at or FAR_FUTURE, lot.earned_at, lot.id)
+
+
+def spend(state: MemberState, points: Decimal, now: dt.datetime, field: str = "spent",
+          lots: list[int] | None = None) -> tuple[list[Allocation], Decimal]:
+    """Take points from lots, earliest expiry first. Returns allocations and what was left unpaid."""
+    indexes = lots if lots is not None else sorted(
+        (i for i, lot in enumerate(state.lots) if lot.spendable(now) and lot.remaining > 0),
+        key=lambda i: _spend_order(state.lots[i]))
+    allocations, left = [], points
+    for index in indexes:
+        if left <= 0:
+            break
+        lot = state.lots[index]
+        take = min(lot.remaining, left)
+        if take <= 0:
+            continue
+        state.lots[index] = lot.with_(remaining=lot.remaining - take, **{field: getattr(lot, field) + take})
+        allocations.append(Allocation(lot.id, take))
+        left -= take
+    return allocations, left
+
+
+def redeem(state: MemberState, redemption_id: str, points: Decimal, now: dt.datetime) -> list[Effect]:
+    have = state.available(now)
+    if points > have:
+        raise Shortfall(have, points)
+    allocations, _ = spend(state, points, now)
+    state.redemptions[redemption_id] = Redemption(redemption_id, now, points, tuple(allocations))
+    state.count("redeemed", points)
+    return [Effect("redeem", -a.points, a.lot, {"redemption": redemption_id}) for a in allocations]
+
+
+def claw_back(state: MemberState, order_id: str, points: Decimal, now: dt.datetime,
+              allow_negative: bool) -> list[Effect]:
+    """Take back points for a refund: the order's own lots, then other lots, then a negative balance."""
+    own = sorted((i for i, lot in enumerate(state.lots) if lot.order == order_id and lot.remaining > 0),
+                 key=lambda i: _spend_order(state.lots[i]))
+    others = sorted((i for i, lot in enumerate(state.lots) if lot.order != order_id and lot.remaining > 0),
+                    key=lambda i: _spend_order(state.lots[i]))
+    if not allow_negative and points > sum((state.lots[i].remaining for i in own + others), ZERO) - state.debt:
+        raise Shortfall(state.total(), points)
+    allocations, left = spend(state, points, now, "clawed", own + others)
+    effects = [Effect("clawback", -a.points, a.lot, {"order": order_id}) for a in allocations]
+    if left > 0:
+        state.debt += left
+        effects.append(Effect("negative_balance", -left, None, {"order": order_id}))
+    state.count("clawed_back", points)
+    return effects
+
+
+def reverse(state: MemberState, redemption: Redemption, now: dt.datetime) -> list[Effect]:
+    """Return redeemed points to their original lots; points whose lot has expired stay gone."""
+    effects = []
+    for allocation in redemption.allocations:
+        found = state.lot(allocation.lot)
+        if found is None or (found[1].expires_at is not None and found[1].expires_at <= now):
+            effects.append(Effect("not_returned", ZERO, allocation.lot,
+                                  {"points_lost": allocation.points, "why": "the lot has expired"}))
+            continue
+        index, lot = found
+        state.lots[index] = lot.with_(remaining=lot.remaining + allocation.points, spent=lot.spent - allocation.points)
+        effects.append(Effect("reverse", allocation.points, lot.id, {"redemption": redemption.id}))
+        state.count("redeemed", -allocation.points)
+    state.redemptions[redemption.id] = Redemption(redemption.id, redemption.time, redemption.points,
+                                                  redemption.allocations, redemption.debt, True)
+    return effects
+
+
+def expire_due(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
+    effects = []
+    for index, lot in enumerate(state.lots):
+        if lot.remaining > 0 and lot.expires_at is not None and lot.expires_at <= now:
+            effects.append(_expire(state, index, lot, lot.expires_at, "expiry date"))
+    deadline = inactivity_deadline(compiled, state)
+    if deadline is not None and deadline <= now:
+        for index, lot in enumerate(state.lots):
+            if lot.remaining > 0:
+                effects.append(_expire(state, index, lot, deadline, "inactivity"))
+    return effects
+
+
+def _expire(state: MemberState, index: int, lot: Lot, at: dt.datetime, why: str) -> Effect:
+    state.lots[index] = lot.with_(remaining=ZERO, expired=lot.expired + lot.remaining)
+    state.count("expired", lot.remaining)
+    return Effect("expire", -lot.remaining, lot.id, {"at": at, "why": why})
+
+
+def inactivity_deadline(compiled, state: MemberState) -> dt.datetime | None:
+    expiry = compiled.model.points.expiry
+    if expiry == "never" or expiry.inactivity is None or state.last_activity is None:
+        return None
+    return calendar.add(state.last_activity, expiry.inactivity.amount, expiry.inactivity.unit, compiled.tz)
+
+
+def notices_due(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
+    """One notice per expiry date, ``expiry_notice`` ahead of it, never twice."""
+    notice = compiled.model.points.expiry_notice
+    if notice is None:
+        return []
+    due: dict[dt.datetime, Decimal] = {}
+    for index, lot in enumerate(state.lots):
+        expires = lot.expires_at
+        if lot.noticed or lot.remaining <= 0 or expires is None or expires <= now:
+            continue
+        if calendar.add(expires, -notice.amount, notice.unit, compiled.tz) <= now:
+            due[expires] = due.get(expires, ZERO) + lot.remaining
+            state.lots[index] = lot.with_(noticed=True)
+    deadline = inactivity_deadline(compiled, state)
+    key = f"inactivity:{deadline.isoformat()}" if deadline else None
+    if deadline and deadline > now and key not in state.notices and state.total() > 0 \
+            and calendar.add(deadline, -notice.amount, notice.unit, compiled.tz) <= now:
+        state.notices = state.notices | {key}
+        due[deadline] = due.get(deadline, ZERO) + sum((lot.remaining for lot in state.lots), ZERO)
+    return [Effect("expiry_notice", points, None, {"expires_at": at}) for at, points in sorted(due.items())]
+
+
+def release_due(state: MemberState, now: dt.datetime) -> list[Effect]:
+    effects = []
+    for index, lot in enumerate(state.lots):
+        if lot.pending_until is not None and lot.pending_until <= now:
+            state.lots[index] = lot.with_(pending_until=None)
+            if lot.remaining > 0:
+                effects.append(Effect("release", lot.remaining, lot.id, {"at": lot.pending_until}))
+    return effects

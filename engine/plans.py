@@ -1,0 +1,136 @@
+"""Fills each event type's :class:`Plan` with compiled rules, gates, streaks and metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from punchcard.dsl import ast
+
+from .compile import Gate, Rule
+
+if TYPE_CHECKING:
+    from .compile import Compiled
+
+__all__ = ["fill_plans", "reads_of"]
+
+_AGGREGATE_COST = 50
+
+
+def reads_of(node: ast.Node | None) -> tuple[tuple[str, str], ...]:
+    """The facts an expression reads directly, for "the values that decided it"."""
+    found: list[tuple[str, str]] = []
+    for child in ast.walk(node) if node is not None else ():
+        path = ast.path_of(child)
+        if isinstance(child, ast.Field) and path and len(path) == 2 and path[0] in ("event", "member"):
+            found.append((path[0], path[1]))
+        elif isinstance(child, ast.Name) and child.id not in ("now",):
+            found.append(("let", child.id))
+    return tuple(dict.fromkeys(found))
+
+
+def _cost(node: ast.Node | None) -> int:
+    if node is None:
+        return 0
+    return sum(_AGGREGATE_COST if isinstance(n, ast.Call) and n.function in ("count", "sum") else 1
+               for n in ast.walk(node))
+
+
+def fill_plans(compiled: "Compiled") -> None:
+    model = compiled.model
+    _earning(compiled)
+    for i, rule in enumerate(model.fraud):
+        _gate(compiled, ("fraud", i), rule, "fraud", rule.action, rule.reason)
+    for i, rule in enumerate(model.compliance.forbid):
+        _gate(compiled, ("compliance", "forbid", i), rule, "forbid", rule.action, None)
+    _gamification(compiled)
+    _metric(compiled)
+    amounts = {name for name, fields in model.schema_.events.items() if fields.get("amount", "").endswith("money")}
+    for name, plan in compiled.plans.items():
+        plan.is_order = name in amounts
+    _history_needs(compiled)
+
+
+def _fn(compiled: "Compiled", path: tuple):
+    return compiled.functions.get(path)
+
+
+def _node(compiled: "Compiled", path: tuple):
+    expr = compiled.checked.exprs.get(path)
+    return expr.node if expr else None
+
+
+def _earning(compiled: "Compiled") -> None:
+    model = compiled.model
+    many = isinstance(model.earning.base, list)
+    for i, base in enumerate(model.earning.bases):
+        path = ("earning", "base", i) if many else ("earning", "base")
+        rule = Rule("base", "base", _fn(compiled, path + ("points",)), _fn(compiled, path + ("when",)),
+                    _fn(compiled, path + ("unless",)), None, base.when, reads_of(_node(compiled, path + ("when",))))
+        for event_type in base.on:
+            compiled.plans[event_type].bases.append(rule)
+            compiled.plans[event_type].cost += _cost(_node(compiled, path + ("points",)))
+    for i, item in enumerate(model.earning.rules):
+        path = ("earning", "rules", i)
+        kind = "multiply" if item.multiply is not None else "bonus"
+        when_node = _node(compiled, path + ("when",))
+        rule = Rule(item.id, kind, _fn(compiled, path + (kind,)), _fn(compiled, path + ("when",)),
+                    _fn(compiled, path + ("unless",)), item.group, item.when, reads_of(when_node))
+        for event_type in item.on:
+            compiled.plans[event_type].rules.append(rule)
+            compiled.plans[event_type].cost += _cost(when_node) + _cost(_node(compiled, path + (kind,)))
+
+
+def _gate(compiled: "Compiled", path: tuple, rule, kind: str, action: str, reason: str | None) -> None:
+    node = _node(compiled, path + ("when",))
+    gate = Gate(rule.id, kind, action, _fn(compiled, path + ("when",)), rule.when, reason, reads_of(node))
+    types = rule.on or [t for t in compiled.plans if t not in ("tick", "review_decision")]
+    for event_type in types:
+        compiled.plans[event_type].gates.append(gate)
+        compiled.plans[event_type].cost += _cost(node)
+
+
+def _gamification(compiled: "Compiled") -> None:
+    model = compiled.model
+    for i, streak in enumerate(model.streaks):
+        path = ("streaks", i)
+        rewards = [(reward, _fn(compiled, path + ("rewards", j, "bonus"))) for j, reward in enumerate(streak.rewards)]
+        entry = (streak, _fn(compiled, path + ("when",)), rewards)
+        for event_type in streak.on:
+            compiled.plans[event_type].streaks.append(entry)
+    for i, achievement in enumerate(model.achievements):
+        path = ("achievements", i)
+        entry = (achievement, _fn(compiled, path + ("when",)), _fn(compiled, path + ("bonus",)))
+        for event_type in achievement.on:
+            compiled.plans[event_type].achievements.append(entry)
+
+
+def _metric(compiled: "Compiled") -> None:
+    tiers = compiled.model.tiers
+    if tiers is None or isinstance(tiers.metric, str):
+        return
+    fn = _fn(compiled, ("tiers", "metric", "add"))
+    for event_type in tiers.metric.on:
+        compiled.plans[event_type].metric = fn
+
+
+def _history_needs(compiled: "Compiled") -> None:
+    """Keep only the history the rules read, bounded by the longest window."""
+    longest, types = None, set()
+    trees = [e.node for e in compiled.checked.exprs.values()] + list(compiled.checked.lets.values())
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.function in ("count", "sum"):
+                within = node.keyword("within")
+                types.add(ast.path_of(node.args[0])[0])
+                if longest is None or _span_days(within) > _span_days(longest):
+                    longest = within
+    if longest is not None:
+        from punchcard.dsl.model import Duration
+
+        compiled.history_span = Duration(amount=int(longest.amount), unit=longest.unit)
+    compiled.history_types = frozenset(types)
+
+
+def _span_days(node: ast.DurationLit):
+    per = {"minute": 1, "hour": 60, "day": 1440, "week": 10080, "month": 44640, "year": 527040}
+    return node.amount * per[node.unit]

@@ -1,0 +1,139 @@
+"""Storage as a small interface, with an in-memory store for tests and the dry-run.
+
+A store hands out units of work. A unit of work holds the member's lock for its
+lifetime and rolls back unless ``commit()`` is called, so a failure mid-event leaves
+nothing half-applied. The SQL store implements the same interface.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable, Protocol, runtime_checkable
+
+from .decision import Decision
+from .events import Event
+from .state import ZERO, MemberState
+
+__all__ = ["ProcessedEvent", "UnitOfWork", "Store", "MemoryStore"]
+
+
+@dataclass(frozen=True)
+class ProcessedEvent:
+    """An event already decided: its digest and normalised body, and the decision."""
+
+    event_id: str
+    digest: str
+    body: dict
+    decision: Decision
+
+
+@runtime_checkable
+class UnitOfWork(Protocol):
+    def __enter__(self) -> "UnitOfWork": ...
+
+    def __exit__(self, *exc) -> None: ...
+
+    def processed(self, event_id: str) -> ProcessedEvent | None: ...
+
+    def load_member(self, member_id: str) -> MemberState | None: ...
+
+    def budgets_used(self, rules: Iterable[str]) -> dict[str, Decimal]: ...
+
+    def save(self, event: Event, decision: Decision, state: MemberState | None,
+             budget_uses: dict[str, Decimal]) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    def unit_of_work(self, member_id: str) -> UnitOfWork: ...
+
+    def member(self, member_id: str) -> MemberState | None: ...
+
+    def decisions(self, member_id: str, limit: int = 20) -> list[Decision]: ...
+
+    def close(self) -> None: ...
+
+
+class _MemoryUnit:
+    def __init__(self, store: "MemoryStore", member_id: str):
+        self.store, self.member_id = store, member_id
+        self._writes: list = []
+        self._lock = store._member_lock(member_id)
+
+    def __enter__(self):
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self._writes.clear()  # anything not committed is dropped
+        self._lock.release()
+
+    def processed(self, event_id: str) -> ProcessedEvent | None:
+        return self.store._processed.get(event_id)
+
+    def load_member(self, member_id: str) -> MemberState | None:
+        state = self.store._members.get(member_id)
+        return state.clone() if state is not None else None
+
+    def budgets_used(self, rules: Iterable[str]) -> dict[str, Decimal]:
+        with self.store._budget_lock:
+            return {rule: self.store._budgets.get(rule, ZERO) for rule in rules}
+
+    def save(self, event, decision, state, budget_uses) -> None:
+        self._writes.append((event, decision, state, dict(budget_uses)))
+
+    def commit(self) -> None:
+        with self.store._budget_lock:
+            for event, decision, state, uses in self._writes:
+                self.store._apply(event, decision, state, uses)
+        self._writes.clear()
+
+
+class MemoryStore:
+    """Everything in dicts; one lock per member, so members never wait on each other."""
+
+    def __init__(self):
+        self._members: dict[str, MemberState] = {}
+        self._processed: dict[str, ProcessedEvent] = {}
+        self._decisions: dict[str, list[Decision]] = {}
+        self._budgets: dict[str, Decimal] = {}
+        self._locks: dict[str, threading.RLock] = {}
+        self._guard = threading.Lock()
+        self._budget_lock = threading.RLock()
+
+    def _member_lock(self, member_id: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(member_id, threading.RLock())
+
+    def unit_of_work(self, member_id: str) -> _MemoryUnit:
+        return _MemoryUnit(self, member_id)
+
+    def _apply(self, event: Event, decision: Decision, state: MemberState | None, uses) -> None:
+        self._processed[event.id] = ProcessedEvent(event.id, event.digest, event.body, decision)
+        self._decisions.setdefault(decision.member_id, []).append(decision)
+        if state is not None:
+            self._members[state.member_id] = state
+        for rule, points in uses.items():
+            self._budgets[rule] = self._budgets.get(rule, ZERO) + points
+
+    def member(self, member_id: str) -> MemberState | None:
+        state = self._members.get(member_id)
+        return copy.copy(state.clone()) if state is not None else None
+
+    def put_member(self, state: MemberState) -> None:
+        """Seed a member (tests, migrations)."""
+        self._members[state.member_id] = state.clone()
+
+    def decisions(self, member_id: str, limit: int = 20) -> list[Decision]:
+        return list(reversed(self._decisions.get(member_id, [])[-limit:]))
+
+    def budgets(self) -> dict[str, Decimal]:
+        return dict(self._budgets)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,95 @@
+"""Every hook punchcard calls, in one place.
+
+A plugin is any module or object with functions decorated ``@hookimpl`` and named
+after a hook below. Built-in plugins and third-party plugins (found through the
+``punchcard`` entry-point group) are registered the same way, so a built-in is
+also the reference example of its hook. docs/plugins.md documents each hook with
+a runnable example; a test keeps the two in step.
+
+Engine code never calls these through ``pm.hook`` directly: it goes through the
+typed wrapper :class:`punchcard.plugins.manager.Plugins`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+__all__ = [
+    "hookspec",
+    "hookimpl",
+    "punchcard_open_store",
+    "punchcard_functions",
+    "punchcard_scorers",
+    "punchcard_messengers",
+    "punchcard_decision_committed",
+]
+
+hookspec = pluggy.HookspecMarker("punchcard")
+hookimpl = pluggy.HookimplMarker("punchcard")
+
+
+@hookspec(firstresult=True)
+def punchcard_open_store(url: str) -> Any | None:
+    """Open the store for a storage URL.
+
+    Called when a host or a command opens storage, e.g. ``memory://``,
+    ``sqlite:///points.db`` or ``postgresql+psycopg://host/db``.
+
+    :param url: the storage URL exactly as the host gave it.
+    :returns: a store object for URLs this plugin understands, else ``None``.
+        The first plugin that returns something wins; when none does,
+        ``Plugins.open_store`` raises ``ValueError`` naming the installed
+        storage plugins.
+    """
+
+
+@hookspec
+def punchcard_functions() -> list:
+    """Add functions to the expression language.
+
+    Called whenever rulesets are checked or compiled, once per check or compile.
+
+    :returns: a list of :class:`punchcard.dsl.functions.FunctionSpec` (name,
+        accepted argument types, result type, ``impl(ctx, *args)``). The checker
+        types plugin functions exactly like built-ins. A plugin cannot replace a
+        built-in or another plugin's function: that is an error naming the plugin.
+    """
+
+
+@hookspec
+def punchcard_scorers() -> list:
+    """Contribute scorers (propensity, churn or fraud models).
+
+    Called when the engine builds its table of scorers, keyed by scorer name.
+
+    :returns: a list of objects following :class:`punchcard.plugins.protocols.Scorer`:
+        ``name: str`` and ``score(member, event) -> Decimal`` between 0 and 1.
+        Two scorers with the same name are an error naming both plugins.
+    """
+
+
+@hookspec
+def punchcard_messengers() -> list:
+    """Contribute messengers that write member-facing text.
+
+    Called when the engine builds its table of messengers, keyed by messenger name.
+
+    :returns: a list of objects following :class:`punchcard.plugins.protocols.Messenger`:
+        ``name: str`` and ``compose(member, context) -> str``.
+        Two messengers with the same name are an error naming both plugins.
+    """
+
+
+@hookspec
+def punchcard_decision_committed(decision: Any) -> None:
+    """Listen for decisions after they are durably committed (metrics, webhooks).
+
+    Called once per decision, after the store has committed it, with every
+    listener called on its own. An exception in a listener is logged (logging,
+    stderr) and never undoes or fails the decision, nor stops other listeners.
+
+    :param decision: the committed decision, as the engine returns it to the host.
+    :returns: nothing; a return value is ignored.
+    """

@@ -1,0 +1,265 @@
+"""The plugin manager, and :class:`Plugins`, the typed wrapper engine code calls.
+
+Built-in plugins and third-party plugins take the same path: each is a module
+registered with ``pm.register``; third-party ones are found through the
+``punchcard`` entry-point group. ``PUNCHCARD_DISABLE_PLUGINS`` (comma-separated
+plugin names) blocks any of them before it is imported or registered.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pluggy
+
+from punchcard.dsl.functions import FunctionSpec, function_table
+
+from . import hookspecs
+from .protocols import Messenger, Scorer
+
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "DISABLE_ENV",
+    "ENTRY_POINT_GROUP",
+    "PluginError",
+    "PluginInfo",
+    "Plugins",
+    "create_plugin_manager",
+    "get_plugin_manager",
+    "reset_plugin_manager",
+    "builtin_name",
+    "disabled_from_env",
+]
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "punchcard"
+DISABLE_ENV = "PUNCHCARD_DISABLE_PLUGINS"
+BUILTIN_PLUGINS = [
+    "punchcard.plugins.store_memory",
+    "punchcard.plugins.store_sql",
+    "punchcard.plugins.functions_extra",
+]
+
+
+class PluginError(ValueError):
+    """A plugin failed or contributed something punchcard cannot accept.
+    The message always names the plugin."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One registered plugin, as ``punchcard plugins`` lists it."""
+
+    name: str
+    kind: str  # "builtin", "entrypoint", or "local" (registered in-process by a host)
+    where: str  # the module file, or "distribution version" for an entry point
+    hooks: tuple[str, ...]
+    distribution: str | None = None
+    version: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "where": self.where, "hooks": list(self.hooks),
+                "distribution": self.distribution, "version": self.version}
+
+
+def builtin_name(module_name: str) -> str:
+    """``punchcard.plugins.store_memory`` -> ``store_memory``: the name to disable it by."""
+    return module_name.rsplit(".", 1)[-1]
+
+
+class Plugins:
+    """The only way engine code reaches plugins. ``pm`` is the pluggy manager."""
+
+    def __init__(self, pm: pluggy.PluginManager, builtins: Iterable[str] = ()) -> None:
+        self.pm = pm
+        self._builtins = frozenset(builtins)
+
+    # -- hooks ------------------------------------------------------------------------
+    def functions(self) -> list[FunctionSpec]:
+        """Plugin functions for the expression language, checked against the built-ins."""
+        specs: list[FunctionSpec] = []
+        owners: dict[str, str] = {}
+        for plugin, spec in self._collect("punchcard_functions"):
+            if not isinstance(spec, FunctionSpec):
+                raise PluginError(f"plugin {plugin!r} returned {spec!r} from punchcard_functions; "
+                                  "expected a punchcard.dsl.functions.FunctionSpec")
+            if spec.name in owners:
+                raise PluginError(f"plugins {owners[spec.name]!r} and {plugin!r} both define "
+                                  f"function {spec.name!r}")
+            try:
+                function_table([spec])
+            except ValueError as exc:
+                raise PluginError(f"plugin {plugin!r} cannot define function {spec.name!r}: it is a "
+                                  "built-in function, and plugins cannot replace built-ins") from exc
+            owners[spec.name] = plugin
+            specs.append(spec)
+        return specs
+
+    def open_store(self, url: str) -> Any:
+        """The store for ``url`` from the first storage plugin that understands it."""
+        store = self.pm.hook.punchcard_open_store(url=url)
+        if store is None:
+            installed = sorted({impl.plugin_name for impl in self._impls("punchcard_open_store")})
+            raise ValueError(f"no storage plugin understands URL {_redact(url)!r}; "
+                             f"installed: {', '.join(installed) or 'none'}")
+        return store
+
+    def scorers(self) -> dict[str, Scorer]:
+        return self._named("punchcard_scorers", Scorer, "scorer")
+
+    def messengers(self) -> dict[str, Messenger]:
+        return self._named("punchcard_messengers", Messenger, "messenger")
+
+    def decision_committed(self, decision: Any) -> None:
+        """Tell every listener; a failing listener is logged and never fails the decision."""
+        for impl in self._impls("punchcard_decision_committed"):
+            try:
+                _call(impl, {"decision": decision})
+            except Exception:  # a listener must never undo or fail a committed decision
+                log.exception("plugin %r failed in punchcard_decision_committed; the decision stands",
+                              impl.plugin_name)
+
+    # -- introspection ------------------------------------------------------------------
+    def describe(self) -> list[PluginInfo]:
+        """Every registered plugin, in registration order: built-ins first."""
+        dists = {id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()}
+        infos = []
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:  # pluggy keeps blocked names with a None plugin
+                continue
+            hooks = tuple(sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or ()))
+            dist = dists.get(id(plugin))
+            if dist is not None:
+                infos.append(PluginInfo(name, "entrypoint", f"{dist.project_name} {dist.version}", hooks,
+                                        dist.project_name, dist.version))
+            else:
+                kind = "builtin" if name in self._builtins else "local"
+                infos.append(PluginInfo(name, kind, _location(plugin), hooks))
+        return infos
+
+    # -- helpers ------------------------------------------------------------------------
+    def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
+        """Implementations in pluggy's call order (last registered and tryfirst first)."""
+        caller = getattr(self.pm.hook, hook_name)
+        return [impl for impl in reversed(caller.get_hookimpls()) if not (impl.wrapper or impl.hookwrapper)]
+
+    def _collect(self, hook_name: str) -> Iterator[tuple[str, Any]]:
+        """(plugin name, item) for each item each plugin returns. Implementations are
+        called one at a time so every item, and every failure, names its plugin."""
+        for impl in self._impls(hook_name):
+            try:
+                items = _call(impl, {})
+            except Exception as exc:
+                raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
+            for item in items or ():
+                yield impl.plugin_name, item
+
+    def _named(self, hook_name: str, protocol: type, what: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        for plugin, item in self._collect(hook_name):
+            if not isinstance(item, protocol):
+                raise PluginError(f"plugin {plugin!r} returned {item!r} from {hook_name}, "
+                                  f"which is not a {protocol.__name__}")
+            if item.name in found:
+                raise PluginError(f"plugins {owners[item.name]!r} and {plugin!r} both provide "
+                                  f"a {what} named {item.name!r}")
+            found[item.name], owners[item.name] = item, plugin
+        return found
+
+
+def _call(impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:
+    # pluggy lets an implementation take fewer arguments than the spec declares.
+    return impl.function(*(kwargs[name] for name in impl.argnames))
+
+
+def _location(plugin: object) -> str:
+    return getattr(plugin, "__file__", None) or getattr(plugin, "__name__", None) or type(plugin).__module__
+
+
+def _redact(url: str) -> str:
+    """Hide a password so error messages and logs never carry one."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# -- building the manager ---------------------------------------------------------------
+def disabled_from_env() -> list[str]:
+    return [name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()]
+
+
+def create_plugin_manager(disabled: Iterable[str] | None = None, entry_points: bool = True) -> Plugins:
+    """A fresh manager: hookspecs, built-ins, then entry points; ``disabled`` names
+    (default: ``PUNCHCARD_DISABLE_PLUGINS``) are blocked before anything loads."""
+    pm = pluggy.PluginManager("punchcard")
+    pm.add_hookspecs(hookspecs)
+    for name in disabled_from_env() if disabled is None else disabled:
+        pm.set_blocked(name)
+    builtins = _register_builtins(pm)
+    pm.check_pending()  # a built-in implementing an unknown hook is a bug in punchcard itself
+    if entry_points:
+        _load_entry_points(pm)
+    return Plugins(pm, builtins)
+
+
+def _register_builtins(pm: pluggy.PluginManager) -> list[str]:
+    registered = []
+    for module_name in BUILTIN_PLUGINS:
+        name = builtin_name(module_name)
+        if pm.is_blocked(name):
+            log.debug("built-in plugin %s is disabled by %s", name, DISABLE_ENV)
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:  # the module exists but is broken: that is a bug to see
+                raise
+            log.debug("built-in plugin %s is not available", module_name)
+            continue
+        pm.register(module, name=name)
+        registered.append(name)
+    return registered
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    # One name at a time, so a plugin that fails to import is named in the error.
+    names = sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
+    for name in names:
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+            pm.check_pending()  # refuse hooks punchcard does not have (usually a misspelling)
+        except Exception as exc:
+            raise PluginError(f"plugin {name!r} from the {ENTRY_POINT_GROUP!r} entry-point group failed "
+                              f"to load: {exc}; disable it with {DISABLE_ENV}={name}") from exc
+
+
+_lock = threading.Lock()
+_current: Plugins | None = None
+
+
+def get_plugin_manager() -> Plugins:
+    """The process-wide plugins, built on first use."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = create_plugin_manager()
+        return _current
+
+
+def reset_plugin_manager() -> None:
+    """Forget the process-wide plugins; the next call rebuilds them (for tests, or
+    after changing ``PUNCHCARD_DISABLE_PLUGINS``)."""
+    global _current
+    with _lock:
+        _current = None

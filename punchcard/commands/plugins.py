@@ -1,0 +1,33 @@
+"""``punchcard plugins``: what is loaded, and from where."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from punchcard.cli import OutputFormat, app, stderr, stdout
+
+__all__ = ["plugins"]
+
+
+@app.command()
+def plugins(
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
+) -> None:
+    """List loaded plugins: name, kind (builtin, entrypoint, local), where from, and their hooks."""
+    from punchcard.plugins.manager import PluginError, get_plugin_manager
+
+    try:
+        infos = get_plugin_manager().describe()
+    except PluginError as exc:
+        stderr.print(f"error: {exc}", style="red", markup=False)
+        raise typer.Exit(1)
+    if format is OutputFormat.json:
+        stdout.out(json.dumps([info.to_json() for info in infos], indent=2))
+        return
+    width = max((len(info.name) for info in infos), default=0)
+    for info in infos:
+        stdout.out(f"{info.name.ljust(width)}  {info.kind.ljust(10)}  {info.where}")
+        stdout.out(f"{' ' * width}  hooks: {', '.join(info.hooks) or '(none)'}")
+    stderr.print(f"{len(infos)} plugin{'s' * (len(infos) != 1)} loaded")
