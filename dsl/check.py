@@ -102,14 +102,14 @@ def _schema(state: CheckedRuleset) -> None:
     model = state.model
     events: dict[str, dict[str, Type]] = {}
     optional: set[tuple[str, str]] = set()
-    for name, fields in {**BUILTIN_EVENTS, **model.schema_.events}.items():
+    for name, fields in model.event_fields().items():
         events[name] = {}
         for fname, ftype in fields.items():
             base = field_base_type(ftype)
             events[name][fname] = NUMBER if base == "signed" else FIELD_TYPES[base]
             if ftype.startswith(OPTIONAL):
                 optional.add((name, fname))
-    for name in set(model.schema_.events) & set(BUILTIN_EVENTS):
+    for name in set(model.schema_.events) & (set(BUILTIN_EVENTS) | {"profile"}):
         state.diagnostics.append(Diagnostic(Code.SCHEMA_ERROR, f"{name} is a built-in event type; "
                                             "its fields are fixed", state.source.key(("schema", "events", name))))
     member = {f: FIELD_TYPES[field_base_type(t)] for f, t in model.schema_.member.items()}

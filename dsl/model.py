@@ -379,5 +379,8 @@ class Ruleset(_Strict):
         return f"{self.ruleset}@{self.version}"
 
     def event_fields(self) -> dict[str, dict[str, str]]:
-        """Every event type the ruleset accepts, with its declared fields."""
-        return {**BUILTIN_EVENTS, **self.schema_.events}
+        """Every event type the ruleset accepts, with its declared fields. The built-in
+        ``profile`` event updates member fields, so it carries the member schema."""
+        profile = {name: kind if kind.startswith(OPTIONAL) else OPTIONAL + kind
+                   for name, kind in self.schema_.member.items()}
+        return {**BUILTIN_EVENTS, "profile": profile, **self.schema_.events}

@@ -49,15 +49,103 @@ class ScalarPos:
     span: Span
     style: str | None = None
     indent: int = 0  # block scalars: the column (0-based) their content lines start at
+    # For string scalars: the whole file text, the scalar's slice of it and its value,
+    # so positions survive escapes, '' quotes and folded lines.
+    text: str = field(default="", compare=False, repr=False)
+    start: int = field(default=0, compare=False, repr=False)
+    end: int = field(default=0, compare=False, repr=False)
+    value: str | None = field(default=None, compare=False, repr=False)
 
     def locate(self, line: int, column: int) -> Span:
         """Map a 1-based (line, column) inside the scalar's text to the file."""
+        found = _locate_in_source(self, line, column)
+        if found is not None:
+            return found
         if self.style in ("|", ">"):
             return self.span.shifted(line, self.indent + column)
         if line == 1:
             quote = 1 if self.style in ("'", '"') else 0
             return self.span.shifted(0, self.span.column + quote + column - 1)
         return self.span.shifted(line - 1, column)
+
+
+_BREAKS = "\n\r\x85\u2028\u2029"
+_DOUBLE_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f",
+                   "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85",
+                   "_": "\xa0", "L": "\u2028", "P": "\u2029"}
+_HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
+
+
+def _locate_in_source(pos: ScalarPos, line: int, column: int) -> Span | None:
+    """Find the source character behind the value's (line, column); None if unsure."""
+    value = pos.value
+    if not value:
+        return None
+    lines = value.split("\n")
+    if not 1 <= line <= len(lines) or column < 1:
+        return None
+    offset = sum(len(text) + 1 for text in lines[:line - 1]) + column - 1
+    past_end = offset >= len(value)  # "ends too early" points just after the last character
+    index = _align(value, _source_chars(pos), min(offset, len(value) - 1))
+    if index is None:
+        return None
+    return _span_at(pos, index, 1 if past_end else 0)
+
+
+def _source_chars(pos: ScalarPos):
+    """(character, index) pairs of the scalar's source, with quoting undone."""
+    text, i, end = pos.text, pos.start, pos.end
+    if pos.style in ("'", '"'):
+        i += 1
+    elif pos.style in ("|", ">"):
+        i = text.find("\n", i, end) + 1 or end  # content starts on the line after the header
+    while i < end:
+        ch = text[i]
+        if pos.style == "'" and text.startswith("''", i):
+            yield "'", i
+            i += 2
+        elif pos.style == '"' and ch == "\\" and i + 1 < end:
+            i = yield from _double_escape(text, i)
+        else:
+            yield ch, i
+            i += 1
+
+
+def _double_escape(text: str, i: int):
+    code = text[i + 1]
+    if code in _BREAKS:  # an escaped line break joins the lines without a space
+        return i + 2
+    digits = _HEX_ESCAPES.get(code, 0)
+    hex_digits = text[i + 2:i + 2 + digits]
+    ok = all(c in "0123456789abcdefABCDEF" for c in hex_digits)  # PyYAML has refused anything else
+    yield (chr(int(hex_digits, 16)) if digits and ok else _DOUBLE_ESCAPES.get(code, code)), i
+    return i + 2 + digits
+
+
+def _align(value: str, source, target: int) -> int | None:
+    """Walk value and source together; folding turned line breaks into spaces and
+    indentation disappeared, so unmatched source characters are skipped."""
+    index = None
+    for k in range(target + 1):
+        wanted = value[k]
+        for char, index in source:
+            if char == wanted or (wanted == " " and char in _BREAKS):
+                break
+        else:
+            return None
+    return index
+
+
+def _span_at(pos: ScalarPos, index: int, extra: int) -> Span:
+    """The file position of ``text[index]``, counting line breaks as PyYAML does."""
+    line, column, text = pos.span.line, pos.span.column - 1, pos.text
+    for i in range(pos.start, index):
+        ch = text[i]
+        if ch in _BREAKS and not (ch == "\r" and text.startswith("\n", i + 1)):
+            line, column = line + 1, 0
+        elif ch != "\ufeff":
+            column += 1
+    return Span(pos.span.file, line, column + 1 + extra)
 
 
 @dataclass
@@ -192,7 +280,7 @@ class _Builder:
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.fail(key_node, Code.YAML_ERROR, "mapping keys must be plain names")
-            if key_node.tag == _STANDARD + "merge":
+            if key_node.value == "<<" and key_node.style is None:  # YAML 1.1 merge, a plain key in 1.2
                 self.fail(key_node, Code.YAML_ERROR, "merge keys (<<) are not supported",
                           hint="write the keys out, or split the ruleset with include:")
             key = key_node.value
@@ -205,8 +293,10 @@ class _Builder:
 
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
         self._check_tag(node, "str")
-        self.source.values[path] = ScalarPos(self.span(node), node.style, self._block_indent(node))
         kind = node.tag[len(_STANDARD):]
+        self.source.values[path] = ScalarPos(
+            self.span(node), node.style, self._block_indent(node), self.source.text,
+            node.start_mark.index, node.end_mark.index, node.value if kind == "str" else None)
         if kind == "null":
             return None
         if kind == "bool":
@@ -216,8 +306,15 @@ class _Builder:
         if kind == "float":
             return self._decimal(node)
         if kind == "timestamp":
-            return _TIMESTAMPS.construct_yaml_timestamp(node)
+            return self._timestamp(node)
         return node.value
+
+    def _timestamp(self, node: ScalarNode):
+        try:
+            return _TIMESTAMPS.construct_yaml_timestamp(node)
+        except ValueError:  # shaped like a date, but 2026-02-30 is no day of the calendar
+            self.fail(node, Code.YAML_ERROR, f"{node.value!r} is not a real date or time",
+                      hint="quote it if it is meant as text")
 
     def _decimal(self, node: ScalarNode) -> Decimal:
         try:
@@ -263,6 +360,8 @@ def load_yaml(text: str, file: str = "<input>", limits: Limits = Limits()) -> Do
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         raise PunchcardError(_yaml_diagnostic(exc, file), {file: text}) from None
+    except yaml.reader.ReaderError as exc:
+        raise PunchcardError(_reader_diagnostic(exc, text, file), {file: text}) from None
     except yaml.YAMLError as exc:
         raise PunchcardError(Diagnostic(Code.YAML_ERROR, str(exc), Span(file, 1, 1)), {file: text}) from None
     except RecursionError:
@@ -277,6 +376,15 @@ def load_yaml(text: str, file: str = "<input>", limits: Limits = Limits()) -> Do
     return Document(data, builder.source)
 
 
+def _reader_diagnostic(exc: yaml.reader.ReaderError, text: str, file: str) -> Diagnostic:
+    """A control character YAML refuses, at its line and column."""
+    before = text[:exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    return Diagnostic(Code.YAML_ERROR, f"the character #x{exc.character:04x} is not allowed in YAML",
+                      Span(file, line, column), hint="remove it, or write it as an escape in a double-quoted string")
+
+
 def _yaml_diagnostic(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     span = Span(file, mark.line + 1, mark.column + 1) if mark else Span(file, 1, 1)
@@ -287,6 +395,9 @@ def _yaml_diagnostic(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
     elif "flow mapping" in message or "flow sequence" in message:
         hint = ("inside { } a comma or bracket ends the value: quote the expression, "
                 "or write the mapping one key per line")
-    elif "could not find expected ':'" in message or "mapping values are not allowed" in message:
+    elif "mapping values are not allowed" in message:
+        hint = ("a value that contains ': ' (such as within: 60 minutes) must be quoted; "
+                "otherwise check the indentation")
+    elif "could not find expected ':'" in message:
         hint = "check the indentation and that every key is followed by ': '"
     return Diagnostic(Code.YAML_ERROR, message, span, hint=hint)

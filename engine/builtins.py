@@ -166,7 +166,14 @@ def _activity(run: Run) -> None:
         run.state.last_activity = run.now
 
 
+def profile(run: Run) -> None:
+    """Member fields (birth date, segment, ...) change through events too: audited and idempotent."""
+    run.state.profile.update(run.event.fields)
+    run.trace.append(Step("ledger", "profile", True, f"updated {', '.join(sorted(run.event.fields)) or 'nothing'}"))
+
+
 HANDLERS = {
+    "profile": profile,
     "refund": refund,
     "redeem": redeem,
     "redeem_reversal": redeem_reversal,

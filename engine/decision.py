@@ -99,6 +99,10 @@ class Decision:
         """Ids of the rules that fired, in trace order."""
         return list(dict.fromkeys(s.rule for s in self.trace if s.fired))
 
+    def paid(self) -> list[str]:
+        """Ids of the rules whose points survived stacking, caps and rounding."""
+        return list(dict.fromkeys(s.rule for s in self.trace if s.phase == "ledger" and s.after))
+
     def to_json(self) -> dict:
         return {
             "event_id": self.event_id, "member_id": self.member_id, "ruleset": self.ruleset,

@@ -56,9 +56,11 @@ def _metric(tiers, state: MemberState, key: int) -> Decimal:
     return state.tier.metric.get(key, ZERO)
 
 
-def _status_until(tiers, key: int, joined, tz) -> dt.datetime:
+def _status_until(tiers, key: int, joined, tz, keep: bool = True) -> dt.datetime:
+    """Until when window ``key`` grants its level: its end, or the next window's end with
+    ``keep_through: next_window`` (``keep``), plus ``grace``."""
     downgrade = tiers.downgrade
-    extra = 1 if downgrade != "never" and downgrade.keep_through == "next_window" else 0
+    extra = 1 if keep and downgrade != "never" and downgrade.keep_through == "next_window" else 0
     if tiers.window == "rolling_12_months" and extra:
         extra = 12  # a rolling status earned in one month is kept for the twelve after it
     end = window_end(tiers, key + extra, joined, tz)
@@ -71,15 +73,32 @@ def tier_index(compiled, state: MemberState, now: dt.datetime) -> int:
     tiers = compiled.model.tiers
     if tiers.downgrade == "never":
         return max([*state.tier.reached.values(), *state.tier.closed.values(), 0])
+    if tiers.window == "rolling_12_months":
+        return _rolling_index(compiled, state, now)
     best = 0
     for key, index in state.tier.reached.items():
-        if now < window_end(tiers, key, state.joined, compiled.tz) or now < _status_until(
-                tiers, key, state.joined, compiled.tz) and key not in state.tier.closed:
+        # a level reached during a window holds to its end (plus grace), whatever refunds do to the metric
+        if now < _status_until(tiers, key, state.joined, compiled.tz, keep=key not in state.tier.closed):
             best = max(best, index)
     for key, index in state.tier.closed.items():
         if now < _status_until(tiers, key, state.joined, compiled.tz):
             best = max(best, index)
     return best
+
+
+def _rolling_index(compiled, state: MemberState, now: dt.datetime) -> int:
+    """Rolling windows: the trailing twelve months as of each month end still granting status."""
+    tiers = compiled.model.tiers
+    current = window_key(tiers, now, state.joined)
+    best = state.tier.reached.get(current, 0)
+    for key in range(current - 1, current - _ROLLING_LOOKBACK, -1):
+        if now >= _status_until(tiers, key, state.joined, compiled.tz):
+            break
+        best = max(best, level_for(tiers.levels, _metric(tiers, state, key)))
+    return best
+
+
+_ROLLING_LOOKBACK = 12 + 12 + 13  # keep_through adds 12 months; grace is bounded by the checker's durations
 
 
 def current_level(compiled, state: MemberState):
@@ -125,23 +144,27 @@ def upgrade(compiled, state: MemberState, local: dt.datetime) -> list[Effect]:
 def close_windows(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     """Housekeeping: fix the level of every window that has ended, then re-evaluate."""
     tiers = compiled.model.tiers
-    keys = set(state.tier.metric) | set(state.tier.reached)
-    for key in sorted(keys):
-        if key not in state.tier.closed and window_end(tiers, key, state.joined, compiled.tz) <= now:
-            state.tier.closed[key] = level_for(tiers.levels, _metric(tiers, state, key))
+    if tiers.window != "rolling_12_months":
+        for key in sorted(set(state.tier.metric) | set(state.tier.reached)):
+            if key not in state.tier.closed and window_end(tiers, key, state.joined, compiled.tz) <= now:
+                state.tier.closed[key] = level_for(tiers.levels, _metric(tiers, state, key))
     _forget_old_windows(compiled, state, now)
     return _change(compiled, state, now, "window ended")
 
 
 def _forget_old_windows(compiled, state: MemberState, now: dt.datetime) -> None:
     tiers = compiled.model.tiers
+    if tiers.window == "rolling_12_months":
+        oldest = window_key(tiers, now, state.joined) - _ROLLING_LOOKBACK - 12
+        for store in (state.tier.metric, state.tier.reached):
+            for key in [k for k in store if k < oldest]:
+                del store[key]
+        return
     for key in list(state.tier.closed):
         if _status_until(tiers, key, state.joined, compiled.tz) <= now:
-            keep_metric = tiers.window == "rolling_12_months" and key > window_key(tiers, now, state.joined) - 12
             state.tier.closed.pop(key)
             state.tier.reached.pop(key, None)
-            if not keep_metric:
-                state.tier.metric.pop(key, None)
+            state.tier.metric.pop(key, None)
 
 
 def view(compiled, state: MemberState, local: dt.datetime) -> TierView | None:

@@ -6,6 +6,7 @@ events with --strict), 2 a usage error (bad options, unreadable input).
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 
 import typer
@@ -20,7 +21,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stdout = Console(highlight=False, soft_wrap=True)
+# Wide when piped, so trees and tables are not cut for machines and files.
+stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, highlight=False)
 
 
@@ -32,6 +34,7 @@ class OutputFormat(str, Enum):
 # Each module under punchcard/commands registers its commands on ``app`` when imported.
 _COMMAND_MODULES = [
     "punchcard.commands.check",
+    "punchcard.commands.engine",
     "punchcard.commands.plugins",
 ]
 
