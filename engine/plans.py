@@ -35,6 +35,22 @@ def _cost(node: ast.Node | None) -> int:
                for n in ast.walk(node))
 
 
+def _let_costs(compiled: "Compiled") -> None:
+    """Each plan also pays once for every let its expressions read, directly or through other lets."""
+    checked = compiled.checked
+    for plan in compiled.plans.values():
+        seen: set[str] = set()
+        stack = [name for expr in checked.exprs.values()
+                 if plan.event_type in (expr.scope.event_types or (plan.event_type,)) for name in expr.lets]
+        while stack:
+            name = stack.pop()
+            if name in seen or name not in checked.lets:
+                continue
+            seen.add(name)
+            plan.cost += _cost(checked.lets[name])
+            stack.extend(checked.let_uses.get(name, ()))
+
+
 def fill_plans(compiled: "Compiled") -> None:
     model = compiled.model
     _earning(compiled)
@@ -48,6 +64,7 @@ def fill_plans(compiled: "Compiled") -> None:
     for name, plan in compiled.plans.items():
         plan.is_order = name in amounts
     _history_needs(compiled)
+    _let_costs(compiled)
 
 
 def _fn(compiled: "Compiled", path: tuple):
