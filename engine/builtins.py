@@ -10,6 +10,7 @@ from .decision import Effect, Outcome, Step
 from .earning import earn, stack
 from .limits import round_points
 from .run import Rejected, Run
+from .schedule import early_after, note_activity
 from .state import ZERO, OrderRecord
 
 __all__ = ["HANDLERS", "reprice"]
@@ -38,6 +39,7 @@ def redeem(run: Run) -> None:
     except ledger.Shortfall as exc:
         raise Rejected(str(exc)) from None
     run.points -= points
+    run.state.schedule(early_after(run.now, run.compiled.model.points.refunds.window))
     run.trace.append(Step("ledger", "redeem", True, f"{points} points, earliest expiry first", after=-points))
     _activity(run)
 
@@ -88,10 +90,10 @@ def review_decision(run: Run) -> None:
         raise Rejected(f"no points of event {target!r} are held for review")
     for index, lot in held:
         if verdict == "release":
-            run.state.lots[index] = lot.with_(hold=None)
+            run.state.put_lot(index, lot.with_(hold=None))
             run.effects.append(Effect("release", lot.remaining, lot.id, {"review": "released"}))
         else:
-            run.state.lots[index] = lot.with_(hold=None, remaining=ZERO, voided=lot.voided + lot.remaining)
+            run.state.put_lot(index, lot.with_(hold=None, remaining=ZERO, voided=lot.voided + lot.remaining))
             run.state.count("voided", lot.remaining)
             run.effects.append(Effect("void", -lot.remaining, lot.id, {"review": "voided"}))
             run.points -= lot.remaining
@@ -120,7 +122,7 @@ def refund(run: Run) -> None:
     run.points -= clawback
     run.trace.append(Step("ledger", "refund", True, f"order {order_id} re-evaluated at {left - amount}",
                           before=order.points, after=order.points - clawback))
-    run.state.orders[order_id] = OrderRecord(order.id, order.type, order.time, order.fields, order.amount,
+    run.state.own("orders")[order_id] = OrderRecord(order.id, order.type, order.time, order.fields, order.amount,
                                              order.points - clawback, order.refunded + amount, order.tier,
                                              order.window)
     _lower_metric(run, order, amount, clawback)
@@ -163,7 +165,7 @@ def _lower_metric(run: Run, order: OrderRecord, amount: Decimal, clawback: Decim
 def _activity(run: Run) -> None:
     expiry = run.compiled.model.points.expiry
     if expiry != "never" and expiry.inactivity is not None and run.event.type in expiry.activity:
-        run.state.last_activity = run.now
+        note_activity(run.compiled, run.state, run.now)
 
 
 def profile(run: Run) -> None:

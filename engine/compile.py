@@ -87,6 +87,8 @@ class Compiled:
     history_span: Duration | None = None
     history_types: frozenset[str] = frozenset()
     source: str = ""
+    reads_balance: bool = False
+    expiry_cache: dict = field(default_factory=dict)  # month -> expiry instant, expiry -> notice instant
 
     @property
     def label(self) -> str:
@@ -160,6 +162,7 @@ def _generate(state: _State) -> None:
     compiled.functions = gen.build({path: expr.node for path, expr in checked.exprs.items()})
     compiled.source = "\n".join(gen.sources)
     fill_plans(compiled)
+    compiled.reads_balance = "member.balance" in compiled.graph
     for plan in compiled.plans.values():
         if plan.cost > MAX_COST:
             state.diagnostics.append(Diagnostic(Code.LIMIT_ERROR, f"rules for {plan.event_type} are too costly to "

@@ -19,7 +19,9 @@ class Outcome:
     ALL = (APPLIED, DUPLICATE, REVIEW, BLOCKED, REJECTED)
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) slotted dataclasses: frozen ones are several times slower to build,
+# and a decision builds dozens. Treat them as read-only all the same.
+@dataclass(slots=True)
 class Effect:
     """One change: a ledger posting (earn, redeem, clawback, expire, ...), a tier change,
     a streak update, a badge, a notice or a budget use."""
@@ -39,7 +41,7 @@ class Effect:
         return to_jsonable(out)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
     """One line of the trace: a rule considered in a phase, and what it did."""
 
@@ -79,7 +81,7 @@ class TierView:
                             "to_next": self.to_next, "to_keep": self.to_keep})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     event_id: str
     member_id: str

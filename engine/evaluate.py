@@ -20,6 +20,7 @@ from .events import Event, EventError
 from .housekeeping import housekeep
 from .limits import apply_limits, round_points
 from .run import Rejected, Run
+from .schedule import early_after, note_activity, streak_deadline
 from .state import ZERO, MemberState, OrderRecord
 from .streaks import advance, due_rewards
 
@@ -147,7 +148,8 @@ def _record_order(run: Run, points: Decimal) -> None:
     if run.compiled.model.tiers is not None:
         window = tiers.window_key(run.compiled.model.tiers, run.now, state.joined)
     level = tiers.current_level(run.compiled, state)
-    state.orders[event.id] = OrderRecord(event.id, event.type, event.time, tuple(event.fields.items()),
+    state.schedule(early_after(event.time, run.compiled.model.points.refunds.window))  # forget it later
+    state.own("orders")[event.id] = OrderRecord(event.id, event.type, event.time, tuple(event.fields.items()),
                                          event.fields["amount"], points, ZERO, level.name if level else None, window)
 
 
@@ -162,7 +164,7 @@ def _after_ledger(run: Run, plan, earned: Decimal, hold: str | None) -> None:
     _achievements(run, plan, hold)
     expiry = compiled.model.points.expiry
     if expiry != "never" and expiry.inactivity is not None and run.event.type in expiry.activity:
-        state.last_activity = run.now
+        note_activity(compiled, state, run.now)
 
 
 def metric_amount(run: Run, plan, ev: dict, earned: Decimal) -> Decimal:
@@ -210,6 +212,7 @@ def _streaks(run: Run, plan, hold: str | None) -> None:
             for label, reward in due:
                 _bonus(run, label, f"streak:{label}", fns[id(reward)], hold)
         run.state.streaks[streak.id] = state
+        run.state.schedule(streak_deadline(streak, state, run.compiled.tz))
 
 
 def _achievements(run: Run, plan, hold: str | None) -> None:

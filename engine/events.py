@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -42,8 +42,19 @@ class Event:
     member: str
     time: dt.datetime
     fields: dict[str, Any]
-    body: dict[str, Any]  # normalised, JSON-ready; what the digest covers
-    digest: str
+    _digest: list = field(default_factory=list, compare=False, repr=False)  # computed once, on demand
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The normalised event, JSON-ready: what the idempotency digest covers."""
+        return {**{k: _jsonable(v) for k, v in self.fields.items()}, "type": self.type, "id": self.id,
+                "member": self.member, "time": self.time.isoformat()}
+
+    @property
+    def digest(self) -> str:
+        if not self._digest:  # hashing is only needed where a store checks idempotency
+            self._digest.append(hashlib.sha256(canonical_json(self.body).encode()).hexdigest())
+        return self._digest[0]
 
     def values(self) -> dict[str, Any]:
         """Field values as expressions see them (``event.<name>``)."""
@@ -112,10 +123,7 @@ class EventSchema:
             fields = self._fields(raw, declared, problems)
         if problems:
             raise EventError(problems, event_id)
-        body = {**{k: _jsonable(v) for k, v in fields.items()}, "type": envelope["type"], "id": envelope["id"],
-                "member": envelope["member"], "time": envelope["time"].isoformat()}
-        return Event(envelope["id"], envelope["type"], envelope["member"], envelope["time"], fields, body,
-                     hashlib.sha256(canonical_json(body).encode()).hexdigest())
+        return Event(envelope["id"], envelope["type"], envelope["member"], envelope["time"], fields)
 
     def _envelope(self, raw: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -11,13 +11,18 @@ import datetime as dt
 
 from . import calendar, ledger, streaks, tiers
 from .decision import Effect
+from .schedule import recompute_due
 from .state import MemberState
 
 __all__ = ["housekeep", "prune"]
 
 
 def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
+    """Everything due up to ``now``. Skipped entirely while nothing is due (``state.due``)."""
     if state.clock is not None and now <= state.clock:
+        return []
+    state.clock = now
+    if state.due is None or now < state.due:
         return []
     effects = ledger.release_due(state, now)
     effects += ledger.expire_due(compiled, state, now)
@@ -31,7 +36,7 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
             state.streaks[streak.id] = updated
             effects += broken
     prune(compiled, state, now)
-    state.clock = now
+    recompute_due(compiled, state, now)
     return effects
 
 
@@ -39,17 +44,12 @@ def prune(compiled, state: MemberState, now: dt.datetime) -> None:
     """Forget what no rule can read any more, so state grows with members, not events."""
     window = compiled.model.points.refunds.window
     horizon = calendar.add(now, -window.amount, window.unit, compiled.tz)
-    for order_id in [k for k, o in state.orders.items() if o.time < horizon]:
-        del state.orders[order_id]
-    for rid in [k for k, r in state.redemptions.items() if r.time < horizon]:
-        del state.redemptions[rid]
+    if any(o.time < horizon for o in state.orders.values()):
+        state.orders = {k: o for k, o in state.orders.items() if o.time >= horizon}
+        state.shared = state.shared - {"orders"}
+    if any(r.time < horizon for r in state.redemptions.values()):
+        state.redemptions = {k: r for k, r in state.redemptions.items() if r.time >= horizon}
+        state.shared = state.shared - {"redemptions"}
     referenced = {a.lot for r in state.redemptions.values() if not r.reversed for a in r.allocations}
     state.lots = [lot for lot in state.lots if lot.remaining > 0 or lot.id in referenced or
                   (lot.order in state.orders) or lot.hold is not None]
-    span = compiled.history_span
-    if span is None:
-        state.history = []
-    elif state.history:
-        since = calendar.add(now, -span.amount, span.unit, compiled.tz)
-        if state.history[0].time <= since:
-            state.history = [h for h in state.history if h.time > since]

@@ -31,6 +31,16 @@ def lot_expiry(compiled, earned_at: dt.datetime) -> dt.datetime | None:
     expiry = compiled.model.points.expiry
     if expiry == "never" or expiry.after is None:
         return None
+    if expiry.round_to != "none":  # rounded expiry depends only on the earning's local month
+        key = (earned_at.year, earned_at.month)
+        cached = compiled.expiry_cache.get(key)
+        if cached is None:
+            cached = compiled.expiry_cache[key] = _expiry_at(compiled, expiry, earned_at)
+        return cached
+    return _expiry_at(compiled, expiry, earned_at)
+
+
+def _expiry_at(compiled, expiry, earned_at: dt.datetime) -> dt.datetime:
     moment = calendar.add(earned_at, expiry.after.amount, expiry.after.unit, compiled.tz)
     if expiry.round_to == "month_end":
         return calendar.month_end(moment, compiled.tz)
@@ -50,9 +60,12 @@ def add_lot(compiled, state: MemberState, lot_id: str, source: str, points: Deci
             order: str | None = None, hold: str | None = None, pending: bool = True) -> list[Effect]:
     """A new lot. A negative balance is paid off first from the new points."""
     repaid = min(state.debt, points)
+    expires = lot_expiry(compiled, now)
     lot = Lot(lot_id, source, now, points, points - repaid, _pending_until(compiled, now) if pending else None,
-              lot_expiry(compiled, now), hold, order, repaid=repaid)
-    state.lots.append(lot)
+              expires, hold, order, notice_at=_notice_at(compiled, expires), repaid=repaid)
+    state.add_lot(lot)
+    for deadline in (lot.pending_until, lot.notice_at, lot.expires_at):
+        state.schedule(deadline)
     effects = [Effect("earn", points, lot_id, {"source": source, "pending_until": lot.pending_until,
                                                "expires_at": lot.expires_at, "hold": hold})]
     if repaid:
@@ -60,6 +73,18 @@ def add_lot(compiled, state: MemberState, lot_id: str, source: str, points: Deci
         effects.append(Effect("debt_repaid", repaid, lot_id))
     state.count("issued", points)
     return effects
+
+
+def _notice_at(compiled, expires: dt.datetime | None) -> dt.datetime | None:
+    notice = compiled.model.points.expiry_notice
+    if expires is None or notice is None:
+        return None
+    if compiled.model.points.expiry.round_to == "none":  # one instant per lot: nothing to share
+        return calendar.add(expires, -notice.amount, notice.unit, compiled.tz)
+    cached = compiled.expiry_cache.get(expires)
+    if cached is None:
+        cached = compiled.expiry_cache[expires] = calendar.add(expires, -notice.amount, notice.unit, compiled.tz)
+    return cached
 
 
 def _spend_order(lot: Lot) -> tuple:
@@ -80,7 +105,7 @@ def spend(state: MemberState, points: Decimal, now: dt.datetime, field: str = "s
         take = min(lot.remaining, left)
         if take <= 0:
             continue
-        state.lots[index] = lot.with_(remaining=lot.remaining - take, **{field: getattr(lot, field) + take})
+        state.put_lot(index, lot.with_(remaining=lot.remaining - take, **{field: getattr(lot, field) + take}))
         allocations.append(Allocation(lot.id, take))
         left -= take
     return allocations, left
@@ -91,7 +116,7 @@ def redeem(state: MemberState, redemption_id: str, points: Decimal, now: dt.date
     if points > have:
         raise Shortfall(have, points)
     allocations, _ = spend(state, points, now)
-    state.redemptions[redemption_id] = Redemption(redemption_id, now, points, tuple(allocations))
+    state.own("redemptions")[redemption_id] = Redemption(redemption_id, now, points, tuple(allocations))
     state.count("redeemed", points)
     return [Effect("redeem", -a.points, a.lot, {"redemption": redemption_id}) for a in allocations]
 
@@ -124,10 +149,12 @@ def reverse(state: MemberState, redemption: Redemption, now: dt.datetime) -> lis
                                   {"points_lost": allocation.points, "why": "the lot has expired"}))
             continue
         index, lot = found
-        state.lots[index] = lot.with_(remaining=lot.remaining + allocation.points, spent=lot.spent - allocation.points)
+        state.put_lot(index, lot.with_(remaining=lot.remaining + allocation.points, spent=lot.spent - allocation.points))
+        for deadline in (lot.pending_until, lot.notice_at, lot.expires_at):
+            state.schedule(deadline)
         effects.append(Effect("reverse", allocation.points, lot.id, {"redemption": redemption.id}))
         state.count("redeemed", -allocation.points)
-    state.redemptions[redemption.id] = Redemption(redemption.id, redemption.time, redemption.points,
+    state.own("redemptions")[redemption.id] = Redemption(redemption.id, redemption.time, redemption.points,
                                                   redemption.allocations, redemption.debt, True)
     return effects
 
@@ -146,7 +173,7 @@ def expire_due(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
 
 
 def _expire(state: MemberState, index: int, lot: Lot, at: dt.datetime, why: str) -> Effect:
-    state.lots[index] = lot.with_(remaining=ZERO, expired=lot.expired + lot.remaining)
+    state.put_lot(index, lot.with_(remaining=ZERO, expired=lot.expired + lot.remaining))
     state.count("expired", lot.remaining)
     return Effect("expire", -lot.remaining, lot.id, {"at": at, "why": why})
 
@@ -168,9 +195,9 @@ def notices_due(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
         expires = lot.expires_at
         if lot.noticed or lot.remaining <= 0 or expires is None or expires <= now:
             continue
-        if calendar.add(expires, -notice.amount, notice.unit, compiled.tz) <= now:
+        if lot.notice_at is not None and lot.notice_at <= now:
             due[expires] = due.get(expires, ZERO) + lot.remaining
-            state.lots[index] = lot.with_(noticed=True)
+            state.put_lot(index, lot.with_(noticed=True))
     deadline = inactivity_deadline(compiled, state)
     key = f"inactivity:{deadline.isoformat()}" if deadline else None
     if deadline and deadline > now and key not in state.notices and state.total() > 0 \
@@ -184,7 +211,7 @@ def release_due(state: MemberState, now: dt.datetime) -> list[Effect]:
     effects = []
     for index, lot in enumerate(state.lots):
         if lot.pending_until is not None and lot.pending_until <= now:
-            state.lots[index] = lot.with_(pending_until=None)
+            state.put_lot(index, lot.with_(pending_until=None))
             if lot.remaining > 0:
                 effects.append(Effect("release", lot.remaining, lot.id, {"at": lot.pending_until}))
     return effects

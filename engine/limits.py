@@ -68,11 +68,11 @@ def _zero(parts: list[Part], label: str, note: str, trace: list[Step]) -> bool:
     return True
 
 
-def _apply_cap(index: int, cap, parts: list[Part], state: MemberState, local, trace) -> bool:
+def _apply_cap(index: int, cap, parts: list[Part], state: MemberState, local, trace, usages: dict) -> bool:
     label = f"cap:{cap.rule or 'total'}/{cap.period}"
     if cap.per == "event" or cap.period == "event":
         return cap.max_points is not None and _clip(parts, cap.max_points, label, trace)
-    usage = _usage(state, index, cap, local)
+    usage = usages[index] = _usage(state, index, cap, local)
     if cap.max_times is not None and usage.times >= cap.max_times:
         return _zero(parts, label, f"already paid {usage.times} of {cap.max_times} times this {cap.period}", trace)
     if cap.max_points is not None:
@@ -87,20 +87,24 @@ def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.date
     for part in parts:
         part.capped = part.points
     bit = False
+    usages: dict[int, CapUsage] = {}
     for index, cap in enumerate(earning.caps):
         if cap.rule is not None:
-            bit |= _apply_cap(index, cap, [p for p in parts if p.rule == cap.rule], state, local, trace)
+            targets = [p for p in parts if p.rule == cap.rule]
+            if targets:  # a rule that did not fire uses none of its cap
+                bit |= _apply_cap(index, cap, targets, state, local, trace, usages)
     budget_parts: dict[str, list[Part]] = {}
     for budget in earning.budgets:
         targets = [p for p in parts if p.rule == budget.rule]
-        left = budget.max_points - budgets_used.get(budget.rule, ZERO)
-        bit |= _clip(targets, left, f"budget:{budget.rule}", trace)
-        budget_parts[budget.rule] = targets
+        if targets:
+            left = budget.max_points - budgets_used.get(budget.rule, ZERO)
+            bit |= _clip(targets, left, f"budget:{budget.rule}", trace)
+            budget_parts[budget.rule] = targets
     for index, cap in enumerate(earning.caps):
-        if cap.rule is None:
-            bit |= _apply_cap(index, cap, parts, state, local, trace)
+        if cap.rule is None and parts:
+            bit |= _apply_cap(index, cap, parts, state, local, trace, usages)
     total = _round(parts, rounding, bit, trace)
-    _record_usage(earning.caps, parts, state, local, total)
+    _record_usage(earning.caps, parts, state, total, usages)
     uses = {rule: sum((p.final for p in targets), ZERO) for rule, targets in budget_parts.items()}
     return total, {rule: used for rule, used in uses.items() if used}
 
@@ -137,12 +141,9 @@ def _spread_rounding(parts: list[Part], delta: Decimal) -> None:
         delta += take
 
 
-def _record_usage(caps, parts: list[Part], state: MemberState, local, total: Decimal) -> None:
-    for index, cap in enumerate(caps):
-        if cap.per == "event" or cap.period == "event":
-            continue
+def _record_usage(caps, parts: list[Part], state: MemberState, total: Decimal, usages: dict) -> None:
+    for index, usage in usages.items():
+        cap = caps[index]
         points = total if cap.rule is None else sum((p.final for p in parts if p.rule == cap.rule), ZERO)
-        if points <= 0:
-            continue
-        usage = _usage(state, index, cap, local)
-        state.caps[cap_key(index)] = CapUsage(usage.period, usage.points + points, usage.times + 1)
+        if points > 0:
+            state.caps[cap_key(index)] = CapUsage(usage.period, usage.points + points, usage.times + 1)

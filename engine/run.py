@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
-from . import tiers
+from . import calendar, tiers
 from .codegen import EvalContext
 from .decision import Decision, Effect, Outcome, Step
 from .events import Event
@@ -37,6 +37,7 @@ class Run:
     outcome: str = Outcome.APPLIED
     reason: str | None = None
     ctx: EvalContext | None = None
+    member: dict[str, Any] | None = None  # cached view; tier changes happen after the rules that read it
 
     @property
     def local(self) -> dt.datetime:
@@ -49,21 +50,32 @@ class Run:
 
     def member_view(self) -> dict[str, Any]:
         """What ``member.<field>`` reads: the profile plus id, tier and balance."""
-        tier = tiers.current_level(self.compiled, self.state)
-        return {**self.state.profile, "id": self.state.member_id, "tier": tier.name if tier else None,
-                "balance": self.state.available(self.now)}
+        if self.member is None:
+            tier = tiers.current_level(self.compiled, self.state)
+            self.member = {**self.state.profile, "id": self.state.member_id, "tier": tier.name if tier else None}
+            if self.compiled.reads_balance:  # summing lots costs; only when a rule reads member.balance
+                self.member["balance"] = self.state.available(self.now)
+        return self.member
 
     def remember(self) -> None:
         """Window aggregates read the member's own history, this event included."""
         if self.event.type in self.compiled.history_types:
             values = tuple((k, v) for k, v in self.event.fields.items() if isinstance(v, Decimal))
-            self.state.history.append(HistoryItem(self.event.time, self.event.type, values))
+            history = self.state.own("history")
+            span = self.compiled.history_span
+            since = calendar.add(self.now, -span.amount, span.unit, self.compiled.tz)
+            if history and history[0].time <= since:  # keep only what the longest window can read
+                history[:] = [h for h in history if h.time > since]
+            history.append(HistoryItem(self.event.time, self.event.type, values))
+            if self.ctx is not None:
+                self.ctx.history = history
 
     def decision(self) -> Decision:
+        balance, pending = self.state.balances(self.now)
         return Decision(
             event_id=self.event.id, member_id=self.state.member_id, ruleset=self.compiled.label,
             outcome=self.outcome, points=self.points, effects=tuple(self.effects),
-            balance=self.state.available(self.now), pending=self.state.pending(self.now),
+            balance=balance, pending=pending,
             tier=tiers.view(self.compiled, self.state, self.now), trace=tuple(self.trace), reason=self.reason,
             event_type=self.event.type, time=self.event.time,
         )

@@ -42,6 +42,7 @@ class Lot:
     hold: str | None = None  # "review" while a fraud review holds it
     order: str | None = None  # the event the points were earned on
     noticed: bool = False  # an expiry notice was sent
+    notice_at: dt.datetime | None = None  # when the expiry notice is due
     expired: Decimal = ZERO
     spent: Decimal = ZERO
     clawed: Decimal = ZERO
@@ -57,7 +58,19 @@ class Lot:
             and (self.expires_at is None or self.expires_at > now)
 
     def with_(self, **changes) -> "Lot":
-        return replace(self, **changes)
+        """A copy with some fields changed (dataclasses.replace is too slow for the hot path)."""
+        values = {name: getattr(self, name) for name in _LOT_FIELDS}
+        values.update(changes)
+        return Lot(**values)
+
+
+def _held(lot: Lot) -> bool:
+    """Held back from spending until housekeeping releases it, or a review does."""
+    return lot.hold is not None or lot.pending_until is not None
+
+
+_LOT_FIELDS = ("id", "source", "earned_at", "amount", "remaining", "pending_until", "expires_at", "hold", "order",
+               "noticed", "notice_at", "expired", "spent", "clawed", "repaid", "voided")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,25 +156,80 @@ class MemberState:
     caps: dict[str, CapUsage] = field(default_factory=dict)
     totals: dict[str, Decimal] = field(default_factory=dict)  # lifetime issued, redeemed, expired, ...
     notices: frozenset[str] = frozenset()  # notices already sent that no lot remembers
+    due: dt.datetime | None = None  # the earliest instant housekeeping has anything to do
+    shared: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # running sums over the lots, so a balance costs O(1): every remaining point, and those
+    # held back (pending release or review). Kept by put_lot/add_lot; None means "recount".
+    live: Decimal | None = field(default=None, compare=False)
+    held: Decimal | None = field(default=None, compare=False)
+
+    # orders, redemptions and history can be long and change rarely: a clone shares them
+    # and copies one only when it is first written (see own()).
+    _SHARED = frozenset({"orders", "redemptions", "history"})
 
     def clone(self) -> "MemberState":
         return MemberState(
             self.member_id, dict(self.profile), self.joined, self.clock, list(self.lots), self.debt,
-            dict(self.redemptions), dict(self.orders), self.tier.clone(), dict(self.streaks), self.badges,
-            list(self.history), self.last_activity, dict(self.caps), dict(self.totals), self.notices,
+            self.redemptions, self.orders, self.tier.clone(), dict(self.streaks), self.badges,
+            self.history, self.last_activity, dict(self.caps), dict(self.totals), self.notices, self.due,
+            self._SHARED, *self._sums(),
         )
+
+    def _sums(self) -> tuple[Decimal, Decimal]:
+        if self.live is None or self.held is None:
+            self.recount()
+        return self.live, self.held
+
+    def recount(self) -> None:
+        """Rebuild the running sums from the lots (after loading state from storage)."""
+        self.live = sum((lot.remaining for lot in self.lots), ZERO)
+        self.held = sum((lot.remaining for lot in self.lots if _held(lot)), ZERO)
+
+    def add_lot(self, lot: Lot) -> None:
+        self._sums()
+        self.lots.append(lot)
+        self.live += lot.remaining
+        if _held(lot):
+            self.held += lot.remaining
+
+    def put_lot(self, index: int, lot: Lot) -> None:
+        """Replace a lot, keeping the running sums right."""
+        self._sums()
+        old = self.lots[index]
+        self.lots[index] = lot
+        self.live += lot.remaining - old.remaining
+        self.held += (lot.remaining if _held(lot) else ZERO) - (old.remaining if _held(old) else ZERO)
+
+    def own(self, name: str):
+        """The container ``name``, copied first if this state still shares it with another."""
+        if name in self.shared:
+            value = getattr(self, name)
+            setattr(self, name, dict(value) if isinstance(value, dict) else list(value))
+            self.shared = self.shared - {name}
+        return getattr(self, name)
+
+    def schedule(self, instant: dt.datetime | None) -> None:
+        """Housekeeping must run again no later than ``instant``."""
+        if instant is not None and (self.due is None or instant < self.due):
+            self.due = instant
 
     # -- balances ---------------------------------------------------------------------
     def total(self) -> Decimal:
         """Every live point, spendable or not, less any negative balance."""
-        return sum((lot.remaining for lot in self.lots), ZERO) - self.debt
+        return self._sums()[0] - self.debt
 
     def available(self, now: dt.datetime) -> Decimal:
         """What the member can spend now."""
-        return sum((lot.remaining for lot in self.lots if lot.spendable(now)), ZERO) - self.debt
+        return self.balances(now)[0]
 
     def pending(self, now: dt.datetime) -> Decimal:
-        return sum((lot.remaining for lot in self.lots if not lot.spendable(now)), ZERO)
+        return self.balances(now)[1]
+
+    def balances(self, now: dt.datetime) -> tuple[Decimal, Decimal]:
+        """(spendable less any negative balance, held back). Exact once housekeeping has run
+        up to ``now``: releases and expiries happen there, so the sums are current."""
+        live, held = self._sums()
+        return live - held - self.debt, held
 
     def lot(self, lot_id: str) -> tuple[int, Lot] | None:
         for index, lot in enumerate(self.lots):

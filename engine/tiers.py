@@ -18,7 +18,7 @@ from .decision import Effect, TierView
 from .state import ZERO, MemberState
 
 __all__ = ["window_key", "window_end", "tier_index", "current_level", "add_metric", "upgrade", "close_windows",
-           "view", "level_for", "multiplier"]
+           "view", "level_for", "multiplier", "status_deadlines"]
 
 
 def window_key(tiers, local: dt.datetime, joined: dt.datetime | None) -> int:
@@ -101,6 +101,17 @@ def _rolling_index(compiled, state: MemberState, now: dt.datetime) -> int:
 _ROLLING_LOOKBACK = 12 + 12 + 13  # keep_through adds 12 months; grace is bounded by the checker's durations
 
 
+def status_deadlines(compiled, state: MemberState) -> list[dt.datetime]:
+    """Instants at which some window stops granting its level (for housekeeping's schedule)."""
+    tiers = compiled.model.tiers
+    if tiers.downgrade == "never":
+        return []
+    found = [_status_until(tiers, k, state.joined, compiled.tz, keep=k not in state.tier.closed)
+             for k in state.tier.reached]
+    found += [_status_until(tiers, k, state.joined, compiled.tz) for k in state.tier.closed]
+    return found
+
+
 def current_level(compiled, state: MemberState):
     tiers = compiled.model.tiers
     if tiers is None:
@@ -116,6 +127,8 @@ def multiplier(compiled, state: MemberState) -> tuple[Decimal, str | None]:
 
 def add_metric(compiled, state: MemberState, amount: Decimal, local: dt.datetime) -> int:
     key = window_key(compiled.model.tiers, local, state.joined)
+    if key not in state.tier.metric:  # a new window will need closing
+        state.schedule(window_end(compiled.model.tiers, key, state.joined, compiled.tz))
     state.tier.metric[key] = state.tier.metric.get(key, ZERO) + amount
     return key
 
@@ -138,6 +151,7 @@ def upgrade(compiled, state: MemberState, local: dt.datetime) -> list[Effect]:
     reached = level_for(tiers.levels, _metric(tiers, state, key))
     if reached > state.tier.reached.get(key, 0):
         state.tier.reached[key] = reached
+        state.schedule(window_end(tiers, key, state.joined, compiled.tz))
     return _change(compiled, state, local, "threshold reached")
 
 

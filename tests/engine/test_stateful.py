@@ -173,6 +173,8 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         state = self._state()
         assert state.total() == sum((lot.remaining for lot in state.lots), Decimal(0)) - state.debt
+        spendable = sum((lot.remaining for lot in state.lots if lot.spendable(state.clock)), Decimal(0))
+        assert state.available(state.clock) == spendable - state.debt, "running sums drifted from the lots"
         assert state.total() == self.booked
         totals = state.totals
         issued = totals.get("issued", 0) - totals.get("redeemed", 0) - totals.get("expired", 0) \

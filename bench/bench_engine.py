@@ -1,0 +1,197 @@
+"""Engine throughput and latency against a hand-written baseline, in one run.
+
+    .venv/bin/python bench/bench_engine.py [--events 1000000] [--members 10000]
+
+For coffee-club and retail-tiers it generates synthetic events, then times
+(1) a hand-written Python function that computes the same points for the same raw
+events, (2) the pure core ``evaluate`` with in-memory states, and (3) ``Engine.process``
+on a ``MemoryStore`` (on a tenth of the events). Every event's points from the engine
+must equal the hand-written function's, or the run fails. Figures: events per
+second, p50 and p99 per event, and the ratio to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import sys
+import time
+from array import array
+from collections import deque
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from punchcard.engine import Engine, MemoryStore, evaluate  # noqa: E402
+from punchcard.engine.compile import compile_ruleset  # noqa: E402
+
+CATEGORIES = ["coffee", "coffee", "food", "food", "books", "gift_card"]
+
+
+def generate(count: int, members: int, with_check_ins: bool, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    start = dt.datetime(2026, 1, 5, 6, 0)
+    step = dt.timedelta(seconds=365 * 86400 / count)
+    events = []
+    for i in range(count):
+        when = (start + step * i).isoformat(timespec="seconds")
+        member = f"m{rng.randrange(members)}"
+        if with_check_ins and rng.random() < 0.2:
+            events.append({"type": "check_in", "id": f"e{i}", "member": member, "time": when})
+            continue
+        amount = min(int(rng.lognormvariate(6, 1.1)), 15000)
+        events.append({"type": "purchase", "id": f"e{i}", "member": member, "time": when,
+                       "amount": str(amount), "category": rng.choice(CATEGORIES)})
+    return events
+
+
+def _floor(value: Decimal) -> Decimal:
+    return value.to_integral_value(rounding=ROUND_FLOOR)
+
+
+def coffee_by_hand():
+    """coffee-club, written out by hand: base, weekday-morning double, big-basket bonus, caps, budget."""
+    tz, members, budget = ZoneInfo("Europe/Moscow"), {}, [Decimal(1_000_000)]
+
+    def points(ev: dict) -> Decimal:
+        local = dt.datetime.fromisoformat(ev["time"]).replace(tzinfo=tz)
+        amount, category = Decimal(ev["amount"]), ev["category"]
+        state = members.setdefault(ev["member"], {"day": None, "day_points": Decimal(0), "month": None, "bigs": 0})
+        base = Decimal(0) if category == "gift_card" else amount
+        extra = base if category == "coffee" and local.hour < 10 and local.weekday() < 5 else Decimal(0)
+        month = (local.year, local.month)
+        if state["month"] != month:
+            state["month"], state["bigs"] = month, 0
+        bonus = Decimal(50) if amount >= 1300 and state["bigs"] < 4 else Decimal(0)
+        bonus = min(bonus, budget[0])
+        day = local.date()
+        if state["day"] != day:
+            state["day"], state["day_points"] = day, Decimal(0)
+        total = base + extra + bonus
+        room = Decimal(500) - state["day_points"]
+        if total > room:  # the daily cap cuts from the last contributions first
+            cut = total - room
+            bonus_cut = min(bonus, cut)
+            bonus, cut = bonus - bonus_cut, cut - bonus_cut
+            total = room
+        result = _floor(total)
+        if bonus > 0:
+            state["bigs"] += 1
+            budget[0] -= bonus
+        if result > 0:
+            state["day_points"] += result
+        return result
+
+    return points
+
+
+def retail_by_hand():
+    """retail-tiers by hand: 1 point per 100 yen, tier multipliers on base, velocity block, check-in streak."""
+    tz, members = ZoneInfo("Asia/Tokyo"), {}
+    levels = [(Decimal(20000), Decimal(2)), (Decimal(5000), Decimal("1.5")), (Decimal(1000), Decimal("1.2"))]
+
+    def multiplier(spend: Decimal) -> Decimal:
+        return next((m for floor, m in levels if spend >= floor), Decimal(1))
+
+    def points(ev: dict) -> Decimal:
+        local = dt.datetime.fromisoformat(ev["time"]).replace(tzinfo=tz)
+        state = members.setdefault(ev["member"], {"spend": {}, "recent": deque(), "day": None, "streak": 0,
+                                                 "best": Decimal(1)})
+        if ev["type"] == "check_in":
+            today = local.toordinal()
+            if state["day"] == today:
+                return Decimal(0)
+            state["streak"] = state["streak"] + 1 if state["day"] == today - 1 else 1
+            state["day"] = today
+            return Decimal(5) + min(2 * state["streak"], 20)
+        recent = state["recent"]
+        while recent and recent[0] <= local - dt.timedelta(minutes=60):
+            recent.popleft()
+        if len(recent) + 1 > 10:
+            return Decimal(0)  # blocked: changes nothing
+        recent.append(local)
+        amount = Decimal(ev["amount"])
+        year = local.year
+        spend = state["spend"]
+        held = max(multiplier(spend.get(year, Decimal(0))), multiplier(spend.get(year - 1, Decimal(0))))
+        state["best"] = held
+        base = Decimal(0) if ev["category"] == "gift_card" else amount / 100
+        spend[year] = spend.get(year, Decimal(0)) + amount
+        return _floor(base * held)
+
+    return points
+
+
+def timed(fn, events) -> tuple[float, array, list]:
+    latencies, results = array("q"), []
+    clock = time.perf_counter_ns
+    start = time.perf_counter()
+    for event in events:
+        t0 = clock()
+        results.append(fn(event))
+        latencies.append(clock() - t0)
+    return time.perf_counter() - start, latencies, results
+
+
+def core_runner(compiled):
+    states = {}
+
+    def run(event):
+        decision, state = evaluate(compiled, states.get(event["member"]), event)
+        states[event["member"]] = state
+        return decision.points
+
+    return run
+
+
+def engine_runner(compiled):
+    engine = Engine(compiled, MemoryStore())
+    return lambda event: engine.process(event).points
+
+
+def pct(latencies: array, q: float) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(int(len(ordered) * q), len(ordered) - 1)] / 1000
+
+
+def row(name, seconds, latencies, count, baseline):
+    rate = count / seconds
+    return (f"{name:<28} {rate:>12,.0f} ev/s  p50 {pct(latencies, 0.50):6.1f} us  p99 {pct(latencies, 0.99):6.1f} us"
+            f"  mean {statistics.fmean(latencies) / 1000:6.1f} us  x{seconds / count / baseline:5.2f} baseline")
+
+
+def bench(name: str, path: Path, hand, events: list[dict]) -> None:
+    compiled = compile_ruleset(path)
+    hand_s, hand_lat, hand_points = timed(hand(), events)
+    base_per = hand_s / len(events)
+    core_s, core_lat, core_points = timed(core_runner(compiled), events)
+    mismatches = sum(1 for a, b in zip(hand_points, core_points) if a != b)
+    if mismatches:
+        raise SystemExit(f"{name}: {mismatches} events where the engine and the hand-written function disagree")
+    sub = events[: max(len(events) // 10, 1)]
+    eng_s, eng_lat, _ = timed(engine_runner(compiled), sub)
+    print(f"\n{name}: {len(events):,} events, points identical to the hand-written function on every event")
+    print(row("hand-written function", hand_s, hand_lat, len(events), base_per))
+    print(row("evaluate (pure core)", core_s, core_lat, len(events), base_per))
+    print(row("Engine.process + MemoryStore", eng_s, eng_lat, len(sub), base_per))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=10_000)
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {args.events:,} events across {args.members:,} members")
+    bench("coffee-club", ROOT / "rulesets/coffee-club.yaml", coffee_by_hand,
+          generate(args.events, args.members, with_check_ins=False))
+    bench("retail-tiers", ROOT / "rulesets/retail-tiers.yaml", retail_by_hand,
+          generate(args.events, args.members, with_check_ins=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""What one partition's replay returns, and how partials merge.
+
+Everything here merges by addition or by a total order (line numbers, or a score
+with the member id as tie-break), so the merge of any split of the members is the
+same: the figures do not depend on the number of partitions or workers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .tally import Tally, normalize_reason
+
+__all__ = ["BadRows", "Leaders", "MemberSummary", "Partial", "TOP", "CHANGED_SAMPLE", "BAD_ROW_SAMPLE"]
+
+TOP = 10
+CHANGED_SAMPLE = 20
+BAD_ROW_SAMPLE = 100
+
+
+@dataclass
+class BadRows:
+    """Rows that are not events: counted, grouped by reason, the first ones kept with line numbers."""
+
+    count: int = 0
+    by_reason: Counter = field(default_factory=Counter)
+    rows: list = field(default_factory=list)  # (file, line, reason), sorted, at most BAD_ROW_SAMPLE
+
+    def add(self, file: str, line: int, reason: str) -> None:
+        self.count += 1
+        self.by_reason[f"{file}: {normalize_reason(reason)}"] += 1
+        self.rows.append((file, line, reason))
+        if len(self.rows) > 2 * BAD_ROW_SAMPLE:
+            self._trim()
+
+    def _trim(self) -> None:
+        self.rows = sorted(self.rows)[:BAD_ROW_SAMPLE]
+
+    def merge(self, other: "BadRows") -> None:
+        self.count += other.count
+        self.by_reason.update(other.by_reason)
+        self.rows.extend(other.rows)
+        self._trim()
+
+
+@dataclass
+class MemberSummary:
+    member: str
+    score: tuple  # larger is higher in the list; ties go to the smaller member id
+    figures: dict
+    decisions: list = field(default_factory=list)  # compact traces, for the report's anchors
+
+    def order(self) -> tuple:
+        return tuple(-x for x in self.score) + (self.member,)
+
+
+@dataclass
+class Leaders:
+    """The first ``size`` members by score, kept small while members stream past."""
+
+    size: int = TOP
+    members: list = field(default_factory=list)
+
+    def admits(self, score: tuple, member: str) -> bool:
+        if len(self.members) < self.size:
+            return True
+        last = self.members[-1]
+        return tuple(-x for x in score) + (member,) < last.order()
+
+    def add(self, summary: MemberSummary) -> None:
+        self.members.append(summary)
+        self.members.sort(key=MemberSummary.order)
+        del self.members[self.size:]
+
+    def merge(self, other: "Leaders") -> None:
+        for summary in other.members:
+            if self.admits(summary.score, summary.member):
+                self.add(summary)
+
+
+@dataclass
+class Partial:
+    index: int
+    tallies: list[Tally]
+    bad: BadRows = field(default_factory=BadRows)
+    uses: list = field(default_factory=list)  # per ruleset: [budgets.Use]
+    leaders: list = field(default_factory=list)  # per ruleset: Leaders by points issued
+    changed: Leaders = field(default_factory=lambda: Leaders(CHANGED_SAMPLE))
+    changed_count: Counter = field(default_factory=Counter)  # members, and by what changed
+    events: int = 0
+
+    def merge(self, other: "Partial") -> None:
+        for mine, theirs in zip(self.tallies, other.tallies):
+            mine.merge(theirs)
+        self.bad.merge(other.bad)
+        for mine, theirs in zip(self.uses, other.uses):
+            mine.extend(theirs)
+        for mine, theirs in zip(self.leaders, other.leaders):
+            mine.merge(theirs)
+        self.changed.merge(other.changed)
+        self.changed_count.update(other.changed_count)
+        self.events += other.events
+
+
+def exact_sum(values) -> Decimal:
+    return sum(values, Decimal(0))

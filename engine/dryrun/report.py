@@ -1,0 +1,200 @@
+"""The report: figures of one ruleset over the replay, as a JSON-ready dict.
+
+The schema (``punchcard.dry-run/1``) is documented field by field in
+docs/dry-run.md. Money and points are Decimals here and exact strings in JSON.
+``build_report`` adds ``baseline`` and ``diff`` when a second ruleset was replayed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from punchcard.engine.decision import Outcome, to_jsonable
+
+from .diff import build_diff
+from .partial import MemberSummary
+from .tally import FLOWS, Tally
+
+__all__ = ["build_report", "side_report", "SCHEMA", "month_range", "RATIO"]
+
+SCHEMA = "punchcard.dry-run/1"
+ZERO = Decimal(0)
+RATIO = Decimal("0.000001")
+
+
+def build_report(result, map_json: dict | None = None) -> dict:
+    """The whole report, traces included (``json_view`` strips what JSON output leaves out)."""
+    partial = result.partial
+    sides = [side_report(result, i) for i in range(len(result.sides))]
+    report = {"schema": SCHEMA, "input": _input(result, map_json), **sides[0]}
+    if len(sides) > 1:
+        report["baseline"] = sides[1]
+        report["diff"] = build_diff(sides[0], sides[1], partial)
+    return report
+
+
+def _input(result, map_json) -> dict:
+    bad = result.partial.bad
+    return {
+        "events": result.source, "rows": result.rows, "filtered_out": result.filtered,
+        "bad_rows": bad.count,
+        "bad_rows_by_reason": [{"reason": r, "rows": n} for r, n in sorted(bad.by_reason.items(),
+                                                                         key=lambda kv: (-kv[1], kv[0]))],
+        "bad_row_sample": [{"file": f, "line": line, "reason": reason} for f, line, reason in sorted(bad.rows)],
+        "start": result.start, "end": result.end, "passes": result.passes, "map": map_json or None,
+    }
+
+
+def side_report(result, number: int) -> dict:
+    tally: Tally = result.partial.tallies[number]
+    compiled = result.sides[number].compiled
+    model = compiled.model
+    months = _months(tally, model.point_value, result)
+    totals = _totals(tally, model.point_value, result.partial.bad.count if number == 0 else 0)
+    return {
+        "ruleset": model.label, "currency": model.currency, "point_value": model.point_value,
+        "totals": totals, "checks": _checks(tally, totals),
+        "outcomes": {outcome: tally.outcomes.get(outcome, 0) for outcome in Outcome.ALL},
+        "rejections": _rejections(tally), "by_month": months, "by_rule": _rules(tally),
+        "caps": [{"cap": k, "bit": v[0], "points_cut": v[1]} for k, v in sorted(tally.caps.items())],
+        "budgets": _budgets(tally, model), "tiers": _tiers(tally, model), "fraud": _fraud(tally),
+        "streaks": _bonuses(tally, streaks=True), "achievements": _bonuses(tally, streaks=False),
+        "badges": [{"achievement": k, "members": v} for k, v in sorted(tally.badges.items())],
+        "sources": [{"source": k, "lots": v[0], "points": v[1]} for k, v in sorted(tally.sources.items())],
+        "top_members": _top(result.partial.leaders[number].members),
+    }
+
+
+def _flow_totals(tally: Tally) -> dict[str, Decimal]:
+    out = {name: ZERO for name in FLOWS}
+    for month, counter in tally.months.items():
+        for name in FLOWS:
+            out[name] += counter.get(name, ZERO)
+    return out
+
+
+def _totals(tally: Tally, point_value: Decimal, bad_rows: int) -> dict:
+    flows = _flow_totals(tally)
+    refused = tally.outcomes.get(Outcome.REJECTED, 0) + tally.outcomes.get(Outcome.BLOCKED, 0)
+    issued = flows["issued"]
+    return {
+        "events": sum(tally.outcomes.values()), "applied": tally.outcomes.get(Outcome.APPLIED, 0),
+        "review": tally.outcomes.get(Outcome.REVIEW, 0), "duplicates": tally.outcomes.get(Outcome.DUPLICATE, 0),
+        "blocked": tally.outcomes.get(Outcome.BLOCKED, 0), "rejected": refused, "bad_rows": bad_rows,
+        "members": tally.members,
+        **{f"points_{name}": value for name, value in flows.items()},
+        "opening_liability_points": tally.opening, "liability_points": tally.liability,
+        "liability_money": tally.liability * point_value, "pending_points": tally.pending,
+        "points_issued_money": issued * point_value,
+        "breakage": (flows["expired"] / issued).quantize(RATIO) if issued else None,
+    }
+
+
+def _checks(tally: Tally, totals: dict) -> dict:
+    """The figures agree with themselves: flows add up to the members' end balances."""
+    net = sum((totals[f"points_{name}"] * (1 if name == "issued" else -1) for name in FLOWS), ZERO)
+    counters = {"issued": "issued", "redeemed": "redeemed", "expired": "expired", "clawed_back": "clawed_back",
+                "adjusted_down": "adjusted_down", "voided": "voided"}
+    agree = all(tally.lifetime.get(key, ZERO) == totals[f"points_{name}"] for name, key in counters.items())
+    return {"liability_reconciles": tally.opening + net == tally.liability, "member_counters_agree": agree}
+
+
+def month_range(keys) -> list[str]:
+    keys = sorted(k for k in keys if k)
+    if not keys:
+        return []
+    year, month = map(int, keys[0].split("-"))
+    last = keys[-1]
+    out = []
+    while True:
+        key = f"{year:04d}-{month:02d}"
+        out.append(key)
+        if key >= last:
+            return out
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _months(tally: Tally, point_value: Decimal, result) -> list[dict]:
+    bounds = [m for m in (_month_key(result.start, tally), _month_key(result.end, tally)) if m]
+    liability = tally.opening
+    rows = []
+    for month in month_range(list(tally.months) + bounds):
+        counter = tally.months.get(month, {})
+        flows = {name: counter.get(name, ZERO) for name in FLOWS}
+        liability += flows["issued"] - sum((flows[n] for n in FLOWS if n != "issued"), ZERO)
+        rows.append({"month": month, "events": counter.get("events", 0),
+                     "rejected": counter.get(Outcome.REJECTED, 0) + counter.get(Outcome.BLOCKED, 0),
+                     **{f"points_{name}": value for name, value in flows.items()},
+                     "liability_points": liability, "liability_money": liability * point_value,
+                     "tier_up": counter.get("tier_up", 0), "tier_down": counter.get("tier_down", 0)})
+    return rows
+
+
+def _month_key(moment, tally: Tally) -> str | None:
+    if moment is None:
+        return None
+    from .tally import month_of
+
+    return month_of(moment, tally.tz)
+
+
+def _rejections(tally: Tally) -> list[dict]:
+    rows = [{"outcome": outcome, "reason": reason, "events": count,
+             "example": {"line": example.line, "event_id": example.event_id}}
+            for (outcome, reason), (count, example) in tally.reasons.items()]
+    return sorted(rows, key=lambda r: (-r["events"], r["outcome"], r["reason"]))
+
+
+def _rules(tally: Tally) -> list[dict]:
+    rows = [{"rule": rule, "fired": v[0], "paid": v[2], "points": v[1]} for rule, v in tally.rules.items()]
+    return sorted(rows, key=lambda r: (-r["points"], r["rule"]))
+
+
+def _budgets(tally: Tally, model) -> list[dict]:
+    rows = []
+    for budget in model.earning.budgets:
+        bit, cut, used = tally.budgets.get(budget.rule, (0, ZERO, ZERO))
+        rows.append({"rule": budget.rule, "max_points": budget.max_points, "used": used,
+                     "left": max(budget.max_points - used, ZERO), "bit": bit, "points_cut": cut})
+    return rows
+
+
+def _tiers(tally: Tally, model) -> dict:
+    levels = [level.name for level in model.tiers.levels] if model.tiers else []
+    paths = [{"from": a, "to": b, "members": n} for (a, b), n in sorted(tally.tier_paths.items())]
+    up = sum(row["members"] for row in paths if levels and levels.index(row["to"]) > levels.index(row["from"]))
+    return {"levels": levels, "end": {name: tally.tier_end.get(name, 0) for name in levels},
+            "moves": {"up": up, "down": sum(r["members"] for r in paths) - up, "paths": paths}}
+
+
+def _fraud(tally: Tally) -> list[dict]:
+    return [{"rule": rule, "fired": sum(actions.values()), "actions": dict(sorted(actions.items()))}
+            for rule, actions in sorted(tally.gates.items())]
+
+
+def _bonuses(tally: Tally, streaks: bool) -> list[dict]:
+    rows = [{"reward": label, "paid": v[0], "points": v[1]} for label, v in sorted(tally.bonuses.items())
+            if label.startswith("achievement:") != streaks]
+    return rows
+
+
+def _top(members: list[MemberSummary]) -> list[dict]:
+    return [{"rank": rank, "member": s.member, "anchor": member_anchor(s.member), **s.figures,
+             "decisions": s.decisions} for rank, s in enumerate(members, 1)]
+
+
+def member_anchor(member: str) -> str:
+    import hashlib
+
+    return "member-" + hashlib.sha1(member.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def to_json_report(report: dict) -> dict:
+    """What ``--format json`` prints: Decimals as strings, and top members' traces as event ids only."""
+    out = dict(report)
+    out["top_members"] = [{k: v for k, v in row.items() if k != "decisions"} for row in report["top_members"]]
+    if "baseline" in report:
+        baseline = dict(report["baseline"])
+        baseline["top_members"] = [{k: v for k, v in r.items() if k != "decisions"} for r in baseline["top_members"]]
+        out["baseline"] = baseline
+    return to_jsonable(out)

@@ -1,0 +1,65 @@
+"""A ruleset taking part in a replay, as a picklable handle.
+
+Worker processes get the ruleset's path (or text) and compile it once each; the
+compiled ruleset is cached per process. A side also carries its budget plan for the
+current pass (see :mod:`.budgets`), either inline or as a file every worker loads
+once.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .budgets import Plan
+
+__all__ = ["Side", "compiled_for"]
+
+_COMPILED: dict[str, object] = {}
+_PLANS: dict[str, Plan] = {}
+
+
+def compiled_for(spec: str):
+    """The compiled ruleset for a path or a YAML text, compiled once per process."""
+    compiled = _COMPILED.get(spec)
+    if compiled is None:
+        from punchcard.engine.compile import compile_ruleset
+
+        compiled = _COMPILED[spec] = compile_ruleset(spec if "\n" in spec else Path(spec))
+    return compiled
+
+
+@dataclass(frozen=True)
+class Side:
+    spec: str  # a ruleset path, or its YAML text
+    month_tz_name: str  # months are those of the ruleset under test, for both sides
+    plan_ref: Plan | str = field(default_factory=Plan)
+
+    @property
+    def compiled(self):
+        return compiled_for(self.spec)
+
+    @cached_property
+    def budgets(self) -> dict[str, Decimal]:
+        return {b.rule: b.max_points for b in self.compiled.model.earning.budgets}
+
+    @cached_property
+    def month_tz(self) -> ZoneInfo:
+        return ZoneInfo(self.month_tz_name)
+
+    @property
+    def plan(self) -> Plan:
+        if isinstance(self.plan_ref, Plan):
+            return self.plan_ref
+        plan = _PLANS.get(self.plan_ref)
+        if plan is None:
+            with open(self.plan_ref, "rb") as handle:
+                plan = _PLANS[self.plan_ref] = pickle.load(handle)
+        return plan
+
+    def with_plan(self, plan_ref: Plan | str) -> "Side":
+        return Side(self.spec, self.month_tz_name, plan_ref)

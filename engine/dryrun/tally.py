@@ -1,0 +1,221 @@
+"""Counting what decisions did: the figures of one ruleset over part of a replay.
+
+A :class:`Tally` only adds: every figure is a count or an exact Decimal sum keyed by
+strings, so tallies of any partitions merge into the same totals in any order, and
+``--workers N`` gives what ``--workers 1`` gives. The ledger flows come from the
+decisions' effects; the trace gives the per-rule figures (fired, paid, caps and
+budgets that bit, gates, streak and achievement bonuses).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from punchcard.engine.decision import Decision, Outcome
+
+__all__ = ["Tally", "FLOWS", "normalize_reason", "month_of", "Example"]
+
+ZERO = Decimal(0)
+# ledger flows per month; liability = opening + issued - redeemed - expired - clawed_back - adjusted_down - voided
+FLOWS = ("issued", "redeemed", "expired", "clawed_back", "adjusted_down", "voided")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_EARNING_PHASES = ("earning", "stacking", "tier_multiplier")
+
+
+def normalize_reason(reason: str | None) -> str:
+    """Group reasons that differ only by ids and amounts: 'unknown order 'o-7'' -> 'unknown order '…''."""
+    text = _QUOTED.sub("'…'", reason or "no reason given")
+    return _NUMBER.sub("N", text)
+
+
+def month_of(moment, tz) -> str:
+    local = moment.astimezone(tz)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    line: int
+    event_id: str
+
+
+def _add(table: dict, key, index: int, amount) -> None:
+    row = table.get(key)
+    if row is None:
+        row = table[key] = [0, ZERO, 0]  # every table row: a count, points, and a third figure
+    row[index] += amount
+
+
+@dataclass
+class Tally:
+    tz: object
+    outcomes: Counter = field(default_factory=Counter)
+    reasons: dict = field(default_factory=dict)  # (outcome, normalized reason) -> [count, Example]
+    months: dict = field(default_factory=dict)  # month -> Counter of flows and counts
+    rules: dict = field(default_factory=dict)  # rule -> [fired, points, paid]
+    caps: dict = field(default_factory=dict)  # label -> [bit, points cut]
+    budgets: dict = field(default_factory=dict)  # rule -> [bit, points cut, used]
+    gates: dict = field(default_factory=dict)  # rule -> Counter(action -> times)
+    bonuses: dict = field(default_factory=dict)  # streak/achievement label -> [paid, points]
+    badges: Counter = field(default_factory=Counter)
+    sources: dict = field(default_factory=dict)  # lot source -> [lots, points]
+    tier_end: Counter = field(default_factory=Counter)
+    tier_paths: Counter = field(default_factory=Counter)  # (from, to) -> moves
+    members: int = 0
+    liability: Decimal = ZERO
+    pending: Decimal = ZERO
+    opening: Decimal = ZERO
+    lifetime: Counter = field(default_factory=Counter)  # members' own lifetime counters, for the cross-check
+
+    # -- one decision ------------------------------------------------------------------
+    def add(self, decision: Decision, line: int, at=None, tick: bool = False) -> Decimal:
+        """Count a decision; returns the points it issued (for the member's own figures).
+
+        ``at`` is the event's time when the decision has none (an event this ruleset refused)."""
+        when = decision.time or at
+        month = month_of(when, self.tz) if when is not None else None
+        outcome = decision.outcome
+        if not tick:
+            self.outcomes[outcome] += 1
+            self._month(month)["events"] += 1
+        if outcome in (Outcome.REJECTED, Outcome.BLOCKED):
+            self._reject(decision, line, month)
+            return ZERO
+        if outcome == Outcome.DUPLICATE:
+            return ZERO  # the original was counted; a retry changes nothing
+        self._trace(decision)
+        return self._effects(decision, month)
+
+    def _month(self, month: str | None) -> Counter:
+        counter = self.months.get(month)
+        if counter is None:
+            counter = self.months[month] = Counter()
+        return counter
+
+    def _reject(self, decision: Decision, line: int, month: str | None) -> None:
+        self._month(month)[decision.outcome] += 1
+        reason = decision.reason if decision.outcome == Outcome.BLOCKED else normalize_reason(decision.reason)
+        key = (decision.outcome, reason)
+        entry = self.reasons.get(key)
+        example = Example(line, decision.event_id)
+        if entry is None:
+            self.reasons[key] = [1, example]
+        else:
+            entry[0] += 1
+            if (example.line, example.event_id) < (entry[1].line, entry[1].event_id):
+                entry[1] = example
+        if decision.outcome == Outcome.BLOCKED:
+            self._trace(decision)
+
+    def _trace(self, decision: Decision) -> None:
+        earning: set[str] = set()
+        for step in decision.trace:
+            phase = step.phase
+            if phase in _EARNING_PHASES:
+                earning.add(step.rule)
+                if step.fired:
+                    _add(self.rules, step.rule, 0, 1)
+            elif phase == "ledger" and step.rule in earning and step.after is not None:
+                _add(self.rules, step.rule, 1, step.after)
+                if step.after > 0:
+                    _add(self.rules, step.rule, 2, 1)
+            elif phase == "caps" and step.fired:
+                self._limit(step)
+            elif phase == "gates" and step.fired:
+                self.gates.setdefault(step.rule, Counter())[step.note.split(":", 1)[0]] += 1
+            elif phase == "streaks" and step.fired and step.after is not None:
+                _add(self.bonuses, step.rule, 0, 1 if step.after > 0 else 0)
+                _add(self.bonuses, step.rule, 1, step.after)
+
+    def _limit(self, step) -> None:
+        cut = (step.before or ZERO) - (step.after or ZERO)
+        if step.rule.startswith("budget:"):
+            _add(self.budgets, step.rule.removeprefix("budget:"), 0, 1)
+            _add(self.budgets, step.rule.removeprefix("budget:"), 1, cut)
+        else:
+            _add(self.caps, step.rule, 0, 1)
+            _add(self.caps, step.rule, 1, cut)
+
+    def _effects(self, decision: Decision, month: str | None) -> Decimal:
+        issued = ZERO
+        counter = self._month(month)
+        for effect in decision.effects:
+            kind, points = effect.kind, effect.points
+            if kind == "earn":
+                counter["issued"] += points
+                issued += points
+                _add(self.sources, effect.detail.get("source", "earn"), 0, 1)
+                _add(self.sources, effect.detail.get("source", "earn"), 1, points)
+            elif kind == "expire":
+                at = effect.detail.get("at")
+                self._month(month_of(at, self.tz) if at is not None else month)["expired"] -= points
+            else:
+                self._flow(kind, effect, counter, month)
+        return issued
+
+    def _flow(self, kind: str, effect, counter: Counter, month) -> None:
+        points = effect.points
+        if kind in ("redeem", "reverse"):
+            counter["redeemed"] -= points
+        elif kind == "clawback":
+            counter["clawed_back"] -= points
+        elif kind == "negative_balance":
+            counter["clawed_back" if "order" in effect.detail else "adjusted_down"] -= points
+        elif kind == "adjust":
+            counter["adjusted_down"] -= points
+        elif kind == "void":
+            counter["voided"] -= points
+        elif kind == "tier_change":
+            self.tier_paths[(effect.detail["from"], effect.detail["to"])] += 1
+            counter["tier_up" if effect.detail.get("direction") == "up" else "tier_down"] += 1
+        elif kind == "budget":
+            _add(self.budgets, effect.detail["rule"], 2, points)
+        elif kind == "badge":
+            self.badges[effect.detail.get("achievement") or effect.detail.get("badge") or "?"] += 1
+
+    # -- one member at the end -----------------------------------------------------------
+    def close_member(self, state, end, tier_name: str | None) -> None:
+        self.members += 1
+        self.liability += state.total()
+        self.pending += state.pending(end)
+        if tier_name is not None:
+            self.tier_end[tier_name] += 1
+        for key, value in state.totals.items():
+            self.lifetime[key] += value
+
+    # -- merging -------------------------------------------------------------------------
+    def merge(self, other: "Tally") -> None:
+        self.outcomes.update(other.outcomes)
+        for key, (count, example) in other.reasons.items():
+            mine = self.reasons.get(key)
+            if mine is None:
+                self.reasons[key] = [count, example]
+            else:
+                mine[0] += count
+                if (example.line, example.event_id) < (mine[1].line, mine[1].event_id):
+                    mine[1] = example
+        for month, counter in other.months.items():
+            self._month(month).update(counter)
+        for table in ("rules", "caps", "budgets", "bonuses", "sources"):
+            _merge_rows(getattr(self, table), getattr(other, table))
+        for rule, counter in other.gates.items():
+            self.gates.setdefault(rule, Counter()).update(counter)
+        for name in ("badges", "tier_end", "tier_paths", "lifetime"):
+            getattr(self, name).update(getattr(other, name))
+        self.members += other.members
+        self.liability += other.liability
+        self.pending += other.pending
+        self.opening += other.opening
+
+
+def _merge_rows(mine: dict, theirs: dict) -> None:
+    for key, row in theirs.items():
+        if key not in mine:
+            mine[key] = list(row)
+        else:
+            for index, value in enumerate(row):
+                mine[key][index] += value

@@ -1,0 +1,96 @@
+"""When a member's housekeeping next has something to do.
+
+Housekeeping (release, expiry, notices, tier windows, streak breaks, pruning) runs
+only when an event's time reaches ``state.due``, so most events skip it entirely.
+Changes that create new deadlines call :meth:`MemberState.schedule` with them; an
+early ``due`` only costs a housekeeping pass that finds nothing, a late one would be
+a bug, so every deadline below errs early.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import calendar, tiers
+from .state import MemberState
+
+__all__ = ["recompute_due", "lot_deadlines", "streak_deadline", "inactivity_deadlines", "prune_deadline",
+           "note_activity", "early_after"]
+
+_EARLY_DAYS = {"minute": 0, "hour": 0, "day": 1, "week": 7, "month": 28, "year": 365}
+
+
+def early_after(moment: dt.datetime, duration) -> dt.datetime:
+    """A cheap instant no later than ``moment + duration`` (months count as 28 days)."""
+    if duration.unit in ("minute", "hour"):
+        return moment
+    return moment + dt.timedelta(days=_EARLY_DAYS[duration.unit] * duration.amount - 1)
+
+
+def note_activity(compiled, state: MemberState, now: dt.datetime) -> None:
+    """A qualifying activity moves the inactivity deadline (and its notice) later."""
+    state.last_activity = now
+    for deadline in inactivity_deadlines(compiled, state):
+        state.schedule(deadline)
+
+
+def lot_deadlines(lot) -> list[dt.datetime]:
+    if lot.remaining <= 0:
+        return []
+    found = [lot.pending_until, lot.expires_at, None if lot.noticed else lot.notice_at]
+    return [d for d in found if d is not None]
+
+
+def inactivity_deadlines(compiled, state: MemberState) -> list[dt.datetime]:
+    from .ledger import inactivity_deadline
+
+    deadline = inactivity_deadline(compiled, state)
+    if deadline is None:
+        return []
+    notice = compiled.model.points.expiry_notice
+    found = [deadline]
+    if notice is not None:
+        found.append(calendar.add(deadline, -notice.amount, notice.unit, compiled.tz))
+    return found
+
+
+def streak_deadline(streak, current, tz) -> dt.datetime | None:
+    """The start of the first period whose miss the streak's freezes cannot cover."""
+    if current is None or current.length == 0 or current.last_period is None:
+        return None
+    return calendar.period_start(current.last_period + current.freezes_left + 2, streak.period, tz)
+
+
+def prune_deadline(compiled, state: MemberState) -> dt.datetime | None:
+    times = [o.time for o in state.orders.values()] + [r.time for r in state.redemptions.values()]
+    if not times:
+        return None
+    window = compiled.model.points.refunds.window
+    return calendar.add(min(times), window.amount, window.unit, compiled.tz)
+
+
+def _tier_deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:
+    model = compiled.model.tiers
+    if model is None:
+        return []
+    key = tiers.window_key(model, now, state.joined)
+    found = [tiers.window_end(model, key, state.joined, compiled.tz)]
+    found += [d for d in tiers.status_deadlines(compiled, state) if d > now]
+    return found
+
+
+def recompute_due(compiled, state: MemberState, now: dt.datetime) -> None:
+    found: list[dt.datetime] = []
+    for lot in state.lots:
+        found += lot_deadlines(lot)
+    found += inactivity_deadlines(compiled, state)
+    found += _tier_deadlines(compiled, state, now)
+    for streak in compiled.model.streaks:
+        deadline = streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
+        if deadline is not None:
+            found.append(deadline)
+    prune = prune_deadline(compiled, state)
+    if prune is not None:
+        found.append(prune)
+    later = [d for d in found if d > now]
+    state.due = min(later) if later else None
