@@ -65,8 +65,7 @@ def prune_deadline(compiled, state: MemberState) -> dt.datetime | None:
     times = [o.time for o in state.orders.values()] + [r.time for r in state.redemptions.values()]
     if not times:
         return None
-    window = compiled.model.points.refunds.window
-    return calendar.add(min(times), window.amount, window.unit, compiled.tz)
+    return early_after(min(times), compiled.model.points.refunds.window)
 
 
 def _tier_deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:

@@ -8,7 +8,7 @@ replaced when they change, so a clone costs a few list copies, not a deep copy.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -28,9 +28,12 @@ __all__ = [
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Lot:
-    """Points from one earning, with their own pending and expiry times."""
+    """Points from one earning, with their own pending and expiry times.
+
+    Treated as immutable: a change makes a new lot with :meth:`with_` (a state clone shares
+    its lots with the original). Not frozen only because frozen dataclasses are slow to build."""
 
     id: str
     source: str  # "earn", "adjust", "streak:<id>", "achievement:<id>"
@@ -59,18 +62,18 @@ class Lot:
 
     def with_(self, **changes) -> "Lot":
         """A copy with some fields changed (dataclasses.replace is too slow for the hot path)."""
-        values = {name: getattr(self, name) for name in _LOT_FIELDS}
-        values.update(changes)
-        return Lot(**values)
+        new = Lot(self.id, self.source, self.earned_at, self.amount, self.remaining, self.pending_until,
+                  self.expires_at, self.hold, self.order, self.noticed, self.notice_at, self.expired, self.spent,
+                  self.clawed, self.repaid, self.voided)
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
 
 
 def _held(lot: Lot) -> bool:
     """Held back from spending until housekeeping releases it, or a review does."""
     return lot.hold is not None or lot.pending_until is not None
 
-
-_LOT_FIELDS = ("id", "source", "earned_at", "amount", "remaining", "pending_until", "expires_at", "hold", "order",
-               "noticed", "notice_at", "expired", "spent", "clawed", "repaid", "voided")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from punchcard.engine.decision import Decision, Outcome
 from punchcard.engine.engine import duplicate_of
@@ -49,12 +49,14 @@ def tick_id(member: str) -> str:
     return f"until:{member}"[:200]
 
 
-def run_job(job: Job) -> Partial:
+def run_job(job: Job, observe: Callable | None = None) -> Partial:
     items = read_partition(job.path) if job.path else job.rows
-    return replay_rows(job.index, items, job.sides, job.start, job.end)
+    return replay_rows(job.index, items, job.sides, job.start, job.end, observe)
 
 
-def replay_rows(index: int, items, sides: tuple[Side, ...], start, end) -> Partial:
+def replay_rows(index: int, items, sides: tuple[Side, ...], start, end, observe: Callable | None = None) -> Partial:
+    """Replay one partition's rows and seeds. ``observe(side, line, decision)`` sees every decision
+    (ticks have line 0): tests compare them with ``Engine.process``."""
     rows: dict[Any, list] = {}
     seeds: dict[str, Any] = {}
     for kind, line, payload in items:
@@ -66,16 +68,20 @@ def replay_rows(index: int, items, sides: tuple[Side, ...], start, end) -> Parti
     partial = Partial(index, [Tally(sides[0].month_tz) for _ in sides], uses=[[] for _ in sides],
                       leaders=[Leaders() for _ in sides])
     for member in sorted(set(rows) | set(seeds)):
-        _member(partial, sides, member, rows.get(member, ()), seeds.get(member), start, end)
+        _member(partial, sides, member, rows.get(member, ()), seeds.get(member), start, end, observe)
     return partial
 
 
-def _member(partial: Partial, sides, member: str, rows, seed, start, end) -> None:
+def _member(partial: Partial, sides, member: str, rows, seed, start, end, observe) -> None:
     parsed = _parse(partial, sides, rows)
     results = []
     for number, side in enumerate(sides):
         state = _seeded(partial, side, seed, start, number)
-        results.append(_replay(partial, number, side, member, parsed, state, end))
+        result = _replay(partial, number, side, member, parsed, state, end)
+        if observe is not None:
+            for line, decision in result.decisions:
+                observe(number, line, decision)
+        results.append(result)
     if len(sides) > 1:
         _compare(partial, member, parsed, results[0], results[1])
 

@@ -69,6 +69,7 @@ class Options:
     strict: bool = False
     workers: int = 1
     progress: Progress | None = None
+    observe: Callable | None = None  # (side, line, decision), with workers=1 only: for tests
 
 
 @dataclass
@@ -124,8 +125,13 @@ def dry_run(options: Options) -> RunResult:
         _spill_seeds(options, spill, reading.bad)
         sides = tuple(Side(spec, main.model.timezone) for spec in specs)
         jobs = [Job(p.index, str(p.path), sides, start, end) for p in spill.files if p.rows or p.seeds]
+        runner = None
+        if options.observe is not None:
+            if workers != 1:
+                raise ValueError("observe needs workers=1: decisions do not leave worker processes")
+            runner = _observed(options.observe, progress)
         partial, sides, passes = run_passes(jobs, sides, workers, progress, spill.root,
-                                            sum(p.rows for p in spill.files))
+                                            sum(p.rows for p in spill.files), runner)
     finally:
         spill.cleanup()
     partial.bad.merge(reading.bad)
@@ -241,6 +247,7 @@ def run_passes(jobs: list[Job], sides: tuple[Side, ...], workers: int, progress:
         partial = _merge(partials, sides)
         plans, exact = _check_budgets(sides, partial)
         if exact:
+            getattr(runner, "flush", lambda: None)()
             return partial, sides, number
         sides = tuple(side.with_plan(_plan_ref(plan, scratch, number, i, workers))
                       for i, (side, plan) in enumerate(zip(sides, plans)))
@@ -278,6 +285,27 @@ def _plan_ref(plan: Plan, scratch: Path, number: int, side: int, workers: int) -
     with open(path, "wb") as handle:
         pickle.dump(plan, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return str(path)
+
+
+def _observed(observe: Callable, progress: Progress) -> Callable:
+    """A runner that shows every decision of the last pass to ``observe`` (earlier passes may be
+    inexact when a budget runs out, so only the final pass's decisions are passed on)."""
+    seen: list = []
+
+    def run(jobs):
+        seen.clear()
+        out = []
+        for job in jobs:
+            out.append(run_job(job, lambda *args: seen.append(args)))
+            progress.advance(out[-1].events)
+        return out
+
+    def flush():
+        for args in seen:
+            observe(*args)
+
+    run.flush = flush
+    return run
 
 
 def _run_jobs(jobs: list[Job], workers: int, progress: Progress) -> list[Partial]:
