@@ -71,8 +71,10 @@ class Engine:
         return self.store.member(member_id)
 
     def _notify(self, decision: Decision) -> None:
-        if self.plugins is not None:
-            self.plugins.decision_committed(decision)
+        """Decision listeners run after the commit; a failing one is logged, never undoes it."""
+        if self.plugins is None:
+            self.plugins = _default_plugins()
+        self.plugins.decision_committed(decision)
 
 
 def _default_plugins():

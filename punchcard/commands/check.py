@@ -21,8 +21,13 @@ def check(
 ) -> None:
     """Load, parse and type-check rulesets. Exit 0 when clean, 1 when any has errors."""
     from punchcard.api import check_many
+    from punchcard.plugins.manager import PluginError
 
-    results = check_many(find_rulesets(paths))
+    try:
+        results = check_many(find_rulesets(paths))
+    except PluginError as exc:  # a broken plugin is the set-up's problem, not the ruleset's
+        stderr.print(f"plugin error: {exc}")
+        raise typer.Exit(2)
     errors = sum(len(r.errors) for r in results)
     warnings = sum(len(r.diagnostics) - len(r.errors) for r in results)
     if format is OutputFormat.json:
