@@ -1,0 +1,28 @@
+"""Run every benchmark in this folder, one after another (``make bench``).
+
+Each ``bench_*.py`` measures its own baseline in the same run and prints ratios
+against it. Pass ``--quick`` for smaller inputs when only checking that they run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+QUICK = {"bench_engine.py": ["--events", "100000", "--members", "2000"]}
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv[1:]
+    failed = 0
+    for script in sorted(HERE.glob("bench_*.py")):
+        print(f"== {script.name}", flush=True)
+        args = QUICK.get(script.name, []) if quick else []
+        failed += subprocess.run([sys.executable, str(script), *args]).returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
