@@ -84,7 +84,7 @@ def _check_effective(run: Run) -> None:
 def run_gates(run: Run, plan) -> tuple[bool, bool]:
     """Fraud and compliance gates. Returns (review, no_points); raises Rejected to block."""
     review = no_points = False
-    ev, m, ctx = run.event.values(), run.member_view(), run.context()
+    ev, m, ctx = run.values(), run.member_view(), run.context()
     for gate in plan.gates:
         try:
             fired = bool(run_rule(gate.when, ev, m, ctx))
@@ -129,7 +129,7 @@ def _analyst_event(run: Run) -> None:
 
 def _earn_points(run: Run, plan) -> Decimal:
     compiled = run.compiled
-    ev, m, ctx = run.event.values(), run.member_view(), run.context()
+    ev, m, ctx = run.values(), run.member_view(), run.context()
     base, parts = earn(plan, ev, m, ctx, run.trace)
     multiplier, tier_name = tiers.multiplier(compiled, run.state)
     applies_to = compiled.model.tiers.multiplier_applies_to if compiled.model.tiers else "base"
@@ -156,7 +156,7 @@ def _record_order(run: Run, points: Decimal) -> None:
 def _after_ledger(run: Run, plan, earned: Decimal, hold: str | None) -> None:
     compiled, state = run.compiled, run.state
     if compiled.model.tiers is not None:
-        amount = metric_amount(run, plan, run.event.values(), earned)
+        amount = metric_amount(run, plan, run.values(), earned)
         if amount:
             tiers.add_metric(compiled, state, amount, run.now)
         run.effects += tiers.upgrade(compiled, state, run.now)
@@ -186,7 +186,7 @@ def metric_amount(run: Run, plan, ev: dict, earned: Decimal) -> Decimal:
 
 def _bonus(run: Run, label: str, source: str, fn, hold: str | None) -> None:
     try:
-        raw = Decimal(run_rule(fn, run.event.values(), run.member_view(), run.context()))
+        raw = Decimal(run_rule(fn, run.values(), run.member_view(), run.context()))
     except RuleFailure as exc:
         run.trace.append(Step("streaks", label, False, str(exc)))
         return
@@ -227,7 +227,7 @@ def _achievements(run: Run, plan, hold: str | None) -> None:
 
 def _holds(run: Run, fn, label: str) -> bool:
     try:
-        return bool(run_rule(fn, run.event.values(), run.member_view(), run.context()))
+        return bool(run_rule(fn, run.values(), run.member_view(), run.context()))
     except RuleFailure as exc:
         run.trace.append(Step("streaks", label, False, str(exc)))
         return False

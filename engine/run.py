@@ -38,6 +38,13 @@ class Run:
     reason: str | None = None
     ctx: EvalContext | None = None
     member: dict[str, Any] | None = None  # cached view; tier changes happen after the rules that read it
+    _values: dict[str, Any] | None = None
+
+    def values(self) -> dict[str, Any]:
+        """``event.<field>`` for expressions, built once per evaluation."""
+        if self._values is None:
+            self._values = self.event.values()
+        return self._values
 
     @property
     def local(self) -> dt.datetime:
