@@ -47,12 +47,16 @@ def _cut(parts: list[Part], excess: Decimal) -> None:
         excess -= take
 
 
-def _clip(parts: list[Part], limit: Decimal, label: str, trace: list[Step]) -> bool:
-    total = sum((p.capped for p in parts), ZERO)
-    limit = max(limit, ZERO)
+def _clip(parts: list[Part], limit: Decimal, what, trace: list[Step]) -> bool:
+    """Cut ``parts`` down to ``limit``. ``what`` is a cap, or a label; named only when it bites."""
+    total = ZERO
+    for part in parts:
+        total += part.capped
     if total <= limit:
         return False
+    limit = max(limit, ZERO)
     _cut(parts, total - limit)
+    label = what if isinstance(what, str) else _label(what)
     trace.append(Step("caps", label, True, f"{limit} left of the limit: {total - limit} cut", before=total,
                       after=limit))
     return True
@@ -68,15 +72,19 @@ def _zero(parts: list[Part], label: str, note: str, trace: list[Step]) -> bool:
     return True
 
 
+def _label(cap) -> str:
+    return f"cap:{cap.rule or 'total'}/{cap.period}"
+
+
 def _apply_cap(index: int, cap, parts: list[Part], state: MemberState, local, trace, usages: dict) -> bool:
-    label = f"cap:{cap.rule or 'total'}/{cap.period}"
     if cap.per == "event" or cap.period == "event":
-        return cap.max_points is not None and _clip(parts, cap.max_points, label, trace)
+        return cap.max_points is not None and _clip(parts, cap.max_points, cap, trace)
     usage = usages[index] = _usage(state, index, cap, local)
     if cap.max_times is not None and usage.times >= cap.max_times:
-        return _zero(parts, label, f"already paid {usage.times} of {cap.max_times} times this {cap.period}", trace)
+        return _zero(parts, _label(cap), f"already paid {usage.times} of {cap.max_times} times this {cap.period}",
+                     trace)
     if cap.max_points is not None:
-        return _clip(parts, cap.max_points - usage.points, label, trace)
+        return _clip(parts, cap.max_points - usage.points, cap, trace)
     return False
 
 
