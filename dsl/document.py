@@ -8,6 +8,7 @@ file:line:column and rewrite the message ("Extra inputs are not permitted" becom
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from typing import Any
 
@@ -38,6 +39,9 @@ def validate_document(data: Any, source: SourceMap) -> tuple[Ruleset | None, lis
 
 
 _REQUIRED_TOP = ("punchcard", "ruleset", "version")
+_KEY_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_FLOW_HINT = ("inside { } a comma or bracket ends the value: quote the expression, "
+              "or write the mapping one key per line")
 
 
 def without_paths(data: dict, paths: list[tuple], source: SourceMap) -> dict | None:
@@ -87,9 +91,10 @@ def _diagnostics(errors: list[dict], paths: list[tuple], source: SourceMap) -> l
         by_path.setdefault(path, []).append(err)
     result = []
     for path, errs in by_path.items():
-        meaningful = [e for e in errs if e["type"] not in _UNION_NOISE] or errs[:1]
-        if len(errs) > 1 and any(p[: len(path)] == path and p != path for p in by_path):
-            continue  # a deeper error explains this one
+        meaningful = [e for e in errs if e["type"] not in _UNION_NOISE]
+        if not meaningful and any(p[: len(path)] == path and p != path for p in by_path):
+            continue  # only union alternatives failed here, and a deeper error explains why
+        meaningful = meaningful or errs[:1]
         for err in meaningful[:2]:
             result.append(_diagnostic(path, err, source))
     return result
@@ -120,6 +125,8 @@ def _diagnostic(path: tuple, err: dict, source: SourceMap) -> Diagnostic:
         options = keys_at(path[:-1])
         close = difflib.get_close_matches(str(key), options, n=1, cutoff=0.6)
         hint = f"did you mean `{close[0]}`?" if close else (f"known keys here: {', '.join(options)}" if options else None)
+        if _split_by_a_comma(str(key), err.get("input")):
+            hint = _FLOW_HINT
         return Diagnostic(Code.SCHEMA_ERROR, f"unknown key {key!r}", source.key(path), hint=hint, width=len(str(key)))
     if kind == "missing":
         key = loc[-1]
@@ -131,7 +138,19 @@ def _diagnostic(path: tuple, err: dict, source: SourceMap) -> Diagnostic:
         message = f"{where}: use lower-case letters, digits and dashes, like coffee-club"
     elif kind not in ("value_error", "assertion_error"):
         message = f"{where}: {message[0].lower()}{message[1:]}"
-    return Diagnostic(Code.SCHEMA_ERROR, message, source.value(path).span)
+    hint = None
+    if kind == "string_type" and not isinstance(err.get("input"), (dict, list, type(None))):
+        hint = "YAML read this as a number, date or bool: quote it to keep it as text"  # version: 2.1
+    return Diagnostic(Code.SCHEMA_ERROR, message, source.value(path).span, hint=hint)
+
+
+def _split_by_a_comma(key: str, value: Any) -> bool:
+    """Whether an unknown key is the tail of an expression a flow mapping cut at a comma:
+    `10)` from {points: max(a, 10)}, or `within` (value `7 days) > 2`) from count(x, within: ...)."""
+    if not _KEY_LIKE.match(key):
+        return True
+    text = value if isinstance(value, str) else ""
+    return text.count(")") > text.count("(") or text.count("]") > text.count("[")
 
 
 def keys_at(path: tuple) -> list[str]:

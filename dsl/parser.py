@@ -78,7 +78,9 @@ class _ToAst(Transformer):
 
     def time_lit(self, meta, tok):
         try:
-            return ast.TimeLit(dt.time.fromisoformat(str(tok).zfill(5)), **_pos(tok))
+            text = str(tok)
+            # fromisoformat wants two-digit hours: 9:30:15 -> 09:30:15
+            return ast.TimeLit(dt.time.fromisoformat("0" + text if text[1] == ":" else text), **_pos(tok))
         except ValueError:
             raise _BadLiteral(tok, f"{tok} is not a real time of day") from None
 
@@ -187,13 +189,15 @@ def _check_size(text: str, locate: Locator) -> None:
             Code.LIMIT_ERROR, f"the expression is longer than {ExprLimits.max_length} characters", locate(1, 1),
             hint="split it into named facts under let:"))
     depth, line, column = 0, 1, 0
-    quote = None
+    quote, escaped = None, False
     for ch in text:
         column += 1
         if ch == "\n":
             line, column = line + 1, 0
         if quote:
-            quote = None if ch == quote else quote
+            # a backslash-escaped quote does not end the string
+            quote = None if ch == quote and not escaped else quote
+            escaped = ch == "\\" and not escaped
         elif ch in "\"'":
             quote = ch
         elif ch in "([":

@@ -49,8 +49,7 @@ class ScalarPos:
     span: Span
     style: str | None = None
     indent: int = 0  # block scalars: the column (0-based) their content lines start at
-    # For string scalars: the whole file text, the scalar's slice of it and its value,
-    # so positions survive escapes, '' quotes and folded lines.
+    # String scalars keep their file text, slice and value: positions then survive escapes and folding.
     text: str = field(default="", compare=False, repr=False)
     start: int = field(default=0, compare=False, repr=False)
     end: int = field(default=0, compare=False, repr=False)
@@ -87,9 +86,7 @@ def _locate_in_source(pos: ScalarPos, line: int, column: int) -> Span | None:
     offset = sum(len(text) + 1 for text in lines[:line - 1]) + column - 1
     past_end = offset >= len(value)  # "ends too early" points just after the last character
     index = _align(value, _source_chars(pos), min(offset, len(value) - 1))
-    if index is None:
-        return None
-    return _span_at(pos, index, 1 if past_end else 0)
+    return None if index is None else _span_at(pos, index, 1 if past_end else 0)
 
 
 def _source_chars(pos: ScalarPos):
@@ -280,6 +277,7 @@ class _Builder:
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.fail(key_node, Code.YAML_ERROR, "mapping keys must be plain names")
+            self._check_tag(key_node, "str")
             if key_node.value == "<<" and key_node.style is None:  # YAML 1.1 merge, a plain key in 1.2
                 self.fail(key_node, Code.YAML_ERROR, "merge keys (<<) are not supported",
                           hint="write the keys out, or split the ruleset with include:")
@@ -378,11 +376,10 @@ def load_yaml(text: str, file: str = "<input>", limits: Limits = Limits()) -> Do
 
 def _reader_diagnostic(exc: yaml.reader.ReaderError, text: str, file: str) -> Diagnostic:
     """A control character YAML refuses, at its line and column."""
-    before = text[:exc.position]
-    line = before.count("\n") + 1
-    column = exc.position - (before.rfind("\n") + 1) + 1
-    return Diagnostic(Code.YAML_ERROR, f"the character #x{exc.character:04x} is not allowed in YAML",
-                      Span(file, line, column), hint="remove it, or write it as an escape in a double-quoted string")
+    line_start = text.rfind("\n", 0, exc.position) + 1
+    span = Span(file, text.count("\n", 0, exc.position) + 1, exc.position - line_start + 1)
+    return Diagnostic(Code.YAML_ERROR, f"the character #x{exc.character:04x} is not allowed in YAML", span,
+                      hint="remove it, or write it as an escape in a double-quoted string")
 
 
 def _yaml_diagnostic(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:

@@ -1,0 +1,120 @@
+"""`punchcard check` and `punchcard schema` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from punchcard.api import ruleset_json_schema
+from punchcard.cli import app
+
+KEYS = {"file", "line", "column", "code", "severity", "message", "hint"}
+
+# Found by different stages (warnings come last), reported by position.
+SEVERAL_ERRORS = """\
+let:
+  unused: 1
+earning:
+  base:
+    on: purchase
+    points: event.amont
+    when: event.category > 1
+  rules:
+    - {id: late, on: purchase, when: hour(event.time) > 20, bonus: 5}
+    - {id: early, on: purchase, when: 'hour(event.time, 1) < 8', bonus: 5}
+  stacking: {multipliers: add, groups: best}
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def write(tmp_path, ruleset_text):
+    def write(name: str, body: str | None = None):
+        path = tmp_path / name
+        path.write_text(ruleset_text(body) if body is not None else ruleset_text(), encoding="utf-8")
+        return path
+    return write
+
+
+def test_a_clean_ruleset_exits_0(repo):
+    result = invoke("check", str(repo / "rulesets" / "coffee-club.yaml"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "checked 1 ruleset: 0 errors, 0 warnings" in result.stderr
+
+
+def test_errors_exit_1_with_positions_and_carets(write):
+    path = write("bad.yaml", "earning:\n  base: {on: purchase, points: event.amont}\n")
+    result = invoke("check", str(path))
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{path}:10:38: error[unknown_name]: event.amont is not a field on purchase"
+    assert lines[1] == "      base: {on: purchase, points: event.amont}"
+    assert lines[2] == " " * 41 + "^"
+    assert lines[3] == "    hint: did you mean `event.amount`?"
+    assert "1 error, 0 warnings" in result.stderr
+
+
+def test_warnings_alone_exit_0(write):
+    path = write("warn.yaml", "let:\n  unused: 1\nearning:\n  base: {on: purchase, points: 1}\n")
+    result = invoke("check", str(path))
+    assert result.exit_code == 0
+    assert "warning[unused_let]" in result.stdout and "0 errors, 1 warning" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["check", "--no-such-option", "x.yaml"], ["check"],
+                                  ["check", "--format", "xml", "x.yaml"], ["no-such-command"]])
+def test_usage_errors_exit_2(args):
+    assert invoke(*args).exit_code == 2
+
+
+def test_json_is_a_list_of_diagnostics(write):
+    path = write("bad.yaml", SEVERAL_ERRORS)
+    result = invoke("check", "--format", "json", str(path))
+    assert result.exit_code == 1
+    diagnostics = json.loads(result.stdout)
+    assert isinstance(diagnostics, list) and all(set(d) == KEYS for d in diagnostics)
+    assert [(d["code"], d["severity"]) for d in diagnostics] == [
+        ("unused_let", "warning"), ("unknown_name", "error"), ("type_error", "error"), ("arity_error", "error")]
+    assert all(d["file"] == str(path) for d in diagnostics)
+    assert diagnostics[1]["hint"] == "did you mean `event.amount`?" and diagnostics[2]["hint"] is not None
+
+
+def test_json_of_a_clean_ruleset_is_an_empty_list(write):
+    result = invoke("check", "--format", "json", str(write("good.yaml")))
+    assert (result.exit_code, json.loads(result.stdout)) == (0, [])
+
+
+def test_diagnostics_are_sorted_by_position(write):
+    text = SEVERAL_ERRORS + "points:\n  pending: 3 dayz\n"  # a schema error, found first, placed last
+    diagnostics = json.loads(invoke("check", "--format", "json", str(write("bad.yaml", text))).stdout)
+    positions = [(d["line"], d["column"]) for d in diagnostics]
+    assert positions == sorted(positions) and len(positions) == 5
+    assert (diagnostics[0]["code"], diagnostics[-1]["code"]) == ("unused_let", "schema_error")
+
+
+def test_several_rulesets_at_once(write, tmp_path):
+    write("a.yaml")
+    write("b.yaml", "earning:\n  base: {on: purchase, points: event.amont}\n")
+    result = invoke("check", "--format", "json", str(tmp_path))
+    assert result.exit_code == 1
+    assert [d["file"] for d in json.loads(result.stdout)] == [str(tmp_path / "b.yaml")]
+    text = invoke("check", str(tmp_path))
+    assert "checked 2 rulesets: 1 error, 0 warnings" in text.stderr
+
+
+def test_a_missing_path_is_an_error_not_a_crash(tmp_path):
+    result = invoke("check", "--format", "json", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 1
+    assert [d["code"] for d in json.loads(result.stdout)] == ["include_error"]
+
+
+def test_schema_prints_the_json_schema():
+    result = invoke("schema")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == ruleset_json_schema()
