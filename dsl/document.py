@@ -141,7 +141,8 @@ def _diagnostic(path: tuple, err: dict, source: SourceMap) -> Diagnostic:
     hint = None
     if kind == "string_type" and not isinstance(err.get("input"), (dict, list, type(None))):
         hint = "YAML read this as a number, date or bool: quote it to keep it as text"  # version: 2.1
-    return Diagnostic(Code.SCHEMA_ERROR, message, source.value(path).span, hint=hint)
+    span = source.key(path) if loc and loc[-1] == "[key]" else source.value(path).span  # a bad key: point at it
+    return Diagnostic(Code.SCHEMA_ERROR, message, span, hint=hint)
 
 
 def _split_by_a_comma(key: str, value: Any) -> bool:

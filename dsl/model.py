@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema,
+                      field_validator, model_validator)
 
 from .types import FIELD_TYPES
 
@@ -85,7 +86,10 @@ def _parse_duration(value: Any) -> Any:
     return value
 
 
-DurationField = Annotated[Duration, BeforeValidator(_parse_duration), PlainSerializer(str, return_type=str)]
+# Editors see the forms analysts write (strings like "14 days"), not the parsed model.
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^\s*\d+\s*(minute|hour|day|week|month|year)s?\s*$"}
+DurationField = Annotated[Duration, BeforeValidator(_parse_duration, json_schema_input_type=str),
+                          PlainSerializer(str, return_type=str), WithJsonSchema(_DURATION_SCHEMA, mode="validation")]
 
 
 def _expr_text(value: Any) -> Any:
@@ -96,8 +100,9 @@ def _expr_text(value: Any) -> Any:
     return value
 
 
-Expr = Annotated[str, BeforeValidator(_expr_text)]
-EventTypes = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+Expr = Annotated[str, BeforeValidator(_expr_text, json_schema_input_type=Union[str, int, float, bool])]
+EventTypes = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v,
+                                                  json_schema_input_type=Union[str, list[str]])]
 Id = Annotated[str, Field(pattern=_ID_RE, max_length=64)]
 
 BUILTIN_EVENTS: dict[str, dict[str, str]] = {
@@ -343,6 +348,18 @@ class RulesetTest(_Strict):
     expect: dict[str, Any] = Field(default_factory=dict)
 
 
+_KEYWORDS = ("if", "then", "else", "and", "or", "not", "in", "true", "false", "now", "event", "member", "streak")
+
+
+def _let_name(name: str) -> str:
+    if name in _KEYWORDS:
+        raise ValueError(f"{name!r} is a word of the expression language; choose another name for the fact")
+    return name
+
+
+LetName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$"), AfterValidator(_let_name)]
+
+
 class Ruleset(_Strict):
     punchcard: Literal[1]
     ruleset: Id
@@ -355,7 +372,7 @@ class Ruleset(_Strict):
     point_value: Decimal = Decimal("0.01")
     rounding: Rounding = Rounding()
     schema_: Schema = Field(Schema(), alias="schema")
-    let: dict[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")], Expr] = Field(default_factory=dict)
+    let: dict[LetName, Expr] = Field(default_factory=dict)
     earning: Earning = Earning()
     tiers: Tiers | None = None
     points: Points = Points()

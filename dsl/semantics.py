@@ -49,7 +49,8 @@ def check_semantics(state: "CheckedRuleset") -> list[Diagnostic]:
     for name in state.lets:  # second pass: lets defined later than their readers
         for used in state.let_uses.get(name, ()):
             state.graph.add_edge(f"let:{name}", f"let:{used}")
-    checks = (_cycles, _duplicate_ids, _references, _tiers, _stacking_stated, _compliance, _tests, _warnings)
+    checks = (_cycles, _duplicate_ids, _references, _tiers, _rounding_stated, _stacking_stated, _compliance, _tests,
+              _warnings)
     return [d for check in checks for d in check(state)]
 
 
@@ -112,6 +113,15 @@ def _tiers(state: "CheckedRuleset") -> Iterator[Diagnostic]:
         if name in names[:i]:
             yield Diagnostic(Code.DUPLICATE_ID, f"tier {name!r} is listed twice",
                              state.source.value(("tiers", "levels", i, "name")).span)
+
+
+def _rounding_stated(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    """Rounding changes what members get, so every ruleset says how it rounds."""
+    if isinstance(state.raw.data, dict) and "rounding" not in state.raw.data:
+        yield Diagnostic(Code.SCHEMA_ERROR, "the ruleset does not say how points are rounded",
+                         state.source.key(("ruleset",)),
+                         hint="add rounding: {mode: floor, scope: event, step: 1} (floor|ceil|half_up|half_even; "
+                              "rule|event; the unit to round to)")
 
 
 def _stacking_stated(state: "CheckedRuleset") -> Iterator[Diagnostic]:

@@ -24,6 +24,7 @@ effective: {{from: 2026-01-01}}
 timezone: UTC
 currency: EUR
 point_value: 0.01
+rounding: {{mode: floor, scope: event, step: 1}}
 schema:
   member: {{birth_date: optional date}}
   events:
