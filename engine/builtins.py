@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import ledger, tiers
+from . import calendar, ledger, tiers
 from .codegen import EvalContext
 from .decision import Effect, Outcome, Step
 from .earning import earn, stack
 from .limits import round_points
 from .run import Rejected, Run
-from .schedule import early_after, note_activity
+from .schedule import note_activity, schedule_prune
 from .state import ZERO, OrderRecord
 
 __all__ = ["HANDLERS", "reprice"]
@@ -39,7 +39,7 @@ def redeem(run: Run) -> None:
     except ledger.Shortfall as exc:
         raise Rejected(str(exc)) from None
     run.points -= points
-    run.state.schedule(early_after(run.now, run.compiled.model.points.refunds.window))
+    schedule_prune(run.compiled, run.state, run.now)
     run.trace.append(Step("ledger", "redeem", True, f"{points} points, earliest expiry first", after=-points))
     _activity(run)
 
@@ -104,8 +104,12 @@ def refund(run: Run) -> None:
     _gates(run)
     order_id, amount = run.event.fields["order"], run.event.fields["amount"]
     order = run.state.orders.get(order_id)
+    window = run.compiled.model.points.refunds.window
+    if order is not None and calendar.add(order.time, window.amount, window.unit, run.compiled.tz) <= run.now:
+        order = None  # past the refund window, even if housekeeping has not forgotten it yet
     if order is None:
-        raise Rejected(f"unknown order {order_id!r}: it was never earned on, or is older than the refund window")
+        raise Rejected(f"unknown order {order_id!r}: it was never earned on, or is older than the refund window "
+                       f"({window})")
     left = order.amount - order.refunded
     if amount <= 0 or amount > left:
         raise Rejected(f"refund of {amount} is more than the {left} still refundable on order {order_id}")

@@ -20,7 +20,7 @@ from .events import Event, EventError
 from .housekeeping import housekeep
 from .limits import apply_limits, round_points
 from .run import Rejected, Run
-from .schedule import early_after, note_activity, streak_deadline
+from .schedule import note_activity, schedule_prune, streak_deadline
 from .state import ZERO, MemberState, OrderRecord
 from .streaks import advance, due_rewards
 
@@ -148,7 +148,7 @@ def _record_order(run: Run, points: Decimal) -> None:
     if run.compiled.model.tiers is not None:
         window = tiers.window_key(run.compiled.model.tiers, run.now, state.joined)
     level = tiers.current_level(run.compiled, state)
-    state.schedule(early_after(event.time, run.compiled.model.points.refunds.window))  # forget it later
+    schedule_prune(run.compiled, state, event.time)
     state.own("orders")[event.id] = OrderRecord(event.id, event.type, event.time, tuple(event.fields.items()),
                                          event.fields["amount"], points, ZERO, level.name if level else None, window)
 

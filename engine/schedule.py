@@ -15,7 +15,7 @@ from . import calendar, tiers
 from .state import MemberState
 
 __all__ = ["recompute_due", "lot_deadlines", "streak_deadline", "inactivity_deadlines", "prune_deadline",
-           "note_activity", "early_after"]
+           "note_activity", "early_after", "schedule_prune"]
 
 _EARLY_DAYS = {"minute": 0, "hour": 0, "day": 1, "week": 7, "month": 28, "year": 365}
 
@@ -63,9 +63,21 @@ def streak_deadline(streak, current, tz) -> dt.datetime | None:
 
 def prune_deadline(compiled, state: MemberState) -> dt.datetime | None:
     times = [o.time for o in state.orders.values()] + [r.time for r in state.redemptions.values()]
-    if not times:
-        return None
-    return early_after(min(times), compiled.model.points.refunds.window)
+    return _forget_at(compiled, min(times)) if times else None
+
+
+def _forget_at(compiled, moment: dt.datetime) -> dt.datetime:
+    # Pruning is memory housekeeping, not semantics (refunds check the window themselves),
+    # so it waits a further quarter and then forgets three months of orders in one pass.
+    window = compiled.model.points.refunds.window
+    return calendar.add(calendar.add(moment, window.amount, window.unit, compiled.tz), 3, "month", compiled.tz)
+
+
+def schedule_prune(compiled, state: MemberState, moment: dt.datetime) -> None:
+    """A new order or redemption must be forgotten some day; usually something earlier is due."""
+    if state.due is not None and state.due <= early_after(moment, compiled.model.points.refunds.window):
+        return  # housekeeping runs before then and schedules pruning exactly
+    state.schedule(_forget_at(compiled, moment))
 
 
 def _tier_deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:

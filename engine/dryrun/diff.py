@@ -50,11 +50,26 @@ def cost(new: dict, old: dict) -> dict:
                                                f"{old['currency']}: no money difference is given"}
 
 
+def _pairs(decisions: list) -> list[dict]:
+    from .account import compact
+
+    # the trace says why; the effects (lots, expiry dates) are in the members' own listings
+    return [{"new": compact(*new, effects=False), "old": compact(*old, effects=False)} for new, old in decisions]
+
+
+def _no_money(rows: dict) -> dict:
+    """Amounts in two currencies do not subtract: money differences are left out (null)."""
+    return {k: (None if "money" in k else v) for k, v in rows.items()}
+
+
 def build_diff(new: dict, old: dict, partial) -> dict:
+    same = new["currency"] == old["currency"]
+    months = diff_rows(new["by_month"], old["by_month"], "month")
     return {
-        "totals": diff_numbers(new["totals"], old["totals"]),
+        "totals": diff_numbers(new["totals"], old["totals"]) if same else
+        _no_money(diff_numbers(new["totals"], old["totals"])),
         "outcomes": diff_numbers(new["outcomes"], old["outcomes"]),
-        "by_month": diff_rows(new["by_month"], old["by_month"], "month"),
+        "by_month": months if same else [_no_money(row) for row in months],
         "by_rule": diff_rows(new["by_rule"], old["by_rule"], "rule"),
         "caps": diff_rows(new["caps"], old["caps"], "cap"),
         "budgets": diff_rows(new["budgets"], old["budgets"], "rule"),
@@ -65,6 +80,6 @@ def build_diff(new: dict, old: dict, partial) -> dict:
         "achievements": diff_rows(new["achievements"], old["achievements"], "reward"),
         "cost": cost(new, old),
         "members_changed": {k: partial.changed_count.get(k, 0) for k in ("members", "points", "outcome", "tier")},
-        "changed_members": [{"member": s.member, **s.figures, "events": s.decisions}
+        "changed_members": [{"member": s.member, **s.figures, "events": _pairs(s.decisions)}
                             for s in partial.changed.members],
     }

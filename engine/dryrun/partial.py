@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from .tally import Tally, normalize_reason
 
 __all__ = ["BadRows", "Leaders", "MemberSummary", "Partial", "TOP", "CHANGED_SAMPLE", "BAD_ROW_SAMPLE"]
 
 TOP = 10
-CHANGED_SAMPLE = 20
+CHANGED_SAMPLE = 10
 BAD_ROW_SAMPLE = 100
 
 
@@ -102,7 +101,3 @@ class Partial:
         self.changed.merge(other.changed)
         self.changed_count.update(other.changed_count)
         self.events += other.events
-
-
-def exact_sum(values) -> Decimal:
-    return sum(values, Decimal(0))

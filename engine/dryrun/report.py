@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from punchcard.engine.decision import Outcome, to_jsonable
 
+from .account import compact
 from .diff import build_diff
 from .partial import MemberSummary
 from .tally import FLOWS, Tally
@@ -50,7 +51,7 @@ def side_report(result, number: int) -> dict:
     compiled = result.sides[number].compiled
     model = compiled.model
     months = _months(tally, model.point_value, result)
-    totals = _totals(tally, model.point_value, result.partial.bad.count if number == 0 else 0)
+    totals = _totals(tally, model.point_value, result.partial.bad.count)  # left out of both sides alike
     return {
         "ruleset": model.label, "currency": model.currency, "point_value": model.point_value,
         "totals": totals, "checks": _checks(tally, totals),
@@ -180,7 +181,7 @@ def _bonuses(tally: Tally, streaks: bool) -> list[dict]:
 
 def _top(members: list[MemberSummary]) -> list[dict]:
     return [{"rank": rank, "member": s.member, "anchor": member_anchor(s.member), **s.figures,
-             "decisions": s.decisions} for rank, s in enumerate(members, 1)]
+             "decisions": [compact(line, d) for line, d in s.decisions]} for rank, s in enumerate(members, 1)]
 
 
 def member_anchor(member: str) -> str:

@@ -1,0 +1,269 @@
+"""``punchcard sample-events``: a year of made-up but plausible history, from a seed.
+
+Members have habits: morning coffee buyers on weekdays, weekly shoppers on their
+day, occasional shoppers, a few big spenders, and some who check in every day.
+Baskets are heavy-tailed (lognormal, with a Pareto tail for big spenders), in the
+ruleset's currency, as exact Decimal money. Some orders are refunded days later,
+points are redeemed once they are likely to be there, big tickets get a review
+verdict, a few members burst many purchases within minutes, and a few events are
+sent twice. The same seed and options give the same bytes.
+
+Events are generated day by day and written in time order, so a million events
+need no more memory than a day's worth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import heapq
+import io
+import json
+import math
+import random
+from bisect import bisect_right
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+from itertools import accumulate
+from pathlib import Path
+from typing import Iterator
+
+from .shape import Shape, shape_of
+
+__all__ = ["SampleOptions", "generate", "write_events", "csv_columns", "PERSONAS"]
+
+# persona: (share of members, purchases a week, median basket x scale, tail)
+PERSONAS = {"coffee": (0.25, 3.0, Decimal("0.15"), "lognormal"), "weekly": (0.35, 1.0, Decimal("1.0"), "lognormal"),
+            "occasional": (0.35, 0.25, Decimal("1.3"), "lognormal"), "big": (0.05, 2.0, Decimal("3.0"), "pareto")}
+_SHARE = {"purchase": 0.80, "checkin": 0.12, "bursts": 0.012}  # the rest: refunds, redemptions, reviews, retries
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    count: int = 20_000
+    members: int = 2_500
+    seed: int = 7
+    start: dt.date = dt.date(2026, 1, 1)
+    days: int = 365
+
+
+@dataclass
+class _Member:
+    id: str
+    persona: str
+    weekday: int  # the weekly shopper's day
+    hour: int
+    points: list  # (spendable from, points) not yet counted as available
+    available: Decimal = Decimal(0)
+
+
+class _Generator:
+    def __init__(self, shape: Shape, options: SampleOptions):
+        self.shape, self.options = shape, options
+        self.rng = random.Random(options.seed)
+        self.members = [self._member(i) for i in range(options.members)]
+        self.later: list = []  # heap of (time, seq, event) due on a later day
+        self.seq = 0
+        self.counts = {"p": 0, "c": 0, "f": 0, "x": 0, "v": 0}
+        self.rate = self._purchase_rate()
+        self.samplers = [self._sampler(day) for day in range(7)]
+        checkins = _SHARE["checkin"] * options.count if shape.checkin_type else 0
+        self.checkers = self.members[:max(1, round(checkins / (0.7 * options.days)))] if checkins else []
+
+    def _member(self, index: int) -> _Member:
+        draw, acc, persona = self.rng.random(), 0.0, "occasional"
+        for name, (share, *_rest) in PERSONAS.items():
+            acc += share
+            if draw < acc:
+                persona = name
+                break
+        hour = self.rng.randint(7, 9) if persona == "coffee" else self.rng.randint(10, 20)
+        return _Member(f"m{index:06d}", persona, self.rng.randrange(7), hour, [])
+
+    def _weight(self, member: _Member, weekday: int) -> float:
+        per_week = PERSONAS[member.persona][1]
+        if member.persona == "coffee":
+            return per_week / 5 if weekday < 5 else 0.05
+        if member.persona == "weekly":
+            return per_week * 0.8 if weekday == member.weekday else per_week * 0.2 / 6
+        return per_week / 7
+
+    def _sampler(self, weekday: int) -> tuple[list, float]:
+        cumulative = list(accumulate(self._weight(m, weekday) for m in self.members))
+        return cumulative, cumulative[-1]
+
+    def _purchase_rate(self) -> float:
+        """Scales habits so purchases come to their share of ``count`` over the days."""
+        weekly = sum(sum(self._weight(m, d) for d in range(7)) for m in self.members)
+        expected = weekly * self.options.days / 7
+        return _SHARE["purchase"] * self.options.count / expected if expected else 0.0
+
+    def _poisson(self, mean: float) -> int:
+        if mean < 30:
+            limit, k, p = math.exp(-mean), 0, 1.0
+            while True:
+                p *= self.rng.random()
+                if p <= limit:
+                    return k
+                k += 1
+        return max(0, round(self.rng.gauss(mean, math.sqrt(mean))))
+
+    def _id(self, prefix: str) -> str:
+        self.counts[prefix] += 1
+        return f"{prefix}{self.counts[prefix]:07d}"
+
+    def _at(self, day: dt.date, hour: int, spread_minutes: int = 90) -> dt.datetime:
+        minute = self.rng.randrange(spread_minutes)
+        base = dt.datetime(day.year, day.month, day.day, tzinfo=self.shape.tz)
+        return base + dt.timedelta(hours=hour, minutes=minute, seconds=self.rng.randrange(60))
+
+    def _push(self, when: dt.datetime, event: dict) -> None:
+        self.seq += 1
+        heapq.heappush(self.later, (when, self.seq, event))
+
+    def day(self, day: dt.date) -> list[tuple[dt.datetime, dict]]:
+        out: list[tuple[dt.datetime, dict]] = []
+        cumulative, total = self.samplers[day.weekday()]
+        for _ in range(self._poisson(total * self.rate)):
+            member = self.members[bisect_right(cumulative, self.rng.random() * total)]
+            self._purchase(out, member, self._at(day, member.hour))
+        for member in self.checkers:
+            if self.rng.random() < 0.7:
+                out.append(self._event(self.shape.checkin_type, member, self._at(day, 8, 14 * 60), "c"))
+        for _ in range(self._poisson(_SHARE["bursts"] * self.options.count / self.options.days / 12)):
+            self._burst(out, day)
+        end = dt.datetime(day.year, day.month, day.day, tzinfo=self.shape.tz) + dt.timedelta(days=1)
+        while self.later and self.later[0][0] < end:
+            when, _seq, event = heapq.heappop(self.later)
+            out.append((when, event))
+        out.sort(key=lambda item: (item[0], item[1]["id"]))
+        return out
+
+    def _event(self, kind: str, member: _Member, when: dt.datetime, prefix: str, **fields) -> tuple:
+        return when, {"type": kind, "id": self._id(prefix), "member": member.id, "time": when.isoformat(), **fields}
+
+    def _basket(self, member: _Member) -> Decimal:
+        _share, _week, median, tail = PERSONAS[member.persona]
+        centre = float(self.shape.scale * median)
+        draw = centre * self.rng.paretovariate(2.2) / 1.3 if tail == "pareto" \
+            else self.rng.lognormvariate(math.log(centre), 0.8)
+        # the draw is a float; the amount is a whole number of the currency's smallest unit
+        units = max(1, int(draw / float(self.shape.cents)))
+        return (Decimal(units) * self.shape.cents).quantize(self.shape.cents, rounding=ROUND_FLOOR)
+
+    def _category(self, member: _Member, when: dt.datetime) -> str:
+        shape = self.shape
+        if shape.coffee and member.persona == "coffee" and when.hour < 11:
+            return shape.coffee
+        if shape.gift and self.rng.random() < 0.03:
+            return shape.gift
+        plain = [c for c in shape.categories if c not in (shape.coffee, shape.gift)] or ["food"]
+        return plain[min(int(self.rng.paretovariate(1.5)) - 1, len(plain) - 1)]
+
+    def _purchase(self, out: list, member: _Member, when: dt.datetime, amount: Decimal | None = None) -> None:
+        amount = amount if amount is not None else self._basket(member)
+        fields = {"amount": amount}
+        if "category" in self.shape.order_fields:
+            fields["category"] = self._category(member, when)
+        if "channel" in self.shape.order_fields:
+            fields["channel"] = self.rng.choices(["store", "online", "app"], [7, 2, 1])[0]
+        item = self._event(self.shape.order_type, member, when, "p", **fields)
+        out.append(item)
+        if self.rng.random() < 0.003:  # a client retry: the same event again, a moment later
+            out.append((when + dt.timedelta(seconds=2), item[1]))
+        self._after_purchase(member, when, item[1]["id"], amount)
+
+    def _after_purchase(self, member: _Member, when: dt.datetime, order: str, amount: Decimal) -> None:
+        shape = self.shape
+        if "refund" in shape.types and self.rng.random() < 0.03:
+            back = amount if self.rng.random() < 0.6 else (amount * Decimal(self.rng.randint(1, 9)) / 10).quantize(
+                shape.cents, rounding=ROUND_FLOOR)
+            if back > 0:
+                self._push(*self._event("refund", member, when + dt.timedelta(days=self.rng.randint(1, 20)), "f",
+                                        order=order, amount=back))
+        if shape.review_over is not None and amount > shape.review_over and "review_decision" in shape.types:
+            verdict = "release" if self.rng.random() < 0.85 else "void"
+            self._push(*self._event("review_decision", member, when + dt.timedelta(days=self.rng.randint(1, 5)),
+                                    "v", target=order, verdict=verdict))
+        member.points.append((when + shape.pending, amount * shape.points_per_money))
+        self._maybe_redeem(member, when)
+
+    def _maybe_redeem(self, member: _Member, when: dt.datetime) -> None:
+        ready = [p for p in member.points if p[0] <= when]
+        member.points = [p for p in member.points if p[0] > when]
+        member.available += sum((p[1] for p in ready), Decimal(0))
+        unit = max(Decimal(10), (self.shape.scale * self.shape.points_per_money * 3).quantize(Decimal(1)))
+        if "redeem" in self.shape.types and member.available >= unit and self.rng.random() < 0.3:
+            points = unit * self.rng.randint(1, max(1, min(5, int(member.available / unit))))
+            member.available -= points
+            self._push(*self._event("redeem", member, when + dt.timedelta(minutes=self.rng.randint(1, 600)), "x",
+                                    points=points))
+
+    def _burst(self, out: list, day: dt.date) -> None:
+        """Many purchases within minutes: what velocity rules are for."""
+        member = self.members[self.rng.randrange(len(self.members))]
+        when = self._at(day, self.rng.randint(9, 21))
+        for _ in range(self.rng.randint(8, 16)):
+            when += dt.timedelta(seconds=self.rng.randint(20, 240))
+            self._purchase(out, member, when, (self.shape.scale * Decimal("0.3")).quantize(self.shape.cents))
+
+
+def generate(compiled, options: SampleOptions) -> Iterator[dict]:
+    """Exactly ``options.count`` events in time order (fewer only if the habits die out)."""
+    generator = _Generator(shape_of(compiled), options)
+    emitted, day, idle = 0, options.start, 0
+    while emitted < options.count and idle < 60:
+        events = generator.day(day)
+        idle = 0 if events else idle + 1
+        for _when, event in events:
+            yield event
+            emitted += 1
+            if emitted >= options.count:
+                return
+        day += dt.timedelta(days=1)
+
+
+def _line(event: dict) -> str:
+    # money goes out as a JSON number written from the Decimal, never through float
+    return "{" + ", ".join(f"{json.dumps(k)}: {v if isinstance(v, Decimal) else json.dumps(v)}"
+                           for k, v in event.items()) + "}\n"
+
+
+def csv_columns(compiled) -> list[str]:
+    shape = shape_of(compiled)
+    columns = ["type", "id", "member", "time", *shape.order_fields, "order", "amount", "points", "target", "verdict"]
+    return list(dict.fromkeys(columns))
+
+
+def write_events(events: Iterator[dict], path: Path, columns: list[str] | None = None) -> int:
+    """JSON Lines, or CSV for a .csv name (``columns`` in that order); gzip for a .gz name, with a
+    fixed mtime so the same seed gives the same bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    csv_out = path.name.removesuffix(".gz").endswith(".csv")
+    with open(path, "wb") as raw:
+        stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if path.suffix == ".gz" else raw
+        with io.TextIOWrapper(stream, encoding="utf-8", newline="") as text:
+            return _write_csv(events, text, columns) if csv_out else _write_jsonl(events, text)
+
+
+def _write_jsonl(events, text) -> int:
+    count = 0
+    for event in events:
+        text.write(_line(event))
+        count += 1
+    return count
+
+
+def _write_csv(events, text, columns: list[str] | None) -> int:
+    import csv
+
+    columns = columns or ["type", "id", "member", "time", "amount", "category", "channel", "order", "points",
+                          "target", "verdict"]
+    writer = csv.DictWriter(text, columns)
+    writer.writeheader()
+    count = 0
+    for event in events:
+        writer.writerow({k: str(v) for k, v in event.items()})
+        count += 1
+    return count
