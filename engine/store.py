@@ -64,6 +64,7 @@ class _MemoryUnit:
         self.store, self.member_id = store, member_id
         self._writes: list = []
         self._lock = store._member_lock(member_id)
+        self._holds_budgets = False
 
     def __enter__(self):
         self._lock.acquire()
@@ -71,6 +72,8 @@ class _MemoryUnit:
 
     def __exit__(self, *exc):
         self._writes.clear()  # anything not committed is dropped
+        if self._holds_budgets:
+            self.store._budget_lock.release()
         self._lock.release()
 
     def processed(self, event_id: str) -> ProcessedEvent | None:
@@ -81,8 +84,11 @@ class _MemoryUnit:
         return state.clone() if state is not None else None
 
     def budgets_used(self, rules: Iterable[str]) -> dict[str, Decimal]:
-        with self.store._budget_lock:
-            return {rule: self.store._budgets.get(rule, ZERO) for rule in rules}
+        """Read the budgets and hold them until the unit ends, so racing members cannot overspend."""
+        if not self._holds_budgets:
+            self.store._budget_lock.acquire()
+            self._holds_budgets = True
+        return {rule: self.store._budgets.get(rule, ZERO) for rule in rules}
 
     def save(self, event, decision, state, budget_uses) -> None:
         self._writes.append((event, decision, state, dict(budget_uses)))

@@ -320,3 +320,30 @@ def test_the_graph_orders_phases_and_has_no_cycles(coffee):
     order = coffee.plans["purchase"].order
     assert order.index("let:morning") < order.index("rule:coffee-mornings") < order.index("stacking")
     assert order.index("stacking") < order.index("tier-multiplier") < order.index("cap:0") < order.index("rounding")
+
+
+def test_members_racing_for_a_budget_in_memory_never_overspend():
+    import threading
+
+    compiled = lab(BASE + """
+  rules:
+    - {id: promo, on: purchase, when: true, bonus: 30}
+  stacking: {multipliers: add, groups: best}
+  budgets:
+    - {rule: promo, max_points: 100}
+""")
+    store = MemoryStore()
+    engine = Engine(compiled, store)
+    barrier = threading.Barrier(8)
+
+    def shop(i):
+        barrier.wait()
+        engine.process(purchase(f"p{i}", "2026-01-05T10:00:00", 1, member=f"m{i}"))
+
+    threads = [threading.Thread(target=shop, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    paid = sum(store.member(f"m{i}").total() - 1 for i in range(8))
+    assert paid == 100 and store.budgets()["promo"] == 100
