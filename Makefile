@@ -8,10 +8,11 @@ BIN    := $(VENV)/bin
 .PHONY: demo test bench clean
 
 demo: $(VENV)/.installed
-	$(BIN)/punchcard check rulesets/
+	$(BIN)/punchcard demo
 
 test: $(VENV)/.installed-test
 	scripts/ensure-postgres
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test

@@ -34,8 +34,10 @@ class OutputFormat(str, Enum):
 # Each module under punchcard/commands registers its commands on ``app`` when imported.
 _COMMAND_MODULES = [
     "punchcard.commands.check",
+    "punchcard.commands.dryrun",
     "punchcard.commands.engine",
     "punchcard.commands.plugins",
+    "punchcard.commands.store",
 ]
 
 

@@ -13,7 +13,7 @@ from punchcard.engine.decision import Decision
 from punchcard.engine.tiers import current_level
 
 from .partial import Leaders, MemberSummary, Partial
-from .tally import Tally
+from .tally import JUST_BEFORE, Tally
 
 __all__ = ["account", "new_partial", "compact", "TRACE_LIMIT"]
 
@@ -43,7 +43,8 @@ def _side(partial: Partial, number: int, side, member: str, side_run) -> Decimal
     tally.opening += side_run.opening
     issued = ZERO
     for line, at, decision in side_run.decisions:
-        issued += tally.add(decision, line, at=at, tick=not line)
+        # the closing tick's effects belong to the period that ends at the end instant
+        issued += tally.add(decision, line, at=at - JUST_BEFORE if not line else at, tick=not line)
     partial.uses[number].extend(side_run.uses)
     state = side_run.state
     if state is not None:

@@ -12,7 +12,7 @@ import logging
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .account import new_partial
 from .budgets import MAX_PASSES, Plan, check_pass
@@ -25,19 +25,17 @@ log = logging.getLogger("punchcard.dryrun")
 
 
 def pool_runner(workers: int, progress) -> Callable[[list[Job]], list[JobResult]]:
-    def run(jobs: list[Job]) -> list[JobResult]:
+    def run(jobs: list[Job]) -> Iterator[JobResult]:
         if workers == 1 or len(jobs) <= 1:
-            out = []
             for job in jobs:
-                out.append(run_job(job))
-                progress.advance(out[-1].events)
-            return out
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            out = []
-            for result in pool.map(run_job, jobs):
-                out.append(result)
+                result = run_job(job)
                 progress.advance(result.events)
-            return out
+                yield result
+            return
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            for result in pool.map(run_job, jobs):  # in job order, merged as each one arrives
+                progress.advance(result.events)
+                yield result
 
     return run
 
@@ -46,12 +44,11 @@ def observed(observe: Callable, progress) -> Callable:
     """An in-process runner that shows ``observe(member, run)`` each member's final replay."""
     final: dict = {}
 
-    def run(jobs: list[Job]) -> list[JobResult]:
-        out = []
+    def run(jobs: list[Job]) -> Iterator[JobResult]:
         for job in jobs:
-            out.append(run_job(job, lambda member, member_run: final.__setitem__(member, member_run)))
-            progress.advance(out[-1].events)
-        return out
+            result = run_job(job, lambda member, member_run: final.__setitem__(member, member_run))
+            progress.advance(result.events)
+            yield result
 
     def flush() -> None:
         for member in sorted(final):
@@ -61,21 +58,23 @@ def observed(observe: Callable, progress) -> Callable:
     return run
 
 
-def _merge(partials: list[Partial], sides) -> Partial:
-    merged = new_partial(-1, sides)
-    for partial in sorted(partials, key=lambda p: p.index):
-        merged.merge(partial)
-    return merged
+def _merged(results, sides) -> tuple[Partial, Partial, dict]:
+    """Merge results as they arrive: a worker's leaders carry traces, and holding every partition's
+    result at once would make memory follow the number of partitions."""
+    stable, touched, todo = new_partial(-1, sides), new_partial(-1, sides), {}
+    for result in results:
+        stable.merge(result.stable)
+        touched.merge(result.touched)
+        if result.touched_members:
+            todo[result.index] = result.touched_members
+    return stable, touched, todo
 
 
 def run_passes(jobs: list[Job], sides, runner: Callable, progress, scratch: Path, rows: int,
                inline: bool = True) -> tuple[Partial, tuple, int]:
     """The merged partial of the exact pass, the sides with their final plans, and the passes run."""
     progress.phase("replaying", rows)
-    results = runner(jobs)
-    stable = _merge([r.stable for r in results], sides)
-    touched = _merge([r.touched for r in results], sides)
-    todo = {r.index: r.touched_members for r in results if r.touched_members}
+    stable, touched, todo = _merged(runner(jobs), sides)
     for number in range(1, MAX_PASSES + 1):
         plans, exact = _check_budgets(sides, touched)
         if exact:
@@ -88,8 +87,8 @@ def run_passes(jobs: list[Job], sides, runner: Callable, progress, scratch: Path
                       for i, (side, plan) in enumerate(zip(sides, plans)))
         again = [Job(j.index, j.path, sides, j.start, j.end, j.rows, todo[j.index]) for j in jobs if j.index in todo]
         progress.phase(f"replaying (budget pass {number + 1})", None)
-        results = runner(again)
-        touched = _merge([r.stable for r in results] + [r.touched for r in results], sides)
+        again_stable, touched, _ = _merged(runner(again), sides)
+        touched.merge(again_stable)
     raise RuntimeError(f"budgets did not settle after {MAX_PASSES} passes")
 
 

@@ -164,17 +164,18 @@ def _seeded(side: Side, seed, start) -> SideRun:
 
 def _replay(side: Side, number: int, out: SideRun, member: str, parsed, end) -> None:
     compiled, state = side.compiled, out.state
-    processed: dict[str, ProcessedEvent] = {}
+    processed: dict[str, tuple] = {}  # id -> (event, decision); the digest is only needed for a retry
     for key, raw, events in parsed:
         event = events[number]
         if isinstance(event, EventError):
             decision, _ = evaluate(compiled, state, raw)
         elif event.id in processed:
-            decision = duplicate_of(processed[event.id], event, compiled.label)
+            prior, first = processed[event.id]
+            decision = duplicate_of(ProcessedEvent(prior.id, prior.digest, prior.body, first), event, compiled.label)
         else:
             used = side.plan.used(key) if side.budgets else None
             decision, state = evaluate(compiled, state, event, None, used)
-            processed[event.id] = ProcessedEvent(event.id, event.digest, event.body, decision)
+            processed[event.id] = (event, decision)
             if side.budgets:
                 _record_uses(out.uses, side, key, decision, used or {})
         out.decisions.append((key[1], key[0], decision))

@@ -14,7 +14,7 @@ from punchcard.engine.decision import Outcome, to_jsonable
 from .account import compact
 from .diff import build_diff
 from .partial import MemberSummary
-from .tally import FLOWS, Tally
+from .tally import FLOWS, JUST_BEFORE, Tally
 
 __all__ = ["build_report", "side_report", "SCHEMA", "month_range", "RATIO"]
 
@@ -116,7 +116,8 @@ def month_range(keys) -> list[str]:
 
 
 def _months(tally: Tally, point_value: Decimal, result) -> list[dict]:
-    bounds = [m for m in (_month_key(result.start, tally), _month_key(result.end, tally)) if m]
+    end = result.end - JUST_BEFORE if result.end is not None else None  # the end instant closes its month
+    bounds = [m for m in (_month_key(result.start, tally), _month_key(end, tally)) if m]
     liability = tally.opening
     rows = []
     for month in month_range(list(tally.months) + bounds):

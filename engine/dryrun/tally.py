@@ -9,6 +9,7 @@ budgets that bit, gates, streak and achievement bonuses).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,9 +17,10 @@ from decimal import Decimal
 
 from punchcard.engine.decision import Decision, Outcome
 
-__all__ = ["Tally", "FLOWS", "normalize_reason", "month_of", "Example"]
+__all__ = ["Tally", "FLOWS", "normalize_reason", "month_of", "Example", "JUST_BEFORE"]
 
 ZERO = Decimal(0)
+JUST_BEFORE = dt.timedelta(microseconds=1)
 # ledger flows per month; liability = opening + issued - redeemed - expired - clawed_back - adjusted_down - voided
 FLOWS = ("issued", "redeemed", "expired", "clawed_back", "adjusted_down", "voided")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -75,8 +77,9 @@ class Tally:
     def add(self, decision: Decision, line: int, at=None, tick: bool = False) -> Decimal:
         """Count a decision; returns the points it issued (for the member's own figures).
 
-        ``at`` is the event's time when the decision has none (an event this ruleset refused)."""
-        when = decision.time or at
+        ``at`` is the event's time when the decision has none (an event this ruleset refused),
+        and for the closing tick the moment its effects are counted at (just before the end)."""
+        when = at if tick else (decision.time or at)
         month = month_of(when, self.tz) if when is not None else None
         outcome = decision.outcome
         if not tick:
@@ -152,7 +155,8 @@ class Tally:
                 _add(self.sources, effect.detail.get("source", "earn"), 1, points)
             elif kind == "expire":
                 at = effect.detail.get("at")
-                self._month(month_of(at, self.tz) if at is not None else month)["expired"] -= points
+                # points expiring at the first instant of a month are gone by the end of the month before
+                self._month(month_of(at - JUST_BEFORE, self.tz) if at is not None else month)["expired"] -= points
             else:
                 self._flow(kind, effect, counter, month)
         return issued

@@ -1,0 +1,197 @@
+"""``punchcard dry-run``, ``punchcard demo`` and ``punchcard sample-events`` (docs/dry-run.md).
+
+Exit codes: 0 done; 1 the ruleset has errors, or ``--strict`` and the input has bad
+rows; 2 a usage problem (a missing or unreadable file, a bad option).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from punchcard.cli import app, stderr, stdout
+
+__all__ = ["dry_run", "demo", "sample_events", "ReportFormat"]
+
+log = logging.getLogger("punchcard.dryrun")
+_DEMO_NEW = "changes/retail-tiers-v2.yaml"
+_DEMO_OLD = "retail-tiers.yaml"
+_DEMO_EVENTS = "samples/retail-tiers.jsonl.gz"
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _usage(message: str) -> typer.Exit:
+    stderr.print(f"error: {message}", style="red", markup=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _when(value: Optional[str], option: str):
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _usage(f"{option} {value!r} is not a date (2026-12-31) or an ISO time (2026-12-31T18:00:00+09:00)")
+
+
+def _existing(path: Optional[Path], option: str) -> Optional[Path]:
+    if path is not None and not path.exists():
+        raise _usage(f"{option} {path}: no such file")
+    return path
+
+
+def _logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _run(options, dask: Optional[str], show_progress: bool):
+    """The dry-run itself; every problem becomes an exit code and a message on stderr."""
+    from punchcard.dsl.errors import PunchcardError, render
+    from punchcard.engine.dryrun import InputError, StrictError, dry_run as run
+
+    try:
+        if dask:
+            from punchcard.engine.dryrun.dask_job import dry_run_on_dask
+
+            return dry_run_on_dask(options, dask)
+        if not show_progress:
+            return run(options)
+        from punchcard.engine.dryrun.progress import RichProgress
+
+        with RichProgress(stderr) as progress:
+            options.progress = progress
+            return run(options)
+    except PunchcardError as exc:
+        for diag in exc.diagnostics:
+            stderr.out(render(diag, exc.sources))
+        raise typer.Exit(1)
+    except StrictError as exc:
+        _bad_rows(exc.bad)
+        raise typer.Exit(1)
+    except (InputError, ImportError) as exc:
+        raise _usage(str(exc))
+
+
+def _bad_rows(bad) -> None:
+    stderr.print(f"--strict: {bad.count} bad row{'s' * (bad.count != 1)}", style="red")
+    for file, line, reason in sorted(bad.rows)[:20]:
+        stderr.print(f"  {file} line {line}: {reason}", markup=False, soft_wrap=True)
+
+
+def _output(result, report_path: Optional[Path], format: ReportFormat, map_json=None) -> None:
+    from punchcard.engine.dryrun import build_report, to_json_report
+    from punchcard.engine.dryrun.html import render_html
+    from punchcard.engine.dryrun.tables import print_tables
+
+    report = build_report(result, map_json)
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(render_html(report), encoding="utf-8")
+        stderr.print(f"report written to {report_path}", markup=False, soft_wrap=True)
+    if format is ReportFormat.json:
+        sys.stdout.write(json.dumps(to_json_report(report), indent=2, ensure_ascii=False) + "\n")
+    else:
+        print_tables(report, stdout)
+    log.info("%d rows, %d passes, %d partitions, %d workers", result.rows, result.passes, result.partitions,
+             result.workers)
+
+
+@app.command("dry-run")
+def dry_run(
+    ruleset: Path = typer.Argument(..., help="The ruleset to replay the history through."),
+    events: Path = typer.Option(..., "--events", help="JSON Lines, CSV or Parquet; .gz is read as gzip."),
+    members: Optional[Path] = typer.Option(None, "--members", help="JSON Lines of member profiles, opening "
+                                                                   "balances and tiers."),
+    against: Optional[Path] = typer.Option(None, "--against", help="Another version to compare with, in one pass."),
+    since: Optional[str] = typer.Option(None, "--from", help="Only events at or after this date or time."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only events before the end of this date (or this "
+                                                              "time); housekeeping runs up to it."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report here."),
+    format: ReportFormat = typer.Option(ReportFormat.table, "--format", help="table for people, json for machines."),
+    column_map: Optional[Path] = typer.Option(None, "--map", help="YAML: columns to event fields, constants."),
+    strict: bool = typer.Option(False, "--strict", help="A bad row is fatal (exit 1)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes; the figures do not depend on it."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run the partitions on a Dask cluster: a scheduler "
+                                                            "address, or 'local' for a local one."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
+) -> None:
+    """Replay event history through a ruleset (and optionally an older one) and report what it would do."""
+    from punchcard.engine.dryrun import InputError, Options, load_map
+
+    _logging()
+    for path, option in ((ruleset, "RULESET"), (events, "--events"), (members, "--members"),
+                         (against, "--against"), (column_map, "--map")):
+        _existing(path, option)
+    try:
+        cmap = load_map(column_map)
+    except InputError as exc:
+        raise _usage(str(exc))
+    options = Options(ruleset, events, members, against, _when(since, "--from"), _when(until, "--until"), cmap,
+                      strict, workers)
+    result = _run(options, dask, progress)
+    _output(result, report, format, cmap.to_json() if column_map else None)
+
+
+@app.command()
+def demo(
+    report: Path = typer.Option(Path("out/report.html"), "--report", help="Where to write the HTML report."),
+    format: ReportFormat = typer.Option(ReportFormat.table, "--format", help="table for people, json for machines."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes; the figures do not depend on it."),
+    until: Optional[str] = typer.Option(None, "--until", help="Run housekeeping up to this date (e.g. to see "
+                                                              "expiry)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
+) -> None:
+    """Dry-run the bundled retail-tiers 2.0.0 against 1.0.0 on a year of sample events."""
+    from punchcard.discovery import bundled_rulesets_dir
+    from punchcard.engine.dryrun import Options
+
+    _logging()
+    root = bundled_rulesets_dir()
+    stderr.print(f"replaying {root / _DEMO_EVENTS} through {_DEMO_NEW} against {_DEMO_OLD}", markup=False,
+                 soft_wrap=True)
+    options = Options(root / _DEMO_NEW, root / _DEMO_EVENTS, against=root / _DEMO_OLD,
+                      until=_when(until, "--until"), workers=workers)
+    _output(_run(options, None, progress), report, format)
+
+
+@app.command("sample-events")
+def sample_events(
+    output: Path = typer.Option(..., "--output", "-o", help="File to write: .jsonl or .csv, .gz to compress."),
+    count: int = typer.Option(20_000, "--count", min=1, help="How many events."),
+    members: int = typer.Option(2_500, "--members", min=1, help="How many members."),
+    seed: int = typer.Option(7, "--seed", help="The same seed gives the same file."),
+    ruleset: Optional[Path] = typer.Option(None, "--ruleset", help="Events fit this ruleset's schema (default: "
+                                                                   "the bundled retail-tiers)."),
+    start: str = typer.Option("2026-01-01", "--start", help="The first day."),
+    days: int = typer.Option(365, "--days", min=1, help="Days of habits to spread the events over."),
+) -> None:
+    """Generate deterministic, realistic sample events for a ruleset."""
+    from punchcard.discovery import bundled_rulesets_dir
+    from punchcard.dsl.errors import PunchcardError
+    from punchcard.engine.compile import compile_ruleset
+    from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate, write_events
+
+    path = _existing(ruleset, "--ruleset") or bundled_rulesets_dir() / _DEMO_OLD
+    first = _when(start, "--start")
+    try:
+        compiled = compile_ruleset(path)
+        options = SampleOptions(count, members, seed, first.date() if isinstance(first, dt.datetime) else first, days)
+        written = write_events(generate(compiled, options), output, csv_columns(compiled))
+    except PunchcardError as exc:
+        stderr.print(str(exc), markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+    except ValueError as exc:
+        raise _usage(str(exc))
+    stderr.print(f"wrote {written} events for {members} members to {output}", markup=False, soft_wrap=True)
