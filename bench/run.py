@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-QUICK = {"bench_engine.py": ["--events", "100000", "--members", "2000"]}
+QUICK = {
+    "bench_engine.py": ["--events", "100000", "--members", "2000"],
+    "bench_dryrun.py": ["--events", "100000", "--members", "10000", "--small", "25000"],
+}
 
 
 def main() -> int:
