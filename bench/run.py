@@ -14,6 +14,7 @@ HERE = Path(__file__).resolve().parent
 QUICK = {
     "bench_engine.py": ["--events", "100000", "--members", "2000"],
     "bench_dryrun.py": ["--events", "100000", "--members", "10000", "--small", "25000"],
+    "bench_store.py": ["--events", "4000", "--single", "800", "--workers", "1,4"],
 }
 
 

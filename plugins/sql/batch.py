@@ -1,0 +1,197 @@
+"""``process_batch``: many events per transaction, each still exactly-once.
+
+Events are taken in chunks (``batch_size``, default 500). A chunk is one
+transaction: lock every member it touches (sorted, so two chunks never deadlock),
+read their state and the chunk's already-processed ids, evaluate the events in
+their original order against that state held in memory, then write each member's
+final state once and everything else with one statement per table. Budgets are read without a lock and checked when the chunk writes (see
+:meth:`Chunk.check_budgets`); a chunk that lost a race runs again with its budget
+rows locked from the start. A chunk that fails for any other reason is replayed one
+event per transaction, so one bad event never loses the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from punchcard.engine.decision import Decision, Outcome, Step
+from punchcard.engine.engine import budget_uses, duplicate_of
+from punchcard.engine.evaluate import evaluate, new_member
+from punchcard.engine.events import Event, EventError
+from punchcard.engine.state import ZERO
+from punchcard.engine.store import ProcessedEvent
+
+from .connect import is_retryable
+from .record import record_event
+from .repository import load_members, processed_events
+from .rows import diff_member
+from .writes import Changes, apply
+
+__all__ = ["process_batch", "BatchConflict", "CHUNK_ATTEMPTS"]
+
+log = logging.getLogger("punchcard.store.sql")
+
+CHUNK_ATTEMPTS = 3  # optimistic, then twice with budget rows locked up front
+
+
+class BatchConflict(RuntimeError):
+    """A concurrent transaction changed something this chunk decided on; run it again."""
+
+
+def process_batch(store, engine, events: list, size: int) -> list[Decision]:
+    results: list[Decision | None] = [None] * len(events)
+    parsed = _parse(engine, events, results)
+    for start in range(0, len(parsed), max(size, 1)):
+        chunk = parsed[start:start + size]
+        for (index, _), decision in zip(chunk, _run_chunk(store, engine, [e for _, e in chunk])):
+            results[index] = decision
+    return results
+
+
+def _parse(engine, events: list, results: list) -> list[tuple[int, Event]]:
+    parsed = []
+    for index, raw in enumerate(events):
+        if isinstance(raw, Event):
+            parsed.append((index, raw))
+            continue
+        try:
+            parsed.append((index, engine.compiled.schema.parse(raw)))
+        except EventError:
+            results[index] = evaluate(engine.compiled, None, raw)[0]  # rejected, naming each problem
+    return parsed
+
+
+def _run_chunk(store, engine, events: list[Event]) -> list[Decision]:
+    for attempt in range(CHUNK_ATTEMPTS):
+        try:
+            decisions, stored = _transaction(store, engine, events, locked_budgets=attempt > 0)
+        except (BatchConflict, IntegrityError) as exc:  # a race lost: the next attempt sees its outcome
+            log.info("batch of %d events conflicted (%s); running it again", len(events), exc)
+            continue
+        except DBAPIError as exc:
+            if is_retryable(exc):
+                log.info("batch of %d events hit %s; running it again", len(events), exc.orig)
+                continue
+            log.warning("batch of %d events failed (%s); processing them one by one", len(events), exc)
+            break
+        except Exception as exc:
+            log.warning("batch of %d events failed (%s); processing them one by one", len(events), exc)
+            break
+        for decision in stored:
+            _notify(engine, decision)
+        return decisions
+    return [_one(engine, event) for event in events]
+
+
+def _transaction(store, engine, events: list[Event], locked_budgets: bool) -> tuple[list[Decision], list[Decision]]:
+    conn = store.begin()
+    try:
+        chunk = Chunk(store, engine, conn, locked_budgets)
+        decisions = chunk.run(events)
+        chunk.flush()
+        store.faults.at("flushed")
+        store.faults.commit(conn)
+        for loaded in chunk.after.values():
+            store.cache.put(loaded)
+        store.faults.at("committed")
+        return decisions, chunk.stored
+    finally:
+        conn.close()
+
+
+def _one(engine, event: Event) -> Decision:
+    """One event in its own transaction; a failure is logged and reported, not raised."""
+    try:
+        return engine.process(event)
+    except Exception as exc:
+        log.error("event %s was not processed: %s", event.id, exc, exc_info=True)
+        reason = f"not processed: {exc}; sending the event again is safe"
+        return Decision(event.id, event.member, engine.compiled.label, Outcome.REJECTED, reason=reason,
+                        event_type=event.type, time=event.time, trace=(Step("input", "store", False, reason),))
+
+
+def _notify(engine, decision: Decision) -> None:
+    notify = getattr(engine, "_notify", None)
+    if notify is not None:
+        notify(decision)
+
+
+class Chunk:
+    """One transaction's worth of events, evaluated against state held in memory."""
+
+    def __init__(self, store, engine, conn, locked_budgets: bool):
+        self.store, self.engine, self.conn = store, engine, conn
+        self.compiled = engine.compiled
+        self.locked_budgets = locked_budgets
+        self.changes = Changes()
+        self.seen: dict[str, ProcessedEvent] = {}
+        self.stored: list[Decision] = []
+        self.tight: set[str] = set()  # budgets a decision was clipped by: only an exact read will do
+        self.limits = {b.rule: b.max_points for b in self.compiled.model.earning.budgets}
+
+    def run(self, events: list[Event]) -> list[Decision]:
+        dialect = self.store.dialect
+        rows = dialect.lock_members(self.conn, [e.member for e in events])
+        self.store.faults.at("locked")
+        self.loaded = load_members(self.conn, rows, self.store.cache)
+        self.current = {member: loaded.state for member, loaded in self.loaded.items()}
+        self.dropped: dict[str, dict] = {member: {} for member in self.loaded}
+        self.prior = processed_events(self.conn, [e.id for e in events])
+        self.read = dialect.budgets(self.conn, self.limits, lock=self.locked_budgets)
+        self.used = dict(self.read)
+        # In arrival order, so a batch decides exactly what one-by-one processing would
+        # (budgets included); the writes are grouped per member when the chunk flushes.
+        return [self.decide(event) for event in events]
+
+    def decide(self, event: Event) -> Decision:
+        prior = self.seen.get(event.id) or self.prior.get(event.id)
+        if prior is not None:
+            return duplicate_of(prior, event, self.compiled.label)
+        before = self.current[event.member] or new_member(event.member)
+        decision, after = evaluate(self.compiled, before, event, self.engine.clock, self.used)
+        changed = after if after is not before else None
+        uses = budget_uses(decision)
+        postings = record_event(self.changes, event, decision, before, changed, uses, claimed=False)
+        self.seen[event.id] = ProcessedEvent(event.id, event.digest, event.body, decision)
+        self.stored.append(decision)
+        if changed is not None:
+            self.current[event.member] = changed
+            self.dropped[event.member].update(postings.dropped)
+        self._use_budgets(decision, uses)
+        return decision
+
+    def _use_budgets(self, decision: Decision, uses: dict[str, Decimal]) -> None:
+        for rule, points in uses.items():
+            self.used[rule] = self.used.get(rule, ZERO) + points
+            if any(s.phase == "caps" and s.rule == f"budget:{rule}" and s.fired for s in decision.trace):
+                self.tight.add(rule)
+
+    def flush(self) -> None:
+        self.after = dict(self.loaded)  # how each member is stored once this commits
+        for member, loaded in self.loaded.items():
+            final = self.current[member]
+            if final is not None and final is not loaded.state:
+                self.after[member] = diff_member(self.changes, loaded, final, self.dropped[member])
+        self.check_budgets(self.changes.budget_totals)
+        # An id committed meanwhile for another member fails the unique key: the chunk
+        # is run again, and then finds it processed.
+        apply(self.conn, self.changes)
+
+    def check_budgets(self, totals: dict[str, Decimal]) -> None:
+        """Lock the budget rows this chunk draws on and make sure its decisions still
+        hold: either nobody else drew on the budget since it was read, or nobody did
+        enough to matter (no decision was clipped by it and it stays within its limit)."""
+        if not totals:
+            return
+        locked = self.store.dialect.budgets(self.conn, totals, lock=True)
+        self.changes.budget_base = locked
+        for rule, points in sorted(totals.items()):
+            if locked[rule] == self.read.get(rule, ZERO):
+                continue
+            limit = self.limits.get(rule)
+            if rule in self.tight or limit is None or locked[rule] + points > limit:
+                raise BatchConflict(f"budget {rule} moved from {self.read.get(rule)} to {locked[rule]} meanwhile")
+

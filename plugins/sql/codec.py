@@ -1,0 +1,166 @@
+"""Exact round trips between engine values and what the database holds.
+
+Documents use tagged JSON so a loaded state equals the state that was saved:
+Decimals are strings (``{"$d": "1.50"}``), datetimes keep their IANA zone, tuples
+stay tuples and sets stay sets. Stored decisions are the host-facing
+``Decision.to_json()``; :func:`decision_from_json` rebuilds the dataclasses from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from punchcard.engine.decision import Decision, Effect, Step, TierView
+from punchcard.engine.state import Allocation, CapUsage, HistoryItem, OrderRecord, Redemption
+
+from .types import decimal_text
+
+__all__ = ["encode", "decode", "zone_key", "in_zone", "decision_from_json", "decision_to_doc"]
+
+# Dataclasses that may sit inside state documents, by tag name, with their field names.
+_CLASSES = {cls.__name__: cls for cls in (Allocation, CapUsage, HistoryItem, OrderRecord, Redemption)}
+_FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _CLASSES.values()}
+
+
+def zone_key(moment: dt.datetime | None) -> str | None:
+    """The IANA key of a datetime's zone, so it can be restored exactly."""
+    return getattr(moment.tzinfo, "key", None) if moment is not None else None
+
+
+def in_zone(moment: dt.datetime | None, key: str | None) -> dt.datetime | None:
+    if moment is None or key is None:
+        return moment
+    return moment.astimezone(ZoneInfo(key))
+
+
+def encode(value: Any) -> Any:
+    """A JSON-ready form of ``value`` that :func:`decode` turns back into an equal value."""
+    encoder = _ENCODERS.get(type(value))
+    if encoder is not None:
+        return encoder(value)
+    if isinstance(value, Mapping):
+        return _encode_mapping(value)
+    if dataclasses.is_dataclass(value) and type(value).__name__ in _CLASSES:
+        return _encode_dataclass(value)
+    raise TypeError(f"cannot store a {type(value).__name__} ({value!r}) in the ledger")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _encode_dataclass(value: Any) -> dict:
+    cls = type(value)
+    return {"$dc": cls.__name__, "v": {name: encode(getattr(value, name)) for name in _FIELDS[cls]}}
+
+
+def _encode_sequence(value) -> Any:
+    items = [encode(v) for v in value]
+    if isinstance(value, list):
+        return items
+    if isinstance(value, tuple):
+        return {"$tuple": items}
+    return {"$set": sorted(items, key=repr)}
+
+
+def _encode_mapping(value: Mapping) -> Any:
+    if all(isinstance(k, str) and not k.startswith("$") for k in value):
+        return {k: encode(v) for k, v in value.items()}
+    return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
+
+
+# Exact types first (one dictionary lookup on the hot path); subclasses fall through.
+_ENCODERS = {
+    type(None): _same, bool: _same, int: _same, str: _same,
+    Decimal: lambda v: {"$d": decimal_text(v)},
+    float: lambda v: {"$f": repr(v)},
+    dt.datetime: lambda v: {"$t": v.isoformat(), "z": zone_key(v)},
+    dt.date: lambda v: {"$date": v.isoformat()},
+    list: _encode_sequence, tuple: _encode_sequence, set: _encode_sequence, frozenset: _encode_sequence,
+    dict: _encode_mapping,
+    **{cls: _encode_dataclass for cls in _CLASSES.values()},
+}
+
+
+def decode(doc: Any) -> Any:
+    if isinstance(doc, list):
+        return [decode(v) for v in doc]
+    if not isinstance(doc, dict):
+        return doc
+    for tag, fn in _TAGS.items():
+        if tag in doc:
+            return fn(doc)
+    return {k: decode(v) for k, v in doc.items()}
+
+
+def _dataclass(doc: dict) -> Any:
+    cls = _CLASSES[doc["$dc"]]
+    known = _FIELDS[cls]
+    return cls(**{k: decode(v) for k, v in doc["v"].items() if k in known})
+
+
+def _time(doc: dict) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(doc["$t"])
+    return in_zone(moment, doc.get("z")) if doc.get("z") else moment
+
+
+_TAGS = {
+    "$d": lambda d: Decimal(d["$d"]),
+    "$f": lambda d: float(d["$f"]),
+    "$t": _time,
+    "$date": lambda d: dt.date.fromisoformat(d["$date"]),
+    "$tuple": lambda d: tuple(decode(v) for v in d["$tuple"]),
+    "$set": lambda d: frozenset(decode(v) for v in d["$set"]),
+    "$map": lambda d: {decode(k): decode(v) for k, v in d["$map"]},
+    "$dc": _dataclass,
+}
+
+
+# -- decisions -------------------------------------------------------------------------
+def decision_to_doc(decision: Decision) -> dict:
+    return decision.to_json()
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _when(value: Any) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+_EFFECT_KEYS = ("kind", "points", "lot")
+_STEP_KEYS = ("phase", "rule", "fired", "note", "values", "before", "after")
+
+
+def _effect(doc: dict) -> Effect:
+    detail = {k: v for k, v in doc.items() if k not in _EFFECT_KEYS}
+    return Effect(doc["kind"], _dec(doc.get("points")), doc.get("lot"), detail)
+
+
+def _step(doc: dict) -> Step:
+    return Step(doc["phase"], doc["rule"], doc.get("fired"), doc.get("note", ""), doc.get("values", {}),
+                _dec(doc.get("before")), _dec(doc.get("after")))
+
+
+def _tier(doc: dict | None) -> TierView | None:
+    if doc is None:
+        return None
+    return TierView(doc["current"], Decimal(doc["metric"]), doc.get("next"), _dec(doc.get("to_next")),
+                    _dec(doc.get("to_keep")))
+
+
+def decision_from_json(doc: dict) -> Decision:
+    """A stored decision. Amounts and times come back typed; effect details and trace
+    values stay as their JSON text, so ``to_json()`` gives back exactly what was stored."""
+    return Decision(
+        event_id=doc["event_id"], member_id=doc["member_id"], ruleset=doc["ruleset"], outcome=doc["outcome"],
+        points=Decimal(doc["points"]), effects=tuple(_effect(e) for e in doc["effects"]),
+        balance=Decimal(doc["balance"]), pending=Decimal(doc["pending"]), tier=_tier(doc.get("tier")),
+        trace=tuple(_step(s) for s in doc["trace"]), reason=doc.get("reason"), event_type=doc.get("event_type"),
+        time=_when(doc.get("time")),
+    )

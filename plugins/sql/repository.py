@@ -1,0 +1,167 @@
+"""Reads and writes of ledger rows on a connection the caller's transaction owns.
+
+Nothing here begins, commits or rolls back: the unit of work does. Backend
+differences (row locks and claims on PostgreSQL, none needed under SQLite's
+database-wide write lock) live in :class:`Dialect`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Iterable
+
+from sqlalchemy import String, any_, bindparam, false, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from punchcard.engine.state import ZERO
+from punchcard.engine.store import ProcessedEvent
+
+from .codec import decision_from_json
+from .models import Budget, HistoryRow, LotRow, Member, MemberRecord, ProcessedEventRow, StreakRow, TierWindow
+from .rows import Loaded, state_from_rows
+
+__all__ = ["Dialect", "load_members", "processed_events", "to_processed", "among"]
+
+
+def among(column, values: list[str], postgres: bool):
+    """``column IN values``. On PostgreSQL ``= ANY(array)``: one parameter, so the SQL text
+    is the same for any number of values and the server keeps it prepared."""
+    if postgres:
+        return column == any_(bindparam(f"{column.name}_any", list(values), type_=ARRAY(String)))
+    return column.in_(list(values))
+
+
+_M, _L, _P, _B = Member.__table__, LotRow.__table__, ProcessedEventRow.__table__, Budget.__table__
+_W, _S, _H, _R = TierWindow.__table__, StreakRow.__table__, HistoryRow.__table__, MemberRecord.__table__
+_VERSION = (_M.c.member_id, _M.c.version)  # enough to ask the member cache
+
+
+class Dialect:
+    """What differs between PostgreSQL and SQLite, behind one small surface."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.postgres = name == "postgresql"
+        self._insert = pg_insert if self.postgres else sqlite_insert
+        self._lock_all = pg_insert(_M).on_conflict_do_update(index_elements=["member_id"],
+                                                             set_={"version": _M.c.version}, where=false())
+
+    def insert_missing(self, conn: Connection, table, rows: list[dict], key: str, returning=None):
+        """Insert rows whose key is not there yet. Parameters are bound, not inlined,
+        so the statement is compiled once and cached."""
+        statement = self._insert(table).on_conflict_do_nothing(index_elements=[key])
+        if returning is not None:
+            return conn.execute(statement.returning(returning), rows[0] if len(rows) == 1 else rows)
+        return conn.execute(statement, rows)
+
+    def lock_members(self, conn: Connection, ids: list[str]) -> list:
+        """Create missing member rows and lock all of them, in id order (PostgreSQL; under
+        SQLite's ``BEGIN IMMEDIATE`` the write lock is already held).
+
+        One member: ``SELECT ... FOR UPDATE``, inserting the row first if it is new. Many:
+        one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE false`` in id order, which inserts
+        new rows and locks existing ones in a single ordered pass. Inserting first and
+        locking after would take the locks in two passes, and two batches could then
+        each wait for a row the other holds."""
+        ids = sorted(set(ids))
+        if self.postgres and len(ids) > 1:
+            conn.execute(self._lock_all, [{"member_id": i} for i in ids])
+            return self._select_members(conn, ids, lock=False, columns=_VERSION)
+        # The whole row comes with a single PostgreSQL lock (one round trip either way);
+        # otherwise the version is enough until the member cache has been asked.
+        columns = (_M,) if self.postgres else _VERSION
+        rows = self._select_members(conn, ids, columns=columns)
+        if len(rows) < len(ids):
+            found = {row.member_id for row in rows}
+            self.insert_missing(conn, _M, [{"member_id": i} for i in ids if i not in found], "member_id")
+            rows = self._select_members(conn, ids, columns=columns)
+        return rows
+
+    def _select_members(self, conn: Connection, ids: list[str], lock: bool = True, columns=(_M,)) -> list:
+        query = select(*columns).where(among(_M.c.member_id, ids, self.postgres)).order_by(_M.c.member_id)
+        return list(conn.execute(query.with_for_update(of=_M) if lock and self.postgres else query))
+
+    def claim(self, conn: Connection, event_id: str, member_id: str) -> ProcessedEvent | None:
+        """The processed record of ``event_id``, or None after claiming the id.
+
+        On PostgreSQL the processed row is inserted first, empty: a concurrent unit with
+        the same event id (for any member) waits on the unique key, then sees this
+        unit's outcome. The row is filled in before commit, so no committed row is
+        ever changed. Under SQLite's write lock a read is enough."""
+        if self.postgres:
+            claim = [{"event_id": event_id, "member_id": member_id}]
+            if self.insert_missing(conn, _P, claim, "event_id", returning=_P.c.id).first() is not None:
+                return None
+        return processed_events(conn, [event_id]).get(event_id)
+
+    def budgets(self, conn: Connection, rules: Iterable[str], lock: bool) -> dict[str, Decimal]:
+        """Used points per budget rule, creating rows for new budgets; with ``lock``,
+        the rows are locked in rule order (after the member rows, always)."""
+        rules = sorted(set(rules))
+        if not rules:
+            return {}
+        found = self._select_budgets(conn, rules, lock)
+        if len(found) < len(rules):
+            self.insert_missing(conn, _B, [{"rule": r, "used": ZERO} for r in rules if r not in found], "rule")
+            found = self._select_budgets(conn, rules, lock)
+        return found
+
+    def _select_budgets(self, conn: Connection, rules: list[str], lock: bool) -> dict[str, Decimal]:
+        query = select(_B.c.rule, _B.c.used).where(among(_B.c.rule, rules, self.postgres)).order_by(_B.c.rule)
+        if lock and self.postgres:
+            query = query.with_for_update()
+        return {row.rule: row.used for row in conn.execute(query)}
+
+def to_processed(row) -> ProcessedEvent:
+    return ProcessedEvent(row.event_id, row.digest, row.body, decision_from_json(row.decision))
+
+
+def processed_events(conn: Connection, event_ids: list[str]) -> dict[str, ProcessedEvent]:
+    postgres = conn.dialect.name == "postgresql"
+    query = select(_P).where(among(_P.c.event_id, sorted(set(event_ids)), postgres), _P.c.decision.is_not(None))
+    rows = conn.execute(query)
+    return {row.event_id: to_processed(row) for row in rows}
+
+
+def _children(conn: Connection, table, order, members: list, count: str | None) -> dict[str, list]:
+    """Rows of a child table for the members that have any (``count``: the member
+    column counting them; None: every saved member)."""
+    out: dict[str, list] = {m.member_id: [] for m in members}
+    ids = [m.member_id for m in members if m.version and (count is None or getattr(m, count))]
+    if not ids:
+        return out
+    postgres = conn.dialect.name == "postgresql"
+    query = select(table).where(among(table.c.member_id, ids, postgres)).order_by(table.c.member_id, *order)
+    if table is _L:
+        query = query.where(_L.c.live == true())
+    for row in conn.execute(query):
+        out[row.member_id].append(row)
+    return out
+
+
+_CHILDREN = {"lots": (_L, (_L.c.position,), None), "records": (_R, (_R.c.kind, _R.c.position), "records"),
+             "windows": (_W, (_W.c.window,), "windows"), "streaks": (_S, (_S.c.position,), "streaks"),
+             "history": (_H, (_H.c.seq,), "history")}
+
+
+def load_members(conn: Connection, members: list, cache=None) -> dict[str, Loaded]:
+    """Every member in ``members`` (locked member rows, whole or just id and version)
+    with its lots, records, tier windows, streaks and history. Members the cache holds
+    at the row's version are not read again; a table a member has no rows in is not
+    queried."""
+    found = {}
+    if cache is not None:
+        found = {m.member_id: hit for m in members if (hit := cache.get(m.member_id, m.version)) is not None}
+    missing = [m for m in members if m.member_id not in found]
+    if missing and "state" not in missing[0]._fields:
+        postgres = conn.dialect.name == "postgresql"
+        query = select(_M).where(among(_M.c.member_id, [m.member_id for m in missing], postgres))
+        missing = list(conn.execute(query))
+    children = {name: _children(conn, table, order, missing, count)
+                for name, (table, order, count) in _CHILDREN.items()}
+    for m in missing:
+        found[m.member_id] = state_from_rows(m, {name: rows[m.member_id] for name, rows in children.items()})
+    return found

@@ -1,0 +1,118 @@
+"""``SqlStore``: the durable ledger behind ``sqlite:///...`` and ``postgresql+psycopg://...``.
+
+Every event runs in one transaction: idempotency check, evaluation, postings and
+stored decision commit together or not at all (see unit.py); ``process_batch``
+commits many events per transaction with the same guarantees (see batch.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from punchcard.engine.decision import Decision
+from punchcard.engine.state import MemberState
+
+from .connect import backend_of, create_sql_engine, is_retryable, redact
+from .cache import MemberCache
+from .faults import Faults
+from .migrate import ensure_schema
+from .models import Budget, Member, ProcessedEventRow
+from .repository import Dialect, load_members, to_processed
+from .unit import SqlUnit
+
+__all__ = ["SqlStore", "BEGIN_ATTEMPTS", "DEFAULT_BATCH"]
+
+log = logging.getLogger("punchcard.store.sql")
+
+BEGIN_ATTEMPTS = 5  # a busy SQLite database is waited on (busy_timeout) this many times
+DEFAULT_BATCH = 500
+
+
+class SqlStore:
+    """A Store on SQLAlchemy. ``auto_upgrade`` (default: SQLite only) creates the schema
+    in an empty database; PostgreSQL is never migrated implicitly. ``cache_size``
+    members are kept decoded between transactions (see cache.py; 0 turns it off);
+    ``busy_timeout`` (seconds, SQLite) is how long to wait for the write lock."""
+
+    def __init__(self, url: str, *, batch_size: int = DEFAULT_BATCH, auto_upgrade: bool | None = None,
+                 cache_size: int = 5000, **engine_options):
+        backend = backend_of(url)
+        if backend is None:
+            raise ValueError(f"not a SQL ledger URL: {redact(url)}")
+        self.url, self.shown_url, self.batch_size = url, redact(url), batch_size
+        self.engine = create_sql_engine(url, **engine_options)
+        self.dialect = Dialect(self.engine.dialect.name)
+        self.faults = Faults()
+        self.cache = MemberCache(cache_size)
+        auto = (backend == "sqlite") if auto_upgrade is None else auto_upgrade
+        try:
+            ensure_schema(self.engine, auto and backend == "sqlite", self.shown_url)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.shown_url!r})"
+
+    # -- transactions -----------------------------------------------------------------
+    def begin(self, attempts: int = BEGIN_ATTEMPTS) -> Connection:
+        """A connection inside a new write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        for attempt in range(1, attempts + 1):
+            conn = self.engine.connect()
+            try:
+                conn.begin()
+                return conn
+            except Exception as exc:
+                conn.close()
+                if attempt == attempts or not is_retryable(exc):
+                    raise
+                log.warning("database busy, retrying (%d of %d): %s", attempt, attempts, exc)
+                time.sleep(random.uniform(0.01, 0.05) * attempt)  # backoff with jitter, not synchronisation
+        raise AssertionError("unreachable")
+
+    def read(self) -> Connection:
+        """A connection for reading: no write lock (``BEGIN DEFERRED`` on SQLite)."""
+        return self.engine.connect().execution_options(sqlite_begin="DEFERRED")
+
+    # -- the Store interface -----------------------------------------------------------
+    def unit_of_work(self, member_id: str) -> SqlUnit:
+        return SqlUnit(self, member_id)
+
+    def process_batch(self, engine, events: list) -> list[Decision]:
+        from .batch import process_batch
+
+        return process_batch(self, engine, events, self.batch_size)
+
+    def member(self, member_id: str) -> MemberState | None:
+        """The member as stored (read afresh, never from the cache: callers may keep it)."""
+        with self.read() as conn, conn.begin():
+            rows = list(conn.execute(select(Member.__table__).where(Member.member_id == member_id)))
+            if not rows:
+                return None
+            return load_members(conn, rows)[member_id].state
+
+    def decisions(self, member_id: str, limit: int = 20) -> list[Decision]:
+        """The member's most recent stored decisions, newest first."""
+        table = ProcessedEventRow.__table__
+        query = (select(table).where(table.c.member_id == member_id, table.c.decision.is_not(None))
+                 .order_by(table.c.id.desc()).limit(limit))
+        with self.read() as conn, conn.begin():
+            return [to_processed(row).decision for row in conn.execute(query)]
+
+    def budgets(self) -> dict[str, Decimal]:
+        with self.read() as conn, conn.begin():
+            return {row.rule: row.used for row in conn.execute(select(Budget.__table__))}
+
+    def audit(self):
+        from .audit import audit
+
+        return audit(self)
+
+    def close(self) -> None:
+        self.engine.dispose()

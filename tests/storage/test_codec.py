@@ -1,0 +1,101 @@
+"""Exact values in and out: points are never floats, datetimes keep their zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Column, MetaData, Table, create_engine, insert, select, text
+
+from punchcard.engine import Engine
+from punchcard.engine.state import Allocation, CapUsage, OrderRecord, Redemption
+from punchcard.plugins.sql.codec import decision_from_json, decode, encode
+from punchcard.plugins.sql.types import Instant, Money
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize("value", [
+    Decimal("0.1"), Decimal("-12.3400"), Decimal("1E+3"), 7, "$d", None, True, 0.1,
+    dt.date(2026, 3, 8), dt.datetime(2026, 3, 8, 1, 30, tzinfo=NEW_YORK), dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    (1, ("a", Decimal("2"))), frozenset({"b", "a"}), [1, [2]], {1: Decimal("1"), 2: Decimal("2")}, {"$d": "not a tag"},
+    OrderRecord("o-1", "purchase", dt.datetime(2026, 3, 2, tzinfo=NEW_YORK), (("amount", Decimal("150")),),
+                Decimal("150"), Decimal("300")),
+    Redemption("r-1", dt.datetime(2026, 3, 2, tzinfo=NEW_YORK), Decimal("5"), (Allocation("o-1", Decimal("5")),)),
+    {"cap:0": CapUsage(739677, Decimal("300"), 1)},
+])
+def test_values_survive_a_json_round_trip_exactly(value):
+    back = decode(json.loads(json.dumps(encode(value))))
+    assert back == value and type(back) is type(value)
+    if isinstance(value, dt.datetime):
+        assert back.tzinfo == value.tzinfo and back.isoformat() == value.isoformat()
+
+
+def test_dst_arithmetic_is_the_same_after_a_round_trip():
+    before_dst = dt.datetime(2026, 3, 7, 12, 0, tzinfo=NEW_YORK)
+    back = decode(json.loads(json.dumps(encode(before_dst))))
+    assert (back + dt.timedelta(days=1)).isoformat() == (before_dst + dt.timedelta(days=1)).isoformat()
+
+
+def test_unknown_types_are_refused():
+    with pytest.raises(TypeError, match="cannot store a object"):
+        encode(object())
+
+
+def _table(url: str):
+    metadata = MetaData()
+    table = Table("t", metadata, Column("points", Money), Column("at", Instant))
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    return engine, table
+
+
+def test_sqlite_keeps_points_as_exact_text(tmp_path):
+    engine, table = _table(f"sqlite:///{tmp_path / 't.db'}")
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"points": Decimal("0.1")}, {"points": Decimal("1.10")}])
+        assert conn.execute(select(table.c.points)).scalars().all() == [Decimal("0.1"), Decimal("1.10")]
+        assert conn.execute(text("SELECT typeof(points) FROM t")).scalars().all() == ["text", "text"]
+
+
+@pytest.mark.parametrize("bad", [0.1, 1])
+def test_points_must_be_decimal(tmp_path, bad):
+    engine, table = _table(f"sqlite:///{tmp_path / 't.db'}")
+    with pytest.raises(Exception, match="points must be Decimal"), engine.begin() as conn:
+        conn.execute(insert(table), [{"points": bad}])
+
+
+def test_naive_datetimes_are_refused(tmp_path):
+    engine, table = _table(f"sqlite:///{tmp_path / 't.db'}")
+    with pytest.raises(Exception, match="naive datetime"), engine.begin() as conn:
+        conn.execute(insert(table), [{"at": dt.datetime(2026, 1, 1)}])
+
+
+def test_a_stored_decision_reads_back_identically(everything):
+    from ledger_scenarios import mixed_events
+
+    engine = Engine(everything)
+    for event in mixed_events(seed=2, count=120):
+        decision = engine.process(event)
+        stored = json.loads(json.dumps(decision.to_json()))
+        back = decision_from_json(stored)
+        assert back.to_json() == decision.to_json()
+        assert (back.points, back.balance, back.time) == (decision.points, decision.balance, decision.time)
+
+
+def test_every_field_of_member_state_has_a_place_in_the_tables():
+    """Lots and members keep unknown fields in their extra documents; streaks, tier
+    state and history items have a column per field, so a new field must get one."""
+    import dataclasses
+
+    from punchcard.engine.state import HistoryItem, StreakState, TierState
+
+    def names(cls):
+        return {f.name for f in dataclasses.fields(cls)}
+
+    assert names(StreakState) == {"length", "last_period", "freezes_left", "paid", "best"}
+    assert names(TierState) == {"level", "metric", "reached", "closed"}
+    assert names(HistoryItem) == {"time", "type", "values"}

@@ -1,0 +1,157 @@
+"""Exactly-once: retries return the original decision, reused ids are refused, and a
+failure part-way through leaves nothing behind."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from punchcard.engine import Engine
+
+PURCHASE = {"type": "purchase", "id": "o-1", "member": "masha", "time": "2026-03-02T08:15:00", "amount": "150",
+            "category": "coffee"}
+
+
+def test_a_retry_returns_the_original_decision_as_duplicate(store_factory, coffee):
+    store = store_factory()
+    engine = Engine(coffee, store=store)
+    first = engine.process(PURCHASE)
+    again = engine.process(dict(PURCHASE))
+    assert again.outcome == "duplicate" and "already processed" in again.reason
+    assert {**again.to_json(), "outcome": "applied", "reason": None} == first.to_json()
+    assert store.member("masha").total() == Decimal(300)  # not 600
+    assert len(store.decisions("masha")) == 1
+
+
+def test_a_retry_through_a_new_store_object_is_still_a_duplicate(sql_url, coffee):
+    from punchcard.plugins.sql.store import SqlStore
+
+    url = sql_url()
+    Engine(coffee, store=SqlStore(url)).process(PURCHASE)
+    again = Engine(coffee, store=SqlStore(url)).process(PURCHASE)
+    assert again.outcome == "duplicate" and again.points == Decimal(300)
+
+
+def test_the_same_id_with_another_body_is_rejected_naming_the_fields(store_factory, coffee):
+    store = store_factory()
+    engine = Engine(coffee, store=store)
+    engine.process(PURCHASE)
+    changed = engine.process({**PURCHASE, "amount": "151", "category": "food"})
+    assert changed.outcome == "rejected"
+    assert "amount ('150' then '151')" in changed.reason and "category ('coffee' then 'food')" in changed.reason
+    assert store.member("masha").total() == Decimal(300)
+
+
+def test_the_same_id_for_another_member_is_caught(store_factory, coffee):
+    store = store_factory()
+    engine = Engine(coffee, store=store)
+    engine.process(PURCHASE)
+    other = engine.process({**PURCHASE, "member": "petya"})
+    assert other.outcome == "rejected" and "member ('masha' then 'petya')" in other.reason
+    assert store.member("petya") is None
+
+
+def test_the_same_id_for_another_member_in_one_batch_is_caught(store_factory, coffee):
+    store = store_factory()
+    decisions = Engine(coffee, store=store).process_many([PURCHASE, {**PURCHASE, "member": "petya"}])
+    assert [d.outcome for d in decisions] == ["applied", "rejected"]
+    assert store.member("petya") is None
+
+
+def test_an_invalid_event_is_rejected_and_not_stored(store_factory, coffee):
+    store = store_factory()
+    engine = Engine(coffee, store=store)
+    bad = {**PURCHASE, "amount": "lots"}
+    assert engine.process(bad).outcome == "rejected"
+    assert engine.process_many([bad, PURCHASE])[0].outcome == "rejected"
+    assert [d.event_id for d in store.decisions("masha")] == ["o-1"]
+
+
+def _fail_after_writes(monkeypatch):
+    """Make the first write fail after its lots, entries and decision rows went in."""
+    from punchcard.plugins.sql import writes
+
+    real = writes._write
+    calls = []
+
+    def failing(conn, changes):
+        real(conn, changes)
+        if not calls:
+            calls.append(changes)
+            raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(writes, "_write", failing)
+    return calls
+
+
+def test_a_failure_mid_write_leaves_nothing_and_the_retry_applies(sql_url, coffee, monkeypatch):
+    from punchcard.plugins.sql.store import SqlStore
+
+    store = SqlStore(sql_url())
+    engine = Engine(coffee, store=store)
+    calls = _fail_after_writes(monkeypatch)
+    with pytest.raises(RuntimeError, match="died here"):
+        engine.process(PURCHASE)
+    assert calls and store.member("masha") is None and store.decisions("masha") == []
+    assert store.audit().ok
+    assert engine.process(PURCHASE).outcome == "applied"
+    assert store.member("masha").total() == Decimal(300) and store.audit().ok
+
+
+def test_a_failing_batch_loses_no_other_event(sql_url, coffee, monkeypatch):
+    from punchcard.plugins.sql import record
+    from punchcard.plugins.sql.postings import LedgerMismatch
+    from punchcard.plugins.sql.store import SqlStore
+
+    real = record.post
+
+    def refuse_one(event, decision, before, after):
+        if event.id == "o-2":
+            raise LedgerMismatch("event o-2: the ledger cannot explain it")
+        return real(event, decision, before, after)
+
+    monkeypatch.setattr(record, "post", refuse_one)
+    store = SqlStore(sql_url())
+    events = [{**PURCHASE, "id": f"o-{i}", "time": f"2026-03-0{i}T08:15:00"} for i in range(1, 5)]
+    decisions = Engine(coffee, store=store).process_many(events)
+    assert [d.outcome for d in decisions] == ["applied", "rejected", "applied", "applied"]
+    assert "not processed" in decisions[1].reason and "ledger cannot explain" in decisions[1].reason
+    assert sorted(d.event_id for d in store.decisions("masha")) == ["o-1", "o-3", "o-4"]
+    monkeypatch.setattr(record, "post", real)
+    assert Engine(coffee, store=store).process(events[1]).outcome == "applied"
+    assert store.audit().ok
+
+
+def test_a_member_row_changed_under_the_lock_is_refused(sql_url, coffee):
+    from sqlalchemy import text
+
+    from punchcard.plugins.sql.store import SqlStore
+    from punchcard.plugins.sql.writes import StaleMember
+
+    store = SqlStore(sql_url())
+    engine = Engine(coffee, store=store)
+    engine.process(PURCHASE)
+    event = coffee.schema.parse({**PURCHASE, "id": "o-2", "time": "2026-03-03T08:15:00"})
+    from punchcard.engine.evaluate import evaluate
+
+    with store.unit_of_work("masha") as unit:
+        assert unit.processed("o-2") is None
+        state = unit.load_member("masha")
+        decision, after = evaluate(coffee, state, event, None, unit.budgets_used(["big-basket"]))
+        unit.save(event, decision, after, {})
+        unit._conn.execute(text("UPDATE members SET version = version + 100 WHERE member_id = 'masha'"))
+        with pytest.raises(StaleMember, match="masha changed since (it was|they were) locked"):
+            unit.commit()
+    assert store.member("masha").total() == Decimal(300) and store.audit().ok
+
+
+def test_a_unit_committed_without_saving_leaves_no_record(sql_url, coffee):
+    from punchcard.plugins.sql.store import SqlStore
+
+    store = SqlStore(sql_url())
+    with store.unit_of_work("masha") as unit:
+        assert unit.processed("o-1") is None
+        unit.commit()
+    assert store.audit().ok
+    assert Engine(coffee, store=store).process(PURCHASE).outcome == "applied"
