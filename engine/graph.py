@@ -107,27 +107,31 @@ def event_order(graph: nx.DiGraph, event_type: str) -> list[str]:
     return list(nx.lexicographical_topological_sort(sub, key=lambda n: (PHASES.index(sub.nodes[n]["phase"]), n)))
 
 
-def to_mermaid(graph: nx.DiGraph) -> str:
-    ids = {node: f"n{i}" for i, node in enumerate(graph)}
-    lines = ["flowchart LR"]
+def _by_phase(graph: nx.DiGraph):
+    """(phase, its nodes) for every phase that has any, in phase order."""
     for phase in PHASES:
         members = [n for n, d in graph.nodes(data=True) if d["phase"] == phase]
         if members:
-            lines.append(f"  subgraph {phase}")
-            lines += [f'    {ids[n]}["{_escape(graph.nodes[n]["label"])}"]' for n in members]
-            lines.append("  end")
+            yield phase, members
+
+
+def to_mermaid(graph: nx.DiGraph) -> str:
+    ids = {node: f"n{i}" for i, node in enumerate(graph)}
+    lines = ["flowchart LR"]
+    for phase, members in _by_phase(graph):
+        lines.append(f"  subgraph {phase}")
+        lines += [f'    {ids[n]}["{_escape(graph.nodes[n]["label"])}"]' for n in members]
+        lines.append("  end")
     lines += [f"  {ids[a]} --> {ids[b]}" for a, b in graph.edges]
     return "\n".join(lines) + "\n"
 
 
 def to_dot(graph: nx.DiGraph) -> str:
     lines = ["digraph punchcard {", "  rankdir=LR;"]
-    for phase in PHASES:
-        members = [n for n, d in graph.nodes(data=True) if d["phase"] == phase]
-        if members:
-            lines.append(f'  subgraph "cluster_{phase}" {{ label="{phase}";')
-            lines += [f'    "{n}" [label="{_escape(graph.nodes[n]["label"])}"];' for n in members]
-            lines.append("  }")
+    for phase, members in _by_phase(graph):
+        lines.append(f'  subgraph "cluster_{phase}" {{ label="{phase}";')
+        lines += [f'    "{n}" [label="{_escape(graph.nodes[n]["label"])}"];' for n in members]
+        lines.append("  }")
     lines += [f'  "{a}" -> "{b}";' for a, b in graph.edges]
     return "\n".join(lines + ["}"]) + "\n"
 
