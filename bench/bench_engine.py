@@ -140,11 +140,15 @@ def timed(fn, events) -> tuple[float, array, list]:
 
 
 def core_runner(compiled):
-    states = {}
+    """The pure core as a caller drives it: member states in a dict, budgets carried across members."""
+    states, budgets = {}, {}
 
     def run(event):
-        decision, state = evaluate(compiled, states.get(event["member"]), event)
+        decision, state = evaluate(compiled, states.get(event["member"]), event, budgets=budgets)
         states[event["member"]] = state
+        for effect in decision.effects:
+            if effect.kind == "budget":
+                budgets[effect.detail["rule"]] = budgets.get(effect.detail["rule"], 0) + effect.points
         return decision.points
 
     return run
