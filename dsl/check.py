@@ -15,13 +15,13 @@ from typing import Callable, Sequence
 import networkx as nx
 
 from . import ast
-from .checker import ERROR, ExprChecker, Scope, SchemaView
+from .checker import ERROR, ExprChecker, Scope, SchemaView, did_you_mean
 from .errors import Code, Diagnostic, PunchcardError, sort_diagnostics
 from .functions import FunctionSpec, function_table
 from .loader import RawRuleset, read_ruleset, read_ruleset_text
 from .model import BUILTIN_EVENTS, OPTIONAL, Ruleset, field_base_type
 from .parser import parse_expression
-from .sites import Site, event_type_sites, expression_sites
+from .sites import event_type_sites, expression_sites
 from .types import FIELD_TYPES, NUMBER, Type
 from .yamlsrc import SourceMap
 
@@ -124,7 +124,7 @@ def _event_types(state: CheckedRuleset) -> None:
         if name not in known:
             state.diagnostics.append(Diagnostic(
                 Code.UNKNOWN_NAME, f"unknown event type {name!r}", state.source.value(path).span,
-                hint=ExprChecker._suggest(name, sorted(known)) or "declare it under schema.events"))
+                hint=did_you_mean(name, sorted(known)) or "declare it under schema.events"))
 
 
 def _parse(state: CheckedRuleset) -> None:

@@ -19,7 +19,7 @@ from .functions import AGGREGATES, FunctionSpec
 from .types import (BOOL, DATE, DATETIME, DURATION, MONEY, NOTHING, NUMBER, STRING, TIME, Type,
                     arithmetic_result, comparable, is_numeric, list_of, unify)
 
-__all__ = ["ERROR", "Scope", "SchemaView", "ExprChecker", "ENVELOPE_FIELDS", "MEMBER_BUILTINS"]
+__all__ = ["ERROR", "Scope", "SchemaView", "ExprChecker", "ENVELOPE_FIELDS", "MEMBER_BUILTINS", "did_you_mean"]
 
 ERROR = Type("error")
 ENVELOPE_FIELDS: dict[str, Type] = {"id": STRING, "type": STRING, "member": STRING, "time": DATETIME}
@@ -96,7 +96,7 @@ class ExprChecker:
         if name in self.schema.events:
             return self.error(node, Code.TYPE_ERROR, f"{name} is an event type, not a value",
                               hint=f"count it over a window: count({name}, within: 30 days)")
-        return self.error(node, Code.UNKNOWN_NAME, f"unknown name {name!r}", hint=self._suggest(name, self._all_names()))
+        return self.error(node, Code.UNKNOWN_NAME, f"unknown name {name!r}", hint=did_you_mean(name, self._all_names()))
 
     def visit_Field(self, node: ast.Field) -> Type:
         path = ast.path_of(node)
@@ -114,7 +114,7 @@ class ExprChecker:
                 return NUMBER
             return self.error(node, Code.UNKNOWN_NAME, f"streak.{name} is not available here",
                               hint="streak.length can be used inside a streak's rewards")
-        return self.error(node, Code.UNKNOWN_NAME, f"unknown name {root!r}", hint=self._suggest(root, self._all_names()))
+        return self.error(node, Code.UNKNOWN_NAME, f"unknown name {root!r}", hint=did_you_mean(root, self._all_names()))
 
     def _event_field(self, node: ast.Field, name: str) -> Type:
         if name in ENVELOPE_FIELDS:
@@ -125,7 +125,7 @@ class ExprChecker:
             fields = sorted(set(ENVELOPE_FIELDS).union(*(self.schema.events.get(t, {}) for t in types or ())))
             where = f" on {', '.join(missing)}" if missing else ""
             return self.error(node, Code.UNKNOWN_NAME, f"event.{name} is not a field{where}",
-                              hint=self._suggest(name, fields, prefix="event."))
+                              hint=did_you_mean(name, fields, prefix="event."))
         found = {self.schema.events[t][name] for t in types}
         return found.pop() if len(found) == 1 else self.error(
             node, Code.TYPE_ERROR, f"event.{name} has different types on {', '.join(types)}")
@@ -134,21 +134,13 @@ class ExprChecker:
         fields = {**MEMBER_BUILTINS, **self.schema.member}
         if name not in fields:
             return self.error(node, Code.UNKNOWN_NAME, f"member.{name} is not a member field",
-                              hint=self._suggest(name, sorted(fields), prefix="member."))
+                              hint=did_you_mean(name, sorted(fields), prefix="member."))
         return fields[name]
 
     def _all_names(self) -> list[str]:
         fields = set(ENVELOPE_FIELDS).union(*(self.schema.events.get(t, {}) for t in self.scope.event_types or ()))
         return sorted(self.lets | {"now"} | {f"event.{f}" for f in fields} |
                       {f"member.{f}" for f in {**MEMBER_BUILTINS, **self.schema.member}})
-
-    @staticmethod
-    def _suggest(name: str, candidates, prefix: str = "") -> str | None:
-        close = difflib.get_close_matches(name, [c.removeprefix(prefix) for c in candidates], n=1, cutoff=0.6)
-        if close:
-            return f"did you mean `{prefix}{close[0]}`?"
-        close = difflib.get_close_matches(prefix + name, list(candidates), n=1, cutoff=0.6)
-        return f"did you mean `{close[0]}`?" if close else None
 
     # -- operators --------------------------------------------------------------------
     def visit_ListLit(self, node: ast.ListLit) -> Type:
@@ -200,7 +192,7 @@ class ExprChecker:
             if ast.path_of(side) == ("member", "tier") and isinstance(other, ast.String) and self.schema.tiers:
                 if other.value not in self.schema.tiers:
                     self.error(other, Code.UNKNOWN_NAME, f"there is no tier {other.value!r}",
-                               hint=self._suggest(other.value, self.schema.tiers) or
+                               hint=did_you_mean(other.value, self.schema.tiers) or
                                f"tiers are {', '.join(self.schema.tiers)}")
 
     def visit_Logical(self, node: ast.Logical) -> Type:
@@ -229,7 +221,7 @@ class ExprChecker:
         spec = self.functions.get(node.function)
         if spec is None:
             return self.error(node, Code.UNKNOWN_NAME, f"unknown function {node.function!r}",
-                              hint=self._suggest(node.function, sorted(self.functions) + list(AGGREGATES)))
+                              hint=did_you_mean(node.function, sorted(self.functions) + list(AGGREGATES)))
         if node.keywords:
             return self.error(node.keywords[0], Code.TYPE_ERROR, f"{node.function}() takes no named arguments")
         low, high = spec.arity
@@ -277,8 +269,17 @@ class ExprChecker:
         field_type = self.schema.events[event_type].get(path[1])
         if field_type is None or not is_numeric(field_type):
             return self.error(node.args[0], Code.TYPE_ERROR, f"{event_type}.{path[1]} is not a number field",
-                              hint=self._suggest(path[1], list(self.schema.events[event_type])))
+                              hint=did_you_mean(path[1], list(self.schema.events[event_type])))
         return field_type
+
+
+def did_you_mean(name: str, candidates, prefix: str = "") -> str | None:
+    """A "did you mean `x`?" hint for the closest candidate, or None."""
+    close = difflib.get_close_matches(name, [c.removeprefix(prefix) for c in candidates], n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{prefix}{close[0]}`?"
+    close = difflib.get_close_matches(prefix + name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
 
 
 def _fits(actual: Type, accepted: Type) -> bool:

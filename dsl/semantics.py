@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Iterator
 import networkx as nx
 
 from . import ast
-from .checker import ExprChecker
+from .checker import did_you_mean
 from .errors import Code, Diagnostic, Severity
 from .model import Duration, Ruleset
 
@@ -92,7 +92,7 @@ def _references(state: "CheckedRuleset") -> Iterator[Diagnostic]:
             if item.rule is not None and item.rule not in rules:
                 yield Diagnostic(Code.UNKNOWN_RULE, f"{section[:-1]} names an unknown rule {item.rule!r}",
                                  state.source.value(("earning", section, i, "rule")).span,
-                                 hint=ExprChecker._suggest(item.rule, rules) or f"earning rules: {', '.join(rules)}")
+                                 hint=did_you_mean(item.rule, rules) or f"earning rules: {', '.join(rules)}")
 
 
 def _tiers(state: "CheckedRuleset") -> Iterator[Diagnostic]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import calendar, ledger, tiers
+from . import calendar, ledger
 from .codegen import EvalContext
 from .decision import Effect, Outcome, Step
-from .earning import earn, stack
-from .limits import round_points
+from .limits import round_parts
 from .run import Rejected, Run
 from .schedule import note_activity, schedule_prune
 from .state import ZERO, OrderRecord
@@ -41,7 +40,7 @@ def redeem(run: Run) -> None:
     run.points -= points
     schedule_prune(run.compiled, run.state, run.now)
     run.trace.append(Step("ledger", "redeem", True, f"{points} points, earliest expiry first", after=-points))
-    _activity(run)
+    note_activity(run.compiled, run.state, run.event.type, run.now)
 
 
 def redeem_reversal(run: Run) -> None:
@@ -140,17 +139,13 @@ def reprice(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
           "member": run.state.member_id, "time": order.time}
     m = {**run.state.profile, "id": run.state.member_id, "tier": order.tier, "balance": run.state.available(run.now)}
     ctx = EvalContext(order.time, compiled.tz, run.state.history, None)
+    from .evaluate import price
+
     scratch: list[Step] = []
-    base, parts = earn(plan, ev, m, ctx, scratch)
-    level = next((lv for lv in compiled.model.tiers.levels if lv.name == order.tier), None) \
-        if compiled.model.tiers else None
-    multiplier = level.earn_multiplier if level else Decimal(1)
-    applies_to = compiled.model.tiers.multiplier_applies_to if compiled.model.tiers else "base"
-    kept = stack(base, parts, compiled.model.earning.stacking, multiplier, order.tier, applies_to, scratch)
-    rounding = compiled.model.rounding
-    if rounding.scope == "rule":
-        return sum((round_points(p.points, rounding.mode, rounding.step) for p in kept), ZERO)
-    return round_points(sum((p.points for p in kept), ZERO), rounding.mode, rounding.step)
+    kept = price(compiled, plan, ev, m, ctx, order.tier, scratch)
+    for part in kept:
+        part.capped = part.points  # caps are not re-applied: the order keeps at most what it got
+    return round_parts(kept, compiled.model.rounding, False, scratch)
 
 
 def _lower_metric(run: Run, order: OrderRecord, amount: Decimal, clawback: Decimal) -> None:
@@ -164,12 +159,6 @@ def _lower_metric(run: Run, order: OrderRecord, amount: Decimal, clawback: Decim
     else:
         return  # counts are of events, and an {on, add} metric is re-evaluated only at earn time
     run.state.tier.metric[order.window] = run.state.tier.metric.get(order.window, ZERO) - lowered
-
-
-def _activity(run: Run) -> None:
-    expiry = run.compiled.model.points.expiry
-    if expiry != "never" and expiry.inactivity is not None and run.event.type in expiry.activity:
-        note_activity(run.compiled, run.state, run.now)
 
 
 def profile(run: Run) -> None:

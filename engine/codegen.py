@@ -10,6 +10,7 @@ which the engine reports as "not known" for the rule that read it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable
 
 from punchcard.dsl import ast
@@ -34,17 +35,12 @@ class EvalContext:
 
     def _window(self, kind: str, amount: int, unit: str):
         since = calendar.add(self.now, -amount, unit, self.tz)
-        items = [h for h in self.history if h.type == kind and since < h.time <= self.now]
-        return items
+        return [h for h in self.history if h.type == kind and since < h.time <= self.now]
 
     def count(self, kind: str, amount: int, unit: str):
-        from decimal import Decimal
-
         return Decimal(len(self._window(kind, amount, unit)))
 
     def sum(self, kind: str, name: str, amount: int, unit: str):
-        from decimal import Decimal
-
         total = Decimal(0)
         for item in self._window(kind, amount, unit):
             for key, value in item.values:

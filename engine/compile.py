@@ -25,7 +25,7 @@ from punchcard.dsl.model import Duration, Ruleset
 
 from .codegen import CodeGen
 from .events import EventSchema
-from .graph import PHASES, build_rule_graph, event_order
+from .graph import build_rule_graph, event_order
 
 __all__ = ["Compiled", "Plan", "Rule", "Gate", "compile_ruleset", "STAGES", "MAX_COST"]
 
@@ -93,10 +93,6 @@ class Compiled:
     @property
     def label(self) -> str:
         return self.model.label
-
-    @property
-    def phases(self) -> tuple[str, ...]:
-        return PHASES
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from .decision import Step
 from .state import ZERO
 
-__all__ = ["Part", "RuleFailure", "run_rule", "earn", "stack"]
+__all__ = ["Part", "RuleFailure", "run_rule", "decided_by", "earn", "stack"]
 
 ONE = Decimal(1)
 
@@ -52,7 +52,8 @@ def run_rule(fn: Callable, ev: dict, m: dict, ctx) -> Any:
         raise RuleFailure(f"could not be evaluated ({exc})") from None
 
 
-def _values(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
+def decided_by(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
+    """The values of the facts a rule reads, for its trace line."""
     out = {}
     for root, name in reads:
         if root == "event":
@@ -77,16 +78,16 @@ def _consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
         fires, note = _condition(rule, ev, m, ctx)
         raw = run_rule(rule.value, ev, m, ctx) if fires else None
     except RuleFailure as exc:
-        trace.append(Step("earning", rule.id, False, str(exc), _values(rule.reads, ev, m, ctx)))
+        trace.append(Step("earning", rule.id, False, str(exc), decided_by(rule.reads, ev, m, ctx)))
         return None
     if not fires:
-        trace.append(Step("earning", rule.id, False, note, _values(rule.reads, ev, m, ctx)))
+        trace.append(Step("earning", rule.id, False, note, decided_by(rule.reads, ev, m, ctx)))
         return None
     raw = Decimal(raw)
     if raw < 0:
         trace.append(Step("earning", rule.id, False, f"gave {raw}; negative points are ignored"))
         return None
-    trace.append(Step("earning", rule.id, True, note, _values(rule.reads, ev, m, ctx), after=raw))
+    trace.append(Step("earning", rule.id, True, note, decided_by(rule.reads, ev, m, ctx), after=raw))
     return Part(rule.id, rule.kind, raw, rule.group)
 
 

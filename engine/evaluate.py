@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from . import builtins, ledger, tiers
 from .decision import Decision, Effect, Outcome, Step
-from .earning import RuleFailure, earn, run_rule, stack
+from .earning import RuleFailure, decided_by, earn, run_rule, stack
 from .events import Event, EventError
 from .housekeeping import housekeep
 from .limits import apply_limits, round_points
@@ -24,7 +24,7 @@ from .schedule import note_activity, schedule_prune, streak_deadline
 from .state import ZERO, MemberState, OrderRecord
 from .streaks import advance, due_rewards
 
-__all__ = ["evaluate", "new_member", "Clock"]
+__all__ = ["evaluate", "new_member", "price", "Clock"]
 
 Clock = Callable[[], dt.datetime] | dt.datetime | None
 
@@ -92,7 +92,7 @@ def run_gates(run: Run, plan) -> tuple[bool, bool]:
             run.trace.append(Step("gates", gate.id, False, str(exc)))
             continue
         note = f"{gate.action}: {gate.when_text}" if fired else f"when: {gate.when_text}"
-        run.trace.append(Step("gates", gate.id, fired, note, _gate_values(gate, ev, m, ctx)))
+        run.trace.append(Step("gates", gate.id, fired, note, decided_by(gate.reads, ev, m, ctx)))
         if not fired or gate.action == "allow":
             continue
         if gate.action == "block":
@@ -100,12 +100,6 @@ def run_gates(run: Run, plan) -> tuple[bool, bool]:
         review |= gate.action == "review"
         no_points |= gate.action == "no_points"
     return review, no_points
-
-
-def _gate_values(gate, ev, m, ctx) -> dict:
-    from .earning import _values
-
-    return _values(gate.reads, ev, m, ctx)
 
 
 def _analyst_event(run: Run) -> None:
@@ -130,16 +124,23 @@ def _analyst_event(run: Run) -> None:
 def _earn_points(run: Run, plan) -> Decimal:
     compiled = run.compiled
     ev, m, ctx = run.values(), run.member_view(), run.context()
-    base, parts = earn(plan, ev, m, ctx, run.trace)
-    multiplier, tier_name = tiers.multiplier(compiled, run.state)
-    applies_to = compiled.model.tiers.multiplier_applies_to if compiled.model.tiers else "base"
-    kept = stack(base, parts, compiled.model.earning.stacking, multiplier, tier_name, applies_to, run.trace)
+    kept = price(compiled, plan, ev, m, ctx, m["tier"], run.trace)
     total, uses = apply_limits(compiled, kept, run.state, run.now, run.budgets_used, run.trace)
     for part in kept:
         run.trace.append(Step("ledger", part.rule, True, "points after stacking, caps and rounding",
                               before=part.points, after=part.final))
     run.effects += [Effect("budget", used, None, {"rule": rule}) for rule, used in uses.items()]
     return total
+
+
+def price(compiled, plan, ev: dict, m: dict, ctx, tier_name: str | None, trace: list[Step]):
+    """Earning, stacking and the tier multiplier of ``tier_name``: every part, before caps."""
+    base, parts = earn(plan, ev, m, ctx, trace)
+    tiers_model = compiled.model.tiers
+    level = next((lv for lv in tiers_model.levels if lv.name == tier_name), None) if tiers_model else None
+    multiplier = level.earn_multiplier if level else Decimal(1)
+    applies_to = tiers_model.multiplier_applies_to if tiers_model else "base"
+    return stack(base, parts, compiled.model.earning.stacking, multiplier, tier_name, applies_to, trace)
 
 
 def _record_order(run: Run, points: Decimal) -> None:
@@ -162,9 +163,7 @@ def _after_ledger(run: Run, plan, earned: Decimal, hold: str | None) -> None:
         run.effects += tiers.upgrade(compiled, state, run.now)
     _streaks(run, plan, hold)
     _achievements(run, plan, hold)
-    expiry = compiled.model.points.expiry
-    if expiry != "never" and expiry.inactivity is not None and run.event.type in expiry.activity:
-        note_activity(compiled, state, run.now)
+    note_activity(compiled, state, run.event.type, run.now)
 
 
 def metric_amount(run: Run, plan, ev: dict, earned: Decimal) -> Decimal:

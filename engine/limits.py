@@ -17,7 +17,7 @@ from .decision import Step
 from .earning import Part
 from .state import ZERO, CapUsage, MemberState
 
-__all__ = ["round_points", "apply_limits", "cap_key"]
+__all__ = ["round_points", "round_parts", "apply_limits", "cap_key"]
 
 _MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
@@ -111,13 +111,14 @@ def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.date
     for index, cap in enumerate(earning.caps):
         if cap.rule is None and parts:
             bit |= _apply_cap(index, cap, parts, state, local, trace, usages)
-    total = _round(parts, rounding, bit, trace)
+    total = round_parts(parts, rounding, bit, trace)
     _record_usage(earning.caps, parts, state, total, usages)
     uses = {rule: sum((p.final for p in targets), ZERO) for rule, targets in budget_parts.items()}
     return total, {rule: used for rule, used in uses.items() if used}
 
 
-def _round(parts: list[Part], rounding, capped: bool, trace: list[Step]) -> Decimal:
+def round_parts(parts: list[Part], rounding, capped: bool, trace: list[Step]) -> Decimal:
+    """Round per rule or per event; sets each part's ``final`` and returns the total."""
     if rounding.scope == "rule":
         for part in parts:
             part.final = round_points(part.capped, rounding.mode, rounding.step)

@@ -46,10 +46,6 @@ class Run:
             self._values = self.event.values()
         return self._values
 
-    @property
-    def local(self) -> dt.datetime:
-        return self.now
-
     def context(self) -> EvalContext:
         if self.ctx is None:
             self.ctx = EvalContext(self.now, self.compiled.tz, self.state.history, self.event)

@@ -18,7 +18,7 @@ from .decision import Effect, TierView
 from .state import ZERO, MemberState
 
 __all__ = ["window_key", "window_end", "tier_index", "current_level", "add_metric", "upgrade", "close_windows",
-           "view", "level_for", "multiplier", "status_deadlines"]
+           "view", "level_for", "status_deadlines"]
 
 
 def window_key(tiers, local: dt.datetime, joined: dt.datetime | None) -> int:
@@ -118,11 +118,6 @@ def current_level(compiled, state: MemberState):
         return None
     names = [level.name for level in tiers.levels]
     return tiers.levels[names.index(state.tier.level)] if state.tier.level in names else tiers.levels[0]
-
-
-def multiplier(compiled, state: MemberState) -> tuple[Decimal, str | None]:
-    level = current_level(compiled, state)
-    return (level.earn_multiplier, level.name) if level is not None else (Decimal(1), None)
 
 
 def add_metric(compiled, state: MemberState, amount: Decimal, local: dt.datetime) -> int:
