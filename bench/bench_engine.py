@@ -140,11 +140,12 @@ def timed(fn, events) -> tuple[float, array, list]:
 
 
 def core_runner(compiled):
-    """The pure core as a caller drives it: member states in a dict, budgets carried across members."""
+    """The core as a caller that owns its states drives it (as the dry-run does): member states in
+    a dict, handed over with ``owned=True``, budgets carried across members."""
     states, budgets = {}, {}
 
     def run(event):
-        decision, state = evaluate(compiled, states.get(event["member"]), event, budgets=budgets)
+        decision, state = evaluate(compiled, states.get(event["member"]), event, budgets=budgets, owned=True)
         states[event["member"]] = state
         for effect in decision.effects:
             if effect.kind == "budget":

@@ -125,9 +125,9 @@ def refund(run: Run) -> None:
     run.points -= clawback
     run.trace.append(Step("ledger", "refund", True, f"order {order_id} re-evaluated at {left - amount}",
                           before=order.points, after=order.points - clawback))
-    run.state.own("orders")[order_id] = OrderRecord(order.id, order.type, order.time, order.fields, order.amount,
-                                             order.points - clawback, order.refunded + amount, order.tier,
-                                             order.window)
+    run.state.put_record("orders", order_id, OrderRecord(
+        order.id, order.type, order.time, order.fields, order.amount, order.points - clawback,
+        order.refunded + amount, order.tier, order.window))
     _lower_metric(run, order, amount, clawback)
 
 
@@ -158,12 +158,13 @@ def _lower_metric(run: Run, order: OrderRecord, amount: Decimal, clawback: Decim
         lowered = clawback
     else:
         return  # counts are of events, and an {on, add} metric is re-evaluated only at earn time
-    run.state.tier.metric[order.window] = run.state.tier.metric.get(order.window, ZERO) - lowered
+    metric = run.state.own("tier").metric
+    metric[order.window] = metric.get(order.window, ZERO) - lowered
 
 
 def profile(run: Run) -> None:
     """Member fields (birth date, segment, ...) change through events too: audited and idempotent."""
-    run.state.profile.update(run.event.fields)
+    run.state.own("profile").update(run.event.fields)
     run.trace.append(Step("ledger", "profile", True, f"updated {', '.join(sorted(run.event.fields)) or 'nothing'}"))
 
 

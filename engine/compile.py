@@ -89,6 +89,7 @@ class Compiled:
     source: str = ""
     reads_balance: bool = False
     expiry_cache: dict = field(default_factory=dict)  # month -> expiry instant, expiry -> notice instant
+    limit_plan: Any = None  # caps and budgets, worked out once (engine.limits.limit_plan)
 
     @property
     def label(self) -> str:

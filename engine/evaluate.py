@@ -34,7 +34,12 @@ def new_member(member_id: str, profile: Mapping[str, Any] | None = None) -> Memb
 
 
 def evaluate(compiled, state: MemberState | None, event: Event | Mapping[str, Any], clock: Clock = None,
-             budgets: Mapping[str, Decimal] | None = None) -> tuple[Decision, MemberState]:
+             budgets: Mapping[str, Decimal] | None = None, *, owned: bool = False) -> tuple[Decision, MemberState]:
+    """Decide ``event`` for the member whose ``state`` is given (None: a new member).
+
+    ``owned=True`` hands the state over: it is changed in place and returned, and the caller
+    must not keep using an older reference to it. A refused event, or a failure, puts it back
+    exactly as it was. Otherwise the state given is never changed."""
     try:
         event = event if isinstance(event, Event) else compiled.schema.parse(event)
     except EventError as exc:
@@ -44,11 +49,20 @@ def evaluate(compiled, state: MemberState | None, event: Event | Mapping[str, An
     if state.member_id != event.member:
         raise ValueError(f"state of member {state.member_id} given for an event of member {event.member}")
     now = _now(clock, event, compiled)
-    run = Run(compiled, state.clone(), event, now, budgets or {})
+    savepoint = state.savepoint() if owned else None
+    run = Run(compiled, state if owned else state.clone(), event, now, budgets or {})
     try:
         _process(run)
     except Rejected as exc:
+        if savepoint is not None:
+            savepoint.restore()
         return _rejected(run, state, exc), state
+    except BaseException:
+        if savepoint is not None:
+            savepoint.restore()
+        raise
+    if savepoint is not None:
+        savepoint.release()
     return run.decision(), run.state
 
 
@@ -150,8 +164,9 @@ def _record_order(run: Run, points: Decimal) -> None:
         window = tiers.window_key(run.compiled.model.tiers, run.now, state.joined)
     level = tiers.current_level(run.compiled, state)
     schedule_prune(run.compiled, state, event.time)
-    state.own("orders")[event.id] = OrderRecord(event.id, event.type, event.time, tuple(event.fields.items()),
-                                         event.fields["amount"], points, ZERO, level.name if level else None, window)
+    state.put_record("orders", event.id, OrderRecord(
+        event.id, event.type, event.time, tuple(event.fields.items()), event.fields["amount"], points, ZERO,
+        level.name if level else None, window))
 
 
 def _after_ledger(run: Run, plan, earned: Decimal, hold: str | None) -> None:
@@ -210,7 +225,7 @@ def _streaks(run: Run, plan, hold: str | None) -> None:
             fns = {id(reward): fn for reward, fn in rewards}
             for label, reward in due:
                 _bonus(run, label, f"streak:{label}", fns[id(reward)], hold)
-        run.state.streaks[streak.id] = state
+        run.state.own("streaks")[streak.id] = state
         run.state.schedule(streak_deadline(streak, state, run.compiled.tz))
 
 

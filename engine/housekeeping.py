@@ -11,7 +11,8 @@ import datetime as dt
 
 from . import calendar, ledger, streaks, tiers
 from .decision import Effect
-from .schedule import recompute_due
+from .ledger import FAR_FUTURE
+from .schedule import prune_deadline, recompute_due
 from .state import MemberState
 
 __all__ = ["housekeep", "prune"]
@@ -24,24 +25,27 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     state.clock = now
     if state.due is None or now < state.due:
         return []
-    effects = ledger.release_due(state, now)
-    effects += ledger.expire_due(compiled, state, now)
-    effects += ledger.notices_due(compiled, state, now)
+    effects, lots_ahead = ledger.settle(compiled, state, now)
+    expired = any(e.kind == "expire" for e in effects)
     if compiled.model.tiers is not None:
         effects += tiers.close_windows(compiled, state, now)
     local = calendar.local(now, compiled.tz)
     for streak in compiled.model.streaks:
         updated, broken = streaks.check_break(streak, state.streaks.get(streak.id), local)
         if broken:
-            state.streaks[streak.id] = updated
+            state.own("streaks")[streak.id] = updated
             effects += broken
-    prune(compiled, state, now)
-    recompute_due(compiled, state, now)
+    if expired or state.forget_at is None or state.forget_at <= now:
+        prune(compiled, state, now)
+    recompute_due(compiled, state, now, lots_ahead)
     return effects
 
 
 def prune(compiled, state: MemberState, now: dt.datetime) -> None:
-    """Forget what no rule can read any more, so state grows with members, not events."""
+    """Forget what no rule can read any more, so state grows with members, not events.
+
+    Runs when something expired, or when the oldest order or redemption is due to be
+    forgotten (``state.forget_at``), so most housekeeping passes skip it."""
     window = compiled.model.points.refunds.window
     horizon = calendar.add(now, -window.amount, window.unit, compiled.tz)
     if any(o.time < horizon for o in state.orders.values()):
@@ -53,3 +57,4 @@ def prune(compiled, state: MemberState, now: dt.datetime) -> None:
     referenced = {a.lot for r in state.redemptions.values() if not r.reversed for a in r.allocations}
     state.lots = [lot for lot in state.lots if lot.remaining > 0 or lot.id in referenced or
                   (lot.order in state.orders) or lot.hold is not None]
+    state.forget_at = prune_deadline(compiled, state) or FAR_FUTURE

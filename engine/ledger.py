@@ -15,8 +15,8 @@ from . import calendar
 from .decision import Effect
 from .state import ZERO, Allocation, Lot, MemberState, Redemption
 
-__all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back", "reverse", "expire_due",
-           "notices_due", "release_due", "inactivity_deadline", "FAR_FUTURE"]
+__all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back", "reverse", "settle",
+           "inactivity_deadline", "FAR_FUTURE"]
 
 FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 
@@ -116,7 +116,7 @@ def redeem(state: MemberState, redemption_id: str, points: Decimal, now: dt.date
     if points > have:
         raise Shortfall(have, points)
     allocations, _ = spend(state, points, now)
-    state.own("redemptions")[redemption_id] = Redemption(redemption_id, now, points, tuple(allocations))
+    state.put_record("redemptions", redemption_id, Redemption(redemption_id, now, points, tuple(allocations)))
     state.count("redeemed", points)
     return [Effect("redeem", -a.points, a.lot, {"redemption": redemption_id}) for a in allocations]
 
@@ -154,21 +154,8 @@ def reverse(state: MemberState, redemption: Redemption, now: dt.datetime) -> lis
             state.schedule(deadline)
         effects.append(Effect("reverse", allocation.points, lot.id, {"redemption": redemption.id}))
         state.count("redeemed", -allocation.points)
-    state.own("redemptions")[redemption.id] = Redemption(redemption.id, redemption.time, redemption.points,
-                                                  redemption.allocations, redemption.debt, True)
-    return effects
-
-
-def expire_due(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
-    effects = []
-    for index, lot in enumerate(state.lots):
-        if lot.remaining > 0 and lot.expires_at is not None and lot.expires_at <= now:
-            effects.append(_expire(state, index, lot, lot.expires_at, "expiry date"))
-    deadline = inactivity_deadline(compiled, state)
-    if deadline is not None and deadline <= now:
-        for index, lot in enumerate(state.lots):
-            if lot.remaining > 0:
-                effects.append(_expire(state, index, lot, deadline, "inactivity"))
+    state.put_record("redemptions", redemption.id, Redemption(
+        redemption.id, redemption.time, redemption.points, redemption.allocations, redemption.debt, True))
     return effects
 
 
@@ -185,33 +172,61 @@ def inactivity_deadline(compiled, state: MemberState) -> dt.datetime | None:
     return calendar.add(state.last_activity, expiry.inactivity.amount, expiry.inactivity.unit, compiled.tz)
 
 
-def notices_due(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
-    """One notice per expiry date, ``expiry_notice`` ahead of it, never twice."""
-    notice = compiled.model.points.expiry_notice
-    if notice is None:
-        return []
-    due: dict[dt.datetime, Decimal] = {}
-    for index, lot in enumerate(state.lots):
-        expires = lot.expires_at
-        if lot.noticed or lot.remaining <= 0 or expires is None or expires <= now:
+def settle(compiled, state: MemberState, now: dt.datetime) -> tuple[list[Effect], dt.datetime | None]:
+    """Housekeeping's pass over the lots: release what is due, expire what has expired, send
+    expiry notices. Effects come releases first, then expiries, then notices. Also returns the
+    earliest lot deadline still ahead, so the next pass can be scheduled without another scan."""
+    inactive_at = inactivity_deadline(compiled, state)
+    inactive = inactive_at is not None and inactive_at <= now
+    notify = compiled.model.points.expiry_notice is not None and not inactive
+    releases, expiries, notices, ahead = [], [], {}, None
+    lots = state.lots
+    for index in range(len(lots)):
+        lot = lots[index]
+        if lot.pending_until is not None and lot.pending_until <= now:
+            releases += _release(state, index, lot)
+            lot = lots[index]
+        if lot.remaining <= 0:
             continue
-        if lot.notice_at is not None and lot.notice_at <= now:
-            due[expires] = due.get(expires, ZERO) + lot.remaining
+        expires = lot.expires_at
+        if expires is not None and expires <= now:
+            expiries.append(_expire(state, index, lot, expires, "expiry date"))
+            continue
+        if notify and not lot.noticed and lot.notice_at is not None and lot.notice_at <= now and expires:
+            notices[expires] = notices.get(expires, ZERO) + lot.remaining
             state.put_lot(index, lot.with_(noticed=True))
-    deadline = inactivity_deadline(compiled, state)
-    key = f"inactivity:{deadline.isoformat()}" if deadline else None
-    if deadline and deadline > now and key not in state.notices and state.total() > 0 \
+            lot = lots[index]
+        ahead = _earliest(ahead, lot)
+    if inactive:
+        expiries += [_expire(state, i, lot, inactive_at, "inactivity") for i, lot in enumerate(lots) if lot.remaining > 0]
+        ahead = None  # nothing is left to release, expire or notice
+    if notify:
+        _inactivity_notice(compiled, state, now, inactive_at, notices)
+    due = [Effect("expiry_notice", points, None, {"expires_at": at}) for at, points in sorted(notices.items())]
+    return releases + expiries + due, ahead
+
+
+def _release(state: MemberState, index: int, lot: Lot) -> list[Effect]:
+    state.put_lot(index, lot.with_(pending_until=None))
+    return [Effect("release", lot.remaining, lot.id, {"at": lot.pending_until})] if lot.remaining > 0 else []
+
+
+def _earliest(ahead: dt.datetime | None, lot: Lot) -> dt.datetime | None:
+    """The earliest of ``ahead`` and the live ``lot``'s own deadlines (all later than now here)."""
+    for deadline in (lot.pending_until, lot.expires_at, None if lot.noticed else lot.notice_at):
+        if deadline is not None and (ahead is None or deadline < ahead):
+            ahead = deadline
+    return ahead
+
+
+def _inactivity_notice(compiled, state: MemberState, now: dt.datetime, deadline: dt.datetime | None,
+                       notices: dict) -> None:
+    """One notice ahead of the inactivity deadline, never twice for the same deadline."""
+    if deadline is None or deadline <= now:
+        return
+    notice = compiled.model.points.expiry_notice
+    key = f"inactivity:{deadline.isoformat()}"
+    if key not in state.notices and state.total() > 0 \
             and calendar.add(deadline, -notice.amount, notice.unit, compiled.tz) <= now:
         state.notices = state.notices | {key}
-        due[deadline] = due.get(deadline, ZERO) + sum((lot.remaining for lot in state.lots), ZERO)
-    return [Effect("expiry_notice", points, None, {"expires_at": at}) for at, points in sorted(due.items())]
-
-
-def release_due(state: MemberState, now: dt.datetime) -> list[Effect]:
-    effects = []
-    for index, lot in enumerate(state.lots):
-        if lot.pending_until is not None and lot.pending_until <= now:
-            state.put_lot(index, lot.with_(pending_until=None))
-            if lot.remaining > 0:
-                effects.append(Effect("release", lot.remaining, lot.id, {"at": lot.pending_until}))
-    return effects
+        notices[deadline] = notices.get(deadline, ZERO) + sum((lot.remaining for lot in state.lots), ZERO)

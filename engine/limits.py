@@ -9,6 +9,7 @@ multipliers in reverse rule order, base last), and the trace says how much.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Mapping
 
@@ -17,7 +18,7 @@ from .decision import Step
 from .earning import Part
 from .state import ZERO, CapUsage, MemberState
 
-__all__ = ["round_points", "round_parts", "apply_limits", "cap_key"]
+__all__ = ["round_points", "round_parts", "apply_limits", "cap_key", "limit_plan", "LimitPlan", "CapSpec"]
 
 _MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
@@ -32,9 +33,44 @@ def cap_key(index: int) -> str:
     return f"cap:{index}"
 
 
-def _usage(state: MemberState, index: int, cap, local: dt.datetime) -> CapUsage:
-    current = period_key(local, cap.period) if cap.period != "lifetime" else 0
-    usage = state.caps.get(cap_key(index))
+@dataclass(frozen=True, slots=True)
+class CapSpec:
+    """A cap with what every event would otherwise work out again."""
+
+    index: int
+    key: str  # where the member's usage is kept in ``state.caps``
+    label: str  # how the trace names it
+    rule: str | None
+    period: str | None  # None: per event
+    max_points: Decimal | None
+    max_times: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPlan:
+    rule_caps: tuple[CapSpec, ...]
+    budgets: tuple[tuple[str, Decimal, str], ...]  # (rule, max_points, trace label)
+    total_caps: tuple[CapSpec, ...]
+
+
+def limit_plan(compiled) -> LimitPlan:
+    """Built once per compiled ruleset."""
+    plan = compiled.limit_plan
+    if plan is None:
+        earning = compiled.model.earning
+        specs = [CapSpec(i, cap_key(i), f"cap:{cap.rule or 'total'}/{cap.period}", cap.rule,
+                         None if cap.per == "event" or cap.period == "event" else cap.period, cap.max_points,
+                         cap.max_times) for i, cap in enumerate(earning.caps)]
+        plan = compiled.limit_plan = LimitPlan(
+            tuple(s for s in specs if s.rule is not None),
+            tuple((b.rule, b.max_points, f"budget:{b.rule}") for b in earning.budgets),
+            tuple(s for s in specs if s.rule is None))
+    return plan
+
+
+def _usage(state: MemberState, spec: CapSpec, local: dt.datetime) -> CapUsage:
+    current = period_key(local, spec.period) if spec.period != "lifetime" else 0
+    usage = state.caps.get(spec.key)
     return usage if usage is not None and usage.period == current else CapUsage(current)
 
 
@@ -47,8 +83,8 @@ def _cut(parts: list[Part], excess: Decimal) -> None:
         excess -= take
 
 
-def _clip(parts: list[Part], limit: Decimal, what, trace: list[Step]) -> bool:
-    """Cut ``parts`` down to ``limit``. ``what`` is a cap, or a label; named only when it bites."""
+def _clip(parts: list[Part], limit: Decimal, label: str, trace: list[Step]) -> bool:
+    """Cut ``parts`` down to ``limit``; the trace names ``label`` only when it bites."""
     total = ZERO
     for part in parts:
         total += part.capped
@@ -56,7 +92,6 @@ def _clip(parts: list[Part], limit: Decimal, what, trace: list[Step]) -> bool:
         return False
     limit = max(limit, ZERO)
     _cut(parts, total - limit)
-    label = what if isinstance(what, str) else _label(what)
     trace.append(Step("caps", label, True, f"{limit} left of the limit: {total - limit} cut", before=total,
                       after=limit))
     return True
@@ -72,48 +107,51 @@ def _zero(parts: list[Part], label: str, note: str, trace: list[Step]) -> bool:
     return True
 
 
-def _label(cap) -> str:
-    return f"cap:{cap.rule or 'total'}/{cap.period}"
-
-
-def _apply_cap(index: int, cap, parts: list[Part], state: MemberState, local, trace, usages: dict) -> bool:
-    if cap.per == "event" or cap.period == "event":
-        return cap.max_points is not None and _clip(parts, cap.max_points, cap, trace)
-    usage = usages[index] = _usage(state, index, cap, local)
-    if cap.max_times is not None and usage.times >= cap.max_times:
-        return _zero(parts, _label(cap), f"already paid {usage.times} of {cap.max_times} times this {cap.period}",
+def _apply_cap(spec: CapSpec, parts: list[Part], state: MemberState, local, trace, usages: dict) -> bool:
+    if spec.period is None:
+        return spec.max_points is not None and _clip(parts, spec.max_points, spec.label, trace)
+    usage = usages[spec] = _usage(state, spec, local)
+    if spec.max_times is not None and usage.times >= spec.max_times:
+        return _zero(parts, spec.label, f"already paid {usage.times} of {spec.max_times} times this {spec.period}",
                      trace)
-    if cap.max_points is not None:
-        return _clip(parts, cap.max_points - usage.points, cap, trace)
+    if spec.max_points is not None:
+        return _clip(parts, spec.max_points - usage.points, spec.label, trace)
     return False
+
+
+def _by_rule(parts: list[Part]) -> dict[str, list[Part]]:
+    found: dict[str, list[Part]] = {}
+    for part in parts:
+        found.setdefault(part.rule, []).append(part)
+    return found
 
 
 def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.datetime,
                  budgets_used: Mapping[str, Decimal], trace: list[Step]) -> tuple[Decimal, dict[str, Decimal]]:
     """Caps, budgets, rounding. Updates cap usage on ``state``; returns the total and budget uses."""
-    earning, rounding = compiled.model.earning, compiled.model.rounding
+    plan = limit_plan(compiled)
     for part in parts:
         part.capped = part.points
     bit = False
-    usages: dict[int, CapUsage] = {}
-    for index, cap in enumerate(earning.caps):
-        if cap.rule is not None:
-            targets = [p for p in parts if p.rule == cap.rule]
-            if targets:  # a rule that did not fire uses none of its cap
-                bit |= _apply_cap(index, cap, targets, state, local, trace, usages)
-    budget_parts: dict[str, list[Part]] = {}
-    for budget in earning.budgets:
-        targets = [p for p in parts if p.rule == budget.rule]
+    usages: dict[CapSpec, CapUsage] = {}
+    by_rule = _by_rule(parts) if plan.rule_caps or plan.budgets else {}
+    for spec in plan.rule_caps:
+        targets = by_rule.get(spec.rule)
+        if targets:  # a rule that did not fire uses none of its cap
+            bit |= _apply_cap(spec, targets, state, local, trace, usages)
+    budget_parts: list[tuple[str, list[Part]]] = []
+    for rule, max_points, label in plan.budgets:
+        targets = by_rule.get(rule)
         if targets:
-            left = budget.max_points - budgets_used.get(budget.rule, ZERO)
-            bit |= _clip(targets, left, f"budget:{budget.rule}", trace)
-            budget_parts[budget.rule] = targets
-    for index, cap in enumerate(earning.caps):
-        if cap.rule is None and parts:
-            bit |= _apply_cap(index, cap, parts, state, local, trace, usages)
-    total = round_parts(parts, rounding, bit, trace)
-    _record_usage(earning.caps, parts, state, total, usages)
-    uses = {rule: sum((p.final for p in targets), ZERO) for rule, targets in budget_parts.items()}
+            bit |= _clip(targets, max_points - budgets_used.get(rule, ZERO), label, trace)
+            budget_parts.append((rule, targets))
+    if parts:
+        for spec in plan.total_caps:
+            bit |= _apply_cap(spec, parts, state, local, trace, usages)
+    total = round_parts(parts, compiled.model.rounding, bit, trace)
+    if usages:
+        _record_usage(usages, by_rule, state, total)
+    uses = {rule: sum((p.final for p in targets), ZERO) for rule, targets in budget_parts}
     return total, {rule: used for rule, used in uses.items() if used}
 
 
@@ -140,9 +178,12 @@ def _spread_rounding(parts: list[Part], delta: Decimal) -> None:
     """Per-rule figures add up to the rounded total: the difference goes to the largest part."""
     for part in parts:
         part.final = part.capped
-    if parts and delta > 0:
-        max(parts, key=lambda p: p.final).final += delta
-    for part in sorted(parts, key=lambda p: p.final, reverse=True):
+    if not parts or not delta:
+        return
+    if delta > 0:
+        max(parts, key=_final).final += delta
+        return
+    for part in sorted(parts, key=_final, reverse=True):
         if delta >= 0:
             break
         take = min(part.final, -delta)
@@ -150,9 +191,12 @@ def _spread_rounding(parts: list[Part], delta: Decimal) -> None:
         delta += take
 
 
-def _record_usage(caps, parts: list[Part], state: MemberState, total: Decimal, usages: dict) -> None:
-    for index, usage in usages.items():
-        cap = caps[index]
-        points = total if cap.rule is None else sum((p.final for p in parts if p.rule == cap.rule), ZERO)
+def _final(part: Part) -> Decimal:
+    return part.final
+
+
+def _record_usage(usages: dict, by_rule: dict[str, list[Part]], state: MemberState, total: Decimal) -> None:
+    for spec, usage in usages.items():
+        points = total if spec.rule is None else sum((p.final for p in by_rule[spec.rule]), ZERO)
         if points > 0:
-            state.caps[cap_key(index)] = CapUsage(usage.period, usage.points + points, usage.times + 1)
+            state.own("caps")[spec.key] = CapUsage(usage.period, usage.points + points, usage.times + 1)

@@ -68,7 +68,7 @@ class Run:
             span = self.compiled.history_span
             since = calendar.add(self.now, -span.amount, span.unit, self.compiled.tz)
             if history and history[0].time <= since:  # keep only what the longest window can read
-                history[:] = [h for h in history if h.time > since]
+                history = self.state.history = [h for h in history if h.time > since]
             history.append(HistoryItem(self.event.time, self.event.type, values))
             if self.ctx is not None:
                 self.ctx.history = history

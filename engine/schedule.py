@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 
 from . import calendar, tiers
+from .ledger import FAR_FUTURE
 from .state import MemberState
 
-__all__ = ["recompute_due", "lot_deadlines", "streak_deadline", "inactivity_deadlines", "prune_deadline",
+__all__ = ["recompute_due", "streak_deadline", "inactivity_deadlines", "prune_deadline",
            "note_activity", "early_after", "schedule_prune"]
 
 _EARLY_DAYS = {"minute": 0, "hour": 0, "day": 1, "week": 7, "month": 28, "year": 365}
@@ -35,13 +36,6 @@ def note_activity(compiled, state: MemberState, event_type: str, now: dt.datetim
     state.last_activity = now
     for deadline in inactivity_deadlines(compiled, state):
         state.schedule(deadline)
-
-
-def lot_deadlines(lot) -> list[dt.datetime]:
-    if lot.remaining <= 0:
-        return []
-    found = [lot.pending_until, lot.expires_at, None if lot.noticed else lot.notice_at]
-    return [d for d in found if d is not None]
 
 
 def inactivity_deadlines(compiled, state: MemberState) -> list[dt.datetime]:
@@ -78,9 +72,14 @@ def _forget_at(compiled, moment: dt.datetime) -> dt.datetime:
 
 def schedule_prune(compiled, state: MemberState, moment: dt.datetime) -> None:
     """A new order or redemption must be forgotten some day; usually something earlier is due."""
-    if state.due is not None and state.due <= early_after(moment, compiled.model.points.refunds.window):
-        return  # housekeeping runs before then and schedules pruning exactly
-    state.schedule(_forget_at(compiled, moment))
+    soonest = early_after(moment, compiled.model.points.refunds.window)  # never later than _forget_at(moment)
+    later_than_due = state.due is not None and state.due <= soonest  # housekeeping runs first and reschedules
+    if later_than_due and (state.forget_at is None or state.forget_at <= soonest):
+        return
+    forget = _forget_at(compiled, moment)
+    if state.forget_at is not None and forget < state.forget_at:
+        state.forget_at = forget
+    state.schedule(forget)
 
 
 def _tier_deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:
@@ -93,18 +92,16 @@ def _tier_deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.d
     return found
 
 
-def recompute_due(compiled, state: MemberState, now: dt.datetime) -> None:
-    found: list[dt.datetime] = []
-    for lot in state.lots:
-        found += lot_deadlines(lot)
+def recompute_due(compiled, state: MemberState, now: dt.datetime, lots_ahead: dt.datetime | None) -> None:
+    """``lots_ahead`` is the earliest lot deadline after ``now``, from housekeeping's pass over the lots."""
+    found: list[dt.datetime] = [lots_ahead] if lots_ahead is not None else []
     found += inactivity_deadlines(compiled, state)
     found += _tier_deadlines(compiled, state, now)
     for streak in compiled.model.streaks:
         deadline = streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
         if deadline is not None:
             found.append(deadline)
-    prune = prune_deadline(compiled, state)
-    if prune is not None:
-        found.append(prune)
+    if state.forget_at is not None and state.forget_at != FAR_FUTURE:
+        found.append(state.forget_at)
     later = [d for d in found if d > now]
     state.due = min(later) if later else None

@@ -1,8 +1,9 @@
 """A member's state, as the pure core reads and returns it.
 
-State objects are small slotted dataclasses. The core never mutates the state it is
-given: :meth:`MemberState.clone` copies the containers, and lots are frozen and
-replaced when they change, so a clone costs a few list copies, not a deep copy.
+State objects are small slotted dataclasses. The records inside a state (lots, orders,
+redemptions, cap usage, streaks, history) are treated as immutable and replaced when
+they change: they are not frozen only because frozen dataclasses are several times
+slower to build. :meth:`MemberState.clone` therefore copies containers, never records.
 """
 
 from __future__ import annotations
@@ -76,13 +77,13 @@ def _held(lot: Lot) -> bool:
 
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Allocation:
     lot: str
     points: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Redemption:
     id: str
     time: dt.datetime
@@ -92,7 +93,7 @@ class Redemption:
     reversed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderRecord:
     """What a refund needs to re-evaluate an order at its reduced amount."""
 
@@ -118,7 +119,7 @@ class TierState:
         return TierState(self.level, dict(self.metric), dict(self.reached), dict(self.closed))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StreakState:
     length: int = 0
     last_period: int | None = None
@@ -127,14 +128,14 @@ class StreakState:
     best: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CapUsage:
     period: int
     points: Decimal = ZERO
     times: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HistoryItem:
     time: dt.datetime
     type: str
@@ -165,17 +166,21 @@ class MemberState:
     # held back (pending release or review). Kept by put_lot/add_lot; None means "recount".
     live: Decimal | None = field(default=None, compare=False)
     held: Decimal | None = field(default=None, compare=False)
+    # when the oldest order or redemption may be forgotten (pruning waits for it); None: not known
+    forget_at: dt.datetime | None = field(default=None, compare=False)
+    journal: Any = field(default=None, compare=False, repr=False)  # a Savepoint while one is open
 
-    # orders, redemptions and history can be long and change rarely: a clone shares them
-    # and copies one only when it is first written (see own()).
-    _SHARED = frozenset({"orders", "redemptions", "history"})
+    # A clone shares every container with the state it came from and copies one only when
+    # it is first written (see own()): most events write two or three of them. Lots are
+    # copied at once: nearly every event writes them.
+    SHARED = frozenset({"profile", "orders", "redemptions", "history", "tier", "streaks", "caps", "totals"})
 
     def clone(self) -> "MemberState":
         return MemberState(
-            self.member_id, dict(self.profile), self.joined, self.clock, list(self.lots), self.debt,
-            self.redemptions, self.orders, self.tier.clone(), dict(self.streaks), self.badges,
-            self.history, self.last_activity, dict(self.caps), dict(self.totals), self.notices, self.due,
-            self._SHARED, *self._sums(),
+            self.member_id, self.profile, self.joined, self.clock, list(self.lots), self.debt,
+            self.redemptions, self.orders, self.tier, self.streaks, self.badges,
+            self.history, self.last_activity, self.caps, self.totals, self.notices, self.due,
+            self.SHARED, *self._sums(), self.forget_at,
         )
 
     def _sums(self) -> tuple[Decimal, Decimal]:
@@ -199,15 +204,31 @@ class MemberState:
         """Replace a lot, keeping the running sums right."""
         self._sums()
         old = self.lots[index]
+        if self.journal is not None:
+            self.journal.replaced(self.lots, index, old)
         self.lots[index] = lot
         self.live += lot.remaining - old.remaining
         self.held += (lot.remaining if _held(lot) else ZERO) - (old.remaining if _held(old) else ZERO)
+
+    def put_record(self, name: str, key: str, record) -> None:
+        """Set ``orders[key]`` or ``redemptions[key]``, through a savepoint when one is open."""
+        container = self.own(name)
+        if self.journal is not None:
+            self.journal.replaced(container, key, *((container[key],) if key in container else ()))
+        container[key] = record
+
+    def savepoint(self):
+        """Start recording changes so :meth:`Savepoint.restore` can undo them."""
+        from .savepoint import Savepoint
+
+        return Savepoint(self)
 
     def own(self, name: str):
         """The container ``name``, copied first if this state still shares it with another."""
         if name in self.shared:
             value = getattr(self, name)
-            setattr(self, name, dict(value) if isinstance(value, dict) else list(value))
+            setattr(self, name, value.clone() if isinstance(value, TierState) else
+                    dict(value) if isinstance(value, dict) else list(value))
             self.shared = self.shared - {name}
         return getattr(self, name)
 
@@ -241,4 +262,5 @@ class MemberState:
         return None
 
     def count(self, key: str, amount: Decimal) -> None:
-        self.totals[key] = self.totals.get(key, ZERO) + amount
+        totals = self.own("totals")
+        totals[key] = totals.get(key, ZERO) + amount

@@ -20,7 +20,7 @@ from .engine import Engine
 from .state import MemberState
 from .store import MemoryStore
 
-__all__ = ["CaseResult", "run_tests", "check_expect", "EXPECT_KEYS"]
+__all__ = ["CaseResult", "run_tests", "case_events", "check_expect", "EXPECT_KEYS"]
 
 EXPECT_KEYS = ("points", "balance", "pending", "total", "tier", "outcome", "reason", "effects", "fired",
                "not_fired", "paid", "trace", "streak", "badges")
@@ -48,11 +48,11 @@ def _run_case(compiled, test, store_factory) -> CaseResult:
     engine = Engine(compiled, store_factory())
     member_id = str(test.member.get("id", "member"))
     decision = None
+    setup = _setup_events(compiled, test, member_id)
     try:
-        for raw in _setup_events(compiled, test, member_id):
+        for raw in setup:
             engine.process(raw)
-        for index, raw in enumerate(test.events):
-            event = {"member": member_id, "id": f"e{index + 1}", **{k: v for k, v in raw.items() if k != "expect"}}
+        for raw, event in zip(test.events, case_events(compiled, test)[len(setup):]):
             decision = engine.process(event)
             _note(result, check_expect(raw.get("expect") or {}, decision, None), decision, event,
                   f"event {event['id']}")
@@ -63,6 +63,14 @@ def _run_case(compiled, test, store_factory) -> CaseResult:
         if close:
             close()
     return result
+
+
+def case_events(compiled, test) -> list[dict]:
+    """The raw events a test sends, in order: profile and opening points first, then its own."""
+    member_id = str(test.member.get("id", "member"))
+    own = [{"member": member_id, "id": f"e{index + 1}", **{k: v for k, v in raw.items() if k != "expect"}}
+           for index, raw in enumerate(test.events)]
+    return _setup_events(compiled, test, member_id) + own
 
 
 def _note(result: CaseResult, failures: list[str], decision, event, where: str) -> None:

@@ -124,7 +124,8 @@ def add_metric(compiled, state: MemberState, amount: Decimal, local: dt.datetime
     key = window_key(compiled.model.tiers, local, state.joined)
     if key not in state.tier.metric:  # a new window will need closing
         state.schedule(window_end(compiled.model.tiers, key, state.joined, compiled.tz))
-    state.tier.metric[key] = state.tier.metric.get(key, ZERO) + amount
+    metric = state.own("tier").metric
+    metric[key] = metric.get(key, ZERO) + amount
     return key
 
 
@@ -132,7 +133,8 @@ def _change(compiled, state: MemberState, now: dt.datetime, why: str) -> list[Ef
     levels = compiled.model.tiers.levels
     new = levels[tier_index(compiled, state, now)].name
     old = state.tier.level or levels[0].name
-    state.tier.level = new
+    if state.tier.level != new:
+        state.own("tier").level = new
     if new == old:
         return []
     direction = "up" if [lv.name for lv in levels].index(new) > [lv.name for lv in levels].index(old) else "down"
@@ -145,7 +147,7 @@ def upgrade(compiled, state: MemberState, local: dt.datetime) -> list[Effect]:
     key = window_key(tiers, local, state.joined)
     reached = level_for(tiers.levels, _metric(tiers, state, key))
     if reached > state.tier.reached.get(key, 0):
-        state.tier.reached[key] = reached
+        state.own("tier").reached[key] = reached
         state.schedule(window_end(tiers, key, state.joined, compiled.tz))
     return _change(compiled, state, local, "threshold reached")
 
@@ -156,7 +158,7 @@ def close_windows(compiled, state: MemberState, now: dt.datetime) -> list[Effect
     if tiers.window != "rolling_12_months":
         for key in sorted(set(state.tier.metric) | set(state.tier.reached)):
             if key not in state.tier.closed and window_end(tiers, key, state.joined, compiled.tz) <= now:
-                state.tier.closed[key] = level_for(tiers.levels, _metric(tiers, state, key))
+                state.own("tier").closed[key] = level_for(tiers.levels, _metric(tiers, state, key))
     _forget_old_windows(compiled, state, now)
     return _change(compiled, state, now, "window ended")
 
@@ -165,15 +167,17 @@ def _forget_old_windows(compiled, state: MemberState, now: dt.datetime) -> None:
     tiers = compiled.model.tiers
     if tiers.window == "rolling_12_months":
         oldest = window_key(tiers, now, state.joined) - _ROLLING_LOOKBACK - 12
-        for store in (state.tier.metric, state.tier.reached):
-            for key in [k for k in store if k < oldest]:
-                del store[key]
+        if any(k < oldest for k in (*state.tier.metric, *state.tier.reached)):
+            tier = state.own("tier")
+            tier.metric = {k: v for k, v in tier.metric.items() if k >= oldest}
+            tier.reached = {k: v for k, v in tier.reached.items() if k >= oldest}
         return
     for key in list(state.tier.closed):
         if _status_until(tiers, key, state.joined, compiled.tz) <= now:
-            state.tier.closed.pop(key)
-            state.tier.reached.pop(key, None)
-            state.tier.metric.pop(key, None)
+            tier = state.own("tier")
+            tier.closed.pop(key)
+            tier.reached.pop(key, None)
+            tier.metric.pop(key, None)
 
 
 def view(compiled, state: MemberState, local: dt.datetime) -> TierView | None:
