@@ -18,9 +18,11 @@ from punchcard.dsl.functions import FunctionSpec
 
 from . import calendar
 
-__all__ = ["EvalContext", "CodeGen", "MISSING"]
+__all__ = ["EvalContext", "CodeGen", "MISSING", "NOT_WHEN", "UNLESS"]
 
 MISSING = object()
+NOT_WHEN = object()  # what a rule's combined function returns when its when: is false
+UNLESS = object()  # ... and when its unless: matched
 
 
 class EvalContext:
@@ -68,16 +70,32 @@ class CodeGen:
         self.let_index = {name: i for i, name in enumerate(self.lets)}
 
     # -- module ----------------------------------------------------------------------
-    def build(self, exprs: dict[Any, ast.Node]) -> dict[Any, Callable]:
+    def build(self, exprs: dict[Any, ast.Node], rules: dict[Any, tuple] | None = None) -> dict[Any, Callable]:
+        """One function per expression; and per rule in ``rules`` (key -> (when, unless, value)
+        nodes, either condition may be None) one function doing all three in one call."""
         for name, node in self.lets.items():
             self.sources.append(self._let_source(name, node))
         keys = list(exprs)
         for i, key in enumerate(keys):
             self.sources.append(f"def _x{i}(ev, m, ctx):\n    return {self.expr(exprs[key])}\n")
+        rule_keys = list(rules or {})
+        for i, key in enumerate(rule_keys):
+            self.sources.append(self._rule_source(i, *rules[key]))
         namespace = self._namespace()
         code = compile("\n".join(self.sources), "<punchcard ruleset>", "exec")
         exec(code, namespace)  # noqa: S102 - source generated above from the checked tree only
-        return {key: namespace[f"_x{i}"] for i, key in enumerate(keys)}
+        built = {key: namespace[f"_x{i}"] for i, key in enumerate(keys)}
+        built.update({key: namespace[f"_r{i}"] for i, key in enumerate(rule_keys)})
+        return built
+
+    def _rule_source(self, i: int, when: ast.Node | None, unless: ast.Node | None, value: ast.Node) -> str:
+        lines = [f"def _r{i}(ev, m, ctx):"]
+        if when is not None:
+            lines.append(f"    if not {self.expr(when)}:\n        return _NOT_WHEN")
+        if unless is not None:
+            lines.append(f"    if {self.expr(unless)}:\n        return _UNLESS")
+        lines.append(f"    return {self.expr(value)}\n")
+        return "\n".join(lines)
 
     def _let_source(self, name: str, node: ast.Node) -> str:
         i = self.let_index[name]
@@ -89,7 +107,8 @@ class CodeGen:
                 f"    return v\n")
 
     def _namespace(self) -> dict[str, Any]:
-        namespace: dict[str, Any] = {"__builtins__": {}, "_MISSING": MISSING, "_add": calendar.add}
+        namespace: dict[str, Any] = {"__builtins__": {}, "_MISSING": MISSING, "_add": calendar.add,
+                                     "_NOT_WHEN": NOT_WHEN, "_UNLESS": UNLESS}
         namespace.update({f"_k{i}": value for i, value in enumerate(self.consts)})
         namespace.update({f"_f{i}": impl for i, impl in enumerate(self.impls)})
         return namespace

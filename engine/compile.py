@@ -44,6 +44,7 @@ class Rule:
     group: str | None = None
     when_text: str | None = None
     reads: tuple[tuple[str, str], ...] = ()  # ("event"|"member"|"let", name) for the trace
+    decide: Callable | None = None  # when, unless and value in one call (codegen.NOT_WHEN / UNLESS)
 
 
 @dataclass
@@ -155,8 +156,11 @@ def _generate(state: _State) -> None:
 
     compiled = state.compiled
     checked = state.checked
+    from .plans import rule_nodes
+
     gen = CodeGen(checked.functions, checked.lets)
-    compiled.functions = gen.build({path: expr.node for path, expr in checked.exprs.items()})
+    compiled.functions = gen.build({path: expr.node for path, expr in checked.exprs.items()},
+                                   rule_nodes(compiled))
     compiled.source = "\n".join(gen.sources)
     fill_plans(compiled)
     compiled.reads_balance = "member.balance" in compiled.graph

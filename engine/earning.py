@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
+from .codegen import NOT_WHEN, UNLESS
 from .decision import Step
 from .state import ZERO
 
-__all__ = ["Part", "RuleFailure", "run_rule", "decided_by", "earn", "stack"]
+__all__ = ["Part", "RuleFailure", "failure", "run_rule", "decided_by", "earn", "stack"]
 
 ONE = Decimal(1)
 
@@ -41,15 +42,23 @@ class RuleFailure(Exception):
     """A rule could not be evaluated: a field it reads is missing, or arithmetic failed."""
 
 
+_FAILURES = (KeyError, ArithmeticError, TypeError, ValueError)
+
+
+def failure(exc: Exception) -> str:
+    """Why a rule could not be evaluated, in the analyst's words."""
+    if isinstance(exc, KeyError):
+        return f"not known: {exc.args[0]}"
+    if isinstance(exc, ArithmeticError):
+        return f"arithmetic failed ({type(exc).__name__})"
+    return f"could not be evaluated ({exc})"
+
+
 def run_rule(fn: Callable, ev: dict, m: dict, ctx) -> Any:
     try:
         return fn(ev, m, ctx)
-    except KeyError as exc:
-        raise RuleFailure(f"not known: {exc.args[0]}") from None
-    except ArithmeticError as exc:
-        raise RuleFailure(f"arithmetic failed ({type(exc).__name__})") from None
-    except (TypeError, ValueError) as exc:
-        raise RuleFailure(f"could not be evaluated ({exc})") from None
+    except _FAILURES as exc:
+        raise RuleFailure(failure(exc)) from None
 
 
 def decided_by(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
@@ -65,24 +74,17 @@ def decided_by(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
     return out
 
 
-def _condition(rule, ev, m, ctx) -> tuple[bool, str]:
-    if rule.when is not None and not run_rule(rule.when, ev, m, ctx):
-        return False, f"when: {rule.when_text}"
-    if rule.unless is not None and run_rule(rule.unless, ev, m, ctx):
-        return False, "unless: matched"
-    return True, f"when: {rule.when_text}" if rule.when_text else ""
-
-
 def _consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
     try:
-        fires, note = _condition(rule, ev, m, ctx)
-        raw = run_rule(rule.value, ev, m, ctx) if fires else None
-    except RuleFailure as exc:
-        trace.append(Step("earning", rule.id, False, str(exc), decided_by(rule.reads, ev, m, ctx)))
+        raw = rule.decide(ev, m, ctx)  # when, unless and value in one generated function
+    except _FAILURES as exc:
+        trace.append(Step("earning", rule.id, False, failure(exc), decided_by(rule.reads, ev, m, ctx)))
         return None
-    if not fires:
+    if raw is NOT_WHEN or raw is UNLESS:
+        note = f"when: {rule.when_text}" if raw is NOT_WHEN else "unless: matched"
         trace.append(Step("earning", rule.id, False, note, decided_by(rule.reads, ev, m, ctx)))
         return None
+    note = f"when: {rule.when_text}" if rule.when_text else ""
     raw = Decimal(raw)
     if raw < 0:
         trace.append(Step("earning", rule.id, False, f"gave {raw}; negative points are ignored"))

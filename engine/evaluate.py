@@ -98,6 +98,8 @@ def _check_effective(run: Run) -> None:
 def run_gates(run: Run, plan) -> tuple[bool, bool]:
     """Fraud and compliance gates. Returns (review, no_points); raises Rejected to block."""
     review = no_points = False
+    if not plan.gates:
+        return review, no_points
     ev, m, ctx = run.values(), run.member_view(), run.context()
     for gate in plan.gates:
         try:

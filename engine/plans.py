@@ -11,7 +11,7 @@ from .compile import Gate, Rule
 if TYPE_CHECKING:
     from .compile import Compiled
 
-__all__ = ["fill_plans", "reads_of"]
+__all__ = ["fill_plans", "reads_of", "rule_nodes"]
 
 _AGGREGATE_COST = 50
 
@@ -76,13 +76,30 @@ def _node(compiled: "Compiled", path: tuple):
     return expr.node if expr else None
 
 
+def _rule_paths(model):
+    """(path, value key) of every earning rule, the base included."""
+    many = isinstance(model.earning.base, list)
+    for i, _base in enumerate(model.earning.bases):
+        yield (("earning", "base", i) if many else ("earning", "base")), "points"
+    for i, item in enumerate(model.earning.rules):
+        yield ("earning", "rules", i), "multiply" if item.multiply is not None else "bonus"
+
+
+def rule_nodes(compiled: "Compiled") -> dict[tuple, tuple]:
+    """For code generation: each earning rule's when, unless and value trees, keyed by path + ("decide",)."""
+    return {path + ("decide",): (_node(compiled, path + ("when",)), _node(compiled, path + ("unless",)),
+                                 _node(compiled, path + (value,)))
+            for path, value in _rule_paths(compiled.model)}
+
+
 def _earning(compiled: "Compiled") -> None:
     model = compiled.model
     many = isinstance(model.earning.base, list)
     for i, base in enumerate(model.earning.bases):
         path = ("earning", "base", i) if many else ("earning", "base")
         rule = Rule("base", "base", _fn(compiled, path + ("points",)), _fn(compiled, path + ("when",)),
-                    _fn(compiled, path + ("unless",)), None, base.when, reads_of(_node(compiled, path + ("when",))))
+                    _fn(compiled, path + ("unless",)), None, base.when, reads_of(_node(compiled, path + ("when",))),
+                    _fn(compiled, path + ("decide",)))
         for event_type in base.on:
             compiled.plans[event_type].bases.append(rule)
             compiled.plans[event_type].cost += _cost(_node(compiled, path + ("points",)))
@@ -91,7 +108,8 @@ def _earning(compiled: "Compiled") -> None:
         kind = "multiply" if item.multiply is not None else "bonus"
         when_node = _node(compiled, path + ("when",))
         rule = Rule(item.id, kind, _fn(compiled, path + (kind,)), _fn(compiled, path + ("when",)),
-                    _fn(compiled, path + ("unless",)), item.group, item.when, reads_of(when_node))
+                    _fn(compiled, path + ("unless",)), item.group, item.when, reads_of(when_node),
+                    _fn(compiled, path + ("decide",)))
         for event_type in item.on:
             compiled.plans[event_type].rules.append(rule)
             compiled.plans[event_type].cost += _cost(when_node) + _cost(_node(compiled, path + (kind,)))

@@ -14,6 +14,7 @@ history) are never copied. Their writes are journaled by :class:`MemberState`
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ _SCALARS = ("joined", "clock", "debt", "badges", "last_activity", "notices", "du
             "forget_at")
 _SMALL = ("profile", "caps", "streaks", "totals", "tier")
 _SMALL_SET = frozenset(_SMALL)
+_read_scalars, _read_small = attrgetter(*_SCALARS), attrgetter(*_SMALL)
+_SHARED_AT = _SCALARS.index("shared")
 _MISSING = object()
 
 
@@ -36,8 +39,8 @@ class Savepoint:
 
     def __init__(self, state: "MemberState"):
         self.state = state
-        self.scalars = tuple(getattr(state, name) for name in _SCALARS)
-        self.small = tuple(getattr(state, name) for name in _SMALL)
+        self.scalars = _read_scalars(state)
+        self.small = _read_small(state)
         state.shared = state.shared | _SMALL_SET
         self.lots, self.lots_len = state.lots, len(state.lots)
         self.history, self.history_len = state.history, len(state.history)
@@ -70,6 +73,6 @@ class Savepoint:
     def release(self) -> None:
         """Keep the changes. Containers that were private before stay private (no copy on write)."""
         state = self.state
-        state.shared = state.shared & self.scalars[_SCALARS.index("shared")]
+        state.shared = state.shared & self.scalars[_SHARED_AT]
         state.journal = None
         self.writes = []
