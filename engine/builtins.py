@@ -125,7 +125,7 @@ def refund(run: Run) -> None:
     run.points -= clawback
     run.trace.append(Step("ledger", "refund", True, f"order {order_id} re-evaluated at {left - amount}",
                           before=order.points, after=order.points - clawback))
-    run.state.put_record("orders", order_id, OrderRecord(
+    run.state.put("orders", order_id, OrderRecord(
         order.id, order.type, order.time, order.fields, order.amount, order.points - clawback,
         order.refunded + amount, order.tier, order.window))
     _lower_metric(run, order, amount, clawback)
@@ -158,13 +158,13 @@ def _lower_metric(run: Run, order: OrderRecord, amount: Decimal, clawback: Decim
         lowered = clawback
     else:
         return  # counts are of events, and an {on, add} metric is re-evaluated only at earn time
-    metric = run.state.own("tier").metric
-    metric[order.window] = metric.get(order.window, ZERO) - lowered
+    run.state.put_tier("metric", order.window, run.state.tier.metric.get(order.window, ZERO) - lowered)
 
 
 def profile(run: Run) -> None:
     """Member fields (birth date, segment, ...) change through events too: audited and idempotent."""
-    run.state.own("profile").update(run.event.fields)
+    for name, value in run.event.fields.items():
+        run.state.put("profile", name, value)
     run.trace.append(Step("ledger", "profile", True, f"updated {', '.join(sorted(run.event.fields)) or 'nothing'}"))
 
 

@@ -18,6 +18,7 @@ from .decision import Decision, Effect, Outcome, Step
 from .earning import RuleFailure, decided_by, earn, run_rule, stack
 from .events import Event, EventError
 from .housekeeping import housekeep
+from .ledger import FAR_FUTURE
 from .limits import apply_limits, round_points
 from .run import Rejected, Run
 from .schedule import note_activity, schedule_prune, streak_deadline
@@ -30,7 +31,9 @@ Clock = Callable[[], dt.datetime] | dt.datetime | None
 
 
 def new_member(member_id: str, profile: Mapping[str, Any] | None = None) -> MemberState:
-    return MemberState(member_id, dict(profile or {}))
+    state = MemberState(member_id, dict(profile or {}))
+    state.oldest_record = FAR_FUTURE  # no orders or redemptions yet
+    return state
 
 
 def evaluate(compiled, state: MemberState | None, event: Event | Mapping[str, Any], clock: Clock = None,
@@ -166,7 +169,7 @@ def _record_order(run: Run, points: Decimal) -> None:
         window = tiers.window_key(run.compiled.model.tiers, run.now, state.joined)
     level = tiers.current_level(run.compiled, state)
     schedule_prune(run.compiled, state, event.time)
-    state.put_record("orders", event.id, OrderRecord(
+    state.put("orders", event.id, OrderRecord(
         event.id, event.type, event.time, tuple(event.fields.items()), event.fields["amount"], points, ZERO,
         level.name if level else None, window))
 
@@ -227,7 +230,7 @@ def _streaks(run: Run, plan, hold: str | None) -> None:
             fns = {id(reward): fn for reward, fn in rewards}
             for label, reward in due:
                 _bonus(run, label, f"streak:{label}", fns[id(reward)], hold)
-        run.state.own("streaks")[streak.id] = state
+        run.state.put("streaks", streak.id, state)
         run.state.schedule(streak_deadline(streak, state, run.compiled.tz))
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 from . import calendar, ledger, streaks, tiers
 from .decision import Effect
 from .ledger import FAR_FUTURE
-from .schedule import prune_deadline, recompute_due
+from .schedule import forget_at, oldest_record, recompute_due
 from .state import MemberState
 
 __all__ = ["housekeep", "prune"]
@@ -33,9 +33,10 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     for streak in compiled.model.streaks:
         updated, broken = streaks.check_break(streak, state.streaks.get(streak.id), local)
         if broken:
-            state.own("streaks")[streak.id] = updated
+            state.put("streaks", streak.id, updated)
             effects += broken
-    if expired or state.forget_at is None or state.forget_at <= now:
+    oldest = state.oldest_record
+    if expired or oldest is None or (oldest != FAR_FUTURE and forget_at(compiled, oldest) <= now):
         prune(compiled, state, now)
     recompute_due(compiled, state, now, lots_ahead)
     return effects
@@ -45,7 +46,7 @@ def prune(compiled, state: MemberState, now: dt.datetime) -> None:
     """Forget what no rule can read any more, so state grows with members, not events.
 
     Runs when something expired, or when the oldest order or redemption is due to be
-    forgotten (``state.forget_at``), so most housekeeping passes skip it."""
+    forgotten, so most housekeeping passes skip it."""
     window = compiled.model.points.refunds.window
     horizon = calendar.add(now, -window.amount, window.unit, compiled.tz)
     if any(o.time < horizon for o in state.orders.values()):
@@ -57,4 +58,4 @@ def prune(compiled, state: MemberState, now: dt.datetime) -> None:
     referenced = {a.lot for r in state.redemptions.values() if not r.reversed for a in r.allocations}
     state.lots = [lot for lot in state.lots if lot.remaining > 0 or lot.id in referenced or
                   (lot.order in state.orders) or lot.hold is not None]
-    state.forget_at = prune_deadline(compiled, state) or FAR_FUTURE
+    state.oldest_record = oldest_record(state)

@@ -116,7 +116,7 @@ def redeem(state: MemberState, redemption_id: str, points: Decimal, now: dt.date
     if points > have:
         raise Shortfall(have, points)
     allocations, _ = spend(state, points, now)
-    state.put_record("redemptions", redemption_id, Redemption(redemption_id, now, points, tuple(allocations)))
+    state.put("redemptions", redemption_id, Redemption(redemption_id, now, points, tuple(allocations)))
     state.count("redeemed", points)
     return [Effect("redeem", -a.points, a.lot, {"redemption": redemption_id}) for a in allocations]
 
@@ -154,7 +154,7 @@ def reverse(state: MemberState, redemption: Redemption, now: dt.datetime) -> lis
             state.schedule(deadline)
         effects.append(Effect("reverse", allocation.points, lot.id, {"redemption": redemption.id}))
         state.count("redeemed", -allocation.points)
-    state.put_record("redemptions", redemption.id, Redemption(
+    state.put("redemptions", redemption.id, Redemption(
         redemption.id, redemption.time, redemption.points, redemption.allocations, redemption.debt, True))
     return effects
 

@@ -199,4 +199,4 @@ def _record_usage(usages: dict, by_rule: dict[str, list[Part]], state: MemberSta
     for spec, usage in usages.items():
         points = total if spec.rule is None else sum((p.final for p in by_rule[spec.rule]), ZERO)
         if points > 0:
-            state.own("caps")[spec.key] = CapUsage(usage.period, usage.points + points, usage.times + 1)
+            state.put("caps", spec.key, CapUsage(usage.period, usage.points + points, usage.times + 1))

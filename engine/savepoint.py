@@ -5,11 +5,12 @@ container per event. A caller that owns its states (a store that loaded a privat
 copy, the dry-run) can skip that: the engine changes the state in place and, when
 the event is refused or evaluation fails, puts it back exactly as it was.
 
-Cheap by design: scalars are saved up front; the small containers (caps, streaks,
-totals, tier windows, profile) are marked shared, so the first write copies one and
-restoring puts the original back; the long containers (lots, orders, redemptions,
-history) are never copied. Their writes are journaled by :class:`MemberState`
-(``put_lot``, ``put_record``) and appends are undone by truncating to the saved length.
+Cheap by design: nothing is copied. Scalars and the containers' identities are saved
+up front; every write to a container goes through :class:`MemberState` (``put``,
+``put_tier``, ``put_lot``, ``set_tier_level``), which journals the old value here;
+appends to lots and history are undone by truncating to the saved length. A container
+still shared with another state is copied by its first write, so restoring the saved
+identity is enough for it.
 """
 
 from __future__ import annotations
@@ -23,11 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["Savepoint"]
 
 _SCALARS = ("joined", "clock", "debt", "badges", "last_activity", "notices", "due", "shared", "live", "held",
-            "forget_at")
+            "oldest_record")
 _SMALL = ("profile", "caps", "streaks", "totals", "tier")
-_SMALL_SET = frozenset(_SMALL)
 _read_scalars, _read_small = attrgetter(*_SCALARS), attrgetter(*_SMALL)
-_SHARED_AT = _SCALARS.index("shared")
 _MISSING = object()
 
 
@@ -41,7 +40,6 @@ class Savepoint:
         self.state = state
         self.scalars = _read_scalars(state)
         self.small = _read_small(state)
-        state.shared = state.shared | _SMALL_SET
         self.lots, self.lots_len = state.lots, len(state.lots)
         self.history, self.history_len = state.history, len(state.history)
         self.orders, self.redemptions = state.orders, state.redemptions
@@ -52,10 +50,15 @@ class Savepoint:
         """``container[key]`` is about to change; ``old`` is what it held (missing: nothing)."""
         self.writes.append((container, key, old))
 
+    def replaced_attribute(self, owner, name: str, old) -> None:
+        self.writes.append((owner, _Attribute(name), old))
+
     def restore(self) -> None:
         state = self.state
         for container, key, old in reversed(self.writes):
-            if old is _MISSING:
+            if isinstance(key, _Attribute):
+                setattr(container, key.name, old)
+            elif old is _MISSING:
                 container.pop(key, None)
             else:
                 container[key] = old
@@ -71,8 +74,15 @@ class Savepoint:
         self.writes = []
 
     def release(self) -> None:
-        """Keep the changes. Containers that were private before stay private (no copy on write)."""
-        state = self.state
-        state.shared = state.shared & self.scalars[_SHARED_AT]
-        state.journal = None
+        """Keep the changes."""
+        self.state.journal = None
         self.writes = []
+
+
+class _Attribute:
+    """A journal key naming an attribute rather than a dict key."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name

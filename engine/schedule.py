@@ -15,7 +15,7 @@ from . import calendar, tiers
 from .ledger import FAR_FUTURE
 from .state import MemberState
 
-__all__ = ["recompute_due", "streak_deadline", "inactivity_deadlines", "prune_deadline",
+__all__ = ["recompute_due", "streak_deadline", "inactivity_deadlines", "oldest_record", "forget_at",
            "note_activity", "early_after", "schedule_prune"]
 
 _EARLY_DAYS = {"minute": 0, "hour": 0, "day": 1, "week": 7, "month": 28, "year": 365}
@@ -58,12 +58,13 @@ def streak_deadline(streak, current, tz) -> dt.datetime | None:
     return calendar.period_start(current.last_period + current.freezes_left + 2, streak.period, tz)
 
 
-def prune_deadline(compiled, state: MemberState) -> dt.datetime | None:
+def oldest_record(state: MemberState) -> dt.datetime:
+    """The time of the oldest order or redemption kept (``FAR_FUTURE``: none)."""
     times = [o.time for o in state.orders.values()] + [r.time for r in state.redemptions.values()]
-    return _forget_at(compiled, min(times)) if times else None
+    return min(times) if times else FAR_FUTURE
 
 
-def _forget_at(compiled, moment: dt.datetime) -> dt.datetime:
+def forget_at(compiled, moment: dt.datetime) -> dt.datetime:
     # Pruning is memory housekeeping, not semantics (refunds check the window themselves),
     # so it waits a further quarter and then forgets three months of orders in one pass.
     window = compiled.model.points.refunds.window
@@ -72,14 +73,15 @@ def _forget_at(compiled, moment: dt.datetime) -> dt.datetime:
 
 def schedule_prune(compiled, state: MemberState, moment: dt.datetime) -> None:
     """A new order or redemption must be forgotten some day; usually something earlier is due."""
-    soonest = early_after(moment, compiled.model.points.refunds.window)  # never later than _forget_at(moment)
-    later_than_due = state.due is not None and state.due <= soonest  # housekeeping runs first and reschedules
-    if later_than_due and (state.forget_at is None or state.forget_at <= soonest):
-        return
-    forget = _forget_at(compiled, moment)
-    if state.forget_at is not None and forget < state.forget_at:
-        state.forget_at = forget
-    state.schedule(forget)
+    oldest = state.oldest_record
+    if oldest is not None and oldest <= moment:
+        return  # the older record is forgotten first, and that is scheduled already
+    if oldest is None and state.due is not None \
+            and state.due <= early_after(moment, compiled.model.points.refunds.window):
+        return  # not known yet: housekeeping runs before then and works it out
+    if oldest is not None:
+        state.oldest_record = moment
+    state.schedule(forget_at(compiled, moment))
 
 
 def _tier_deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:
@@ -101,7 +103,7 @@ def recompute_due(compiled, state: MemberState, now: dt.datetime, lots_ahead: dt
         deadline = streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
         if deadline is not None:
             found.append(deadline)
-    if state.forget_at is not None and state.forget_at != FAR_FUTURE:
-        found.append(state.forget_at)
+    if state.oldest_record is not None and state.oldest_record != FAR_FUTURE:
+        found.append(forget_at(compiled, state.oldest_record))
     later = [d for d in found if d > now]
     state.due = min(later) if later else None

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .savepoint import Savepoint
+
 __all__ = [
     "ZERO",
+    "FORGET",
     "Lot",
     "Allocation",
     "Redemption",
@@ -27,6 +30,7 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
+FORGET = object()  # MemberState.put_tier: remove the key
 
 
 @dataclass(slots=True)
@@ -166,8 +170,9 @@ class MemberState:
     # held back (pending release or review). Kept by put_lot/add_lot; None means "recount".
     live: Decimal | None = field(default=None, compare=False)
     held: Decimal | None = field(default=None, compare=False)
-    # when the oldest order or redemption may be forgotten (pruning waits for it); None: not known
-    forget_at: dt.datetime | None = field(default=None, compare=False)
+    # the time of the oldest order or redemption kept: pruning waits until it may be forgotten
+    # (schedule.forget_at). FAR_FUTURE: there is none; None: not known (worked out when needed)
+    oldest_record: dt.datetime | None = field(default=None, compare=False)
     journal: Any = field(default=None, compare=False, repr=False)  # a Savepoint while one is open
 
     # A clone shares every container with the state it came from and copies one only when
@@ -180,7 +185,7 @@ class MemberState:
             self.member_id, self.profile, self.joined, self.clock, list(self.lots), self.debt,
             self.redemptions, self.orders, self.tier, self.streaks, self.badges,
             self.history, self.last_activity, self.caps, self.totals, self.notices, self.due,
-            self.SHARED, *self._sums(), self.forget_at,
+            self.SHARED, *self._sums(), self.oldest_record,
         )
 
     def _sums(self) -> tuple[Decimal, Decimal]:
@@ -210,17 +215,33 @@ class MemberState:
         self.live += lot.remaining - old.remaining
         self.held += (lot.remaining if _held(lot) else ZERO) - (old.remaining if _held(old) else ZERO)
 
-    def put_record(self, name: str, key: str, record) -> None:
-        """Set ``orders[key]`` or ``redemptions[key]``, through a savepoint when one is open."""
-        container = self.own(name)
+    def put(self, name: str, key, value) -> None:
+        """Set ``<name>[key]`` in one of the dicts (orders, redemptions, caps, totals, streaks,
+        profile): a shared one is copied first, and a savepoint journals the old value."""
+        self._write(self.own(name), key, value)
+
+    def put_tier(self, which: str, key: int, value) -> None:
+        """Set (or, with ``FORGET``, remove) a window of ``tier.metric``, ``reached`` or ``closed``."""
+        self._write(getattr(self.own("tier"), which), key, value)
+
+    def set_tier_level(self, level: str | None) -> None:
+        tier = self.own("tier")
+        if self.journal is not None:
+            self.journal.replaced_attribute(tier, "level", tier.level)
+        tier.level = level
+
+    def _write(self, container: dict, key, value) -> None:
+        if value is FORGET and key not in container:
+            return
         if self.journal is not None:
             self.journal.replaced(container, key, *((container[key],) if key in container else ()))
-        container[key] = record
+        if value is FORGET:
+            del container[key]
+        else:
+            container[key] = value
 
-    def savepoint(self):
+    def savepoint(self) -> Savepoint:
         """Start recording changes so :meth:`Savepoint.restore` can undo them."""
-        from .savepoint import Savepoint
-
         return Savepoint(self)
 
     def own(self, name: str):
@@ -262,5 +283,4 @@ class MemberState:
         return None
 
     def count(self, key: str, amount: Decimal) -> None:
-        totals = self.own("totals")
-        totals[key] = totals.get(key, ZERO) + amount
+        self.put("totals", key, self.totals.get(key, ZERO) + amount)

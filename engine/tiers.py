@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from . import calendar
 from .decision import Effect, TierView
-from .state import ZERO, MemberState
+from .state import FORGET, MemberState, ZERO
 
 __all__ = ["window_key", "window_end", "tier_index", "current_level", "add_metric", "upgrade", "close_windows",
            "view", "level_for", "status_deadlines"]
@@ -124,8 +124,7 @@ def add_metric(compiled, state: MemberState, amount: Decimal, local: dt.datetime
     key = window_key(compiled.model.tiers, local, state.joined)
     if key not in state.tier.metric:  # a new window will need closing
         state.schedule(window_end(compiled.model.tiers, key, state.joined, compiled.tz))
-    metric = state.own("tier").metric
-    metric[key] = metric.get(key, ZERO) + amount
+    state.put_tier("metric", key, state.tier.metric.get(key, ZERO) + amount)
     return key
 
 
@@ -134,7 +133,7 @@ def _change(compiled, state: MemberState, now: dt.datetime, why: str) -> list[Ef
     new = levels[tier_index(compiled, state, now)].name
     old = state.tier.level or levels[0].name
     if state.tier.level != new:
-        state.own("tier").level = new
+        state.set_tier_level(new)
     if new == old:
         return []
     direction = "up" if [lv.name for lv in levels].index(new) > [lv.name for lv in levels].index(old) else "down"
@@ -147,7 +146,7 @@ def upgrade(compiled, state: MemberState, local: dt.datetime) -> list[Effect]:
     key = window_key(tiers, local, state.joined)
     reached = level_for(tiers.levels, _metric(tiers, state, key))
     if reached > state.tier.reached.get(key, 0):
-        state.own("tier").reached[key] = reached
+        state.put_tier("reached", key, reached)
         state.schedule(window_end(tiers, key, state.joined, compiled.tz))
     return _change(compiled, state, local, "threshold reached")
 
@@ -158,7 +157,7 @@ def close_windows(compiled, state: MemberState, now: dt.datetime) -> list[Effect
     if tiers.window != "rolling_12_months":
         for key in sorted(set(state.tier.metric) | set(state.tier.reached)):
             if key not in state.tier.closed and window_end(tiers, key, state.joined, compiled.tz) <= now:
-                state.own("tier").closed[key] = level_for(tiers.levels, _metric(tiers, state, key))
+                state.put_tier("closed", key, level_for(tiers.levels, _metric(tiers, state, key)))
     _forget_old_windows(compiled, state, now)
     return _change(compiled, state, now, "window ended")
 
@@ -167,17 +166,14 @@ def _forget_old_windows(compiled, state: MemberState, now: dt.datetime) -> None:
     tiers = compiled.model.tiers
     if tiers.window == "rolling_12_months":
         oldest = window_key(tiers, now, state.joined) - _ROLLING_LOOKBACK - 12
-        if any(k < oldest for k in (*state.tier.metric, *state.tier.reached)):
-            tier = state.own("tier")
-            tier.metric = {k: v for k, v in tier.metric.items() if k >= oldest}
-            tier.reached = {k: v for k, v in tier.reached.items() if k >= oldest}
+        for which in ("metric", "reached"):
+            for key in [k for k in getattr(state.tier, which) if k < oldest]:
+                state.put_tier(which, key, FORGET)
         return
     for key in list(state.tier.closed):
         if _status_until(tiers, key, state.joined, compiled.tz) <= now:
-            tier = state.own("tier")
-            tier.closed.pop(key)
-            tier.reached.pop(key, None)
-            tier.metric.pop(key, None)
+            for which in ("closed", "reached", "metric"):
+                state.put_tier(which, key, FORGET)
 
 
 def view(compiled, state: MemberState, local: dt.datetime) -> TierView | None:
