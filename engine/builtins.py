@@ -46,8 +46,11 @@ def redeem(run: Run) -> None:
 def redeem_reversal(run: Run) -> None:
     target = run.event.fields["redemption"]
     redemption = run.state.redemptions.get(target)
+    if redemption is not None and _past_window(run, redemption.time):
+        redemption = None  # the same window as refunds, whether or not housekeeping has forgotten it yet
     if redemption is None:
-        raise Rejected(f"unknown redemption {target!r}")
+        raise Rejected(f"unknown redemption {target!r}: it was never made, or is older than the refund window "
+                       f"({run.compiled.model.points.refunds.window})")
     if redemption.reversed:
         raise Rejected(f"redemption {target!r} was already reversed")
     effects = ledger.reverse(run.state, redemption, run.now)
@@ -99,16 +102,20 @@ def review_decision(run: Run) -> None:
     run.trace.append(Step("ledger", "review", True, f"{verdict} {len(held)} lot(s) of {target}"))
 
 
+def _past_window(run: Run, moment) -> bool:
+    window = run.compiled.model.points.refunds.window
+    return calendar.add(moment, window.amount, window.unit, run.compiled.tz) <= run.now
+
+
 def refund(run: Run) -> None:
     _gates(run)
     order_id, amount = run.event.fields["order"], run.event.fields["amount"]
     order = run.state.orders.get(order_id)
-    window = run.compiled.model.points.refunds.window
-    if order is not None and calendar.add(order.time, window.amount, window.unit, run.compiled.tz) <= run.now:
+    if order is not None and _past_window(run, order.time):
         order = None  # past the refund window, even if housekeeping has not forgotten it yet
     if order is None:
         raise Rejected(f"unknown order {order_id!r}: it was never earned on, or is older than the refund window "
-                       f"({window})")
+                       f"({run.compiled.model.points.refunds.window})")
     left = order.amount - order.refunded
     if amount <= 0 or amount > left:
         raise Rejected(f"refund of {amount} is more than the {left} still refundable on order {order_id}")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import calendar, ledger, streaks, tiers
+from . import calendar, streaks, tiers
 from .decision import Effect
-from .ledger import FAR_FUTURE
-from .schedule import forget_at, oldest_record, recompute_due
+from .schedule import forget_on, oldest_record, recompute_due
+from .settle import settle
 from .state import MemberState
 
 __all__ = ["housekeep", "prune"]
@@ -25,7 +25,7 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     state.clock = now
     if state.due is None or now < state.due:
         return []
-    effects, lots_ahead = ledger.settle(compiled, state, now)
+    effects, lots_ahead = settle(compiled, state, now)
     expired = any(e.kind == "expire" for e in effects)
     if compiled.model.tiers is not None:
         effects += tiers.close_windows(compiled, state, now)
@@ -35,8 +35,8 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
         if broken:
             state.put("streaks", streak.id, updated)
             effects += broken
-    oldest = state.oldest_record
-    if expired or oldest is None or (oldest != FAR_FUTURE and forget_at(compiled, oldest) <= now):
+    forget = forget_on(compiled, state)
+    if expired or state.oldest_record is None or (forget is not None and forget <= now):
         prune(compiled, state, now)
     recompute_due(compiled, state, now, lots_ahead)
     return effects
@@ -58,4 +58,6 @@ def prune(compiled, state: MemberState, now: dt.datetime) -> None:
     referenced = {a.lot for r in state.redemptions.values() if not r.reversed for a in r.allocations}
     state.lots = [lot for lot in state.lots if lot.remaining > 0 or lot.id in referenced or
                   (lot.order in state.orders) or lot.hold is not None]
+    state.pending_from = 0  # the lots were renumbered
     state.oldest_record = oldest_record(state)
+    state.forget_on = None

@@ -13,12 +13,11 @@ from decimal import Decimal
 
 from . import calendar
 from .decision import Effect
-from .state import ZERO, Allocation, Lot, MemberState, Redemption
+from .state import FAR_FUTURE, ZERO, Allocation, Lot, MemberState, Redemption
 
-__all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back", "reverse", "settle",
+__all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back", "reverse", "expire",
            "inactivity_deadline", "FAR_FUTURE"]
 
-FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 
 
 class Shortfall(Exception):
@@ -64,8 +63,6 @@ def add_lot(compiled, state: MemberState, lot_id: str, source: str, points: Deci
     lot = Lot(lot_id, source, now, points, points - repaid, _pending_until(compiled, now) if pending else None,
               expires, hold, order, notice_at=_notice_at(compiled, expires), repaid=repaid)
     state.add_lot(lot)
-    for deadline in (lot.pending_until, lot.notice_at, lot.expires_at):
-        state.schedule(deadline)
     effects = [Effect("earn", points, lot_id, {"source": source, "pending_until": lot.pending_until,
                                                "expires_at": lot.expires_at, "hold": hold})]
     if repaid:
@@ -150,8 +147,7 @@ def reverse(state: MemberState, redemption: Redemption, now: dt.datetime) -> lis
             continue
         index, lot = found
         state.put_lot(index, lot.with_(remaining=lot.remaining + allocation.points, spent=lot.spent - allocation.points))
-        for deadline in (lot.pending_until, lot.notice_at, lot.expires_at):
-            state.schedule(deadline)
+        state.lot_deadlines(lot)
         effects.append(Effect("reverse", allocation.points, lot.id, {"redemption": redemption.id}))
         state.count("redeemed", -allocation.points)
     state.put("redemptions", redemption.id, Redemption(
@@ -159,7 +155,7 @@ def reverse(state: MemberState, redemption: Redemption, now: dt.datetime) -> lis
     return effects
 
 
-def _expire(state: MemberState, index: int, lot: Lot, at: dt.datetime, why: str) -> Effect:
+def expire(state: MemberState, index: int, lot: Lot, at: dt.datetime, why: str) -> Effect:
     state.put_lot(index, lot.with_(remaining=ZERO, expired=lot.expired + lot.remaining))
     state.count("expired", lot.remaining)
     return Effect("expire", -lot.remaining, lot.id, {"at": at, "why": why})
@@ -170,63 +166,3 @@ def inactivity_deadline(compiled, state: MemberState) -> dt.datetime | None:
     if expiry == "never" or expiry.inactivity is None or state.last_activity is None:
         return None
     return calendar.add(state.last_activity, expiry.inactivity.amount, expiry.inactivity.unit, compiled.tz)
-
-
-def settle(compiled, state: MemberState, now: dt.datetime) -> tuple[list[Effect], dt.datetime | None]:
-    """Housekeeping's pass over the lots: release what is due, expire what has expired, send
-    expiry notices. Effects come releases first, then expiries, then notices. Also returns the
-    earliest lot deadline still ahead, so the next pass can be scheduled without another scan."""
-    inactive_at = inactivity_deadline(compiled, state)
-    inactive = inactive_at is not None and inactive_at <= now
-    notify = compiled.model.points.expiry_notice is not None and not inactive
-    releases, expiries, notices, ahead = [], [], {}, None
-    lots = state.lots
-    for index in range(len(lots)):
-        lot = lots[index]
-        if lot.pending_until is not None and lot.pending_until <= now:
-            releases += _release(state, index, lot)
-            lot = lots[index]
-        if lot.remaining <= 0:
-            continue
-        expires = lot.expires_at
-        if expires is not None and expires <= now:
-            expiries.append(_expire(state, index, lot, expires, "expiry date"))
-            continue
-        if notify and not lot.noticed and lot.notice_at is not None and lot.notice_at <= now and expires:
-            notices[expires] = notices.get(expires, ZERO) + lot.remaining
-            state.put_lot(index, lot.with_(noticed=True))
-            lot = lots[index]
-        ahead = _earliest(ahead, lot)
-    if inactive:
-        expiries += [_expire(state, i, lot, inactive_at, "inactivity") for i, lot in enumerate(lots) if lot.remaining > 0]
-        ahead = None  # nothing is left to release, expire or notice
-    if notify:
-        _inactivity_notice(compiled, state, now, inactive_at, notices)
-    due = [Effect("expiry_notice", points, None, {"expires_at": at}) for at, points in sorted(notices.items())]
-    return releases + expiries + due, ahead
-
-
-def _release(state: MemberState, index: int, lot: Lot) -> list[Effect]:
-    state.put_lot(index, lot.with_(pending_until=None))
-    return [Effect("release", lot.remaining, lot.id, {"at": lot.pending_until})] if lot.remaining > 0 else []
-
-
-def _earliest(ahead: dt.datetime | None, lot: Lot) -> dt.datetime | None:
-    """The earliest of ``ahead`` and the live ``lot``'s own deadlines (all later than now here)."""
-    for deadline in (lot.pending_until, lot.expires_at, None if lot.noticed else lot.notice_at):
-        if deadline is not None and (ahead is None or deadline < ahead):
-            ahead = deadline
-    return ahead
-
-
-def _inactivity_notice(compiled, state: MemberState, now: dt.datetime, deadline: dt.datetime | None,
-                       notices: dict) -> None:
-    """One notice ahead of the inactivity deadline, never twice for the same deadline."""
-    if deadline is None or deadline <= now:
-        return
-    notice = compiled.model.points.expiry_notice
-    key = f"inactivity:{deadline.isoformat()}"
-    if key not in state.notices and state.total() > 0 \
-            and calendar.add(deadline, -notice.amount, notice.unit, compiled.tz) <= now:
-        state.notices = state.notices | {key}
-        notices[deadline] = notices.get(deadline, ZERO) + sum((lot.remaining for lot in state.lots), ZERO)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Savepoint"]
 
 _SCALARS = ("joined", "clock", "debt", "badges", "last_activity", "notices", "due", "shared", "live", "held",
-            "oldest_record")
+            "oldest_record", "forget_on", "quiet_until", "pending_from")
 _SMALL = ("profile", "caps", "streaks", "totals", "tier")
 _read_scalars, _read_small = attrgetter(*_SCALARS), attrgetter(*_SMALL)
 _MISSING = object()

@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 
 from . import calendar, tiers
-from .ledger import FAR_FUTURE
-from .state import MemberState
+from .state import FAR_FUTURE, MemberState
 
-__all__ = ["recompute_due", "streak_deadline", "inactivity_deadlines", "oldest_record", "forget_at",
+__all__ = ["recompute_due", "streak_deadline", "inactivity_deadlines", "oldest_record", "forget_on", "forget_at",
            "note_activity", "early_after", "schedule_prune"]
 
 _EARLY_DAYS = {"minute": 0, "hour": 0, "day": 1, "week": 7, "month": 28, "year": 365}
@@ -64,6 +63,16 @@ def oldest_record(state: MemberState) -> dt.datetime:
     return min(times) if times else FAR_FUTURE
 
 
+def forget_on(compiled, state: MemberState) -> dt.datetime | None:
+    """When the oldest record kept may be forgotten; None: there is none, or it is not known."""
+    oldest = state.oldest_record
+    if oldest is None or oldest == FAR_FUTURE:
+        return None
+    if state.forget_on is None:
+        state.forget_on = forget_at(compiled, oldest)
+    return state.forget_on
+
+
 def forget_at(compiled, moment: dt.datetime) -> dt.datetime:
     # Pruning is memory housekeeping, not semantics (refunds check the window themselves),
     # so it waits a further quarter and then forgets three months of orders in one pass.
@@ -79,9 +88,10 @@ def schedule_prune(compiled, state: MemberState, moment: dt.datetime) -> None:
     if oldest is None and state.due is not None \
             and state.due <= early_after(moment, compiled.model.points.refunds.window):
         return  # not known yet: housekeeping runs before then and works it out
+    forget = forget_at(compiled, moment)
     if oldest is not None:
-        state.oldest_record = moment
-    state.schedule(forget_at(compiled, moment))
+        state.oldest_record, state.forget_on = moment, forget
+    state.schedule(forget)
 
 
 def _tier_deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:
@@ -103,7 +113,8 @@ def recompute_due(compiled, state: MemberState, now: dt.datetime, lots_ahead: dt
         deadline = streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
         if deadline is not None:
             found.append(deadline)
-    if state.oldest_record is not None and state.oldest_record != FAR_FUTURE:
-        found.append(forget_at(compiled, state.oldest_record))
+    forget = forget_on(compiled, state)
+    if forget is not None:
+        found.append(forget)
     later = [d for d in found if d > now]
     state.due = min(later) if later else None

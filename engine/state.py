@@ -17,6 +17,7 @@ from .savepoint import Savepoint
 
 __all__ = [
     "ZERO",
+    "FAR_FUTURE",
     "FORGET",
     "Lot",
     "Allocation",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
+FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 FORGET = object()  # MemberState.put_tier: remove the key
 
 
@@ -173,6 +175,12 @@ class MemberState:
     # the time of the oldest order or redemption kept: pruning waits until it may be forgotten
     # (schedule.forget_at). FAR_FUTURE: there is none; None: not known (worked out when needed)
     oldest_record: dt.datetime | None = field(default=None, compare=False)
+    forget_on: dt.datetime | None = field(default=None, compare=False)  # schedule.forget_at(oldest_record)
+    # housekeeping's shortcut past the lots (engine.settle): no live lot expires or is due a
+    # notice before ``quiet_until`` (None: not known), and lots before ``pending_from`` are
+    # all released
+    quiet_until: dt.datetime | None = field(default=None, compare=False)
+    pending_from: int = field(default=0, compare=False)
     journal: Any = field(default=None, compare=False, repr=False)  # a Savepoint while one is open
 
     # A clone shares every container with the state it came from and copies one only when
@@ -185,7 +193,8 @@ class MemberState:
             self.member_id, self.profile, self.joined, self.clock, list(self.lots), self.debt,
             self.redemptions, self.orders, self.tier, self.streaks, self.badges,
             self.history, self.last_activity, self.caps, self.totals, self.notices, self.due,
-            self.SHARED, *self._sums(), self.oldest_record,
+            self.SHARED, *self._sums(), self.oldest_record, self.forget_on, self.quiet_until,
+            self.pending_from,
         )
 
     def _sums(self) -> tuple[Decimal, Decimal]:
@@ -204,6 +213,16 @@ class MemberState:
         self.live += lot.remaining
         if _held(lot):
             self.held += lot.remaining
+        self.lot_deadlines(lot)
+
+    def lot_deadlines(self, lot: Lot) -> None:
+        """A new or revived lot: housekeeping must run by its deadlines."""
+        self.schedule(lot.pending_until)
+        for deadline in (lot.notice_at, lot.expires_at):
+            if deadline is not None:
+                self.schedule(deadline)
+                if self.quiet_until is not None and deadline < self.quiet_until:
+                    self.quiet_until = deadline
 
     def put_lot(self, index: int, lot: Lot) -> None:
         """Replace a lot, keeping the running sums right."""

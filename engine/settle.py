@@ -1,0 +1,120 @@
+"""Housekeeping's pass over a member's lots: release, expire, notify.
+
+A full pass looks at every lot. Most housekeeping only has pending points to release,
+so the state remembers two things from the last full pass (kept up to date as lots
+are added or revived): the first instant any live lot expires or is due an expiry
+notice (``quiet_until``), and the first lot that may still be pending
+(``pending_from``). Before ``quiet_until`` only the lots from ``pending_from`` on
+are looked at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import calendar
+from .decision import Effect
+from .ledger import expire, inactivity_deadline
+from .state import FAR_FUTURE, ZERO, Lot, MemberState
+
+__all__ = ["settle"]
+
+
+def settle(compiled, state: MemberState, now: dt.datetime) -> tuple[list[Effect], dt.datetime | None]:
+    """Release what is due, expire what has expired, send expiry notices. Effects come releases
+    first, then expiries, then notices. Also returns the earliest lot deadline still ahead."""
+    inactive_at = inactivity_deadline(compiled, state)
+    inactive = inactive_at is not None and inactive_at <= now
+    notify = compiled.model.points.expiry_notice is not None and not inactive
+    notices: dict[dt.datetime, object] = {}  # expiry date -> points: one notice per date
+    if not inactive and state.quiet_until is not None and now < state.quiet_until:
+        effects, ahead = _releases_only(state, now)
+    else:
+        effects, ahead = _full_pass(state, now, notify, inactive_at if inactive else None, notices)
+    if notify:
+        _inactivity_notice(compiled, state, now, inactive_at, notices)
+    return effects + _notice_effects(notices), ahead
+
+
+def _releases_only(state: MemberState, now: dt.datetime) -> tuple[list[Effect], dt.datetime | None]:
+    releases, ahead, still_pending = [], _real(state.quiet_until), None
+    lots = state.lots
+    for index in range(state.pending_from, len(lots)):
+        lot = lots[index]
+        pending = lot.pending_until
+        if pending is None:
+            continue
+        if pending <= now:
+            releases += _release(state, index, lot)
+            continue
+        if still_pending is None:
+            still_pending = index
+        if lot.remaining > 0 and (ahead is None or pending < ahead):
+            ahead = pending
+    state.pending_from = len(lots) if still_pending is None else still_pending
+    return releases, ahead
+
+
+def _full_pass(state: MemberState, now: dt.datetime, notify: bool, inactive_at: dt.datetime | None,
+               notices: dict) -> tuple[list[Effect], dt.datetime | None]:
+    releases, expiries = [], []
+    quiet, pending_ahead, still_pending = None, None, None
+    lots = state.lots
+    for index in range(len(lots)):
+        lot = lots[index]
+        if lot.pending_until is not None and lot.pending_until <= now:
+            releases += _release(state, index, lot)
+            lot = lots[index]
+        if lot.pending_until is not None and still_pending is None:
+            still_pending = index
+        if lot.remaining <= 0:
+            continue
+        expires = lot.expires_at
+        if expires is not None and expires <= now:
+            expiries.append(expire(state, index, lot, expires, "expiry date"))
+            continue
+        if notify and not lot.noticed and lot.notice_at is not None and lot.notice_at <= now:
+            notices[expires] = notices.get(expires, ZERO) + lot.remaining
+            state.put_lot(index, lot.with_(noticed=True))
+            lot = lots[index]
+        quiet = _earliest(quiet, expires, None if lot.noticed else lot.notice_at)
+        pending_ahead = _earliest(pending_ahead, lot.pending_until)
+    if inactive_at is not None:
+        expiries += [expire(state, i, lot, inactive_at, "inactivity") for i, lot in enumerate(lots) if lot.remaining > 0]
+        quiet = pending_ahead = None  # nothing is left to release, expire or notice
+    state.quiet_until = FAR_FUTURE if quiet is None else quiet
+    state.pending_from = len(lots) if still_pending is None else still_pending
+    return releases + expiries, _earliest(quiet, pending_ahead)
+
+
+def _release(state: MemberState, index: int, lot: Lot) -> list[Effect]:
+    state.put_lot(index, lot.with_(pending_until=None))
+    return [Effect("release", lot.remaining, lot.id, {"at": lot.pending_until})] if lot.remaining > 0 else []
+
+
+def _earliest(ahead: dt.datetime | None, *deadlines: dt.datetime | None) -> dt.datetime | None:
+    for deadline in deadlines:
+        if deadline is not None and (ahead is None or deadline < ahead):
+            ahead = deadline
+    return ahead
+
+
+def _real(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None or moment == FAR_FUTURE else moment
+
+
+def _notice_effects(notices: dict) -> list[Effect]:
+    return [Effect("expiry_notice", points, None, {"expires_at": at}) for at, points in sorted(notices.items())]
+
+
+def _inactivity_notice(compiled, state: MemberState, now: dt.datetime, deadline: dt.datetime | None,
+                       notices: dict) -> None:
+    """One notice ahead of the inactivity deadline, never twice for the same deadline."""
+    if deadline is None or deadline <= now:
+        return
+    notice = compiled.model.points.expiry_notice
+    key = f"inactivity:{deadline.isoformat()}"
+    if key not in state.notices and state.total() > 0 \
+            and calendar.add(deadline, -notice.amount, notice.unit, compiled.tz) <= now:
+        state.notices = state.notices | {key}
+        notices[deadline] = notices.get(deadline, ZERO) + sum((lot.remaining for lot in state.lots), ZERO)
