@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import calendar as _cal
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo
 
 __all__ = [
     "add",
     "add_months",
+    "fixed_offset_since",
     "local",
     "local_midnight",
     "month_end",
@@ -73,8 +75,26 @@ def _reattach(wall, original, tz):
     if not isinstance(original, dt.datetime):
         return wall
     zone = tz or original.tzinfo
+    if fixed_offset_since(zone) <= wall.year <= _LAST_YEAR:
+        return wall.replace(tzinfo=zone, fold=0)  # no DST there: every wall time exists exactly once
     # round-trip through UTC normalises wall times that fall into a DST gap
     return wall.replace(tzinfo=zone).astimezone(dt.timezone.utc).astimezone(zone)
+
+
+_FIRST_YEAR, _LAST_YEAR = 1970, 2099
+
+
+@functools.lru_cache(maxsize=128)
+def fixed_offset_since(zone: dt.tzinfo) -> int:
+    """The first year from which ``zone`` keeps one UTC offset up to 2100 (Asia/Tokyo: 1970,
+    Europe/Moscow: 2015; a year after 2099 when it never does). Wall-clock arithmetic there
+    needs no normalising. Sampled at every month start: no daylight-saving period is
+    shorter than a month."""
+    months = [dt.datetime(year, month, 1, tzinfo=zone) for year in range(_FIRST_YEAR, _LAST_YEAR + 2)
+              for month in range(1, 13)]
+    final = months[-1].utcoffset()
+    changed = [m.year for m in months if m.utcoffset() != final]
+    return max(changed) + 1 if changed else _FIRST_YEAR
 
 
 def month_end(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:

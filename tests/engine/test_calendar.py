@@ -1,0 +1,43 @@
+"""Calendar arithmetic: the shortcut for zones without daylight saving must give exactly
+what the general path (a round trip through UTC) gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from punchcard.engine import calendar
+
+ZONES = [ZoneInfo(name) for name in ("Asia/Tokyo", "Europe/Moscow", "UTC", "Europe/Berlin", "America/New_York",
+                                     "Australia/Lord_Howe", "Asia/Kolkata")]
+
+
+def general_add(moment: dt.datetime, amount: int, unit: str, zone: ZoneInfo) -> dt.datetime:
+    if unit in ("day", "week"):
+        wall = moment.replace(tzinfo=None) + dt.timedelta(days=amount * (7 if unit == "week" else 1))
+    else:
+        wall = calendar.add_months(moment.replace(tzinfo=None), amount * (12 if unit == "year" else 1))
+    return wall.replace(tzinfo=zone).astimezone(dt.timezone.utc).astimezone(zone)
+
+
+def test_zones_with_and_without_daylight_saving_are_told_apart():
+    since = {zone.key: calendar.fixed_offset_since(zone) for zone in ZONES}
+    assert since["Asia/Tokyo"] == since["UTC"] == 1970
+    assert since["Europe/Moscow"] == 2015  # it last changed its offset in October 2014
+    assert since["Europe/Berlin"] > 2099 and since["America/New_York"] > 2099
+
+
+@given(st.sampled_from(ZONES), st.datetimes(dt.datetime(1960, 1, 1), dt.datetime(2110, 1, 1)),
+       st.integers(-400, 400), st.sampled_from(["day", "week", "month", "year"]))
+def test_adding_calendar_units_matches_the_general_path(zone, wall, amount, unit):
+    moment = wall.replace(tzinfo=zone).astimezone(dt.timezone.utc).astimezone(zone)
+    try:
+        expected = general_add(moment, amount, unit, zone)
+    except (OverflowError, ValueError):
+        return
+    got = calendar.add(moment, amount, unit, zone)
+    assert got == expected and got.utcoffset() == expected.utcoffset()
+    assert got.replace(tzinfo=None) == expected.replace(tzinfo=None) and got.fold == expected.fold
