@@ -28,7 +28,7 @@ class Shortfall(Exception):
 
 def lot_expiry(compiled, earned_at: dt.datetime) -> dt.datetime | None:
     expiry = compiled.model.points.expiry
-    if expiry == "never" or expiry.after is None:
+    if isinstance(expiry, str) or expiry.after is None:
         return None
     if expiry.round_to != "none":  # rounded expiry depends only on the earning's local month
         key = (earned_at.year, earned_at.month)
@@ -163,6 +163,6 @@ def expire(state: MemberState, index: int, lot: Lot, at: dt.datetime, why: str) 
 
 def inactivity_deadline(compiled, state: MemberState) -> dt.datetime | None:
     expiry = compiled.model.points.expiry
-    if expiry == "never" or expiry.inactivity is None or state.last_activity is None:
+    if isinstance(expiry, str) or expiry.inactivity is None or state.last_activity is None:
         return None
     return calendar.add(state.last_activity, expiry.inactivity.amount, expiry.inactivity.unit, compiled.tz)

@@ -30,7 +30,7 @@ def early_after(moment: dt.datetime, duration) -> dt.datetime:
 def note_activity(compiled, state: MemberState, event_type: str, now: dt.datetime) -> None:
     """An event of a qualifying type moves the inactivity deadline (and its notice) later."""
     expiry = compiled.model.points.expiry
-    if expiry == "never" or expiry.inactivity is None or event_type not in expiry.activity:
+    if isinstance(expiry, str) or expiry.inactivity is None or event_type not in expiry.activity:
         return
     state.last_activity = now
     for deadline in inactivity_deadlines(compiled, state):

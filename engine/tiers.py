@@ -56,32 +56,42 @@ def _metric(tiers, state: MemberState, key: int) -> Decimal:
     return state.tier.metric.get(key, ZERO)
 
 
-def _status_until(tiers, key: int, joined, tz, keep: bool = True) -> dt.datetime:
+def _status_until(tiers, key: int, joined, tz, keep: bool = True, cache: dict | None = None) -> dt.datetime:
     """Until when window ``key`` grants its level: its end, or the next window's end with
-    ``keep_through: next_window`` (``keep``), plus ``grace``."""
+    ``keep_through: next_window`` (``keep``), plus ``grace``. Calendar windows do not depend
+    on the member, so ``cache`` (the compiled ruleset's) keeps them."""
+    if cache is not None and tiers.window != "anniversary_year":
+        found = cache.get(("status", key, keep))
+        if found is None:
+            found = cache[("status", key, keep)] = _status_until(tiers, key, joined, tz, keep)
+        return found
     downgrade = tiers.downgrade
-    extra = 1 if keep and downgrade != "never" and downgrade.keep_through == "next_window" else 0
+    extra = 1 if keep and not isinstance(downgrade, str) and downgrade.keep_through == "next_window" else 0
     if tiers.window == "rolling_12_months" and extra:
         extra = 12  # a rolling status earned in one month is kept for the twelve after it
     end = window_end(tiers, key + extra, joined, tz)
-    if downgrade != "never" and downgrade.grace is not None:
+    if not isinstance(downgrade, str) and downgrade.grace is not None:
         end = calendar.add(end, downgrade.grace.amount, downgrade.grace.unit, tz)
     return end
 
 
+def _status(compiled, state: MemberState, key: int, keep: bool = True) -> dt.datetime:
+    return _status_until(compiled.model.tiers, key, state.joined, compiled.tz, keep, compiled.expiry_cache)
+
+
 def tier_index(compiled, state: MemberState, now: dt.datetime) -> int:
     tiers = compiled.model.tiers
-    if tiers.downgrade == "never":
+    if isinstance(tiers.downgrade, str):
         return max([*state.tier.reached.values(), *state.tier.closed.values(), 0])
     if tiers.window == "rolling_12_months":
         return _rolling_index(compiled, state, now)
     best = 0
     for key, index in state.tier.reached.items():
         # a level reached during a window holds to its end (plus grace), whatever refunds do to the metric
-        if now < _status_until(tiers, key, state.joined, compiled.tz, keep=key not in state.tier.closed):
+        if now < _status(compiled, state, key, key not in state.tier.closed):
             best = max(best, index)
     for key, index in state.tier.closed.items():
-        if now < _status_until(tiers, key, state.joined, compiled.tz):
+        if now < _status(compiled, state, key):
             best = max(best, index)
     return best
 
@@ -92,7 +102,7 @@ def _rolling_index(compiled, state: MemberState, now: dt.datetime) -> int:
     current = window_key(tiers, now, state.joined)
     best = state.tier.reached.get(current, 0)
     for key in range(current - 1, current - _ROLLING_LOOKBACK, -1):
-        if now >= _status_until(tiers, key, state.joined, compiled.tz):
+        if now >= _status(compiled, state, key):
             break
         best = max(best, level_for(tiers.levels, _metric(tiers, state, key)))
     return best
@@ -104,11 +114,10 @@ _ROLLING_LOOKBACK = 12 + 12 + 13  # keep_through adds 12 months; grace is bounde
 def status_deadlines(compiled, state: MemberState) -> list[dt.datetime]:
     """Instants at which some window stops granting its level (for housekeeping's schedule)."""
     tiers = compiled.model.tiers
-    if tiers.downgrade == "never":
+    if isinstance(tiers.downgrade, str):
         return []
-    found = [_status_until(tiers, k, state.joined, compiled.tz, keep=k not in state.tier.closed)
-             for k in state.tier.reached]
-    found += [_status_until(tiers, k, state.joined, compiled.tz) for k in state.tier.closed]
+    found = [_status(compiled, state, k, k not in state.tier.closed) for k in state.tier.reached]
+    found += [_status(compiled, state, k) for k in state.tier.closed]
     return found
 
 
@@ -171,7 +180,7 @@ def _forget_old_windows(compiled, state: MemberState, now: dt.datetime) -> None:
                 state.put_tier(which, key, FORGET)
         return
     for key in list(state.tier.closed):
-        if _status_until(tiers, key, state.joined, compiled.tz) <= now:
+        if _status(compiled, state, key) <= now:
             for which in ("closed", "reached", "metric"):
                 state.put_tier(which, key, FORGET)
 
