@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .state import MemberState
 
-__all__ = ["Savepoint"]
+__all__ = ["Savepoint", "MISSING"]
 
 _SCALARS = ("joined", "clock", "debt", "badges", "last_activity", "notices", "due", "shared", "live", "held",
             "oldest_record", "forget_on", "quiet_until", "pending_from")
 _SMALL = ("profile", "caps", "streaks", "totals", "tier")
 _read_scalars, _read_small = attrgetter(*_SCALARS), attrgetter(*_SMALL)
-_MISSING = object()
+MISSING = object()  # a journaled key that was not there before
 
 
 class Savepoint:
@@ -46,7 +46,7 @@ class Savepoint:
         self.writes: list[tuple[object, object, object]] = []  # (container, key, old value), oldest first
         state.journal = self
 
-    def replaced(self, container, key, old=_MISSING) -> None:
+    def replaced(self, container, key, old=MISSING) -> None:
         """``container[key]`` is about to change; ``old`` is what it held (missing: nothing)."""
         self.writes.append((container, key, old))
 
@@ -58,7 +58,7 @@ class Savepoint:
         for container, key, old in reversed(self.writes):
             if isinstance(key, _Attribute):
                 setattr(container, key.name, old)
-            elif old is _MISSING:
+            elif old is MISSING:
                 container.pop(key, None)
             else:
                 container[key] = old

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .savepoint import Savepoint
+from .savepoint import MISSING, Savepoint
 
 __all__ = [
     "ZERO",
@@ -250,14 +250,12 @@ class MemberState:
         tier.level = level
 
     def _write(self, container: dict, key, value) -> None:
-        if value is FORGET and key not in container:
-            return
         if self.journal is not None:
-            self.journal.replaced(container, key, *((container[key],) if key in container else ()))
-        if value is FORGET:
-            del container[key]
-        else:
+            self.journal.writes.append((container, key, container.get(key, MISSING)))
+        if value is not FORGET:
             container[key] = value
+        elif key in container:
+            del container[key]
 
     def savepoint(self) -> Savepoint:
         """Start recording changes so :meth:`Savepoint.restore` can undo them."""
