@@ -52,8 +52,12 @@ def add(moment, amount: int, unit: str, tz: ZoneInfo | None = None):
     if unit in _EXACT:
         if not isinstance(moment, dt.datetime):
             return moment
-        return (moment.astimezone(dt.timezone.utc) + dt.timedelta(seconds=amount * _EXACT[unit])).astimezone(
-            tz or moment.tzinfo)
+        zone, delta = tz or moment.tzinfo, dt.timedelta(seconds=amount * _EXACT[unit])
+        if moment.tzinfo is zone and fixed_offset_since(zone) <= moment.year < _LAST_YEAR:
+            shifted = moment + delta  # elapsed time equals wall-clock time where the offset never changes
+            if fixed_offset_since(zone) <= shifted.year <= _LAST_YEAR:
+                return shifted
+        return (moment.astimezone(dt.timezone.utc) + delta).astimezone(zone)
     if unit in ("day", "week"):
         shifted = _shift_wall(moment, dt.timedelta(days=amount * (7 if unit == "week" else 1)))
     elif unit in ("month", "year"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import calendar, tiers
+from .ledger import inactivity_deadline
 from .state import FAR_FUTURE, MemberState
 
 __all__ = ["recompute_due", "streak_deadline", "inactivity_deadlines", "oldest_record", "forget_on", "forget_at",
@@ -38,8 +39,6 @@ def note_activity(compiled, state: MemberState, event_type: str, now: dt.datetim
 
 
 def inactivity_deadlines(compiled, state: MemberState) -> list[dt.datetime]:
-    from .ledger import inactivity_deadline
-
     deadline = inactivity_deadline(compiled, state)
     if deadline is None:
         return []
