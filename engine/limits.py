@@ -33,7 +33,7 @@ def cap_key(index: int) -> str:
     return f"cap:{index}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: each spec exists once per ruleset
 class CapSpec:
     """A cap with what every event would otherwise work out again."""
 
