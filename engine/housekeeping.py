@@ -35,8 +35,10 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
         if broken:
             state.put("streaks", streak.id, updated)
             effects += broken
+    if state.oldest_record is None:  # not known (a state just loaded from storage)
+        state.oldest_record = oldest_record(state)
     forget = forget_on(compiled, state)
-    if expired or state.oldest_record is None or (forget is not None and forget <= now):
+    if expired or (forget is not None and forget <= now):
         prune(compiled, state, now)
     recompute_due(compiled, state, now, lots_ahead)
     return effects

@@ -176,9 +176,9 @@ class MemberState:
     # (schedule.forget_at). FAR_FUTURE: there is none; None: not known (worked out when needed)
     oldest_record: dt.datetime | None = field(default=None, compare=False)
     forget_on: dt.datetime | None = field(default=None, compare=False)  # schedule.forget_at(oldest_record)
-    # housekeeping's shortcut past the lots (engine.settle): no live lot expires or is due a
-    # notice before ``quiet_until`` (None: not known), and lots before ``pending_from`` are
-    # all released
+    # housekeeping's shortcut past the lots (engine.settle): the first instant a live lot
+    # expires or is due a notice (None: not known), and the first lot that may still be
+    # pending. Kept exact, so a state decides the same whether or not it remembers them.
     quiet_until: dt.datetime | None = field(default=None, compare=False)
     pending_from: int = field(default=0, compare=False)
     journal: Any = field(default=None, compare=False, repr=False)  # a Savepoint while one is open
@@ -233,6 +233,9 @@ class MemberState:
         self.lots[index] = lot
         self.live += lot.remaining - old.remaining
         self.held += (lot.remaining if _held(lot) else ZERO) - (old.remaining if _held(old) else ZERO)
+        if old.remaining > 0 >= lot.remaining and self.quiet_until is not None \
+                and self.quiet_until in (old.expires_at, None if old.noticed else old.notice_at):
+            self.quiet_until = None  # the earliest deadline may have gone with this lot: not known any more
 
     def put(self, name: str, key, value) -> None:
         """Set ``<name>[key]`` in one of the dicts (orders, redemptions, caps, totals, streaks,
