@@ -1,7 +1,7 @@
 """Storage throughput and latency, against the in-memory store measured in the same run.
 
     .venv/bin/python bench/bench_store.py [--events 20000] [--single 3000] [--workers 1,2,4,8]
-                                          [--postgres-url URL]
+                                          [--backends sqlite,postgresql] [--postgres-url URL]
 
 Coffee-club purchases (5% redemptions) for 5,000 members. Measured, each on a fresh
 database, every event exactly-once (idempotency check, postings, stored decision):
@@ -11,7 +11,7 @@ database, every event exactly-once (idempotency check, postings, stored decision
   postgresql  the same, then 1, 2, 4 and 8 worker processes sharing one database, each
               with the events of its own share of the members: with
               ``process``, with ``process`` on coffee-club without its campaign budget
-              (whose row every purchase must lock), and with ``process_many``
+              (the one row all members share), and with ``process_many``
 
 PostgreSQL is a throwaway local cluster with durable settings (fsync and
 synchronous_commit on), unless ``--postgres-url`` points at one (the bench creates
@@ -202,13 +202,14 @@ def run(args) -> Table:
     try:
         seconds, latencies = timed_single(Engine(compiled, store=MemoryStore()), events)
         table.add("memory process (baseline)", len(events), seconds, latencies)
-        for backend in ("sqlite", "postgresql"):
+        for backend in args.backends:
             url = getattr(dbs, backend)()
             seconds, latencies = timed_single(Engine(compiled, store=SqlStore(url)), single)
             table.add(f"{backend} process", len(single), seconds, latencies)
             table.add(f"{backend} process_many", len(events),
                       timed_many(Engine(compiled, store=SqlStore(getattr(dbs, backend)())), events))
-        workers_table(table, dbs, compiled, events, single, args.workers)
+        if "postgresql" in args.backends:
+            workers_table(table, dbs, compiled, events, single, args.workers)
     finally:
         dbs.close()
     return table
@@ -228,7 +229,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20000, help="events for process_many runs")
     parser.add_argument("--single", type=int, default=3000, help="events for one-at-a-time runs")
-    parser.add_argument("--workers", type=lambda s: [int(n) for n in s.split(",")], default=[1, 2, 4, 8])
+    parser.add_argument("--workers", type=lambda s: [int(n) for n in s.split(",") if n], default=[1, 2, 4, 8])
+    parser.add_argument("--backends", type=lambda s: [b for b in s.split(",") if b], default=["sqlite", "postgresql"],
+                        help="sqlite, postgresql or both (default)")
     parser.add_argument("--postgres-url", help="an existing PostgreSQL (default: a throwaway local cluster)")
     args = parser.parse_args()
     run(args).print()

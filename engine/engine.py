@@ -5,6 +5,14 @@ postings and the stored decision commit together or not at all. The event id is
 the idempotency key: the same id with the same body returns the original decision
 as ``duplicate``; the same id with a different body is rejected, naming the fields
 that differ.
+
+:meth:`Engine.recall` (the idempotency answer) and :meth:`Engine.decide` (evaluate and
+save) are one event's work inside a unit a caller opened, shared by
+:meth:`Engine.process` and stores that batch many events per transaction; after their
+commit, :meth:`Engine.notify` tells the decision listeners. A store may refuse a
+commit with :class:`~punchcard.engine.store.Conflict` when an optimistic read lost a
+race: the unit rolled back, and the event runs again in a unit opened with
+``contended=True``, which locks what it raced for before reading it.
 """
 
 from __future__ import annotations
@@ -18,11 +26,13 @@ from .decision import Decision, Outcome, Step
 from .evaluate import Clock, evaluate, new_member
 from .events import Event, EventError
 from .state import MemberState
-from .store import MemoryStore, ProcessedEvent, Store
+from .store import Conflict, MemoryStore, ProcessedEvent, Store, UnitOfWork
 
-__all__ = ["Engine", "duplicate_of", "conflict_with"]
+__all__ = ["Engine", "CONFLICT_ATTEMPTS", "budget_uses", "duplicate_of", "conflict_with"]
 
 log = logging.getLogger("punchcard.engine")
+
+CONFLICT_ATTEMPTS = 3  # a unit of work that lost an optimistic race runs again, contended
 
 
 class Engine:
@@ -31,7 +41,8 @@ class Engine:
         self.plugins = plugins
         self.clock = clock
         self.store = self._open(store)
-        self._budget_rules = [b.rule for b in compiled.model.earning.budgets]
+        # budget rule -> limit: a store may read budgets without a lock and check the limit at commit
+        self._budget_limits = {b.rule: b.max_points for b in compiled.model.earning.budgets}
 
     def _open(self, store: Store | str | None) -> Store:
         if store is None:
@@ -47,17 +58,49 @@ class Engine:
         except EventError:
             decision, _ = evaluate(self.compiled, None, raw)
             return decision
-        with self.store.unit_of_work(event.member) as uow:
-            prior = uow.processed(event.id)
-            if prior is not None:
-                return duplicate_of(prior, event, self.compiled.label)
-            state = uow.load_member(event.member) or new_member(event.member)
-            budgets = uow.budgets_used(self._budget_rules) if self._budget_rules else {}
-            decision, new_state = evaluate(self.compiled, state, event, self.clock, budgets)
-            changed = new_state if new_state is not state else None
-            uow.save(event, decision, changed, budget_uses(decision))
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                decision, new = self._in_unit(event, contended=attempt > 0)
+            except Conflict:
+                if attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
+                log.info("event %s lost a race in the store; running it again", event.id)
+                continue
+            if new:
+                self.notify(decision)
+            return decision
+        raise AssertionError("unreachable")
+
+    def _in_unit(self, event: Event, contended: bool) -> tuple[Decision, bool]:
+        """One attempt in one unit of work: the decision, and whether it is new (committed
+        now). After a lost race the store is asked for a unit that locks what it raced for."""
+        with self.store.unit_of_work(event.member, **({"contended": True} if contended else {})) as uow:
+            answered = self.recall(uow, event)
+            if answered is not None:
+                return answered, False
+            decision = self.decide(uow, event)
             uow.commit()
-        self._notify(decision)
+        return decision, True
+
+    def recall(self, uow: UnitOfWork, event: Event) -> Decision | None:
+        """The answer already given to ``event``'s id, inside an open unit of work: the
+        stored decision as a duplicate, or a rejection naming the fields that differ when
+        the id came with another body. None when the id is new (the unit may now hold
+        a claim on it); then :meth:`decide` it in the same unit."""
+        prior = uow.processed(event.id)
+        return None if prior is None else duplicate_of(prior, event, self.compiled.label)
+
+    def decide(self, uow: UnitOfWork, event: Event) -> Decision:
+        """Evaluate a new event against the member's state and the budgets as the unit
+        reads them, and save the decision to the unit, uncommitted. The caller commits,
+        then calls :meth:`notify`. Used by :meth:`process`, and by stores that decide a
+        batch of events in one transaction."""
+        state = uow.load_member(event.member) or new_member(event.member)
+        budgets = uow.budgets_used(self._budget_limits) if self._budget_limits else {}
+        owned = getattr(uow, "private_states", False)
+        decision, new_state = evaluate(self.compiled, state, event, self.clock, budgets, owned=owned)
+        changed = None if decision.outcome in (Outcome.REJECTED, Outcome.BLOCKED) else new_state
+        uow.save(event, decision, changed, budget_uses(decision))
         return decision
 
     def process_many(self, events: Iterable[Mapping[str, Any] | Event]) -> list[Decision]:
@@ -70,8 +113,9 @@ class Engine:
     def member(self, member_id: str) -> MemberState | None:
         return self.store.member(member_id)
 
-    def _notify(self, decision: Decision) -> None:
-        """Decision listeners run after the commit; a failing one is logged, never undoes it."""
+    def notify(self, decision: Decision) -> None:
+        """Tell the decision listeners about a committed decision. Call it only after the
+        commit; a failing listener is logged and never undoes the decision."""
         if self.plugins is None:
             self.plugins = _default_plugins()
         self.plugins.decision_committed(decision)

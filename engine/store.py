@@ -3,6 +3,12 @@
 A store hands out units of work. A unit of work holds the member's lock for its
 lifetime and rolls back unless ``commit()`` is called, so a failure mid-event leaves
 nothing half-applied. The SQL store implements the same interface.
+
+A store may read something shared (a campaign budget) without locking it and check at
+commit that the decision still holds; when it does not, ``commit()`` raises
+:class:`Conflict` having stored nothing, and the engine runs the event again in a unit
+opened with ``unit_of_work(member_id, contended=True)``. Stores that never raise
+``Conflict`` are never asked for a contended unit.
 """
 
 from __future__ import annotations
@@ -17,7 +23,12 @@ from .decision import Decision
 from .events import Event
 from .state import ZERO, MemberState
 
-__all__ = ["ProcessedEvent", "UnitOfWork", "Store", "MemoryStore"]
+__all__ = ["ProcessedEvent", "UnitOfWork", "Store", "MemoryStore", "Conflict"]
+
+
+class Conflict(RuntimeError):
+    """A unit of work's optimistic read lost a race: it rolled back and stored nothing,
+    and running the event again is safe."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +49,13 @@ class UnitOfWork(Protocol):
 
     def processed(self, event_id: str) -> ProcessedEvent | None: ...
 
-    def load_member(self, member_id: str) -> MemberState | None: ...
+    def load_member(self, member_id: str) -> MemberState | None:
+        """The member's state. A unit whose ``private_states`` attribute is true promises a
+        copy nobody else holds, which the engine then changes in place (``owned=True``)."""
 
-    def budgets_used(self, rules: Iterable[str]) -> dict[str, Decimal]: ...
+    def budgets_used(self, rules: Iterable[str]) -> dict[str, Decimal]:
+        """Points used per budget rule. The engine passes a mapping of each rule to its
+        limit; a store that only needs the names iterates it."""
 
     def save(self, event: Event, decision: Decision, state: MemberState | None,
              budget_uses: dict[str, Decimal]) -> None: ...
@@ -50,7 +65,7 @@ class UnitOfWork(Protocol):
 
 @runtime_checkable
 class Store(Protocol):
-    def unit_of_work(self, member_id: str) -> UnitOfWork: ...
+    def unit_of_work(self, member_id: str, *, contended: bool = False) -> UnitOfWork: ...
 
     def member(self, member_id: str) -> MemberState | None: ...
 
@@ -60,6 +75,8 @@ class Store(Protocol):
 
 
 class _MemoryUnit:
+    private_states = True  # load_member hands out a clone
+
     def __init__(self, store: "MemoryStore", member_id: str):
         self.store, self.member_id = store, member_id
         self._writes: list = []
@@ -116,8 +133,8 @@ class MemoryStore:
         with self._guard:
             return self._locks.setdefault(member_id, threading.RLock())
 
-    def unit_of_work(self, member_id: str) -> _MemoryUnit:
-        return _MemoryUnit(self, member_id)
+    def unit_of_work(self, member_id: str, *, contended: bool = False) -> _MemoryUnit:
+        return _MemoryUnit(self, member_id)  # budgets are always read under their lock
 
     def _apply(self, event: Event, decision: Decision, state: MemberState | None, uses) -> None:
         self._processed[event.id] = ProcessedEvent(event.id, event.digest, event.body, decision)

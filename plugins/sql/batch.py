@@ -1,31 +1,34 @@
 """``process_batch``: many events per transaction, each still exactly-once.
 
-Events are taken in chunks (``batch_size``, default 500). A chunk is one
+Events are taken in chunks (``batch_size``, default 1000). A chunk is one
 transaction: lock every member it touches (sorted, so two chunks never deadlock),
-read their state and the chunk's already-processed ids, evaluate the events in
-their original order against that state held in memory, then write each member's
-final state once and everything else with one statement per table. Budgets are read without a lock and checked when the chunk writes (see
-:meth:`Chunk.check_budgets`); a chunk that lost a race runs again with its budget
-rows locked from the start. A chunk that fails for any other reason is replayed one
-event per transaction, so one bad event never loses the others.
+read their state and the chunk's already-processed ids, decide the events in their
+original order against that state held in memory (``Engine.recall`` and
+``Engine.decide``, with the chunk as their unit of work), then write each member's
+final state once and everything else with one statement per table. Budgets are read
+without a lock and checked when the chunk writes (see :meth:`Chunk.check_budgets`); a
+chunk that lost a race runs again with its budget rows locked from the start. A chunk
+that fails for any other reason is replayed one event per transaction, so one bad
+event never loses the others.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+from contextlib import contextmanager
 from decimal import Decimal
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from punchcard.engine.decision import Decision, Outcome, Step
-from punchcard.engine.engine import budget_uses, duplicate_of
 from punchcard.engine.evaluate import evaluate, new_member
 from punchcard.engine.events import Event, EventError
-from punchcard.engine.state import ZERO
+from punchcard.engine.state import ZERO, MemberState
 from punchcard.engine.store import ProcessedEvent
 
 from .connect import is_retryable
-from .record import record_event
+from .record import clipped_by, record_event
 from .repository import load_members, processed_events
 from .rows import diff_member
 from .writes import Changes, apply
@@ -42,12 +45,10 @@ class BatchConflict(RuntimeError):
 
 
 def process_batch(store, engine, events: list, size: int) -> list[Decision]:
-    results: list[Decision | None] = [None] * len(events)
-    parsed = _parse(engine, events, results)
-    for start in range(0, len(parsed), max(size, 1)):
-        chunk = parsed[start:start + size]
-        for (index, _), decision in zip(chunk, _run_chunk(store, engine, [e for _, e in chunk])):
-            results[index] = decision
+    results: list[Decision] = []
+    size = max(size, 1)
+    for start in range(0, len(events), size):
+        results.extend(_run_chunk(store, engine, events[start:start + size]))
     return results
 
 
@@ -64,7 +65,39 @@ def _parse(engine, events: list, results: list) -> list[tuple[int, Event]]:
     return parsed
 
 
-def _run_chunk(store, engine, events: list[Event]) -> list[Decision]:
+@contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector while a chunk runs. A chunk keeps thousands
+    of objects alive until it commits, and with the collector on they were promoted
+    and swept through every generation: full collections over the member cache took
+    more time than writing the chunk. Reference counting still frees what a chunk
+    drops; the collector resumes after the chunk (unless the host had turned it off)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _run_chunk(store, engine, events: list) -> list[Decision]:
+    """One chunk of raw events: parsed, decided and committed; listeners hear after."""
+    results: list = [None] * len(events)
+    stored: list[Decision] = []
+    with _collector_paused():
+        parsed = _parse(engine, events, results)
+        if parsed:
+            decisions, stored = _attempts(store, engine, [event for _, event in parsed])
+            for (index, _), decision in zip(parsed, decisions):
+                results[index] = decision
+    for decision in stored:
+        engine.notify(decision)
+    return results
+
+
+def _attempts(store, engine, events: list[Event]) -> tuple[list[Decision], list[Decision]]:
     for attempt in range(CHUNK_ATTEMPTS):
         try:
             decisions, stored = _transaction(store, engine, events, locked_budgets=attempt > 0)
@@ -80,10 +113,8 @@ def _run_chunk(store, engine, events: list[Event]) -> list[Decision]:
         except Exception as exc:
             log.warning("batch of %d events failed (%s); processing them one by one", len(events), exc)
             break
-        for decision in stored:
-            _notify(engine, decision)
-        return decisions
-    return [_one(engine, event) for event in events]
+        return decisions, stored
+    return [_one(engine, event) for event in events], []  # each notified by Engine.process
 
 
 def _transaction(store, engine, events: list[Event], locked_budgets: bool) -> tuple[list[Decision], list[Decision]]:
@@ -113,24 +144,24 @@ def _one(engine, event: Event) -> Decision:
                         event_type=event.type, time=event.time, trace=(Step("input", "store", False, reason),))
 
 
-def _notify(engine, decision: Decision) -> None:
-    notify = getattr(engine, "_notify", None)
-    if notify is not None:
-        notify(decision)
-
-
 class Chunk:
-    """One transaction's worth of events, evaluated against state held in memory."""
+    """One transaction's worth of events, evaluated against state held in memory.
+
+    To :meth:`Engine.recall <punchcard.engine.engine.Engine.recall>` and
+    :meth:`Engine.decide <punchcard.engine.engine.Engine.decide>` a chunk is the unit of
+    work of every event in it: ``processed`` sees the events decided earlier in the
+    chunk, ``load_member`` the member's state after them, ``save`` gathers the rows."""
 
     def __init__(self, store, engine, conn, locked_budgets: bool):
         self.store, self.engine, self.conn = store, engine, conn
         self.compiled = engine.compiled
         self.locked_budgets = locked_budgets
         self.changes = Changes()
-        self.seen: dict[str, ProcessedEvent] = {}
+        self.seen: dict[str, tuple[Event, Decision]] = {}
         self.stored: list[Decision] = []
         self.tight: set[str] = set()  # budgets a decision was clipped by: only an exact read will do
         self.limits = {b.rule: b.max_points for b in self.compiled.model.earning.budgets}
+        self._before: MemberState | None = None  # what load_member last handed out
 
     def run(self, events: list[Event]) -> list[Decision]:
         dialect = self.store.dialect
@@ -144,29 +175,36 @@ class Chunk:
         self.used = dict(self.read)
         # In arrival order, so a batch decides exactly what one-by-one processing would
         # (budgets included); the writes are grouped per member when the chunk flushes.
-        return [self.decide(event) for event in events]
+        recall, decide = self.engine.recall, self.engine.decide
+        return [recall(self, event) or decide(self, event) for event in events]
 
-    def decide(self, event: Event) -> Decision:
-        prior = self.seen.get(event.id) or self.prior.get(event.id)
-        if prior is not None:
-            return duplicate_of(prior, event, self.compiled.label)
-        before = self.current[event.member] or new_member(event.member)
-        decision, after = evaluate(self.compiled, before, event, self.engine.clock, self.used)
-        changed = after if after is not before else None
-        uses = budget_uses(decision)
-        postings = record_event(self.changes, event, decision, before, changed, uses, claimed=False)
-        self.seen[event.id] = ProcessedEvent(event.id, event.digest, event.body, decision)
+    # -- the unit-of-work interface, for Engine.recall and Engine.decide ----------------
+    def processed(self, event_id: str) -> ProcessedEvent | None:
+        if event_id in self.seen:  # decided earlier in this chunk
+            event, decision = self.seen[event_id]
+            return ProcessedEvent(event.id, event.digest, event.body, decision)
+        return self.prior.get(event_id)
+
+    def load_member(self, member_id: str) -> MemberState:
+        self._before = self.current[member_id] or new_member(member_id)
+        return self._before
+
+    def budgets_used(self, rules) -> dict[str, Decimal]:
+        return self.used  # read when the chunk began, plus what its events drew since
+
+    def save(self, event: Event, decision: Decision, changed: MemberState | None, uses: dict[str, Decimal]) -> None:
+        postings = record_event(self.changes, event, decision, self._before, changed, uses, claimed=False)
+        self.seen[event.id] = (event, decision)
         self.stored.append(decision)
         if changed is not None:
             self.current[event.member] = changed
             self.dropped[event.member].update(postings.dropped)
         self._use_budgets(decision, uses)
-        return decision
 
     def _use_budgets(self, decision: Decision, uses: dict[str, Decimal]) -> None:
         for rule, points in uses.items():
             self.used[rule] = self.used.get(rule, ZERO) + points
-            if any(s.phase == "caps" and s.rule == f"budget:{rule}" and s.fired for s in decision.trace):
+            if clipped_by(decision, rule):
                 self.tight.add(rule)
 
     def flush(self) -> None:

@@ -3,13 +3,15 @@
 Documents use tagged JSON so a loaded state equals the state that was saved:
 Decimals are strings (``{"$d": "1.50"}``), datetimes keep their IANA zone, tuples
 stay tuples and sets stay sets. Stored decisions are the host-facing
-``Decision.to_json()``; :func:`decision_from_json` rebuilds the dataclasses from it.
+``Decision.to_json()`` (written as text by ``jsontext.decision_text``);
+:func:`decision_from_json` rebuilds the dataclasses from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from json.encoder import encode_basestring
 from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -17,9 +19,10 @@ from zoneinfo import ZoneInfo
 from punchcard.engine.decision import Decision, Effect, Step, TierView
 from punchcard.engine.state import Allocation, CapUsage, HistoryItem, OrderRecord, Redemption
 
+from .jsontext import JsonText, dumps
 from .types import decimal_text
 
-__all__ = ["encode", "decode", "zone_key", "in_zone", "decision_from_json", "decision_to_doc"]
+__all__ = ["encode", "encode_text", "decode", "zone_key", "in_zone", "decision_from_json"]
 
 # Dataclasses that may sit inside state documents, by tag name, with their field names.
 _CLASSES = {cls.__name__: cls for cls in (Allocation, CapUsage, HistoryItem, OrderRecord, Redemption)}
@@ -37,29 +40,35 @@ def in_zone(moment: dt.datetime | None, key: str | None) -> dt.datetime | None:
     return moment.astimezone(ZoneInfo(key))
 
 
+_PLAIN = frozenset({type(None), bool, int, str})  # JSON as they are
+
+
 def encode(value: Any) -> Any:
     """A JSON-ready form of ``value`` that :func:`decode` turns back into an equal value."""
-    encoder = _ENCODERS.get(type(value))
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    encoder = _ENCODERS.get(kind)
     if encoder is not None:
         return encoder(value)
     if isinstance(value, Mapping):
         return _encode_mapping(value)
-    if dataclasses.is_dataclass(value) and type(value).__name__ in _CLASSES:
+    if dataclasses.is_dataclass(value) and kind.__name__ in _CLASSES:
         return _encode_dataclass(value)
-    raise TypeError(f"cannot store a {type(value).__name__} ({value!r}) in the ledger")
-
-
-def _same(value: Any) -> Any:
-    return value
+    raise TypeError(f"cannot store a {kind.__name__} ({value!r}) in the ledger")
 
 
 def _encode_dataclass(value: Any) -> dict:
     cls = type(value)
-    return {"$dc": cls.__name__, "v": {name: encode(getattr(value, name)) for name in _FIELDS[cls]}}
+    fields = {}
+    for name in _FIELDS[cls]:
+        item = getattr(value, name)
+        fields[name] = item if type(item) in _PLAIN else encode(item)
+    return {"$dc": cls.__name__, "v": fields}
 
 
 def _encode_sequence(value) -> Any:
-    items = [encode(v) for v in value]
+    items = [v if type(v) in _PLAIN else encode(v) for v in value]
     if isinstance(value, list):
         return items
     if isinstance(value, tuple):
@@ -68,14 +77,14 @@ def _encode_sequence(value) -> Any:
 
 
 def _encode_mapping(value: Mapping) -> Any:
-    if all(isinstance(k, str) and not k.startswith("$") for k in value):
-        return {k: encode(v) for k, v in value.items()}
-    return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
+    for key in value:
+        if not isinstance(key, str) or key.startswith("$"):
+            return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
+    return {k: v if type(v) in _PLAIN else encode(v) for k, v in value.items()}
 
 
 # Exact types first (one dictionary lookup on the hot path); subclasses fall through.
 _ENCODERS = {
-    type(None): _same, bool: _same, int: _same, str: _same,
     Decimal: lambda v: {"$d": decimal_text(v)},
     float: lambda v: {"$f": repr(v)},
     dt.datetime: lambda v: {"$t": v.isoformat(), "z": zone_key(v)},
@@ -83,6 +92,55 @@ _ENCODERS = {
     list: _encode_sequence, tuple: _encode_sequence, set: _encode_sequence, frozenset: _encode_sequence,
     dict: _encode_mapping,
     **{cls: _encode_dataclass for cls in _CLASSES.values()},
+}
+
+
+# -- the same documents, written straight to JSON text -------------------------------------
+def encode_text(value: Any) -> JsonText:
+    """``encode(value)`` as JSON text, character for character (a test holds them
+    together), without building the tagged structure first: most of what a batch
+    stores is written this way."""
+    return JsonText(_text(value))
+
+
+def _text(value: Any) -> str:
+    writer = _WRITERS.get(type(value))
+    return writer(value) if writer is not None else dumps(encode(value))  # subclasses, sets
+
+
+def _instant_text(value: dt.datetime) -> str:
+    zone = zone_key(value)
+    return f'{{"$t":{encode_basestring(value.isoformat())},"z":{"null" if zone is None else encode_basestring(zone)}}}'
+
+
+def _mapping_text(value: dict) -> str:
+    for key in value:
+        if not isinstance(key, str) or key.startswith("$"):
+            return f'{{"$map":[{",".join(f"[{_text(k)},{_text(v)}]" for k, v in value.items())}]}}'
+    return "{" + ",".join([f"{encode_basestring(k)}:{_text(v)}" for k, v in value.items()]) + "}"
+
+
+def _dataclass_writer(cls):
+    head = f'{{"$dc":{encode_basestring(cls.__name__)},"v":{{'
+    keys = [(name, encode_basestring(name) + ":") for name in _FIELDS[cls]]
+
+    def write(value) -> str:
+        return head + ",".join([key + _text(getattr(value, name)) for name, key in keys]) + "}}"
+
+    return write
+
+
+_WRITERS = {
+    str: encode_basestring, int: int.__repr__, bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "null",
+    Decimal: lambda v: f'{{"$d":"{decimal_text(v)}"}}',  # digits, sign and point: nothing to escape
+    float: lambda v: f'{{"$f":{encode_basestring(repr(v))}}}',
+    dt.datetime: _instant_text,
+    dt.date: lambda v: f'{{"$date":"{v.isoformat()}"}}',
+    list: lambda v: "[" + ",".join([_text(item) for item in v]) + "]",
+    tuple: lambda v: '{"$tuple":[' + ",".join([_text(item) for item in v]) + "]}",
+    dict: _mapping_text,
+    **{cls: _dataclass_writer(cls) for cls in _CLASSES.values()},
 }
 
 
@@ -121,10 +179,6 @@ _TAGS = {
 
 
 # -- decisions -------------------------------------------------------------------------
-def decision_to_doc(decision: Decision) -> dict:
-    return decision.to_json()
-
-
 def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 

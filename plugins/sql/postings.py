@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from punchcard.engine.decision import Decision, Effect, to_jsonable
+from punchcard.engine.decision import Decision, Effect
 from punchcard.engine.events import Event
 from punchcard.engine.state import ZERO, Lot, MemberState
+
+from .jsontext import jsonable_text
 
 __all__ = ["LedgerMismatch", "EventPostings", "post", "LOT_FIELD"]
 
@@ -54,7 +56,7 @@ def post(event: Event, decision: Decision, before: MemberState, after: MemberSta
         if amounts is None:
             continue
         points, lot_points, debt_points = amounts
-        detail = to_jsonable(effect.detail)  # as the decision shows it: for people, never read back
+        detail = jsonable_text(effect.detail)  # as the decision shows it: for people, never read back
         result.entries.append({
             "member_id": decision.member_id, "event_id": event.id, "ruleset": decision.ruleset,
             "kind": effect.kind, "points": points, "lot_id": effect.lot, "lot_points": lot_points,

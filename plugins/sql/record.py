@@ -9,16 +9,17 @@ from punchcard.engine.decision import Decision
 from punchcard.engine.events import Event
 from punchcard.engine.state import ZERO, MemberState
 
+from .jsontext import decision_text
 from .postings import EventPostings, post
 from .writes import Changes
 
-__all__ = ["record_event", "processed_row"]
+__all__ = ["record_event", "processed_row", "clipped_by"]
 
 
 def processed_row(event: Event, decision: Decision) -> dict:
     return {"event_id": event.id, "member_id": event.member, "digest": event.digest, "body": event.body,
             "event_type": event.type, "time": event.time, "ruleset": decision.ruleset,
-            "outcome": decision.outcome, "decision": decision.to_json()}
+            "outcome": decision.outcome, "decision": decision_text(decision)}
 
 
 def record_event(changes: Changes, event: Event, decision: Decision, before: MemberState,
@@ -36,3 +37,10 @@ def record_event(changes: Changes, event: Event, decision: Decision, before: Mem
         changes.budget_uses.append({"rule": rule, "event_id": event.id, "member_id": event.member, "points": points})
         changes.budget_totals[rule] = changes.budget_totals.get(rule, ZERO) + points
     return postings
+
+
+def clipped_by(decision: Decision, rule: str) -> bool:
+    """Whether a budget cut this decision's points: then they depend on exactly how much
+    of the budget was used when it was decided."""
+    label = f"budget:{rule}"
+    return any(step.phase == "caps" and step.rule == label and step.fired for step in decision.trace)

@@ -7,6 +7,7 @@ database-wide write lock) live in :class:`Dialect`.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from decimal import Decimal
 from typing import Iterable
 
@@ -20,10 +21,11 @@ from punchcard.engine.state import ZERO
 from punchcard.engine.store import ProcessedEvent
 
 from .codec import decision_from_json
+from .prepared import executemany
 from .models import Budget, HistoryRow, LotRow, Member, MemberRecord, ProcessedEventRow, StreakRow, TierWindow
 from .rows import Loaded, state_from_rows
 
-__all__ = ["Dialect", "load_members", "processed_events", "to_processed", "among"]
+__all__ = ["Dialect", "MemberKey", "load_members", "processed_events", "to_processed", "among"]
 
 
 def among(column, values: list[str], postgres: bool):
@@ -37,6 +39,12 @@ def among(column, values: list[str], postgres: bool):
 _M, _L, _P, _B = Member.__table__, LotRow.__table__, ProcessedEventRow.__table__, Budget.__table__
 _W, _S, _H, _R = TierWindow.__table__, StreakRow.__table__, HistoryRow.__table__, MemberRecord.__table__
 _VERSION = (_M.c.member_id, _M.c.version)  # enough to ask the member cache
+MemberKey = namedtuple("MemberKey", "member_id version")  # a member row just inserted, at version 0
+# A member row before its first save, every column given: SQLite rows go straight to
+# the driver (prepared.py), so the models' defaults are spelled out here.
+_UNSAVED = {"version": 0, "balance": ZERO, "debt": ZERO, "profile": {}, "state": {}, "next_lot": 0,
+            "next_record": 0, "next_history": 0, "windows": 0, "streaks": 0, "history": 0, "records": 0}
+_NEW_MEMBER = sqlite_insert(_M).on_conflict_do_nothing(index_elements=["member_id"])
 
 
 class Dialect:
@@ -67,18 +75,26 @@ class Dialect:
         locking after would take the locks in two passes, and two batches could then
         each wait for a row the other holds."""
         ids = sorted(set(ids))
-        if self.postgres and len(ids) > 1:
+        if not self.postgres:
+            return self._sqlite_members(conn, ids)
+        if len(ids) > 1:
             conn.execute(self._lock_all, [{"member_id": i} for i in ids])
             return self._select_members(conn, ids, lock=False, columns=_VERSION)
-        # The whole row comes with a single PostgreSQL lock (one round trip either way);
-        # otherwise the version is enough until the member cache has been asked.
-        columns = (_M,) if self.postgres else _VERSION
-        rows = self._select_members(conn, ids, columns=columns)
-        if len(rows) < len(ids):
-            found = {row.member_id for row in rows}
-            self.insert_missing(conn, _M, [{"member_id": i} for i in ids if i not in found], "member_id")
-            rows = self._select_members(conn, ids, columns=columns)
-        return rows
+        rows = self._select_members(conn, ids)  # the whole row comes with the lock, in one round trip
+        if not rows:  # a new member: the row it inserts is its lock (unless another unit just did)
+            rows = list(self.insert_missing(conn, _M, [{"member_id": ids[0]}], "member_id", returning=_M))
+        return rows or self._select_members(conn, ids)
+
+    def _sqlite_members(self, conn: Connection, ids: list[str]) -> list:
+        """Id and version of each member (enough to ask the member cache), inserting the
+        missing ones: under the write lock they are known to be at version 0."""
+        rows = self._select_members(conn, ids, columns=_VERSION)
+        if len(rows) == len(ids):
+            return rows
+        found = {row.member_id for row in rows}
+        new = [MemberKey(i, 0) for i in ids if i not in found]
+        executemany(conn, _NEW_MEMBER, [{**_UNSAVED, "member_id": key.member_id} for key in new])
+        return sorted([*rows, *new], key=lambda row: row.member_id)
 
     def _select_members(self, conn: Connection, ids: list[str], lock: bool = True, columns=(_M,)) -> list:
         query = select(*columns).where(among(_M.c.member_id, ids, self.postgres)).order_by(_M.c.member_id)
@@ -98,13 +114,14 @@ class Dialect:
         return processed_events(conn, [event_id]).get(event_id)
 
     def budgets(self, conn: Connection, rules: Iterable[str], lock: bool) -> dict[str, Decimal]:
-        """Used points per budget rule, creating rows for new budgets; with ``lock``,
-        the rows are locked in rule order (after the member rows, always)."""
+        """Used points per budget rule. With ``lock``, the rows are locked in rule order
+        (after the member rows, always), and created for new budgets. Without, a budget
+        with no row yet is left out (it is unused): creating the row would hold its lock."""
         rules = sorted(set(rules))
         if not rules:
             return {}
         found = self._select_budgets(conn, rules, lock)
-        if len(found) < len(rules):
+        if len(found) < len(rules) and lock:
             self.insert_missing(conn, _B, [{"rule": r, "used": ZERO} for r in rules if r not in found], "rule")
             found = self._select_budgets(conn, rules, lock)
         return found
@@ -149,12 +166,13 @@ _CHILDREN = {"lots": (_L, (_L.c.position,), None), "records": (_R, (_R.c.kind, _
 
 def load_members(conn: Connection, members: list, cache=None) -> dict[str, Loaded]:
     """Every member in ``members`` (locked member rows, whole or just id and version)
-    with its lots, records, tier windows, streaks and history. Members the cache holds
-    at the row's version are not read again; a table a member has no rows in is not
-    queried."""
-    found = {}
+    with its lots, records, tier windows, streaks and history. Members never saved
+    (version 0) are not read, nor members the cache holds at the row's version; a table
+    a member has no rows in is not queried."""
+    found = {m.member_id: Loaded(m.member_id, 0, None) for m in members if m.version == 0}  # never saved
     if cache is not None:
-        found = {m.member_id: hit for m in members if (hit := cache.get(m.member_id, m.version)) is not None}
+        found.update((m.member_id, hit) for m in members
+                     if m.version and (hit := cache.get(m.member_id, m.version)) is not None)
     missing = [m for m in members if m.member_id not in found]
     if missing and "state" not in missing[0]._fields:
         postgres = conn.dialect.name == "postgresql"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from punchcard.engine.state import HistoryItem, Lot, MemberState, StreakState, TierState
 
-from .codec import decode, encode, in_zone, zone_key
+from .codec import decode, encode_text, in_zone, zone_key
 
 __all__ = ["Loaded", "state_from_rows", "lot_values", "member_values", "diff_member", "LOT_COLUMNS", "RECORDS"]
 
@@ -118,7 +118,7 @@ def state_from_rows(member, children: dict[str, list]) -> Loaded:
 # -- writing ---------------------------------------------------------------------------
 def lot_values(member_id: str, lot: Lot, live: bool) -> dict:
     values = {name: getattr(lot, name) for name in LOT_COLUMNS}
-    extra = {name: encode(getattr(lot, name)) for name in LOT_EXTRA}
+    extra = encode_text({name: getattr(lot, name) for name in LOT_EXTRA}) if LOT_EXTRA else None
     return {**values, "member_id": member_id, "lot_id": lot.id, "order_id": lot.order, "live": live,
             "extra": extra or None}
 
@@ -142,25 +142,34 @@ def member_values(state: MemberState, before: MemberState | None, after: Loaded)
         "streaks": len(after.streaks), "history": len(after.history_seqs),
         "records": sum(len(getattr(state, name)) for name in RECORDS.values()),
     }
-    if before is None or state.profile != before.profile:
-        values["profile"] = encode(state.profile)
-    doc = {name: getattr(state, name) for name in STATE_DOC}
-    if before is None or doc != {name: getattr(before, name) for name in STATE_DOC}:
-        values["state"] = {name: encode(value) for name, value in doc.items()}
+    if before is None or not _same(state.profile, before.profile):
+        values["profile"] = encode_text(state.profile)
+    if before is None or not all(_same(getattr(state, name), getattr(before, name)) for name in STATE_DOC):
+        values["state"] = encode_text({name: getattr(state, name) for name in STATE_DOC})
     return values
+
+
+def _same(new, old) -> bool:
+    """Equal; the engine shares a container it did not change, so that is checked first."""
+    return new is old or new == old
 
 
 def diff_member(changes, loaded: Loaded, final: MemberState, dropped: dict[str, Lot]) -> Loaded:
     """Add to ``changes`` the rows that turn ``loaded`` into ``final``; returns how the
     member is stored once they are committed."""
-    member_id, windows = final.member_id, _window_rows(final.tier)
+    member_id, old = final.member_id, loaded.state
     next_lot = _diff_lots(changes, loaded, final, dropped)
     next_record = _diff_records(changes, loaded, final)
-    _diff_windows(changes, member_id, loaded.windows, windows)
-    _diff_streaks(changes, member_id, loaded.streaks, final.streaks)
+    windows, streaks = loaded.windows, loaded.streaks  # tier and streaks shared: unchanged
+    if old is None or final.tier is not old.tier:
+        windows = _window_rows(final.tier)
+        _diff_windows(changes, member_id, loaded.windows, windows)
+    if old is None or final.streaks is not old.streaks:
+        streaks = _streak_rows(final.streaks)
+        _diff_streaks(changes, member_id, loaded.streaks, streaks)
     seqs, next_history = _diff_history(changes, member_id, loaded, final.history)
     after = Loaded(member_id, loaded.version + 1, final, frozenset(lot.id for lot in final.lots), seqs,
-                   next_lot, next_record, next_history, windows, _streak_rows(final.streaks))
+                   next_lot, next_record, next_history, windows, streaks)
     changes.members.append({**member_values(final, loaded.state, after), "b_member": member_id,
                             "b_version": loaded.version})
     return after
@@ -173,7 +182,7 @@ def _diff_lots(changes, loaded: Loaded, final: MemberState, dropped: dict[str, L
         if lot.id not in loaded.lot_ids:
             changes.lot_inserts.append({**lot_values(final.member_id, lot, True), "position": position})
             position += 1
-        elif before.get(lot.id) != lot:
+        elif (old := before.get(lot.id)) is not lot and old != lot:  # a changed lot is a new object
             changes.lot_updates.append(_keyed(lot_values(final.member_id, lot, True)))
     live = {lot.id for lot in final.lots}
     for lot_id, lot in dropped.items():
@@ -203,10 +212,10 @@ def _diff_records(changes, loaded: Loaded, final: MemberState) -> int:
         for rid, value in new.items():
             if rid not in old:
                 changes.record_inserts.append({"member_id": final.member_id, "kind": kind, "record_id": rid,
-                                               "position": position, "doc": encode(value)})
+                                               "position": position, "doc": encode_text(value)})
                 position += 1
-            elif old[rid] != value:
-                changes.record_updates.append({**key, "b_record": rid, "doc": encode(value)})
+            elif old[rid] is not value and old[rid] != value:
+                changes.record_updates.append({**key, "b_record": rid, "doc": encode_text(value)})
     return position
 
 
@@ -219,8 +228,7 @@ def _diff_windows(changes, member_id: str, old: dict, new: dict) -> None:
                                            "reached": reached, "closed": closed})
 
 
-def _diff_streaks(changes, member_id: str, old: dict, streaks: dict[str, StreakState]) -> None:
-    new = _streak_rows(streaks)
+def _diff_streaks(changes, member_id: str, old: dict, new: dict) -> None:
     for key in old.keys() - new.keys() | {k for k in new if k in old and old[k] != new[k]}:
         changes.streak_deletes.append({"b_member": member_id, "b_streak": key})
     for position, (key, (length, last, freezes, best, paid)) in enumerate(new.items()):
@@ -240,7 +248,7 @@ def _diff_history(changes, member_id: str, loaded: Loaded, final: list[HistoryIt
     changes.history_deletes.extend({"b_member": member_id, "b_seq": seq} for seq in loaded.history_seqs[:gone])
     seqs, seq = list(loaded.history_seqs[gone:]), loaded.next_history
     for item in final[kept:]:
-        values = [[k, encode(v)] for k, v in item.values]
+        values = encode_text([[k, v] for k, v in item.values])
         changes.history_inserts.append({"member_id": member_id, "seq": seq, "time": item.time, "type": item.type,
                                         "values": values})
         seqs.append(seq)

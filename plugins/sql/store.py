@@ -31,7 +31,7 @@ __all__ = ["SqlStore", "BEGIN_ATTEMPTS", "DEFAULT_BATCH"]
 log = logging.getLogger("punchcard.store.sql")
 
 BEGIN_ATTEMPTS = 5  # a busy SQLite database is waited on (busy_timeout) this many times
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 1000  # events per transaction in process_batch; more amortise the commit
 
 
 class SqlStore:
@@ -81,8 +81,9 @@ class SqlStore:
         return self.engine.connect().execution_options(sqlite_begin="DEFERRED")
 
     # -- the Store interface -----------------------------------------------------------
-    def unit_of_work(self, member_id: str) -> SqlUnit:
-        return SqlUnit(self, member_id)
+    def unit_of_work(self, member_id: str, *, contended: bool = False) -> SqlUnit:
+        """A unit for one event; ``contended`` (after a lost race) locks budgets before reading them."""
+        return SqlUnit(self, member_id, contended)
 
     def process_batch(self, engine, events: list) -> list[Decision]:
         from .batch import process_batch

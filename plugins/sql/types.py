@@ -16,7 +16,9 @@ from sqlalchemy import JSON, DateTime, Numeric, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Money", "Instant", "Document", "decimal_text"]
+from .jsontext import dumps
+
+__all__ = ["Money", "Instant", "Document", "decimal_text", "instant_text", "SQLITE_BINDS"]
 
 UTC = dt.timezone.utc
 
@@ -26,6 +28,33 @@ def decimal_text(value: Decimal) -> str:
     if not isinstance(value, Decimal):
         raise TypeError(f"points must be Decimal, not {type(value).__name__} ({value!r})")
     return format(value, "f")
+
+
+def _exact(value: Decimal) -> Decimal:
+    if not isinstance(value, Decimal):
+        raise TypeError(f"points must be Decimal, not {type(value).__name__} ({value!r})")
+    return value
+
+
+_INSTANT_TEXTS: dict[tuple, str] = {}  # an event's instant is written to several rows
+
+
+def instant_text(value: dt.datetime) -> str:
+    """An aware instant as UTC ISO 8601 text (SQLite), which sorts in time order.
+
+    Recent ones are remembered. Aware datetimes that compare equal are the same instant
+    (so the same text), except two wall times of one zone told apart only by ``fold``
+    (the hour repeated when clocks go back): ``fold`` is part of the key."""
+    key = (value, value.fold)
+    text = _INSTANT_TEXTS.get(key)
+    if text is None:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the ledger stores instants only")
+        text = value.astimezone(UTC).isoformat(timespec="microseconds")
+        if len(_INSTANT_TEXTS) >= 4096:
+            _INSTANT_TEXTS.clear()
+        _INSTANT_TEXTS[key] = text
+    return text
 
 
 class Money(TypeDecorator):
@@ -42,11 +71,7 @@ class Money(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        if dialect.name == "sqlite":
-            return decimal_text(value)
-        if not isinstance(value, Decimal):
-            raise TypeError(f"points must be Decimal, not {type(value).__name__} ({value!r})")
-        return value
+        return decimal_text(value) if dialect.name == "sqlite" else _exact(value)
 
     def process_result_value(self, value, dialect):
         if value is None:
@@ -69,10 +94,10 @@ class Instant(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
+        if dialect.name == "sqlite":
+            return instant_text(value)
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: the ledger stores instants only")
-        if dialect.name == "sqlite":
-            return value.astimezone(UTC).isoformat(timespec="microseconds")
         return value
 
     def process_result_value(self, value, dialect):
@@ -95,3 +120,23 @@ class Document(TypeDecorator):
         if dialect.name == "postgresql":
             return dialect.type_descriptor(JSONB(none_as_null=True))
         return dialect.type_descriptor(JSON(none_as_null=True))
+
+
+def _money_bind(value):
+    if type(value) is Decimal:
+        return format(value, "f")
+    return None if value is None else decimal_text(value)
+
+
+def _instant_bind(value):
+    return None if value is None else instant_text(value)
+
+
+def _document_bind(value):
+    return None if value is None else dumps(value)
+
+
+# What each type above binds on SQLite, one function call per value: the same
+# conversions as their bind processors, for writes that go to the driver directly
+# (see prepared.py).
+SQLITE_BINDS = {Money: _money_bind, Instant: _instant_bind, Document: _document_bind}

@@ -2,36 +2,47 @@
 
 Entering begins the transaction and locks the member row (creating it first if
 needed); leaving rolls back unless :meth:`SqlUnit.commit` ran. The engine calls, in
-order: ``processed`` (under the lock), ``load_member``, ``budgets_used`` (budget rows
-locked in rule order, after the member row), ``save`` and ``commit``.
+order: ``processed`` (under the lock), ``load_member``, ``budgets_used``, ``save`` and
+``commit``.
+
+Budgets on PostgreSQL are optimistic: ``budgets_used`` reads them without a lock, so
+members of a ruleset with a budget do not queue for its row while they are decided.
+The draw is a conditional ``UPDATE`` sent with the other writes: it adds the points
+only if the budget still has room for them, or (when the budget cut the decision's
+points) only if nobody drew on it since it was read. If it did not hold, ``commit``
+raises :class:`~punchcard.engine.store.Conflict` having stored nothing, and the engine
+runs the event again in a ``contended`` unit, which locks the budget rows (in rule
+order, after the member row) before reading them. On SQLite the write lock already
+makes every read exact.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from punchcard.engine.evaluate import new_member
 from punchcard.engine.store import ProcessedEvent
 from punchcard.engine.state import MemberState
 
-from .record import record_event
+from .record import clipped_by, record_event
 from .repository import load_members
 from .rows import Loaded, diff_member
-from .writes import Changes, apply, apply_pipelined
+from .writes import BudgetMoved, Changes, apply, apply_pipelined
 
 __all__ = ["SqlUnit"]
 
 
 class SqlUnit:
-    def __init__(self, store, member_id: str):
-        self.store, self.member_id = store, member_id
+    def __init__(self, store, member_id: str, contended: bool = False):
+        self.store, self.member_id, self.contended = store, member_id, contended
         self._conn = None
         self._member_row = None
         self._loaded: Loaded | None = None
         self._claimed: set[str] = set()
         self._saved: list[tuple] = []
         self._budgets: dict[str, Decimal] = {}
+        self._limits: dict[str, Decimal] | None = None  # set when the budgets were read without a lock
 
     def __enter__(self) -> "SqlUnit":
         self._conn = self.store.begin()
@@ -65,14 +76,27 @@ class SqlUnit:
             self._loaded = load_members(self._conn, [self._member_row], self.store.cache)[self.member_id]
         return self._loaded
 
-    def budgets_used(self, rules: Iterable[str]) -> dict[str, Decimal]:
-        self._budgets = self.store.dialect.budgets(self._conn, rules, lock=True)
+    def budgets_used(self, rules: Iterable[str] | Mapping[str, Decimal]) -> dict[str, Decimal]:
+        """Used points per budget rule. ``rules`` with their limits (a mapping, as the
+        engine passes them) lets PostgreSQL read without the lock; see the module notes."""
+        optimistic = self.store.dialect.postgres and not self.contended and isinstance(rules, Mapping)
+        self._limits = dict(rules) if optimistic else None
+        self._budgets = self.store.dialect.budgets(self._conn, rules, lock=not optimistic)
         return dict(self._budgets)
 
     def save(self, event, decision, state: MemberState | None, budget_uses: dict[str, Decimal]) -> None:
         if self._saved:  # the state diff is against what was loaded: one event per unit
             raise RuntimeError("a SQL unit of work saves one event; open a unit per event")
         self._saved.append((event, decision, state, dict(budget_uses)))
+
+    def _draws(self, totals: dict[str, Decimal]) -> list[tuple]:
+        new = sorted(set(totals) - set(self._budgets))
+        if new:  # the first draw ever creates the row, and that takes its lock
+            raise BudgetMoved(f"budget {', '.join(new)} has no row yet")
+        decisions = [decision for _, decision, *_ in self._saved]
+        return [(rule, points, self._budgets[rule], self._limits[rule],
+                 points < 0 or any(clipped_by(decision, rule) for decision in decisions))
+                for rule, points in sorted(totals.items())]
 
     def commit(self) -> None:
         changes = Changes(budget_base=self._budgets)
@@ -85,6 +109,8 @@ class SqlUnit:
         # A claimed id that was never saved must not stay behind as an empty record.
         unsaved = self._claimed - {event.id for event, *_ in self._saved}
         changes.claims_dropped.extend({"b_event": event_id} for event_id in sorted(unsaved))
+        if self._limits is not None:
+            changes.budget_draws = self._draws(changes.budget_totals)
         # On PostgreSQL the writes go in one round trip, shortening how long the member
         # and budget rows stay locked.
         (apply_pipelined if self.store.dialect.postgres else apply)(self._conn, changes)

@@ -4,8 +4,10 @@ Gathering lets a batch of hundreds of events write each table with one
 ``executemany``; a single event goes through the same path with short lists. The
 order is fixed (the members' lots, records, windows, streaks and history, then the
 append-only tables, then budgets, then the member rows), so every transaction
-touches rows in the same order. Amounts are always computed here, in Decimal, never
-by SQL arithmetic (SQLite would do it in binary floating point).
+touches rows in the same order. Amounts are computed here, in Decimal, never by SQL
+arithmetic (SQLite would do it in binary floating point). The one exception is a
+budget a single PostgreSQL unit read without its lock: it is drawn on with a
+conditional ``UPDATE ... SET used = used + x``, exact in PostgreSQL's ``NUMERIC``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from decimal import Decimal
 from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.engine import Connection
 
+from punchcard.engine.store import Conflict
+
+from .prepared import executemany
 from .models import Budget, BudgetUse, HistoryRow, LedgerEntry, LotRow, Member, MemberRecord, ProcessedEventRow, \
     StreakRow, TierWindow
 
-__all__ = ["Changes", "StaleMember", "apply", "apply_pipelined"]
+__all__ = ["Changes", "StaleMember", "BudgetMoved", "apply", "apply_pipelined"]
 
 _L, _M, _W, _S, _H = LotRow.__table__, Member.__table__, TierWindow.__table__, StreakRow.__table__, HistoryRow.__table__
 _P, _E, _B, _U = ProcessedEventRow.__table__, LedgerEntry.__table__, Budget.__table__, BudgetUse.__table__
@@ -52,6 +57,13 @@ class Changes:
     budget_uses: list[dict] = field(default_factory=list)
     budget_totals: dict[str, Decimal] = field(default_factory=dict)  # points drawn, per rule
     budget_base: dict[str, Decimal] = field(default_factory=dict)  # used before, read under the row lock
+    # PostgreSQL, read without the lock: (rule, points, used as read, limit, exact) per
+    # budget, each drawn by a conditional UPDATE instead of setting budget_base + points
+    budget_draws: list[tuple] = field(default_factory=list)
+
+
+class BudgetMoved(Conflict):
+    """A budget read without its lock changed in a way that matters before the draw."""
 
 
 _LOT_UPDATE = update(_L).where(_L.c.member_id == bindparam("b_member"), _L.c.lot_id == bindparam("b_lot"))
@@ -61,6 +73,9 @@ _RECORD_KEY = (_R.c.member_id == bindparam("b_member"), _R.c.kind == bindparam("
 _CLAIM_FILL = update(_P).where(_P.c.event_id == bindparam("b_event"))
 _BUDGET_SET = update(_B).where(_B.c.rule == bindparam("b_rule"))
 _VERSIONS = "SELECT member_id, version FROM members WHERE member_id = ANY(%s)"
+# Exact on PostgreSQL: used is NUMERIC, and so are the parameters (Decimals).
+_DRAW = "UPDATE budgets SET used = used + %s WHERE rule = %s AND used + %s <= %s RETURNING rule"
+_DRAW_EXACT = "UPDATE budgets SET used = used + %s WHERE rule = %s AND used = %s RETURNING rule"
 _STEPS = (
     ("lot_inserts", insert(_L)),
     ("lot_updates", _LOT_UPDATE),
@@ -74,11 +89,11 @@ _STEPS = (
     ("streak_inserts", insert(_S)),
     ("history_deletes", delete(_H).where(_H.c.member_id == bindparam("b_member"), _H.c.seq == bindparam("b_seq"))),
     ("history_inserts", insert(_H)),
-    ("processed", insert(_P)),
+    ("processed", insert(_P).inline()),
     ("claimed", _CLAIM_FILL),
     ("claims_dropped", delete(_P).where(_P.c.event_id == bindparam("b_event"), _P.c.decision.is_(None))),
-    ("entries", insert(_E)),
-    ("budget_uses", insert(_U)),
+    ("entries", insert(_E).inline()),  # inline: a serial key is never fetched first, even for one row
+    ("budget_uses", insert(_U).inline()),
 )
 
 
@@ -96,6 +111,7 @@ def apply_pipelined(conn: Connection, changes: Changes) -> None:
     raw = conn.connection.dbapi_connection
     with raw.pipeline():
         _write(conn, changes)
+        draws = [_draw(raw, *draw) for draw in changes.budget_draws]
         for row in changes.members:
             conn.execute(_MEMBER_UPDATE, row)
         probe = raw.cursor()
@@ -104,27 +120,51 @@ def apply_pipelined(conn: Connection, changes: Changes) -> None:
     for row in changes.members:
         if versions.get(row["b_member"]) != row["version"]:
             raise StaleMember(f"member {row['b_member']} changed since it was locked at version {row['b_version']}")
+    for (rule, points, read, limit, _), cursor in zip(changes.budget_draws, draws):
+        if cursor.fetchone() is None:
+            raise BudgetMoved(f"budget {rule} was drawn on since it was read at {read}: "
+                              f"{points} more would pass its limit of {limit}, or change the decision")
+
+
+def _draw(raw, rule: str, points: Decimal, read: Decimal, limit: Decimal, exact: bool):
+    """Add ``points`` to a budget only if the decision still holds: the budget is where it
+    was read (``exact``), or still has room for them. The row stays locked to commit."""
+    cursor = raw.cursor()
+    if exact:
+        cursor.execute(_DRAW_EXACT, (points, rule, read))
+    else:
+        cursor.execute(_DRAW, (points, rule, points, limit))
+    return cursor
+
+
+def _runner(conn: Connection):
+    """How a statement runs over a list of rows: SQLite straight to the driver (prepared.py)."""
+    if conn.dialect.name == "sqlite":
+        return lambda statement, rows: executemany(conn, statement, rows)
+    return conn.execute
 
 
 def _write(conn: Connection, changes: Changes) -> None:
+    run = _runner(conn)
     for name, statement in _STEPS:
         rows = getattr(changes, name)
         if rows:
-            conn.execute(statement, rows)
-    if changes.budget_totals:
+            run(statement, rows)
+    if changes.budget_totals and not changes.budget_draws:
         rows = [{"b_rule": rule, "used": changes.budget_base[rule] + points}
                 for rule, points in sorted(changes.budget_totals.items())]
-        conn.execute(_BUDGET_SET, rows)
+        run(_BUDGET_SET, rows)
 
 
 def _members(conn: Connection, rows: list[dict]) -> None:
     """Member rows, each only if still at the version its unit locked and read. Rows
     that change the same columns go in one ``executemany``."""
+    run = _runner(conn)
     groups: dict[frozenset, list[dict]] = {}
     for row in rows:
         groups.setdefault(frozenset(row), []).append(row)
     for group in groups.values():
-        changed = conn.execute(_MEMBER_UPDATE, group).rowcount
+        changed = run(_MEMBER_UPDATE, group).rowcount
         if changed != len(group):
             members = ", ".join(sorted(row["b_member"] for row in group))
             raise StaleMember(f"{len(group) - changed} of the member rows {members} changed since they were locked")

@@ -11,14 +11,16 @@ import pytest
 from sqlalchemy import Column, MetaData, Table, create_engine, insert, select, text
 
 from punchcard.engine import Engine
+from punchcard.engine.decision import Decision, Effect, Step, TierView
 from punchcard.engine.state import Allocation, CapUsage, OrderRecord, Redemption
-from punchcard.plugins.sql.codec import decision_from_json, decode, encode
+from punchcard.plugins.sql.codec import decision_from_json, decode, encode, encode_text
+from punchcard.plugins.sql.jsontext import decision_text, dumps
 from punchcard.plugins.sql.types import Instant, Money
 
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-@pytest.mark.parametrize("value", [
+_VALUES = [
     Decimal("0.1"), Decimal("-12.3400"), Decimal("1E+3"), 7, "$d", None, True, 0.1,
     dt.date(2026, 3, 8), dt.datetime(2026, 3, 8, 1, 30, tzinfo=NEW_YORK), dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     (1, ("a", Decimal("2"))), frozenset({"b", "a"}), [1, [2]], {1: Decimal("1"), 2: Decimal("2")}, {"$d": "not a tag"},
@@ -26,12 +28,20 @@ NEW_YORK = ZoneInfo("America/New_York")
                 Decimal("150"), Decimal("300")),
     Redemption("r-1", dt.datetime(2026, 3, 2, tzinfo=NEW_YORK), Decimal("5"), (Allocation("o-1", Decimal("5")),)),
     {"cap:0": CapUsage(739677, Decimal("300"), 1)},
-])
+]
+
+
+@pytest.mark.parametrize("value", _VALUES)
 def test_values_survive_a_json_round_trip_exactly(value):
     back = decode(json.loads(json.dumps(encode(value))))
     assert back == value and type(back) is type(value)
     if isinstance(value, dt.datetime):
         assert back.tzinfo == value.tzinfo and back.isoformat() == value.isoformat()
+
+
+@pytest.mark.parametrize("value", _VALUES + [{"é\n": [None, False, 10 ** 30]}, [[("a", Decimal("1"))]]])
+def test_documents_written_straight_to_text_are_the_encoded_documents(value):
+    assert encode_text(value) == dumps(encode(value))
 
 
 def test_dst_arithmetic_is_the_same_after_a_round_trip():
@@ -68,6 +78,17 @@ def test_points_must_be_decimal(tmp_path, bad):
         conn.execute(insert(table), [{"points": bad}])
 
 
+def test_instants_in_the_repeated_hour_keep_their_own_utc_text():
+    from punchcard.plugins.sql.types import instant_text
+
+    first = dt.datetime(2026, 11, 1, 1, 30, tzinfo=NEW_YORK)  # EDT
+    second = first.replace(fold=1)  # the same wall time an hour later, EST: equal to first in Python
+    assert first == second
+    assert [instant_text(first), instant_text(second), instant_text(first)] == [
+        "2026-11-01T05:30:00.000000+00:00", "2026-11-01T06:30:00.000000+00:00", "2026-11-01T05:30:00.000000+00:00"]
+    assert instant_text(second.astimezone(dt.timezone.utc)) == "2026-11-01T06:30:00.000000+00:00"
+
+
 def test_naive_datetimes_are_refused(tmp_path):
     engine, table = _table(f"sqlite:///{tmp_path / 't.db'}")
     with pytest.raises(Exception, match="naive datetime"), engine.begin() as conn:
@@ -84,6 +105,34 @@ def test_a_stored_decision_reads_back_identically(everything):
         back = decision_from_json(stored)
         assert back.to_json() == decision.to_json()
         assert (back.points, back.balance, back.time) == (decision.points, decision.balance, decision.time)
+
+
+def _as_json(decision) -> str:
+    return json.dumps(decision.to_json(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def test_a_decision_is_stored_as_exactly_the_text_of_its_json(everything):
+    from ledger_scenarios import mixed_events
+
+    engine = Engine(everything)
+    for event in mixed_events(seed=5, count=200):
+        decision = engine.process(event)
+        assert decision_text(decision) == _as_json(decision)
+
+
+def test_decision_text_writes_odd_values_as_to_json_does():
+    moment = dt.datetime(2026, 3, 8, 1, 30, tzinfo=NEW_YORK)
+    decision = Decision(
+        "é-1", "m", "r@1", "applied", Decimal("1.500"), (
+            Effect("earn", Decimal("0E-2"), "l-1", {"at": moment, "day": dt.date(2026, 3, 8), "tags": {"b", "a"},
+                                                   "nested": [(Decimal("2.0"), None, True)], "kind": "overridden"}),
+            Effect("badge", None, None, {})),
+        Decimal("-3"), Decimal(0), TierView("gold", Decimal("12.50"), None, Decimal("1"), None),
+        (Step("caps", "cap:total/day", True, "ñote \"quoted\"", {"x": frozenset({3, 1})}, Decimal("5"), Decimal(0)),
+         Step("input", "event", None, "", {}, None, None)),
+        "why\nnot", "purchase", moment)
+    assert decision_text(decision) == _as_json(decision)
+    assert decision_from_json(json.loads(decision_text(decision))).to_json() == decision.to_json()
 
 
 def test_every_field_of_member_state_has_a_place_in_the_tables():

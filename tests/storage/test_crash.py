@@ -1,7 +1,10 @@
 """Crashes: a worker process SIGKILLs itself at a chosen point while processing
-(members locked; everything written but not committed; PostgreSQL: COMMIT sent, reply
-unread; committed). Replaying the whole batch afterwards must leave exactly what a
-run without the crash leaves, and the auditor must find nothing."""
+(members locked; everything written but not committed; during the commit; committed).
+During the commit means, on PostgreSQL, COMMIT sent and the reply unread (the server
+decides); on SQLite, killed from inside COMMIT once the transaction is in the WAL and
+synced, before COMMIT returns (it happened; the process never learnt it). Replaying
+the whole batch afterwards must leave exactly what a run without the crash leaves, and
+the auditor must find nothing."""
 
 from __future__ import annotations
 
@@ -31,7 +34,17 @@ def _cases(backend: str) -> list[tuple[str, int]]:
     """Deterministic kill points: each crash point, at a chunk chosen by a seeded RNG."""
     rng = random.Random(f"crash-{backend}")
     points = ["locked", "flushed", "committed"] + (["commit"] if backend == "postgresql" else [])
-    return [(point, rng.randrange(1, len(EVENTS) // BATCH + 1)) for point in points]
+    cases = [(point, rng.randrange(1, len(EVENTS) // BATCH + 1)) for point in points]
+    if backend == "sqlite":  # drawn separately, so the other cases stay as they were
+        cases.append(("commit", random.Random("crash-sqlite-commit").randrange(1, len(EVENTS) // BATCH + 1)))
+    return cases
+
+
+def _committed(backend: str, point: str, n: int) -> set[int]:
+    """How many of the first ``n`` units (the n-th killed at ``point``) may be committed."""
+    if point == "commit" and backend == "postgresql":
+        return {n - 1, n}  # the server's call
+    return {n} if point in ("committed", "commit") else {n - 1}
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +89,7 @@ def test_a_batch_killed_anywhere_replays_to_the_same_ledger(backend, store_urls,
         assert codes == [KILLED], (point, chunk)
         store = SqlStore(url)
         committed = _stored(store)
-        done = chunk if point == "committed" else chunk - 1
-        allowed = {_distinct_before(done)} | ({_distinct_before(chunk)} if point == "commit" else set())
+        allowed = {_distinct_before(done) for done in _committed(backend, point, chunk)}
         assert committed in allowed, (point, chunk, committed)
         _check_replay(store, everything, reference)
         store.close()
@@ -87,13 +99,12 @@ def test_a_batch_killed_anywhere_replays_to_the_same_ledger(backend, store_urls,
 def test_single_events_killed_around_the_commit_replay_to_the_same_ledger(backend, store_urls, everything, fork,
                                                                          reference):
     rng = random.Random(f"single-{backend}")
-    points = ["flushed", "committed"] + (["commit"] if backend == "postgresql" else [])
-    for point in points:
+    for point in ["flushed", "commit", "committed"]:
         url = store_urls.new(backend)
         nth = rng.randrange(20, 120)
         assert start_all(fork, run_events, [(url, everything, EVENTS, 1, f"{point}:{nth}")]) == [KILLED]
         store = SqlStore(url)
-        assert _stored(store) in ({nth - 1, nth} if point == "commit" else {nth if point == "committed" else nth - 1})
+        assert _stored(store) in _committed(backend, point, nth), (point, nth)
         _check_replay(store, everything, reference)
         store.close()
 
@@ -103,3 +114,32 @@ def test_crash_points_are_checked():
         Faults("flushd:2")
     armed = Faults("flushed:2")
     assert [armed.reached("flushed"), armed.reached("locked"), armed.reached("flushed")] == [False, False, True]
+
+
+def test_sqlites_commit_crash_point_runs_inside_commit_after_the_transaction_is_in(tmp_path):
+    """The hook the SQLite ``commit`` point dies in: called while COMMIT runs, when another
+    connection can already read the transaction."""
+    import sqlite3
+
+    from punchcard.plugins.sql.walhook import on_wal_commit
+
+    path = str(tmp_path / "hook.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    with pytest.raises(RuntimeError, match="not inside a transaction"):
+        on_wal_commit(conn, lambda: None)
+    seen, returned = [], []
+
+    def inside_commit():
+        reader = sqlite3.connect(path)
+        seen.append((bool(returned), reader.execute("SELECT count(*) FROM t").fetchone()[0]))
+        reader.close()
+
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO t VALUES (1)")
+    on_wal_commit(conn, inside_commit)
+    conn.execute("COMMIT")
+    returned.append(True)
+    assert seen == [(False, 1)]  # COMMIT had not returned to Python; the row was already there
+    conn.close()
