@@ -177,7 +177,7 @@ def process(
     store: str = typer.Option(..., "--store", help="Storage URL: sqlite:///points.db, postgresql+psycopg://..."),
     events: Path = typer.Option(..., "--events", help="JSON Lines or CSV (by extension) file of events; - for stdin."),
     format: ProcessFormat = typer.Option(ProcessFormat.text, "--format", help="text, or jsonl: one decision JSON a line."),
-    batch: int = typer.Option(500, "--batch", min=1, help="Events per transaction (1: one transaction per event)."),
+    batch: int = typer.Option(1000, "--batch", min=1, help="Events per transaction (1: one transaction per event)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any event was rejected or blocked."),
 ) -> None:
     """Run events through a ruleset into a store, each exactly once.
