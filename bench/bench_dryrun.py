@@ -7,7 +7,10 @@ Measured in this run, each in a fresh process:
 * a dry-run with --workers 1 and --workers 2;
 * an --against comparison (two rulesets in one pass) with --workers 2;
 * peak RSS of the main process and of the largest worker, and the same dry-run on a
-  quarter of the events over the same members: memory should not follow events.
+  quarter of the events over the same members: memory should not follow events. That
+  run also times every call of ``evaluate`` (and the closing ticks' housekeeping), to
+  split a replay into the engine's share and the dry-run's own (reading, spilling,
+  sorting, counting, the report).
 
 Ratios are against the baseline. ``--profile`` adds the top functions of a profiled
 replay of 50,000 events. Usage::
@@ -48,6 +51,20 @@ if args["mode"] == "parse":
             count += 1
 else:
     from punchcard.engine.dryrun import Options, build_report, dry_run
+    inside = [0.0]
+    if args.get("split"):
+        from punchcard.engine.dryrun import member
+
+        def timed(function):
+            def call(*a, **k):
+                began = time.perf_counter()
+                try:
+                    return function(*a, **k)
+                finally:
+                    inside[0] += time.perf_counter() - began
+            return call
+
+        member.evaluate, member.housekeep = timed(member.evaluate), timed(member.housekeep)
     result = dry_run(Options(args["ruleset"], Path(args["events"]), against=args.get("against"),
                              workers=args["workers"]))
     build_report(result)
@@ -55,7 +72,8 @@ else:
 elapsed = time.perf_counter() - start
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"events": count, "seconds": elapsed, "rss_mb": own / 1024, "worker_rss_mb": children / 1024}))
+print(json.dumps({"events": count, "seconds": elapsed, "rss_mb": own / 1024, "worker_rss_mb": children / 1024,
+                  "evaluate_seconds": inside[0] if args["mode"] != "parse" else 0}))
 """
 
 
@@ -83,6 +101,14 @@ def line(label: str, figures: dict, baseline: dict | None) -> None:
     ratio = f"  {baseline['rate'] / figures['rate']:6.1f}x slower than the baseline" if baseline else ""
     print(f"{label:<38} {figures['events']:>9,} events {figures['seconds']:8.1f} s {figures['rate']:>9,.0f} ev/s "
           f"rss {figures['rss_mb']:7.0f} MB (largest worker {figures['worker_rss_mb']:5.0f} MB){ratio}", flush=True)
+
+
+def split(figures: dict, baseline: dict) -> None:
+    per_event = 1e6 / figures["events"]
+    inside = figures["evaluate_seconds"] * per_event
+    outside = figures["seconds"] * per_event - inside
+    print(f"  per event: {inside:.1f} µs in evaluate (ticks' housekeeping included), {outside:.1f} µs outside it, "
+          f"of which {1e6 / baseline['rate']:.1f} µs is the baseline's reading and parsing", flush=True)
 
 
 def profile(events: Path, limit: int) -> None:
@@ -119,8 +145,9 @@ def main() -> None:
     line("dry-run, --workers 2", two, base)
     against = measure(mode="run", ruleset=V2, against=str(V1), events=big, workers=2)
     line("--against (2 rulesets), --workers 2", against, base)
-    quarter = measure(mode="run", ruleset=V1, events=small, workers=1)
+    quarter = measure(mode="run", ruleset=V1, events=small, workers=1, split=True)
     line(f"dry-run, --workers 1, {args.small:,} events", quarter, base)
+    split(quarter, base)
     print(f"peak RSS {args.small:,} -> {args.events:,} events: {quarter['rss_mb']:.0f} -> {one['rss_mb']:.0f} MB "
           f"({one['rss_mb'] / quarter['rss_mb']:.2f}x for {args.events / args.small:.0f}x the events)")
     print(f"1M-event target (20 s on one core): {one['seconds'] * 1_000_000 / one['events']:.0f} s")

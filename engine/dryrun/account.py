@@ -1,8 +1,11 @@
-"""Counting a replayed member into a partial: figures, leaders, budget calls, changes.
+"""Counting a replayed member into a partial: its end position, leaders, budget calls, changes.
 
-With two rulesets, a member *changed* when any of its decisions differs in outcome
-or points, or its end balance or tier differ; the members with the largest
-differences are kept with their differing decisions as a sample.
+A member's decisions are counted into the partial's tally (:mod:`.member`), and
+with them its end position (liability, pending points, tier, lifetime counters),
+its place among the leaders, and with two rulesets whether it *changed*: any of
+its decisions differs in outcome or points, or its end balance or tier differ. The
+members with the largest differences are kept with their differing decisions as a
+sample.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from decimal import Decimal
 from punchcard.engine.decision import Decision
 from punchcard.engine.tiers import current_level
 
+from .member import TRACE_LIMIT
 from .partial import Leaders, MemberSummary, Partial
-from .tally import JUST_BEFORE, Tally
+from .tally import Tally
 
-__all__ = ["account", "new_partial", "compact", "TRACE_LIMIT"]
+__all__ = ["account_member", "new_partial", "compact", "Changes", "TRACE_LIMIT"]
 
-TRACE_LIMIT = 200  # decisions kept per member shown in a report
 _SAMPLE_EVENTS = 5
 ZERO = Decimal(0)
 
@@ -27,44 +30,56 @@ def new_partial(index: int, sides) -> Partial:
                    leaders=[Leaders() for _ in sides])
 
 
-def account(partial: Partial, sides, run) -> None:
-    for file, line, reason in run.bad:
+class Changes:
+    """The events whose decisions differ between the new ruleset and the old, for one member."""
+
+    __slots__ = ("count", "points", "outcome", "sample")
+
+    def __init__(self):
+        self.count, self.points, self.outcome = 0, False, False
+        self.sample: list = []
+
+    def see(self, line: int, new: Decision, old: Decision) -> None:
+        points, outcome = new.points != old.points, new.outcome != old.outcome
+        if points or outcome:
+            self.count += 1
+            self.points |= points
+            self.outcome |= outcome
+            if len(self.sample) < _SAMPLE_EVENTS:
+                self.sample.append(((line, new), (line, old)))
+
+
+def account_member(partial: Partial, member: str, runs, bad: list, changes: Changes | None) -> None:
+    for file, line, reason in bad:
         partial.bad.add(file, line, reason)
-    partial.events += run.events
-    issued = []
-    for number, (side, side_run) in enumerate(zip(sides, run.sides)):
-        issued.append(_side(partial, number, side, run.member, side_run))
-    if len(sides) > 1:
-        _compare(partial, run.member, run.sides[0], run.sides[1], issued[0], issued[1])
+    partial.events += runs[0].events if runs else 0
+    for number, run in enumerate(runs):
+        _side(partial, number, member, run)
+    if changes is not None:
+        _compare(partial, member, runs[0], runs[1], changes)
 
 
-def _side(partial: Partial, number: int, side, member: str, side_run) -> Decimal:
+def _side(partial: Partial, number: int, member: str, run) -> None:
     tally = partial.tallies[number]
-    tally.opening += side_run.opening
-    issued = ZERO
-    for line, at, decision in side_run.decisions:
-        # the closing tick's effects belong to the period that ends at the end instant
-        issued += tally.add(decision, line, at=at - JUST_BEFORE if not line else at, tick=not line)
-    partial.uses[number].extend(side_run.uses)
-    state = side_run.state
+    tally.opening += run.opening
+    run.settle(tally)
+    partial.uses[number].extend(run.uses)
+    state = run.state
     if state is not None:
-        level = current_level(side.compiled, state)
-        end = side_run.decisions[-1][1] if side_run.decisions else state.clock
-        tally.close_member(state, end, level.name if level else None)
-        _lead(partial.leaders[number], member, side_run, issued, level)
-    return issued
+        level = current_level(run.compiled, state)
+        tally.close_member(state, run.last_at if run.last is not None else state.clock, level.name if level else None)
+        _lead(partial.leaders[number], member, run, level)
 
 
-def _lead(leaders: Leaders, member: str, side_run, issued: Decimal, level) -> None:
-    score = (issued,)
+def _lead(leaders: Leaders, member: str, run, level) -> None:
+    score = (run.issued,)
     if not leaders.admits(score, member):
         return
-    events = [d.event_id for line, _at, d in side_run.decisions if line]  # ticks have no line
-    figures = {"points_issued": issued, "liability_points": side_run.state.total(),
-               "tier": level.name if level else None, "events": len(events), "event_ids": events[:TRACE_LIMIT]}
+    figures = {"points_issued": run.issued, "liability_points": run.state.total(),
+               "tier": level.name if level else None, "events": run.events,
+               "event_ids": [decision.event_id for line, decision in run.head if line]}  # ticks have no line
     # decisions stay objects until the report: most members admitted here are pushed out later
-    decisions = [(line, d) for line, _at, d in side_run.decisions[:TRACE_LIMIT]]
-    leaders.add(MemberSummary(member, score, figures, decisions))
+    leaders.add(MemberSummary(member, score, figures, list(run.shown())))
 
 
 def compact(line: int, decision: Decision, effects: bool = True) -> dict:
@@ -79,28 +94,22 @@ def compact(line: int, decision: Decision, effects: bool = True) -> dict:
     return out
 
 
-def _end(side_run) -> tuple:
-    if side_run.state is None:
-        return (ZERO, None)
-    last = side_run.decisions[-1][2] if side_run.decisions else None
-    return (side_run.state.total(), last.tier.current if last is not None and last.tier else None)
+def _end(run) -> tuple:
+    return (ZERO, None) if run.state is None else (run.state.total(), run.end_tier())
 
 
-def _compare(partial: Partial, member: str, new, old, new_issued: Decimal, old_issued: Decimal) -> None:
-    pairs = zip(new.decisions, old.decisions)
-    differing = [(n, o) for n, o in pairs if n[2].outcome != o[2].outcome or n[2].points != o[2].points]
+def _compare(partial: Partial, member: str, new, old, changes: Changes) -> None:
     end_new, end_old = _end(new), _end(old)
-    if not differing and end_new == end_old:
+    if not changes.count and end_new == end_old:
         return
     counts = partial.changed_count
     counts["members"] += 1
-    counts["points"] += any(n[2].points != o[2].points for n, o in differing) or end_new[0] != end_old[0]
-    counts["outcome"] += any(n[2].outcome != o[2].outcome for n, o in differing)
+    counts["points"] += changes.points or end_new[0] != end_old[0]
+    counts["outcome"] += changes.outcome
     counts["tier"] += end_new[1] != end_old[1]
-    score = (abs(new_issued - old_issued), abs(end_new[0] - end_old[0]))
+    score = (abs(new.issued - old.issued), abs(end_new[0] - end_old[0]))
     if partial.changed.admits(score, member):
-        figures = {"points_issued": {"new": new_issued, "old": old_issued, "diff": new_issued - old_issued},
+        figures = {"points_issued": {"new": new.issued, "old": old.issued, "diff": new.issued - old.issued},
                    "liability_points": {"new": end_new[0], "old": end_old[0], "diff": end_new[0] - end_old[0]},
-                   "tier": {"new": end_new[1], "old": end_old[1]}, "events_changed": len(differing)}
-        sample = [((n[0], n[2]), (o[0], o[2])) for n, o in differing[:_SAMPLE_EVENTS]]
-        partial.changed.add(MemberSummary(member, score, figures, sample))
+                   "tier": {"new": end_new[1], "old": end_old[1]}, "events_changed": changes.count}
+        partial.changed.add(MemberSummary(member, score, figures, changes.sample))

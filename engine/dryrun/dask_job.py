@@ -19,17 +19,15 @@ From the command line: ``punchcard dry-run RULESET --events FILE --dask tcp://sc
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .formats import RowError, detect, normalize_value
+from .formats import detect, json_row, normalize_value
 from .mapping import CsvTyping
 from .passes import run_passes
 from .replay import Job, replay_rows
-from .rows import Scan, check_header, prepare
-from .sides import compiled_for
+from .rows import Scan, check_header, event_row, prepare
+from .sides import compiled_for, same_events
 from .spill import partition_count, stable_partition
 
 __all__ = ["replay_bag", "replay_dataframe", "dry_run_on_dask", "events_bag"]
@@ -93,13 +91,7 @@ def _number(part, offset: int) -> list:
 
 def _json_row(item):
     line, text = item
-    if not text.strip():
-        return line, None
-    try:
-        row = json.loads(text, parse_float=Decimal)
-    except ValueError as exc:
-        return line, RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
-    return line, row if isinstance(row, dict) else RowError("a JSON Lines row must be an object")
+    return (line, json_row(text)) if text.strip() else (line, None)
 
 
 def _csv_cells(item):
@@ -173,18 +165,23 @@ def _grouped(prepared, spec: str, plan, options, partitions: int, scan: Scan):
 
     from .runner import read_seeds_into
 
-    kept = prepared.filter(lambda item: _keep(item, spec, plan.since, plan.until))
-    keyed = kept.map(lambda item: (stable_partition(item[1].get("member"), partitions), ("row", item[0], item[1])))
+    keep_raw = not same_events([compiled_for(s) for s in plan.specs])
+    kept = prepared.map(lambda item: _row(item, spec, plan.since, plan.until, keep_raw)).filter(
+        lambda row: row is not None)
+    keyed = kept.map(lambda row: (stable_partition(row[0], partitions), ("row", row)))
     seeds: list = []
-    read_seeds_into(options, lambda member, item: seeds.append((stable_partition(member, partitions), item)),
-                    scan.bad)
+    read_seeds_into(options, lambda member, seed: seeds.append((stable_partition(member, partitions),
+                                                                ("seed", seed))), scan.bad)
     if seeds:
         keyed = db.concat([keyed, db.from_sequence(seeds, npartitions=max(1, min(len(seeds), partitions)))])
     return keyed.groupby(lambda pair: pair[0], npartitions=max(1, min(partitions, keyed.npartitions * 4)))
 
 
-def _keep(item, spec: str, since, until) -> bool:
-    return Scan(since, until).take(item[0], item[1], compiled_for(spec))
+def _row(item, spec: str, since, until, keep_raw: bool) -> tuple | None:
+    """The replayable row of a prepared (line, row), as the local reader spills it; None when left out."""
+    line, row = item
+    event = Scan(since, until).take(line, row, compiled_for(spec))
+    return event_row(event, line, row if keep_raw else None) if event is not None else None
 
 
 def _dask_runner(grouped):
@@ -201,4 +198,6 @@ def _run_group(group, wanted: dict[int, Any]):
     job = wanted.get(index)
     if job is None:
         return None
-    return replay_rows(index, [item for _key, item in pairs], job.sides, job.start, job.end, job.only)
+    rows = [item for _key, (kind, item) in pairs if kind == "row"]
+    seeds = [item for _key, (kind, item) in pairs if kind == "seed"]
+    return replay_rows(index, rows, seeds, job.sides, job.start, job.end, job.only)

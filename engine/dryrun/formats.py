@@ -22,8 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["InputError", "RowError", "detect", "open_text", "read_rows", "columns_of", "uncompressed_size",
-           "normalize_value", "FORMATS"]
+__all__ = ["InputError", "RowError", "detect", "open_text", "read_rows", "json_row", "columns_of",
+           "uncompressed_size", "normalize_value", "FORMATS"]
 
 FORMATS = ("jsonl", "csv", "parquet")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
@@ -124,17 +124,25 @@ def columns_of(path: Path) -> list[str] | None:
     return None
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)  # made once: json.loads(parse_float=...) makes one a row
+
+
+def json_row(text: str) -> dict | RowError:
+    """One JSON Lines row, as ``json.loads(text, parse_float=Decimal)`` reads it."""
+    try:
+        if text.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        row = _DECODER.decode(text)
+    except ValueError as exc:
+        return RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    return row if isinstance(row, dict) else RowError("a JSON Lines row must be an object")
+
+
 def _jsonl(path: Path, gz: bool) -> Iterator[tuple[int, dict | RowError]]:
     with open_text(path, gz) as handle:
         for number, text in enumerate(handle, 1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text, parse_float=Decimal)
-            except ValueError as exc:
-                yield number, RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            yield number, row if isinstance(row, dict) else RowError("a JSON Lines row must be an object")
+            if text.strip():
+                yield number, json_row(text)
 
 
 def _csv(path: Path, gz: bool) -> Iterator[tuple[int, dict | RowError]]:

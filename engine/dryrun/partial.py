@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import neg
 
 from .tally import Tally, normalize_reason
 
@@ -52,7 +53,7 @@ class MemberSummary:
     decisions: list = field(default_factory=list)  # compact traces, for the report's anchors
 
     def order(self) -> tuple:
-        return tuple(-x for x in self.score) + (self.member,)
+        return (*map(neg, self.score), self.member)
 
 
 @dataclass
@@ -65,8 +66,7 @@ class Leaders:
     def admits(self, score: tuple, member: str) -> bool:
         if len(self.members) < self.size:
             return True
-        last = self.members[-1]
-        return tuple(-x for x in score) + (member,) < last.order()
+        return (*map(neg, score), member) < self.members[-1].order()
 
     def add(self, summary: MemberSummary) -> None:
         self.members.append(summary)

@@ -1,40 +1,34 @@
 """Replaying one partition: each member's events in time order, through the pure core.
 
 Members are independent (budgets aside, see :mod:`.budgets`), so a partition is
-replayed member by member: its rows are parsed by each ruleset's event schema,
-sorted by (time, line), and fed to ``evaluate`` with in-memory state; nothing is
-stored anywhere. An event id seen before for the member is answered the way
-``Engine`` answers a retry (``duplicate``, or a conflict when the body differs).
-After the last event each member gets a ``tick`` at the end instant, so expiry,
-pending releases, tier windows and streak breaks up to it are in the figures.
+replayed member by member: its rows, validated when they were read (:mod:`.rows`),
+are sorted once by (member, time, line) and fed to ``evaluate`` with in-memory
+state (:mod:`.member`); nothing is stored anywhere.
 
-A member is replayed first and counted after (:mod:`.account`), into one of two
-partials: members whose events called on a budget, and the others. Only the first
-kind can come out differently in a later budget pass, so later passes replay only
-them and keep the others' figures from the first pass.
+A member is counted into one of two partials: members whose events called on a
+budget, and the others. Only the first kind can come out differently in a later
+budget pass, so later passes replay only them and keep the others' figures from the
+first pass. Without budgets every member is of the second kind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from itertools import groupby
+from operator import itemgetter
+from typing import Callable
 
-from punchcard.engine.decision import Decision, Outcome
-from punchcard.engine.engine import duplicate_of
-from punchcard.engine.evaluate import evaluate
-from punchcard.engine.events import EventError
-from punchcard.engine.housekeeping import housekeep
-from punchcard.engine.store import ProcessedEvent
-
-from .account import account, new_partial
-from .budgets import Use, demand_of
-from .members import seed_state
+from .account import Changes, account_member, new_partial
+from .member import TRACE_LIMIT, SideRun, replay_member, tick_id
 from .partial import Partial
 from .sides import Side
 from .spill import read_partition
 
-__all__ = ["Job", "JobResult", "MemberRun", "SideRun", "run_job", "replay_rows", "replay_member", "tick_id"]
+__all__ = ["Job", "JobResult", "MemberRun", "run_job", "replay_rows", "tick_id", "TRACE_LIMIT"]
+
+_MEMBER = itemgetter(0)
 
 
 @dataclass(frozen=True)
@@ -46,6 +40,7 @@ class Job:
     end: dt.datetime | None
     rows: tuple = ()
     only: frozenset | None = None  # replay just these members (later budget passes)
+    seeds: tuple = ()
 
 
 @dataclass
@@ -61,146 +56,76 @@ class JobResult:
 
 
 @dataclass
-class SideRun:
-    state: Any = None
-    decisions: list = field(default_factory=list)  # (line, time, decision); ticks have line 0
-    uses: list = field(default_factory=list)
-    opening: Any = 0
-    seed_error: str | None = None
-
-
-@dataclass
 class MemberRun:
+    """What ``observe`` is shown of a member: every decision of every side (``sides[n].decisions``)."""
+
     member: str
     bad: list = field(default_factory=list)  # (file, line, reason)
     events: int = 0
     sides: list = field(default_factory=list)
 
-    @property
-    def touched(self) -> bool:
-        return any(side.uses for side in self.sides)
-
-
-def tick_id(member: str) -> str:
-    return f"until:{member}"[:200]
-
 
 def run_job(job: Job, observe: Callable | None = None) -> JobResult:
-    items = read_partition(job.path) if job.path else job.rows
-    return replay_rows(job.index, items, job.sides, job.start, job.end, job.only, observe)
+    rows, seeds = read_partition(job.path) if job.path else (list(job.rows), list(job.seeds))
+    return replay_rows(job.index, rows, seeds, job.sides, job.start, job.end, job.only, observe)
 
 
-def replay_rows(index: int, items, sides: tuple[Side, ...], start, end, only=None,
+def replay_rows(index: int, rows: list, seeds, sides: tuple[Side, ...], start, end, only=None,
                 observe: Callable | None = None) -> JobResult:
-    """Replay one partition's rows and seeds. ``observe(member, runs)`` sees each member's
-    :class:`MemberRun` (tests compare its decisions with ``Engine.process``)."""
-    rows, seeds = _group(items, only)
-    stable, touched = new_partial(index, sides), new_partial(index, sides)
-    names = []
-    for member in sorted(set(rows) | set(seeds)):
-        run = replay_member(sides, member, rows.get(member, ()), seeds.get(member), start, end)
-        if observe is not None:
-            observe(member, run)
-        account(touched if run.touched else stable, sides, run)
-        if run.touched:
-            names.append(member)
-    return JobResult(index, stable, touched, frozenset(names))
-
-
-def _group(items, only) -> tuple[dict, dict]:
-    rows: dict[Any, list] = {}
-    seeds: dict[str, Any] = {}
-    for kind, line, payload in items:
-        member = payload.member if kind == "seed" else payload.get("member")
-        key = member if isinstance(member, str) else repr(member)
-        if only is not None and key not in only:
-            continue
-        if kind == "seed":
-            seeds[key] = payload
-        else:
-            rows.setdefault(key, []).append((line, payload))
-    return rows, seeds
-
-
-def replay_member(sides: tuple[Side, ...], member: str, rows, seed, start, end) -> MemberRun:
-    run = MemberRun(member)
-    parsed = _parse(run, sides, rows)
-    for number, side in enumerate(sides):
-        side_run = _seeded(side, seed, start)
-        _replay(side, number, side_run, member, parsed, end)
-        run.sides.append(side_run)
-    if run.sides and run.sides[0].seed_error:
-        run.bad.append(("members", seed.line, run.sides[0].seed_error))
-    return run
-
-
-def _parse(run: MemberRun, sides, rows) -> list:
-    parsed = []
-    for line, raw in rows:
-        events = []
-        for side in sides:
-            try:
-                events.append(side.compiled.schema.parse(raw))
-            except EventError as exc:
-                events.append(exc)
-        if isinstance(events[0], EventError):
-            run.bad.append(("events", line, "; ".join(events[0].problems)))
-            continue
-        parsed.append(((events[0].time, line), raw, events))
-    parsed.sort(key=lambda item: item[0])
-    run.events = len(parsed)
-    return parsed
-
-
-def _seeded(side: Side, seed, start) -> SideRun:
-    if seed is None or start is None:
-        return SideRun()
+    """Replay one partition's rows (:func:`.rows.event_row` tuples; the list is sorted in place)
+    and seeds. ``observe(member, run)`` sees each member's :class:`MemberRun` (tests compare its
+    decisions with ``Engine.process``)."""
+    if only is not None:
+        rows = [row for row in rows if row[0] in only]
+    by_member = {seed.member: seed for seed in seeds if only is None or seed.member in only}
+    rows.sort()
+    partition = _Partition(index, sides, start, end, observe)
+    frozen = _freeze()
     try:
-        state = seed_state(side.compiled, seed, start)
-    except ValueError as exc:
-        return SideRun(seed_error=str(exc))
-    return SideRun(state, opening=state.total())
+        for member, group in groupby(rows, _MEMBER):
+            partition.member(member, group, by_member.pop(member, None))
+        for member in sorted(by_member):
+            partition.member(member, (), by_member[member])
+    finally:
+        _unfreeze(frozen)
+    return partition.result()
 
 
-def _replay(side: Side, number: int, out: SideRun, member: str, parsed, end) -> None:
-    compiled, state = side.compiled, out.state
-    processed: dict[str, tuple] = {}  # id -> (event, decision); the digest is only needed for a retry
-    for key, raw, events in parsed:
-        event = events[number]
-        if isinstance(event, EventError):
-            decision, _ = evaluate(compiled, state, raw)
-        elif event.id in processed:
-            prior, first = processed[event.id]
-            decision = duplicate_of(ProcessedEvent(prior.id, prior.digest, prior.body, first), event, compiled.label)
-        else:
-            used = side.plan.used(key) if side.budgets else None
-            decision, state = evaluate(compiled, state, event, None, used)
-            processed[event.id] = (event, decision)
-            if side.budgets:
-                _record_uses(out.uses, side, key, decision, used or {})
-        out.decisions.append((key[1], key[0], decision))
-    out.state = state
-    if state is not None and end is not None:
-        out.state = _tick(side, member, state, end, out.decisions)
+def _freeze() -> bool:
+    """The partition's rows live as long as the replay: keep the collector from walking them
+    again and again (the state and decisions made meanwhile are collected as usual). Left
+    alone when the collector is off, or when the host has frozen objects of its own."""
+    if not gc.isenabled() or gc.get_freeze_count():
+        return False
+    gc.freeze()
+    return True
 
 
-def _record_uses(uses: list, side: Side, key, decision: Decision, supplied: dict) -> None:
-    if decision.outcome not in (Outcome.APPLIED, Outcome.REVIEW):
-        return
-    for rule, (demand, paid) in demand_of(decision, side.budgets).items():
-        uses.append(Use(key, rule, supplied.get(rule, 0), demand, paid))
+def _unfreeze(frozen: bool) -> None:
+    if frozen:
+        gc.unfreeze()
 
 
-def _tick(side: Side, member: str, state, end, decisions: list):
-    compiled = side.compiled
-    decision, new_state = evaluate(compiled, state, {"type": "tick", "id": tick_id(member), "member": member,
-                                                     "time": end})
-    if decision.outcome != Outcome.APPLIED:
-        # outside the ruleset's effective dates a tick is refused; housekeeping still runs to the end
-        new_state = state.clone()
-        local = end.astimezone(compiled.tz)
-        effects = tuple(housekeep(compiled, new_state, local))
-        decision = Decision(tick_id(member), member, compiled.label, Outcome.APPLIED, effects=effects,
-                            event_type="tick", time=local)
-    decisions.append((0, end, decision))
-    return new_state
+class _Partition:
+    """The partials of one partition, filled member by member."""
+
+    def __init__(self, index: int, sides, start, end, observe):
+        self.sides, self.start, self.end, self.observe = sides, start, end, observe
+        self.stable, self.touched = new_partial(index, sides), new_partial(index, sides)
+        self.budgets = any(side.budgets for side in sides)  # without, every member is stable
+        self.names: list[str] = []
+
+    def member(self, member: str, rows, seed) -> None:
+        runs = [SideRun(side, self.observe is not None) for side in self.sides]
+        changes = Changes() if len(runs) > 1 else None
+        replay_member(runs, member, rows, seed, self.start, self.end, changes)
+        bad = [("members", seed.line, runs[0].seed_error)] if runs[0].seed_error else []
+        touched = self.budgets and any(run.uses for run in runs)
+        if self.observe is not None:
+            self.observe(member, MemberRun(member, bad, runs[0].events, runs))
+        account_member(self.touched if touched else self.stable, member, runs, bad, changes)
+        if touched:
+            self.names.append(member)
+
+    def result(self) -> JobResult:
+        return JobResult(self.stable.index, self.stable, self.touched, frozenset(self.names))

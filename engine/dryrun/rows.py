@@ -1,9 +1,17 @@
-"""From read rows to replayable rows: mapping, typing, the time window, and the scan.
+"""From read rows to replayable rows: mapping, typing, validation, the time window, and the scan.
 
 Shared by the local runner and the Dask job, so both see the same rows: a row is
-mapped (``--map``), typed (CSV), its numeric ids become text, and it is kept when
-its time is inside ``--from``/``--until``. A :class:`Scan` counts what was read and
-remembers the first and last times kept (the replay's start and end by default).
+mapped (``--map``), typed (CSV), its numeric ids become text, validated once by the
+event schema of the ruleset under test, and kept when its time is inside
+``--from``/``--until``. A row that schema refuses is a bad row, reported with its
+line number (and left out of both runs with ``--against``). A :class:`Scan` counts
+what was read and remembers the first and last times kept (the replay's start and
+end by default).
+
+A kept row travels as a plain tuple (:data:`ROW_FIELDS`) that sorts by member, then
+time, then line: exactly the order in which a member's events are replayed. It
+carries the validated event, so the replay never parses a row again; the raw row
+rides along only when another ruleset of the run reads events differently.
 """
 
 from __future__ import annotations
@@ -12,13 +20,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from punchcard.engine.events import parse_time
+from punchcard.engine.events import Event, EventError, parse_time
 
 from .formats import InputError, RowError, columns_of, detect, read_rows
 from .mapping import ColumnMap, CsvTyping
 from .partial import BadRows
 
-__all__ = ["Scan", "prepare", "prepared_rows", "row_time", "check_header"]
+__all__ = ["Scan", "prepare", "prepared_rows", "row_time", "check_header", "event_row", "row_event", "ROW_FIELDS"]
+
+# a kept row: what sorts it first, then the event's other parts, then the raw row (or None)
+ROW_FIELDS = ("member", "time", "line", "id", "type", "fields", "raw")
 
 
 def _envelope_text(row: dict) -> None:
@@ -60,7 +71,17 @@ def row_time(row: dict, compiled) -> dt.datetime | None:
     try:
         return parse_time(row.get("time"), compiled.tz, compiled.schema.naive_ok)
     except ValueError:
-        return None  # the replay reports the row with the schema's own words
+        return None  # the bad row is reported with the schema's own words
+
+
+def event_row(event: Event, line: int, raw: dict | None = None) -> tuple:
+    """A kept row (see :data:`ROW_FIELDS`): plain values only, cheap to pickle."""
+    return (event.member, event.time, line, event.id, event.type, event.fields, raw)
+
+
+def row_event(row: tuple) -> Event:
+    """The validated event a kept row carries, as the schema made it."""
+    return Event(row[3], row[4], row[0], row[1], row[5])
 
 
 @dataclass
@@ -73,19 +94,31 @@ class Scan:
     first: dt.datetime | None = None
     last: dt.datetime | None = None
 
-    def take(self, line: int, row, compiled) -> bool:
-        """Count a row; True when it goes on to the replay."""
+    def take(self, line: int, row, compiled) -> Event | None:
+        """Count a row; its event when it goes on to the replay."""
         self.rows += 1
         if isinstance(row, RowError):
             self.bad.add("events", line, row.reason)
-            return False
-        moment = row_time(row, compiled)
-        if moment is not None and ((self.since and moment < self.since) or (self.until and moment >= self.until)):
+            return None
+        try:
+            event = compiled.schema.parse(row)
+        except EventError as exc:
+            if self._window(row_time(row, compiled)):
+                self.bad.add("events", line, "; ".join(exc.problems))
+            return None
+        return event if self._window(event.time) else None
+
+    def _window(self, moment: dt.datetime | None) -> bool:
+        """Is ``moment`` inside --from/--until (a row without a time is)? Counts it either way."""
+        if moment is None:
+            return True
+        if (self.since is not None and moment < self.since) or (self.until is not None and moment >= self.until):
             self.filtered += 1
             return False
-        if moment is not None:
-            self.first = moment if self.first is None else min(self.first, moment)
-            self.last = moment if self.last is None else max(self.last, moment)
+        if self.first is None or moment < self.first:
+            self.first = moment
+        if self.last is None or moment > self.last:
+            self.last = moment
         return True
 
     def merge(self, other: "Scan") -> None:

@@ -1,10 +1,10 @@
 """The dry-run job: read, partition by member, replay in passes, merge.
 
-Reading is one stream in this process: rows are mapped, typed, filtered by time
-and spilled to partition files (:mod:`.spill`). Each pass then replays every
-partition, in this process (``workers=1``) or in a pool of processes, and merges
-the partials in partition order. A pass is repeated only while a budget's plan is
-not yet exact (:mod:`.budgets`).
+Reading is one stream in this process: rows are mapped, typed, validated by the
+event schema, filtered by time and spilled to partition files (:mod:`.spill`). Each
+pass then replays every partition, in this process (``workers=1``) or in a pool of
+processes, and merges the partials in partition order. A pass is repeated only
+while a budget's plan is not yet exact (:mod:`.budgets`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from .members import read_seeds
 from .partial import BadRows, Partial
 from .passes import observed, pool_runner, run_passes
 from .replay import Job
-from .rows import Scan, prepared_rows
-from .sides import Side, compiled_for
+from .rows import Scan, event_row, prepared_rows
+from .sides import Side, compiled_for, same_events
 from .spill import Spill, partition_count
 
 __all__ = ["Options", "RunResult", "Progress", "StrictError", "Setup", "dry_run", "setup", "finish",
@@ -148,7 +148,7 @@ def dry_run(options: Options) -> RunResult:
         raise ValueError("observe needs workers=1: decisions do not leave worker processes")
     spill = Spill(partition_count(_input_size(options.events), workers))
     try:
-        scan = _read(options, plan.main, spill, plan.since, plan.until, progress)
+        scan = _read(options, plan, spill, progress)
         if options.strict and scan.bad.count:
             raise StrictError(scan.bad)
         _spill_seeds(options, spill, scan.bad)
@@ -173,14 +173,18 @@ def _input_size(path: Path) -> int:
         raise InputError(f"{path}: no such file") from None
 
 
-def _read(options: Options, compiled, spill: Spill, since, until, progress: Progress) -> Scan:
-    scan = Scan(since, until)
+def _read(options: Options, plan: Setup, spill: Spill, progress: Progress) -> Scan:
+    """Every row read, validated once and spilled to its member's partition."""
+    compiled, scan = plan.main, Scan(plan.since, plan.until)
+    keep_raw = not same_events([side.compiled for side in plan.sides()])
     progress.phase("reading", None)
+    take, add = scan.take, spill.add
     for line, row in prepared_rows(Path(options.events), options.column_map, compiled):
-        if scan.take(line, row, compiled):
-            spill.add(row.get("member"), ("row", line, row))
-        elif options.strict and scan.bad.count:
-            break
+        event = take(line, row, compiled)
+        if event is not None:
+            add(event.member, event_row(event, line, row if keep_raw else None))
+        elif options.strict and isinstance(row, RowError):
+            break  # --strict stops at a row it cannot read; rows the schema refuses are all listed
         if scan.rows % 5000 == 0:
             progress.advance(5000)
     spill.close()
@@ -188,16 +192,16 @@ def _read(options: Options, compiled, spill: Spill, since, until, progress: Prog
 
 
 def read_seeds_into(options: Options, add: Callable, bad: BadRows) -> None:
-    """``add(member, item)`` each seed of ``--members``; bad member rows go to ``bad``."""
+    """``add(member, seed)`` each seed of ``--members``; bad member rows go to ``bad``."""
     if options.members is None:
         return
     for line, seed in read_seeds(Path(options.members)):
         if isinstance(seed, RowError):
             bad.add("members", line, seed.reason)
         else:
-            add(seed.member, ("seed", line, seed))
+            add(seed.member, seed)
 
 
 def _spill_seeds(options: Options, spill: Spill, bad: BadRows) -> None:
-    read_seeds_into(options, lambda member, item: spill.add(member, item, seed=True), bad)
+    read_seeds_into(options, spill.add_seed, bad)
     spill.close()

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from .budgets import Plan
 
-__all__ = ["Side", "compiled_for"]
+__all__ = ["Side", "compiled_for", "same_events"]
 
 _COMPILED: dict[str, object] = {}
 _PLANS: dict[str, Plan] = {}
@@ -31,6 +31,17 @@ def compiled_for(spec: str):
 
         compiled = _COMPILED[spec] = compile_ruleset(spec if "\n" in spec else Path(spec))
     return compiled
+
+
+def same_events(compiled: list) -> bool:
+    """Do all these rulesets read every row into the same event? Then one parse serves them all.
+    A schema is its declared types (fields in order), its timezone and its naive-time rule."""
+    def key(schema) -> tuple:
+        return ({kind: list(fields.items()) for kind, fields in schema.event_fields.items()}, schema.tz,
+                schema.naive_ok)
+
+    first = key(compiled[0].schema)
+    return all(key(other.schema) == first for other in compiled[1:])
 
 
 @dataclass(frozen=True)

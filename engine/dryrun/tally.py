@@ -25,7 +25,13 @@ JUST_BEFORE = dt.timedelta(microseconds=1)
 FLOWS = ("issued", "redeemed", "expired", "clawed_back", "adjusted_down", "voided")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
-_EARNING_PHASES = ("earning", "stacking", "tier_multiplier")
+_EARNING_PHASES = frozenset(("earning", "stacking", "tier_multiplier"))
+_OTHER_PHASES = frozenset(("caps", "gates", "streaks"))  # counted when the step fired
+_OUTFLOWS = {"redeem": "redeemed", "reverse": "redeemed", "clawback": "clawed_back", "adjust": "adjusted_down",
+             "void": "voided"}  # effect kind -> the flow its (negative) points leave by
+# effects no figure of the report counts
+_PASSIVE = frozenset(("release", "streak", "streak_broken", "streak_freeze", "expiry_notice", "debt_repaid",
+                      "not_returned"))
 
 
 def normalize_reason(reason: str | None) -> str:
@@ -35,8 +41,15 @@ def normalize_reason(reason: str | None) -> str:
 
 
 def month_of(moment, tz) -> str:
-    local = moment.astimezone(tz)
-    return f"{local.year:04d}-{local.month:02d}"
+    local = moment if moment.tzinfo is tz else moment.astimezone(tz)
+    key = (local.year, local.month)
+    name = _MONTHS.get(key)
+    if name is None:
+        name = _MONTHS[key] = f"{local.year:04d}-{local.month:02d}"
+    return name
+
+
+_MONTHS: dict[tuple[int, int], str] = {}  # (year, month) -> "YYYY-MM": a few hundred at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +94,23 @@ class Tally:
         and for the closing tick the moment its effects are counted at (just before the end)."""
         when = at if tick else (decision.time or at)
         month = month_of(when, self.tz) if when is not None else None
+        counter = self.months.get(month)
+        if counter is None:
+            counter = self.months[month] = Counter()
         outcome = decision.outcome
         if not tick:
             self.outcomes[outcome] += 1
-            self._month(month)["events"] += 1
-        if outcome in (Outcome.REJECTED, Outcome.BLOCKED):
-            self._reject(decision, line, month)
+            counter["events"] += 1
+        if outcome == Outcome.APPLIED or outcome == Outcome.REVIEW:  # the common case first
+            self._trace(decision)
+            return self._effects(decision, counter) if decision.effects else ZERO
+        if outcome == Outcome.REJECTED or outcome == Outcome.BLOCKED:
+            self._reject(decision, line, counter)
             return ZERO
         if outcome == Outcome.DUPLICATE:
             return ZERO  # the original was counted; a retry changes nothing
         self._trace(decision)
-        return self._effects(decision, month)
+        return self._effects(decision, counter)
 
     def _month(self, month: str | None) -> Counter:
         counter = self.months.get(month)
@@ -99,8 +118,8 @@ class Tally:
             counter = self.months[month] = Counter()
         return counter
 
-    def _reject(self, decision: Decision, line: int, month: str | None) -> None:
-        self._month(month)[decision.outcome] += 1
+    def _reject(self, decision: Decision, line: int, counter: Counter) -> None:
+        counter[decision.outcome] += 1
         reason = decision.reason if decision.outcome == Outcome.BLOCKED else normalize_reason(decision.reason)
         key = (decision.outcome, reason)
         entry = self.reasons.get(key)
@@ -115,24 +134,41 @@ class Tally:
             self._trace(decision)
 
     def _trace(self, decision: Decision) -> None:
-        earning: set[str] = set()
+        rules = self.rules
+        earning: set[str] | None = None
         for step in decision.trace:
             phase = step.phase
             if phase in _EARNING_PHASES:
-                earning.add(step.rule)
+                rule = step.rule
+                if earning is None:
+                    earning = {rule}
+                else:
+                    earning.add(rule)
                 if step.fired:
-                    _add(self.rules, step.rule, 0, 1)
-            elif phase == "ledger" and step.rule in earning and step.after is not None:
-                _add(self.rules, step.rule, 1, step.after)
-                if step.after > 0:
-                    _add(self.rules, step.rule, 2, 1)
-            elif phase == "caps" and step.fired:
-                self._limit(step)
-            elif phase == "gates" and step.fired:
-                self.gates.setdefault(step.rule, Counter())[step.note.split(":", 1)[0]] += 1
-            elif phase == "streaks" and step.fired and step.after is not None:
-                _add(self.bonuses, step.rule, 0, 1 if step.after > 0 else 0)
-                _add(self.bonuses, step.rule, 1, step.after)
+                    row = rules.get(rule)
+                    if row is None:
+                        row = rules[rule] = [0, ZERO, 0]
+                    row[0] += 1
+            elif phase == "ledger":
+                after = step.after
+                if after is not None and earning is not None and step.rule in earning:
+                    row = rules.get(step.rule)
+                    if row is None:
+                        row = rules[step.rule] = [0, ZERO, 0]
+                    row[1] += after
+                    if after > 0:
+                        row[2] += 1
+            elif step.fired and phase in _OTHER_PHASES:
+                self._other(phase, step)
+
+    def _other(self, phase: str, step) -> None:
+        if phase == "caps":
+            self._limit(step)
+        elif phase == "gates":
+            self.gates.setdefault(step.rule, Counter())[step.note.split(":", 1)[0]] += 1
+        elif step.after is not None:  # streaks
+            _add(self.bonuses, step.rule, 0, 1 if step.after > 0 else 0)
+            _add(self.bonuses, step.rule, 1, step.after)
 
     def _limit(self, step) -> None:
         cut = (step.before or ZERO) - (step.after or ZERO)
@@ -143,41 +179,41 @@ class Tally:
             _add(self.caps, step.rule, 0, 1)
             _add(self.caps, step.rule, 1, cut)
 
-    def _effects(self, decision: Decision, month: str | None) -> Decimal:
+    def _effects(self, decision: Decision, counter: Counter) -> Decimal:
         issued = ZERO
-        counter = self._month(month)
         for effect in decision.effects:
-            kind, points = effect.kind, effect.points
+            kind = effect.kind
             if kind == "earn":
+                points = effect.points
                 counter["issued"] += points
                 issued += points
-                _add(self.sources, effect.detail.get("source", "earn"), 0, 1)
-                _add(self.sources, effect.detail.get("source", "earn"), 1, points)
+                source = effect.detail.get("source", "earn")
+                row = self.sources.get(source)
+                if row is None:
+                    row = self.sources[source] = [0, ZERO, 0]
+                row[0] += 1
+                row[1] += points
+            elif kind in _PASSIVE:
+                continue
+            elif kind in _OUTFLOWS:
+                counter[_OUTFLOWS[kind]] -= effect.points
             elif kind == "expire":
                 at = effect.detail.get("at")
                 # points expiring at the first instant of a month are gone by the end of the month before
-                self._month(month_of(at - JUST_BEFORE, self.tz) if at is not None else month)["expired"] -= points
+                target = self._month(month_of(at - JUST_BEFORE, self.tz)) if at is not None else counter
+                target["expired"] -= effect.points
             else:
-                self._flow(kind, effect, counter, month)
+                self._flow(kind, effect, counter)
         return issued
 
-    def _flow(self, kind: str, effect, counter: Counter, month) -> None:
-        points = effect.points
-        if kind in ("redeem", "reverse"):
-            counter["redeemed"] -= points
-        elif kind == "clawback":
-            counter["clawed_back"] -= points
-        elif kind == "negative_balance":
-            counter["clawed_back" if "order" in effect.detail else "adjusted_down"] -= points
-        elif kind == "adjust":
-            counter["adjusted_down"] -= points
-        elif kind == "void":
-            counter["voided"] -= points
+    def _flow(self, kind: str, effect, counter: Counter) -> None:
+        if kind == "negative_balance":
+            counter["clawed_back" if "order" in effect.detail else "adjusted_down"] -= effect.points
         elif kind == "tier_change":
             self.tier_paths[(effect.detail["from"], effect.detail["to"])] += 1
             counter["tier_up" if effect.detail.get("direction") == "up" else "tier_down"] += 1
         elif kind == "budget":
-            _add(self.budgets, effect.detail["rule"], 2, points)
+            _add(self.budgets, effect.detail["rule"], 2, effect.points)
         elif kind == "badge":
             self.badges[effect.detail.get("achievement") or effect.detail.get("badge") or "?"] += 1
 
