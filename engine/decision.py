@@ -31,14 +31,18 @@ class Effect:
     lot: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def fields(self) -> dict[str, Any]:
+        """Kind, points, lot and detail in one flat dict, values as they are."""
         out: dict[str, Any] = {"kind": self.kind}
         if self.points is not None:
             out["points"] = self.points
         if self.lot is not None:
             out["lot"] = self.lot
         out.update(self.detail)
-        return to_jsonable(out)
+        return out
+
+    def to_json(self) -> dict:
+        return to_jsonable(self.fields())
 
 
 @dataclass(slots=True)

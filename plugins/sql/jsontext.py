@@ -58,16 +58,6 @@ def _decimal(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"  # as engine.decision.to_jsonable
 
 
-def _effect(effect: Effect) -> dict:
-    out: dict[str, Any] = {"kind": effect.kind}
-    if effect.points is not None:
-        out["points"] = effect.points
-    if effect.lot is not None:
-        out["lot"] = effect.lot
-    out.update(effect.detail)
-    return out
-
-
 def _isoformat(value) -> str:
     return value.isoformat()
 
@@ -78,7 +68,7 @@ def _unordered(value) -> list:
 
 _PARTS = {
     Decimal: _decimal, dt.datetime: _isoformat, dt.date: _isoformat, dt.time: _isoformat,
-    set: _unordered, frozenset: _unordered, Effect: _effect,
+    set: _unordered, frozenset: _unordered, Effect: Effect.fields,
     Step: lambda step: step.to_json(), TierView: lambda tier: tier.to_json(),
 }
 
@@ -128,7 +118,7 @@ def _step(step: Step) -> str:
 def decision_text(decision: Decision) -> JsonText:
     """``decision.to_json()`` as JSON text, key for key."""
     d = decision
-    effects = ",".join([_value(_effect(e)) for e in d.effects])
+    effects = ",".join([_value(Effect.fields(e)) for e in d.effects])
     trace = ",".join([_step(s) for s in d.trace])
     tier = "null" if d.tier is None else _value(d.tier.to_json())
     time = "null" if not d.time else encode_basestring(d.time.isoformat())
