@@ -38,13 +38,10 @@ class Rule:
 
     id: str
     kind: str  # base | multiply | bonus
-    value: Callable
-    when: Callable | None = None
-    unless: Callable | None = None
+    decide: Callable  # when, unless and value in one generated call (codegen.NOT_WHEN / UNLESS)
     group: str | None = None
     when_text: str | None = None
     reads: tuple[tuple[str, str], ...] = ()  # ("event"|"member"|"let", name) for the trace
-    decide: Callable | None = None  # when, unless and value in one call (codegen.NOT_WHEN / UNLESS)
 
 
 @dataclass

@@ -93,26 +93,17 @@ def rule_nodes(compiled: "Compiled") -> dict[tuple, tuple]:
 
 
 def _earning(compiled: "Compiled") -> None:
-    model = compiled.model
-    many = isinstance(model.earning.base, list)
-    for i, base in enumerate(model.earning.bases):
-        path = ("earning", "base", i) if many else ("earning", "base")
-        rule = Rule("base", "base", _fn(compiled, path + ("points",)), _fn(compiled, path + ("when",)),
-                    _fn(compiled, path + ("unless",)), None, base.when, reads_of(_node(compiled, path + ("when",))),
-                    _fn(compiled, path + ("decide",)))
-        for event_type in base.on:
-            compiled.plans[event_type].bases.append(rule)
-            compiled.plans[event_type].cost += _cost(_node(compiled, path + ("points",)))
-    for i, item in enumerate(model.earning.rules):
-        path = ("earning", "rules", i)
-        kind = "multiply" if item.multiply is not None else "bonus"
+    items = list(compiled.model.earning.bases) + list(compiled.model.earning.rules)
+    for item, (path, value) in zip(items, _rule_paths(compiled.model)):
+        is_base = value == "points"
         when_node = _node(compiled, path + ("when",))
-        rule = Rule(item.id, kind, _fn(compiled, path + (kind,)), _fn(compiled, path + ("when",)),
-                    _fn(compiled, path + ("unless",)), item.group, item.when, reads_of(when_node),
-                    _fn(compiled, path + ("decide",)))
+        rule = Rule("base" if is_base else item.id, "base" if is_base else value, _fn(compiled, path + ("decide",)),
+                    None if is_base else item.group, item.when, reads_of(when_node))
+        cost = _cost(_node(compiled, path + (value,))) + (0 if is_base else _cost(when_node))
         for event_type in item.on:
-            compiled.plans[event_type].rules.append(rule)
-            compiled.plans[event_type].cost += _cost(when_node) + _cost(_node(compiled, path + (kind,)))
+            plan = compiled.plans[event_type]
+            (plan.bases if is_base else plan.rules).append(rule)
+            plan.cost += cost
 
 
 def _gate(compiled: "Compiled", path: tuple, rule, kind: str, action: str, reason: str | None) -> None:
