@@ -11,6 +11,7 @@ executable plan per event type.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
@@ -41,7 +42,11 @@ class Rule:
     decide: Callable  # when, unless and value in one generated call (codegen.NOT_WHEN / UNLESS)
     group: str | None = None
     when_text: str | None = None
-    reads: tuple[tuple[str, str], ...] = ()  # ("event"|"member"|"let", name) for the trace
+    reads: tuple[tuple[str, str, str], ...] = ()  # ("event"|"member"|"let", name, label) for the trace
+    when_note: str = field(init=False)  # the trace's note, written once
+
+    def __post_init__(self) -> None:
+        self.when_note = f"when: {self.when_text}" if self.when_text else ""
 
 
 @dataclass
@@ -54,7 +59,7 @@ class Gate:
     when: Callable
     when_text: str
     reason: str | None = None
-    reads: tuple[tuple[str, str], ...] = ()
+    reads: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -66,7 +71,7 @@ class Plan:
     bases: list[Rule] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     metric: Callable | None = None
-    streaks: list[Any] = field(default_factory=list)  # (model, when fn, [(reward, bonus fn)])
+    streaks: list[Any] = field(default_factory=list)  # (model, when fn, {id(reward): bonus fn})
     achievements: list[Any] = field(default_factory=list)  # (model, when fn, bonus fn)
     order: list[str] = field(default_factory=list)  # topological order of rule-graph nodes
     is_order: bool = False  # carries a money amount, so it can be refunded
@@ -88,10 +93,13 @@ class Compiled:
     reads_balance: bool = False
     expiry_cache: dict = field(default_factory=dict)  # month -> expiry instant, expiry -> notice instant
     limit_plan: Any = None  # caps and budgets, worked out once (engine.limits.limit_plan)
+    label: str = field(init=False)  # id@version, on every decision
+    tier_multipliers: dict[str | None, Decimal] = field(init=False)  # level name -> earn multiplier
 
-    @property
-    def label(self) -> str:
-        return self.model.label
+    def __post_init__(self) -> None:
+        self.label = self.model.label
+        levels = self.model.tiers.levels if self.model.tiers is not None else ()
+        self.tier_multipliers = {level.name: level.earn_multiplier for level in levels}
 
 
 @dataclass

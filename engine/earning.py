@@ -64,13 +64,13 @@ def run_rule(fn: Callable, ev: dict, m: dict, ctx) -> Any:
 def decided_by(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
     """The values of the facts a rule reads, for its trace line."""
     out = {}
-    for root, name in reads:
+    for root, name, label in reads:
         if root == "event":
-            out[f"event.{name}"] = ev.get(name)
+            out[label] = ev.get(name)
         elif root == "member":
-            out[f"member.{name}"] = m.get(name)
+            out[label] = m.get(name)
         elif name in ctx.lets:
-            out[name] = ctx.lets[name]
+            out[label] = ctx.lets[name]
     return out
 
 
@@ -81,15 +81,15 @@ def _consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
         trace.append(Step("earning", rule.id, False, failure(exc), decided_by(rule.reads, ev, m, ctx)))
         return None
     if raw is NOT_WHEN or raw is UNLESS:
-        note = f"when: {rule.when_text}" if raw is NOT_WHEN else "unless: matched"
+        note = rule.when_note if raw is NOT_WHEN else "unless: matched"
         trace.append(Step("earning", rule.id, False, note, decided_by(rule.reads, ev, m, ctx)))
         return None
-    note = f"when: {rule.when_text}" if rule.when_text else ""
-    raw = Decimal(raw)
+    if type(raw) is not Decimal:
+        raw = Decimal(raw)
     if raw < 0:
         trace.append(Step("earning", rule.id, False, f"gave {raw}; negative points are ignored"))
         return None
-    trace.append(Step("earning", rule.id, True, note, decided_by(rule.reads, ev, m, ctx), after=raw))
+    trace.append(Step("earning", rule.id, True, rule.when_note, decided_by(rule.reads, ev, m, ctx), after=raw))
     return Part(rule.id, rule.kind, raw, rule.group)
 
 

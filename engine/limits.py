@@ -25,6 +25,8 @@ _MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP,
 
 def round_points(value: Decimal, mode: str, step: Decimal) -> Decimal:
     """Round to a multiple of ``step`` with the ruleset's mode; the only rounding there is."""
+    if step == 1:  # the usual step, whole points: dividing by it changes nothing
+        return value.to_integral_value(rounding=_MODES[mode]) * step
     units = (value / step).to_integral_value(rounding=_MODES[mode])
     return (units * step).quantize(step) if step < 1 else units * step
 
@@ -129,7 +131,9 @@ def _by_rule(parts: list[Part]) -> dict[str, list[Part]]:
 def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.datetime,
                  budgets_used: Mapping[str, Decimal], trace: list[Step]) -> tuple[Decimal, dict[str, Decimal]]:
     """Caps, budgets, rounding. Updates cap usage on ``state``; returns the total and budget uses."""
-    plan = limit_plan(compiled)
+    if not parts:  # nothing earned: no limit can bite, and nothing is rounded or used
+        return ZERO, {}
+    plan = compiled.limit_plan or limit_plan(compiled)
     for part in parts:
         part.capped = part.points
     bit = False
@@ -145,25 +149,28 @@ def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.date
         if targets:
             bit |= _clip(targets, max_points - budgets_used.get(rule, ZERO), label, trace)
             budget_parts.append((rule, targets))
-    if parts:
-        for spec in plan.total_caps:
-            bit |= _apply_cap(spec, parts, state, local, trace, usages)
+    for spec in plan.total_caps:
+        bit |= _apply_cap(spec, parts, state, local, trace, usages)
     total = round_parts(parts, compiled.model.rounding, bit, trace)
     if usages:
         _record_usage(usages, by_rule, state, total)
+    if not budget_parts:
+        return total, {}
     uses = {rule: sum((p.final for p in targets), ZERO) for rule, targets in budget_parts}
     return total, {rule: used for rule, used in uses.items() if used}
 
 
 def round_parts(parts: list[Part], rounding, capped: bool, trace: list[Step]) -> Decimal:
     """Round per rule or per event; sets each part's ``final`` and returns the total."""
+    unrounded = ZERO
+    for part in parts:
+        unrounded += part.capped
     if rounding.scope == "rule":
+        total = ZERO
         for part in parts:
             part.final = round_points(part.capped, rounding.mode, rounding.step)
-        total = sum((p.final for p in parts), ZERO)
-        unrounded = sum((p.capped for p in parts), ZERO)
+            total += part.final
     else:
-        unrounded = sum((p.capped for p in parts), ZERO)
         total = round_points(unrounded, rounding.mode, rounding.step)
         if capped and total > unrounded:  # rounding never lifts a capped total past its cap
             total = round_points(unrounded, "floor", rounding.step)

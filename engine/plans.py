@@ -16,15 +16,16 @@ __all__ = ["fill_plans", "reads_of", "rule_nodes"]
 _AGGREGATE_COST = 50
 
 
-def reads_of(node: ast.Node | None) -> tuple[tuple[str, str], ...]:
-    """The facts an expression reads directly, for "the values that decided it"."""
-    found: list[tuple[str, str]] = []
+def reads_of(node: ast.Node | None) -> tuple[tuple[str, str, str], ...]:
+    """The facts an expression reads directly, for "the values that decided it":
+    (root, name, the label the trace shows), the label worked out once here."""
+    found: list[tuple[str, str, str]] = []
     for child in ast.walk(node) if node is not None else ():
         path = ast.path_of(child)
         if isinstance(child, ast.Field) and path and len(path) == 2 and path[0] in ("event", "member"):
-            found.append((path[0], path[1]))
+            found.append((path[0], path[1], f"{path[0]}.{path[1]}"))
         elif isinstance(child, ast.Name) and child.id not in ("now",):
-            found.append(("let", child.id))
+            found.append(("let", child.id, child.id))
     return tuple(dict.fromkeys(found))
 
 
@@ -119,8 +120,9 @@ def _gamification(compiled: "Compiled") -> None:
     model = compiled.model
     for i, streak in enumerate(model.streaks):
         path = ("streaks", i)
-        rewards = [(reward, _fn(compiled, path + ("rewards", j, "bonus"))) for j, reward in enumerate(streak.rewards)]
-        entry = (streak, _fn(compiled, path + ("when",)), rewards)
+        bonuses = {id(reward): _fn(compiled, path + ("rewards", j, "bonus"))
+                   for j, reward in enumerate(streak.rewards)}
+        entry = (streak, _fn(compiled, path + ("when",)), bonuses)  # bonuses: id(reward) -> its bonus function
         for event_type in streak.on:
             compiled.plans[event_type].streaks.append(entry)
     for i, achievement in enumerate(model.achievements):

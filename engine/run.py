@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -24,21 +23,24 @@ class Rejected(Exception):
         self.reason, self.outcome = reason, outcome
 
 
-@dataclass
 class Run:
-    compiled: Any
-    state: MemberState  # a clone: the caller's state is never touched
-    event: Event
-    now: dt.datetime
-    budgets_used: Mapping[str, Decimal]
-    trace: list[Step] = field(default_factory=list)
-    effects: list[Effect] = field(default_factory=list)
-    points: Decimal = ZERO
-    outcome: str = Outcome.APPLIED
-    reason: str | None = None
-    ctx: EvalContext | None = None
-    member: dict[str, Any] | None = None  # cached view; tier changes happen after the rules that read it
-    _values: dict[str, Any] | None = None
+    """Mutable on purpose: each phase adds to the trace, the effects and the points."""
+
+    __slots__ = ("compiled", "state", "event", "now", "budgets_used", "trace", "effects", "points", "outcome",
+                 "reason", "ctx", "member", "_values")
+
+    def __init__(self, compiled: Any, state: MemberState, event: Event, now: dt.datetime,
+                 budgets_used: Mapping[str, Decimal]):
+        self.compiled, self.state, self.event, self.now = compiled, state, event, now  # state: owned or a clone
+        self.budgets_used = budgets_used
+        self.trace: list[Step] = []
+        self.effects: list[Effect] = []
+        self.points = ZERO
+        self.outcome = Outcome.APPLIED
+        self.reason: str | None = None
+        self.ctx: EvalContext | None = None
+        self.member: dict[str, Any] | None = None  # cached view; tier changes happen after the rules that read it
+        self._values: dict[str, Any] | None = None
 
     def values(self) -> dict[str, Any]:
         """``event.<field>`` for expressions, built once per evaluation."""
@@ -75,10 +77,7 @@ class Run:
 
     def decision(self) -> Decision:
         balance, pending = self.state.balances(self.now)
-        return Decision(
-            event_id=self.event.id, member_id=self.state.member_id, ruleset=self.compiled.label,
-            outcome=self.outcome, points=self.points, effects=tuple(self.effects),
-            balance=balance, pending=pending,
-            tier=tiers.view(self.compiled, self.state, self.now), trace=tuple(self.trace), reason=self.reason,
-            event_type=self.event.type, time=self.event.time,
-        )
+        event = self.event
+        return Decision(event.id, self.state.member_id, self.compiled.label, self.outcome, self.points,
+                        tuple(self.effects), balance, pending, tiers.view(self.compiled, self.state, self.now),
+                        tuple(self.trace), self.reason, event.type, event.time)
