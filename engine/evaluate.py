@@ -28,6 +28,7 @@ from .streaks import advance, due_rewards
 __all__ = ["evaluate", "new_member", "price", "Clock"]
 
 Clock = Callable[[], dt.datetime] | dt.datetime | None
+_ONE = Decimal(1)
 
 
 def new_member(member_id: str, profile: Mapping[str, Any] | None = None) -> MemberState:
@@ -156,8 +157,7 @@ def price(compiled, plan, ev: dict, m: dict, ctx, tier_name: str | None, trace: 
     """Earning, stacking and the tier multiplier of ``tier_name``: every part, before caps."""
     base, parts = earn(plan, ev, m, ctx, trace)
     tiers_model = compiled.model.tiers
-    level = next((lv for lv in tiers_model.levels if lv.name == tier_name), None) if tiers_model else None
-    multiplier = level.earn_multiplier if level else Decimal(1)
+    multiplier = compiled.tier_multipliers.get(tier_name, _ONE)
     applies_to = tiers_model.multiplier_applies_to if tiers_model else "base"
     return stack(base, parts, compiled.model.earning.stacking, multiplier, tier_name, applies_to, trace)
 
@@ -167,11 +167,15 @@ def _record_order(run: Run, points: Decimal) -> None:
     window = None
     if run.compiled.model.tiers is not None:
         window = tiers.window_key(run.compiled.model.tiers, run.now, state.joined)
-    level = tiers.current_level(run.compiled, state)
+    if run.member is not None:  # the tier the rules saw: it only changes in a later phase
+        tier = run.member["tier"]
+    else:
+        level = tiers.current_level(run.compiled, state)
+        tier = level.name if level else None
     schedule_prune(run.compiled, state, event.time)
     state.put("orders", event.id, OrderRecord(
         event.id, event.type, event.time, tuple(event.fields.items()), event.fields["amount"], points, ZERO,
-        level.name if level else None, window))
+        tier, window))
 
 
 def _after_ledger(run: Run, plan, earned: Decimal, hold: str | None) -> None:
@@ -219,7 +223,7 @@ def _bonus(run: Run, label: str, source: str, fn, hold: str | None) -> None:
 
 
 def _streaks(run: Run, plan, hold: str | None) -> None:
-    for streak, when, rewards in plan.streaks:
+    for streak, when, bonuses in plan.streaks:
         if when is not None and not _holds(run, when, f"streak:{streak.id}"):
             continue
         state, effects, counted = advance(streak, run.state.streaks.get(streak.id), run.now)
@@ -227,9 +231,8 @@ def _streaks(run: Run, plan, hold: str | None) -> None:
         if counted:
             state, due = due_rewards(streak, state)
             run.context().streak_length = state.length
-            fns = {id(reward): fn for reward, fn in rewards}
             for label, reward in due:
-                _bonus(run, label, f"streak:{label}", fns[id(reward)], hold)
+                _bonus(run, label, f"streak:{label}", bonuses[id(reward)], hold)
         run.state.put("streaks", streak.id, state)
         run.state.schedule(streak_deadline(streak, state, run.compiled.tz))
 
