@@ -94,7 +94,11 @@ class _MemoryUnit:
         self._lock.release()
 
     def processed(self, event_id: str) -> ProcessedEvent | None:
-        return self.store._processed.get(event_id)
+        found = self.store._processed.get(event_id)
+        if found is None:
+            return None
+        event, decision = found
+        return ProcessedEvent(event.id, event.digest, event.body, decision)
 
     def load_member(self, member_id: str) -> MemberState | None:
         state = self.store._members.get(member_id)
@@ -122,7 +126,7 @@ class MemoryStore:
 
     def __init__(self):
         self._members: dict[str, MemberState] = {}
-        self._processed: dict[str, ProcessedEvent] = {}
+        self._processed: dict[str, tuple[Event, Decision]] = {}
         self._decisions: dict[str, list[Decision]] = {}
         self._budgets: dict[str, Decimal] = {}
         self._locks: dict[str, threading.RLock] = {}
@@ -130,14 +134,19 @@ class MemoryStore:
         self._budget_lock = threading.RLock()
 
     def _member_lock(self, member_id: str) -> threading.RLock:
-        with self._guard:
-            return self._locks.setdefault(member_id, threading.RLock())
+        lock = self._locks.get(member_id)  # a lock once made is never replaced: no guard needed to find it
+        if lock is None:
+            with self._guard:
+                lock = self._locks.setdefault(member_id, threading.RLock())
+        return lock
 
     def unit_of_work(self, member_id: str, *, contended: bool = False) -> _MemoryUnit:
         return _MemoryUnit(self, member_id)  # budgets are always read under their lock
 
     def _apply(self, event: Event, decision: Decision, state: MemberState | None, uses) -> None:
-        self._processed[event.id] = ProcessedEvent(event.id, event.digest, event.body, decision)
+        # The event is kept as it came: its digest and body are worked out only when its id
+        # comes again, which few ids do, rather than hashed for every event.
+        self._processed[event.id] = (event, decision)
         self._decisions.setdefault(decision.member_id, []).append(decision)
         if state is not None:
             self._members[state.member_id] = state
