@@ -72,7 +72,7 @@ class Step:
         return to_jsonable(out)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built for every decision: plain, like Effect and Step
 class TierView:
     current: str
     metric: Decimal

@@ -6,11 +6,16 @@ When ``w`` closes, ``closed[w]`` is the level its final metric (refunds included
 qualifies for, and that status lasts to the end of ``w`` (``keep_through:
 this_window``) or of the window after it (``next_window``), plus ``grace``. The
 member's tier is the highest level any window still grants.
+
+What the tier rules fix once per ruleset (names, thresholds, how windows end, the
+deadlines of calendar windows) is worked out once in a :class:`TierPlan` kept with the
+compiled ruleset, so an event only looks at the member's own windows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from decimal import Decimal
 
 from . import calendar
@@ -18,7 +23,7 @@ from .decision import Effect, TierView
 from .state import FORGET, MemberState, ZERO
 
 __all__ = ["window_key", "window_end", "tier_index", "current_level", "add_metric", "upgrade", "close_windows",
-           "view", "level_for", "status_deadlines"]
+           "view", "level_for", "status_deadlines", "TierPlan", "plan_of", "level_named", "deadlines"]
 
 
 def window_key(tiers, local: dt.datetime, joined: dt.datetime | None) -> int:
@@ -50,21 +55,78 @@ def level_for(levels, metric: Decimal) -> int:
     return index
 
 
-def _metric(tiers, state: MemberState, key: int) -> Decimal:
-    if tiers.window == "rolling_12_months":
+class TierPlan:
+    """The member-independent part of a ruleset's tiers, worked out once.
+
+    ``keep_until`` / ``end_until`` hold, per window key, when a window's level stops
+    counting with and without ``keep_through``; ``ends`` when the window itself ends.
+    They are filled on first use, and only for calendar and rolling windows: an
+    anniversary window depends on when the member joined."""
+
+    __slots__ = ("model", "levels", "names", "mins", "rank", "ascending", "calendar", "rolling",
+                 "never", "shared", "ends", "keep_until", "end_until", "ahead")
+
+    def __init__(self, tiers) -> None:
+        self.model = tiers
+        self.levels = tuple(tiers.levels)
+        self.names = tuple(level.name for level in self.levels)
+        self.mins = tuple(level.min for level in self.levels)
+        self.rank: dict[str, int] = {}
+        for i, name in enumerate(self.names):
+            self.rank.setdefault(name, i)  # names.index() finds the first
+        self.ascending = all(a <= b for a, b in zip(self.mins, self.mins[1:]))
+        self.calendar = tiers.window == "calendar_year"
+        self.rolling = tiers.window == "rolling_12_months"
+        self.never = isinstance(tiers.downgrade, str)
+        self.shared = tiers.window != "anniversary_year"  # deadlines the same for every member
+        self.ends: dict[int, dt.datetime] = {}
+        self.keep_until: dict[int, dt.datetime] = {}
+        self.end_until: dict[int, dt.datetime] = {}
+        # per level index: (next level's name, its threshold), or None at the top
+        self.ahead = tuple((self.names[i + 1], self.mins[i + 1]) if i + 1 < len(self.levels) else None
+                           for i in range(len(self.levels)))
+
+
+_PLAN = "tiers.plan"  # the key of the plan in ``compiled.expiry_cache``
+
+
+def plan_of(compiled) -> TierPlan | None:
+    """The ruleset's tier plan (None without tiers); rebuilt if the model was replaced."""
+    tiers = compiled.model.tiers
+    plan = compiled.expiry_cache.get(_PLAN)
+    if plan is None or plan.model is not tiers:
+        if tiers is None:
+            return None
+        plan = compiled.expiry_cache[_PLAN] = TierPlan(tiers)
+    return plan
+
+
+def _level(plan: TierPlan, metric: Decimal) -> int:
+    """``level_for`` on the plan: thresholds in order make the levels reached a prefix."""
+    if plan.ascending:
+        found = bisect_right(plan.mins, metric) - 1
+        return found if found > 0 else 0
+    return level_for(plan.levels, metric)
+
+
+def _end(compiled, plan: TierPlan, key: int, joined: dt.datetime | None) -> dt.datetime:
+    if not plan.shared:
+        return window_end(plan.model, key, joined, compiled.tz)
+    found = plan.ends.get(key)
+    if found is None:
+        found = plan.ends[key] = window_end(plan.model, key, joined, compiled.tz)
+    return found
+
+
+def _metric(plan: TierPlan, state: MemberState, key: int) -> Decimal:
+    if plan.rolling:
         return sum((state.tier.metric.get(k, ZERO) for k in range(key - 11, key + 1)), ZERO)
     return state.tier.metric.get(key, ZERO)
 
 
-def _status_until(tiers, key: int, joined, tz, keep: bool = True, cache: dict | None = None) -> dt.datetime:
+def _status_until(tiers, key: int, joined, tz, keep: bool = True) -> dt.datetime:
     """Until when window ``key`` grants its level: its end, or the next window's end with
-    ``keep_through: next_window`` (``keep``), plus ``grace``. Calendar windows do not depend
-    on the member, so ``cache`` (the compiled ruleset's) keeps them."""
-    if cache is not None and tiers.window != "anniversary_year":
-        found = cache.get(("status", key, keep))
-        if found is None:
-            found = cache[("status", key, keep)] = _status_until(tiers, key, joined, tz, keep)
-        return found
+    ``keep_through: next_window`` (``keep``), plus ``grace``."""
     downgrade = tiers.downgrade
     extra = 1 if keep and not isinstance(downgrade, str) and downgrade.keep_through == "next_window" else 0
     if tiers.window == "rolling_12_months" and extra:
@@ -75,36 +137,65 @@ def _status_until(tiers, key: int, joined, tz, keep: bool = True, cache: dict | 
     return end
 
 
-def _status(compiled, state: MemberState, key: int, keep: bool = True) -> dt.datetime:
-    return _status_until(compiled.model.tiers, key, state.joined, compiled.tz, keep, compiled.expiry_cache)
+def _status(compiled, plan: TierPlan, state: MemberState, key: int, keep: bool = True) -> dt.datetime:
+    if not plan.shared:
+        return _status_until(plan.model, key, state.joined, compiled.tz, keep)
+    cache = plan.keep_until if keep else plan.end_until
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _status_until(plan.model, key, None, compiled.tz, keep)
+    return found
 
 
 def tier_index(compiled, state: MemberState, now: dt.datetime) -> int:
-    tiers = compiled.model.tiers
-    if isinstance(tiers.downgrade, str):
-        return max([*state.tier.reached.values(), *state.tier.closed.values(), 0])
-    if tiers.window == "rolling_12_months":
-        return _rolling_index(compiled, state, now)
+    return _index(compiled, plan_of(compiled), state, now)
+
+
+def _index(compiled, plan: TierPlan, state: MemberState, now: dt.datetime) -> int:
+    tier = state.tier
+    if plan.never:
+        return max([*tier.reached.values(), *tier.closed.values(), 0])
+    if plan.rolling:
+        return _rolling_index(compiled, plan, state, now)
+    if not plan.shared:
+        return _member_index(compiled, plan, state, now)
+    closed, keep_until, end_until = tier.closed, plan.keep_until, plan.end_until
     best = 0
-    for key, index in state.tier.reached.items():
+    # only a window that would raise the level needs its deadline looked up
+    for key, index in tier.reached.items():
         # a level reached during a window holds to its end (plus grace), whatever refunds do to the metric
-        if now < _status(compiled, state, key, key not in state.tier.closed):
-            best = max(best, index)
-    for key, index in state.tier.closed.items():
-        if now < _status(compiled, state, key):
-            best = max(best, index)
+        if index > best:
+            until = (end_until if key in closed else keep_until).get(key) \
+                or _status(compiled, plan, state, key, key not in closed)
+            if now < until:
+                best = index
+    for key, index in closed.items():
+        if index > best and now < (keep_until.get(key) or _status(compiled, plan, state, key)):
+            best = index
     return best
 
 
-def _rolling_index(compiled, state: MemberState, now: dt.datetime) -> int:
+def _member_index(compiled, plan: TierPlan, state: MemberState, now: dt.datetime) -> int:
+    """Anniversary windows: the same as above, with deadlines that depend on the member."""
+    closed = state.tier.closed
+    best = 0
+    for key, index in state.tier.reached.items():
+        if index > best and now < _status(compiled, plan, state, key, key not in closed):
+            best = index
+    for key, index in closed.items():
+        if index > best and now < _status(compiled, plan, state, key):
+            best = index
+    return best
+
+
+def _rolling_index(compiled, plan: TierPlan, state: MemberState, now: dt.datetime) -> int:
     """Rolling windows: the trailing twelve months as of each month end still granting status."""
-    tiers = compiled.model.tiers
-    current = window_key(tiers, now, state.joined)
+    current = window_key(plan.model, now, state.joined)
     best = state.tier.reached.get(current, 0)
     for key in range(current - 1, current - _ROLLING_LOOKBACK, -1):
-        if now >= _status(compiled, state, key):
+        if now >= _status(compiled, plan, state, key):
             break
-        best = max(best, level_for(tiers.levels, _metric(tiers, state, key)))
+        best = max(best, _level(plan, _metric(plan, state, key)))
     return best
 
 
@@ -113,87 +204,147 @@ _ROLLING_LOOKBACK = 12 + 12 + 13  # keep_through adds 12 months; grace is bounde
 
 def status_deadlines(compiled, state: MemberState) -> list[dt.datetime]:
     """Instants at which some window stops granting its level (for housekeeping's schedule)."""
-    tiers = compiled.model.tiers
-    if isinstance(tiers.downgrade, str):
+    plan = plan_of(compiled)
+    if plan.never:
         return []
-    found = [_status(compiled, state, k, k not in state.tier.closed) for k in state.tier.reached]
-    found += [_status(compiled, state, k) for k in state.tier.closed]
+    closed = state.tier.closed
+    if not plan.shared:
+        found = [_status(compiled, plan, state, k, k not in closed) for k in state.tier.reached]
+        found += [_status(compiled, plan, state, k) for k in closed]
+        return found
+    keep_until, end_until = plan.keep_until, plan.end_until
+    found = [(end_until if k in closed else keep_until).get(k) or _status(compiled, plan, state, k, k not in closed)
+             for k in state.tier.reached]
+    found += [keep_until.get(k) or _status(compiled, plan, state, k) for k in closed]
     return found
 
 
 def current_level(compiled, state: MemberState):
-    tiers = compiled.model.tiers
-    if tiers is None:
+    plan = plan_of(compiled)
+    if plan is None:
         return None
-    names = [level.name for level in tiers.levels]
-    return tiers.levels[names.index(state.tier.level)] if state.tier.level in names else tiers.levels[0]
+    return plan.levels[plan.rank.get(state.tier.level, 0)]
+
+
+def level_named(compiled, name: str | None):
+    """The level called ``name``: None without tiers or such a level."""
+    plan = plan_of(compiled)
+    index = plan.rank.get(name) if plan is not None else None
+    return None if index is None else plan.levels[index]
+
+
+def deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:
+    """When housekeeping must next look at the tiers: the end of the window ``now`` falls in,
+    then every status deadline after ``now``."""
+    plan = plan_of(compiled)
+    if plan is None:
+        return []
+    key = now.year if plan.calendar else window_key(plan.model, now, state.joined)
+    found = [_end(compiled, plan, key, state.joined)]
+    found += [d for d in status_deadlines(compiled, state) if d > now]
+    return found
 
 
 def add_metric(compiled, state: MemberState, amount: Decimal, local: dt.datetime) -> int:
-    key = window_key(compiled.model.tiers, local, state.joined)
-    if key not in state.tier.metric:  # a new window will need closing
-        state.schedule(window_end(compiled.model.tiers, key, state.joined, compiled.tz))
-    state.put_tier("metric", key, state.tier.metric.get(key, ZERO) + amount)
+    plan = plan_of(compiled)
+    key = local.year if plan.calendar else window_key(plan.model, local, state.joined)
+    metric = state.tier.metric
+    if key not in metric:  # a new window will need closing
+        state.schedule(_end(compiled, plan, key, state.joined))
+    state.put_tier("metric", key, metric.get(key, ZERO) + amount)
     return key
 
 
-def _change(compiled, state: MemberState, now: dt.datetime, why: str) -> list[Effect]:
-    levels = compiled.model.tiers.levels
-    new = levels[tier_index(compiled, state, now)].name
-    old = state.tier.level or levels[0].name
-    if state.tier.level != new:
+def _change(compiled, plan: TierPlan, state: MemberState, now: dt.datetime, why: str) -> list[Effect]:
+    new = plan.names[_index(compiled, plan, state, now)]
+    level = state.tier.level
+    old = level or plan.names[0]
+    if level != new:
         state.set_tier_level(new)
     if new == old:
         return []
-    direction = "up" if [lv.name for lv in levels].index(new) > [lv.name for lv in levels].index(old) else "down"
+    rank = plan.rank
+    if old not in rank:
+        list(plan.names).index(old)  # an unknown level fails as it always has (ValueError)
+    direction = "up" if rank[new] > rank[old] else "down"
     return [Effect("tier_change", None, None, {"from": old, "to": new, "direction": direction, "why": why})]
 
 
 def upgrade(compiled, state: MemberState, local: dt.datetime) -> list[Effect]:
     """After an event: the current window's metric may reach a higher level at once."""
-    tiers = compiled.model.tiers
-    key = window_key(tiers, local, state.joined)
-    reached = level_for(tiers.levels, _metric(tiers, state, key))
+    plan = plan_of(compiled)
+    key = local.year if plan.calendar else window_key(plan.model, local, state.joined)
+    reached = _level(plan, _metric(plan, state, key))
     if reached > state.tier.reached.get(key, 0):
         state.put_tier("reached", key, reached)
-        state.schedule(window_end(tiers, key, state.joined, compiled.tz))
-    return _change(compiled, state, local, "threshold reached")
+        state.schedule(_end(compiled, plan, key, state.joined))
+    return _change(compiled, plan, state, local, "threshold reached")
 
 
 def close_windows(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     """Housekeeping: fix the level of every window that has ended, then re-evaluate."""
-    tiers = compiled.model.tiers
-    if tiers.window != "rolling_12_months":
-        for key in sorted(set(state.tier.metric) | set(state.tier.reached)):
-            if key not in state.tier.closed and window_end(tiers, key, state.joined, compiled.tz) <= now:
-                state.put_tier("closed", key, level_for(tiers.levels, _metric(tiers, state, key)))
-    _forget_old_windows(compiled, state, now)
-    return _change(compiled, state, now, "window ended")
+    plan = plan_of(compiled)
+    if not plan.rolling:
+        for key in _ended(compiled, plan, state, now):
+            state.put_tier("closed", key, _level(plan, _metric(plan, state, key)))
+    _forget_old_windows(compiled, plan, state, now)
+    return _change(compiled, plan, state, now, "window ended")
 
 
-def _forget_old_windows(compiled, state: MemberState, now: dt.datetime) -> None:
-    tiers = compiled.model.tiers
-    if tiers.window == "rolling_12_months":
-        oldest = window_key(tiers, now, state.joined) - _ROLLING_LOOKBACK - 12
-        for which in ("metric", "reached"):
+def _ended(compiled, plan: TierPlan, state: MemberState, now: dt.datetime) -> list[int]:
+    """Windows not closed yet that have ended by ``now``, oldest first (the order they are written)."""
+    tier = state.tier
+    closed, metric, ends = tier.closed, tier.metric, plan.ends
+    found = []
+    for k in metric:
+        if k not in closed and (ends.get(k) or _end(compiled, plan, k, state.joined)) <= now:
+            found.append(k)
+    for k in tier.reached:
+        if k not in closed and k not in metric and (ends.get(k) or _end(compiled, plan, k, state.joined)) <= now:
+            found.append(k)
+    if len(found) > 1:
+        found.sort()
+    return found
+
+
+def _forget_old_windows(compiled, plan: TierPlan, state: MemberState, now: dt.datetime) -> None:
+    """Old windows are forgotten once they grant nothing. With ``downgrade: never`` every
+    window's level still counts (the tier is the highest ever reached): only its metric goes."""
+    kinds = ("metric",) if plan.never else ("metric", "reached")
+    if plan.rolling:
+        oldest = window_key(plan.model, now, state.joined) - _ROLLING_LOOKBACK - 12
+        for which in kinds:
             for key in [k for k in getattr(state.tier, which) if k < oldest]:
                 state.put_tier(which, key, FORGET)
         return
-    for key in list(state.tier.closed):
-        if _status(compiled, state, key) <= now:
-            for which in ("closed", "reached", "metric"):
-                state.put_tier(which, key, FORGET)
+    keep_until = plan.keep_until if plan.shared else {}
+    gone = []  # decided before any is forgotten: forgetting one window changes no other's status
+    for key in state.tier.closed:
+        if (keep_until.get(key) or _status(compiled, plan, state, key)) <= now:
+            gone.append(key)
+    metric = state.tier.metric
+    for key in gone:
+        if plan.never:
+            if key in metric:
+                state.put_tier("metric", key, FORGET)
+            continue
+        for which in ("closed", "reached", "metric"):
+            state.put_tier(which, key, FORGET)
 
 
 def view(compiled, state: MemberState, local: dt.datetime) -> TierView | None:
-    tiers = compiled.model.tiers
-    if tiers is None:
+    plan = plan_of(compiled)
+    if plan is None:
         return None
-    names = [level.name for level in tiers.levels]
-    current = state.tier.level if state.tier.level in names else names[0]
-    index = names.index(current)
-    metric = _metric(tiers, state, window_key(tiers, local, state.joined))
-    nxt = tiers.levels[index + 1] if index + 1 < len(tiers.levels) else None
-    keep = tiers.levels[index].min - metric
-    return TierView(current, metric, nxt.name if nxt else None, max(nxt.min - metric, ZERO) if nxt else None,
-                    keep if keep > 0 and index > 0 else None)
+    tier = state.tier
+    index = plan.rank.get(tier.level, 0)
+    if plan.calendar:
+        metric = tier.metric.get(local.year, ZERO)
+    else:
+        metric = _metric(plan, state, window_key(plan.model, local, state.joined))
+    ahead = plan.ahead[index]
+    to_next = max(ahead[1] - metric, ZERO) if ahead is not None else None
+    keep = plan.mins[index] - metric if index > 0 else ZERO  # the lowest level needs nothing to keep
+    return TierView(plan.names[index], metric, ahead[0] if ahead is not None else None, to_next,
+                    keep if keep > ZERO else None)
+
