@@ -43,12 +43,45 @@ def add_months(moment, months: int):
     """Calendar months; the 31st becomes the last day of a shorter month."""
     total = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(total, 12)
-    day = min(moment.day, _cal.monthrange(year, month + 1)[1])
+    day = moment.day
+    if day > 28:  # every month has 28 days
+        day = min(day, _cal.monthrange(year, month + 1)[1])
     return moment.replace(year=year, month=month + 1, day=day)
 
 
 def add(moment, amount: int, unit: str, tz: ZoneInfo | None = None):
     """``moment`` plus a duration. Works on dates and on aware datetimes."""
+    # The common case first: an aware datetime already in the zone, in years where the zone
+    # keeps one offset. Wall-clock and elapsed time agree there, and aware arithmetic gives
+    # the very datetime the general path (_add) builds: same fields, same zone, fold 0.
+    zone = moment.tzinfo if type(moment) is dt.datetime else None
+    if zone is not None and (tz is None or tz is zone) and type(amount) is int:
+        since = _SINCE.get(zone)
+        if since is None:
+            since = fixed_offset_since(zone)
+            if len(_SINCE) < 64:  # a handful of zones in practice; never grow without bound
+                _SINCE[zone] = since
+        if since <= moment.year < _LAST_YEAR:
+            step = _DELTAS.get((amount, unit))
+            shifted = moment + step if step is not None else _shift(moment, amount, unit)
+            if shifted is not None and since <= shifted.year <= _LAST_YEAR:
+                return shifted
+    return _add(moment, amount, unit, tz)
+
+
+def _shift(moment: dt.datetime, amount: int, unit: str) -> dt.datetime | None:
+    """``moment`` moved on its own wall clock (None: the general path must do it)."""
+    if unit in _STEP:
+        step = _STEP[unit] * amount
+        if len(_DELTAS) < 1024:  # rulesets use a few durations; multiplying a timedelta is not cheap
+            _DELTAS[(amount, unit)] = step
+        return moment + step
+    if unit in _MONTHS and moment.fold == 0:
+        return add_months(moment, amount * _MONTHS[unit])
+    return None
+
+
+def _add(moment, amount: int, unit: str, tz: ZoneInfo | None):
     if unit in _EXACT:
         if not isinstance(moment, dt.datetime):
             return moment
@@ -65,6 +98,13 @@ def add(moment, amount: int, unit: str, tz: ZoneInfo | None = None):
     else:
         raise ValueError(f"unknown unit {unit!r}")
     return _reattach(shifted, moment, tz)
+
+
+_STEP = {"minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
+         "week": dt.timedelta(weeks=1)}
+_MONTHS = {"month": 1, "year": 12}
+_SINCE: dict = {}  # zone -> fixed_offset_since(zone), without the cache wrapper's call
+_DELTAS: dict = {}  # (amount, unit) -> timedelta, for the units in _STEP
 
 
 def _wall(moment):
@@ -125,6 +165,7 @@ def period_key(moment: dt.datetime, period: str) -> int:
     return 0  # lifetime
 
 
+@functools.lru_cache(maxsize=4096)  # streak deadlines ask for the same few days over and over
 def period_start(key: int, period: str, tz: ZoneInfo) -> dt.datetime:
     if period == "day":
         return local_midnight(dt.date.fromordinal(key), tz)

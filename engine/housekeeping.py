@@ -20,21 +20,20 @@ __all__ = ["housekeep", "prune"]
 
 def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     """Everything due up to ``now``. Skipped entirely while nothing is due (``state.due``)."""
-    if state.clock is not None and now <= state.clock:
+    clock = state.clock
+    if clock is not None and now <= clock:
         return []
     state.clock = now
-    if state.due is None or now < state.due:
+    due = state.due
+    if due is None or now < due:
         return []
     effects, lots_ahead = settle(compiled, state, now)
-    expired = any(e.kind == "expire" for e in effects)
-    if compiled.model.tiers is not None:
+    expired = _any_expired(effects)
+    model = compiled.model
+    if model.tiers is not None:
         effects += tiers.close_windows(compiled, state, now)
-    local = calendar.local(now, compiled.tz)
-    for streak in compiled.model.streaks:
-        updated, broken = streaks.check_break(streak, state.streaks.get(streak.id), local)
-        if broken:
-            state.put("streaks", streak.id, updated)
-            effects += broken
+    if model.streaks:
+        _break_streaks(compiled, state, now, effects)
     if state.oldest_record is None:  # not known (a state just loaded from storage)
         state.oldest_record = oldest_record(state)
     forget = forget_on(compiled, state)
@@ -42,6 +41,22 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
         prune(compiled, state, now)
     recompute_due(compiled, state, now, lots_ahead)
     return effects
+
+
+def _any_expired(effects: list[Effect]) -> bool:
+    for effect in effects:
+        if effect.kind == "expire":
+            return True
+    return False
+
+
+def _break_streaks(compiled, state: MemberState, now: dt.datetime, effects: list[Effect]) -> None:
+    local = calendar.local(now, compiled.tz)
+    for streak in compiled.model.streaks:
+        updated, broken = streaks.check_break(streak, state.streaks.get(streak.id), local)
+        if broken:
+            state.put("streaks", streak.id, updated)
+            effects += broken
 
 
 def prune(compiled, state: MemberState, now: dt.datetime) -> None:

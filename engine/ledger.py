@@ -48,23 +48,60 @@ def _expiry_at(compiled, expiry, earned_at: dt.datetime) -> dt.datetime:
     return moment
 
 
-def _pending_until(compiled, earned_at: dt.datetime) -> dt.datetime | None:
-    pending = compiled.model.points.pending
-    if pending is None or pending.amount == 0:
-        return None
-    return calendar.add(earned_at, pending.amount, pending.unit, compiled.tz)
+class _LotPlan:
+    """What every new lot of a ruleset shares, worked out once per compiled ruleset."""
+
+    __slots__ = ("pending", "rounded", "months")
+
+    def __init__(self, compiled):
+        points = compiled.model.points
+        self.pending = None if points.pending is None or points.pending.amount == 0 else points.pending  # a Duration
+        expiry = points.expiry
+        # a rounded expiry (and so its notice) depends only on the earning's local month
+        self.rounded = not isinstance(expiry, str) and expiry.after is not None and expiry.round_to != "none"
+        self.months: dict[int, tuple] = {}  # year * 12 + month -> (expires_at, notice_at)
+
+
+_PLAN = "ledger:plan"  # its key in ``compiled.expiry_cache`` (a string: its hash is kept)
+
+
+def _lot_plan(compiled) -> _LotPlan:
+    plan = compiled.expiry_cache.get(_PLAN)
+    if plan is None:
+        plan = compiled.expiry_cache[_PLAN] = _LotPlan(compiled)
+    return plan
+
+
+def _lot_dates(compiled, plan: _LotPlan, earned_at: dt.datetime) -> tuple:
+    """(expires_at, notice_at) of a lot earned at ``earned_at``."""
+    if not plan.rounded:
+        expires = lot_expiry(compiled, earned_at)
+        return expires, _notice_at(compiled, expires)
+    month = earned_at.year * 12 + earned_at.month
+    dates = plan.months.get(month)
+    if dates is None:
+        expires = lot_expiry(compiled, earned_at)
+        dates = plan.months[month] = (expires, _notice_at(compiled, expires))
+    return dates
 
 
 def add_lot(compiled, state: MemberState, lot_id: str, source: str, points: Decimal, now: dt.datetime,
             order: str | None = None, hold: str | None = None, pending: bool = True) -> list[Effect]:
     """A new lot. A negative balance is paid off first from the new points."""
-    repaid = min(state.debt, points)
-    expires = lot_expiry(compiled, now)
-    lot = Lot(lot_id, source, now, points, points - repaid, _pending_until(compiled, now) if pending else None,
-              expires, hold, order, notice_at=_notice_at(compiled, expires), repaid=repaid)
+    debt = state.debt
+    repaid = points if points < debt else debt  # min(debt, points), the same object included
+    plan = compiled.expiry_cache.get(_PLAN) or _lot_plan(compiled)
+    expires, notice_at = _lot_dates(compiled, plan, now)
+    wait = plan.pending if pending else None
+    pending_until = None if wait is None else calendar.add(now, wait.amount, wait.unit, compiled.tz)
+    lot = Lot(lot_id, source, now, points, points - repaid, pending_until, expires, hold, order,
+              notice_at=notice_at, repaid=repaid)
+    quiet = state.quiet_until
     state.add_lot(lot)
-    effects = [Effect("earn", points, lot_id, {"source": source, "pending_until": lot.pending_until,
-                                               "expires_at": lot.expires_at, "hold": hold})]
+    if lot.remaining <= ZERO:  # all of it paid off debt: nothing to expire or notify, as a full pass sees it
+        state.quiet_until = quiet
+    effects = [Effect("earn", points, lot_id, {"source": source, "pending_until": pending_until,
+                                               "expires_at": expires, "hold": hold})]
     if repaid:
         state.debt -= repaid
         effects.append(Effect("debt_repaid", repaid, lot_id))
@@ -162,7 +199,9 @@ def expire(state: MemberState, index: int, lot: Lot, at: dt.datetime, why: str) 
 
 
 def inactivity_deadline(compiled, state: MemberState) -> dt.datetime | None:
+    if state.last_activity is None:  # checked first: it is None unless the ruleset expires on inactivity
+        return None
     expiry = compiled.model.points.expiry
-    if isinstance(expiry, str) or expiry.inactivity is None or state.last_activity is None:
+    if isinstance(expiry, str) or expiry.inactivity is None:
         return None
     return calendar.add(state.last_activity, expiry.inactivity.amount, expiry.inactivity.unit, compiled.tz)

@@ -30,12 +30,26 @@ def early_after(moment: dt.datetime, duration) -> dt.datetime:
 
 def note_activity(compiled, state: MemberState, event_type: str, now: dt.datetime) -> None:
     """An event of a qualifying type moves the inactivity deadline (and its notice) later."""
-    expiry = compiled.model.points.expiry
-    if isinstance(expiry, str) or expiry.inactivity is None or event_type not in expiry.activity:
+    if event_type not in _activity_types(compiled):
         return
     state.last_activity = now
     for deadline in inactivity_deadlines(compiled, state):
         state.schedule(deadline)
+
+
+def _activity_types(compiled) -> frozenset[str]:
+    """The event types that move the inactivity deadline (none without inactivity expiry),
+    worked out once per compiled ruleset."""
+    types = compiled.expiry_cache.get(_ACTIVITY)
+    if types is None:
+        expiry = compiled.model.points.expiry
+        active = not isinstance(expiry, str) and expiry.inactivity is not None
+        types = compiled.expiry_cache[_ACTIVITY] = frozenset(expiry.activity) if active else frozenset()
+    return types
+
+
+_ACTIVITY = "schedule:activity"  # keys in ``compiled.expiry_cache`` (strings: their hash is kept)
+_WINDOW_END = "schedule:window_end"
 
 
 def inactivity_deadlines(compiled, state: MemberState) -> list[dt.datetime]:
@@ -65,7 +79,8 @@ def oldest_record(state: MemberState) -> dt.datetime:
 def forget_on(compiled, state: MemberState) -> dt.datetime | None:
     """When the oldest record kept may be forgotten; None: there is none, or it is not known."""
     oldest = state.oldest_record
-    if oldest is None or oldest == FAR_FUTURE:
+    # only a time in the year 9999 can equal FAR_FUTURE; comparing across zones is costly
+    if oldest is None or oldest is FAR_FUTURE or (oldest.year == 9999 and oldest == FAR_FUTURE):
         return None
     if state.forget_on is None:
         state.forget_on = forget_at(compiled, oldest)
@@ -82,7 +97,8 @@ def forget_at(compiled, moment: dt.datetime) -> dt.datetime:
 def schedule_prune(compiled, state: MemberState, moment: dt.datetime) -> None:
     """A new order or redemption must be forgotten some day; usually something earlier is due."""
     oldest = state.oldest_record
-    if oldest is not None and oldest <= moment:
+    # (FAR_FUTURE, kept when there is no record, is after every time before the year 9999)
+    if oldest is not None and (oldest is not FAR_FUTURE or moment.year == 9999) and oldest <= moment:
         return  # the older record is forgotten first, and that is scheduled already
     if oldest is None and state.due is not None \
             and state.due <= early_after(moment, compiled.model.points.refunds.window):
@@ -94,20 +110,33 @@ def schedule_prune(compiled, state: MemberState, moment: dt.datetime) -> None:
 
 
 def _tier_deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:
+    """The current window's end and every status deadline (recompute_due keeps those after ``now``)."""
     model = compiled.model.tiers
-    if model is None:
-        return []
     key = tiers.window_key(model, now, state.joined)
-    found = [tiers.window_end(model, key, state.joined, compiled.tz)]
-    found += [d for d in tiers.status_deadlines(compiled, state) if d > now]
+    found = [_window_end(compiled, model, key, state.joined)]
+    found += tiers.status_deadlines(compiled, state)
     return found
+
+
+def _window_end(compiled, model, key: int, joined: dt.datetime | None) -> dt.datetime:
+    if model.window == "anniversary_year":  # the member's own years
+        return tiers.window_end(model, key, joined, compiled.tz)
+    cache = compiled.expiry_cache.get(_WINDOW_END)  # calendar windows end alike for every member
+    if cache is None:
+        cache = compiled.expiry_cache[_WINDOW_END] = {}
+    end = cache.get(key)
+    if end is None:
+        end = cache[key] = tiers.window_end(model, key, joined, compiled.tz)
+    return end
 
 
 def recompute_due(compiled, state: MemberState, now: dt.datetime, lots_ahead: dt.datetime | None) -> None:
     """``lots_ahead`` is the earliest lot deadline after ``now``, from housekeeping's pass over the lots."""
     found: list[dt.datetime] = [lots_ahead] if lots_ahead is not None else []
-    found += inactivity_deadlines(compiled, state)
-    found += _tier_deadlines(compiled, state, now)
+    if state.last_activity is not None:  # no inactivity deadline without it
+        found += inactivity_deadlines(compiled, state)
+    if compiled.model.tiers is not None:
+        found += _tier_deadlines(compiled, state, now)
     for streak in compiled.model.streaks:
         deadline = streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
         if deadline is not None:
@@ -115,5 +144,8 @@ def recompute_due(compiled, state: MemberState, now: dt.datetime, lots_ahead: dt
     forget = forget_on(compiled, state)
     if forget is not None:
         found.append(forget)
-    later = [d for d in found if d > now]
-    state.due = min(later) if later else None
+    due = None
+    for deadline in found:  # the first of the earliest after now, as min() would pick
+        if deadline > now and (due is None or deadline < due):
+            due = deadline
+    state.due = due

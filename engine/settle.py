@@ -24,10 +24,14 @@ def settle(compiled, state: MemberState, now: dt.datetime) -> tuple[list[Effect]
     """Release what is due, expire what has expired, send expiry notices. Effects come releases
     first, then expiries, then notices. Also returns the earliest lot deadline still ahead."""
     inactive_at = inactivity_deadline(compiled, state)
+    if inactive_at is None and _before(now, state.quiet_until):
+        # the usual case: nothing can expire and no notice is due, and only a full pass or an
+        # inactivity deadline sends notices, so there are only releases to look for
+        return _releases_only(state, now)
     inactive = inactive_at is not None and inactive_at <= now
     notify = compiled.model.points.expiry_notice is not None and not inactive
     notices: dict[dt.datetime, object] = {}  # expiry date -> points: one notice per date
-    if not inactive and state.quiet_until is not None and now < state.quiet_until:
+    if not inactive and _before(now, state.quiet_until):
         effects, ahead = _releases_only(state, now)
     else:
         effects, ahead = _full_pass(state, now, notify, inactive_at if inactive else None, notices)
@@ -44,8 +48,10 @@ def _releases_only(state: MemberState, now: dt.datetime) -> tuple[list[Effect], 
         pending = lot.pending_until
         if pending is None:
             continue
-        if pending <= now:
-            releases += _release(state, index, lot)
+        if pending <= now:  # _release, written out: most housekeeping does nothing else
+            state.put_lot(index, lot.with_(pending_until=None))
+            if lot.remaining > 0:
+                releases.append(Effect("release", lot.remaining, lot.id, {"at": pending}))
             continue
         if still_pending is None:
             still_pending = index
@@ -100,7 +106,18 @@ def _earliest(ahead: dt.datetime | None, *deadlines: dt.datetime | None) -> dt.d
 
 
 def _real(moment: dt.datetime | None) -> dt.datetime | None:
-    return None if moment is None or moment == FAR_FUTURE else moment
+    if moment is None or moment is FAR_FUTURE:
+        return None
+    # only a time in the year 9999 can equal FAR_FUTURE; comparing across zones is costly
+    return None if moment.year == 9999 and moment == FAR_FUTURE else moment
+
+
+def _before(now: dt.datetime, quiet: dt.datetime | None) -> bool:
+    """``now < quiet`` (None: not known, so False), without a costly comparison across zones
+    for FAR_FUTURE: every time before the year 9999 is before it."""
+    if quiet is None:
+        return False
+    return (quiet is FAR_FUTURE and now.year < 9999) or now < quiet
 
 
 def _notice_effects(notices: dict) -> list[Effect]:
