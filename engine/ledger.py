@@ -96,10 +96,7 @@ def add_lot(compiled, state: MemberState, lot_id: str, source: str, points: Deci
     pending_until = None if wait is None else calendar.add(now, wait.amount, wait.unit, compiled.tz)
     lot = Lot(lot_id, source, now, points, points - repaid, pending_until, expires, hold, order,
               notice_at=notice_at, repaid=repaid)
-    quiet = state.quiet_until
     state.add_lot(lot)
-    if lot.remaining <= ZERO:  # all of it paid off debt: nothing to expire or notify, as a full pass sees it
-        state.quiet_until = quiet
     effects = [Effect("earn", points, lot_id, {"source": source, "pending_until": pending_until,
                                                "expires_at": expires, "hold": hold})]
     if repaid:
@@ -183,8 +180,9 @@ def reverse(state: MemberState, redemption: Redemption, now: dt.datetime) -> lis
                                   {"points_lost": allocation.points, "why": "the lot has expired"}))
             continue
         index, lot = found
-        state.put_lot(index, lot.with_(remaining=lot.remaining + allocation.points, spent=lot.spent - allocation.points))
-        state.lot_deadlines(lot)
+        revived = lot.with_(remaining=lot.remaining + allocation.points, spent=lot.spent - allocation.points)
+        state.put_lot(index, revived)
+        state.lot_deadlines(revived)
         effects.append(Effect("reverse", allocation.points, lot.id, {"redemption": redemption.id}))
         state.count("redeemed", -allocation.points)
     state.put("redemptions", redemption.id, Redemption(

@@ -216,12 +216,13 @@ class MemberState:
         self.lot_deadlines(lot)
 
     def lot_deadlines(self, lot: Lot) -> None:
-        """A new or revived lot: housekeeping must run by its deadlines."""
+        """A new or revived lot: housekeeping must run by its deadlines. A lot holding nothing
+        (all of it repaid debt) can neither expire nor need a notice, as a full pass sees it."""
         self.schedule(lot.pending_until)
         for deadline in (lot.notice_at, lot.expires_at):
             if deadline is not None:
                 self.schedule(deadline)
-                if self.quiet_until is not None and deadline < self.quiet_until:
+                if self.quiet_until is not None and deadline < self.quiet_until and lot.remaining > 0:
                     self.quiet_until = deadline
 
     def put_lot(self, index: int, lot: Lot) -> None:
