@@ -127,8 +127,7 @@ def stack(base: Decimal, parts: list[Part], stacking, tier_multiplier: Decimal, 
         elif part.kind == "bonus":
             part.points = part.raw
     if tier_multiplier != ONE and tier_name is not None:
-        earned = sum((p.points for p in kept), ZERO)
-        on = base if applies_to == "base" else earned
+        on = base if applies_to == "base" else sum((p.points for p in kept), ZERO)
         tier = Part(f"tier:{tier_name}", "tier", tier_multiplier, points=on * (tier_multiplier - ONE))
         trace.append(Step("tier_multiplier", tier.rule, True, f"x{tier_multiplier} on {applies_to}",
                           before=on, after=tier.points))
