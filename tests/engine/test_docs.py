@@ -26,3 +26,24 @@ def test_readme_python_example_runs(monkeypatch, capsys):
     (code,) = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own documentation
     assert capsys.readouterr().out.split() == ["applied", "300", "300"]
+
+
+def test_performance_example_runs(monkeypatch, capsys):
+    """The garbage-collector example runs as written; the thresholds it sets are put back."""
+    import gc
+
+    monkeypatch.chdir(ROOT)
+    (code,) = re.findall(r"```python\n(.*?)```", (ROOT / "docs/performance.md").read_text(), re.S)
+    thresholds = gc.get_threshold()
+    try:
+        exec(compile(code, "docs/performance.md", "exec"), {})  # noqa: S102 - our own documentation
+        assert gc.get_threshold()[0] == 10_000
+    finally:
+        gc.set_threshold(*thresholds)
+    assert capsys.readouterr().out.split() == ["applied", "300"]
+
+
+def test_performance_names_existing_benchmarks():
+    text = (ROOT / "docs/performance.md").read_text()
+    for name in re.findall(r"`(bench/[\w]+\.py)`", text):
+        assert (ROOT / name).is_file(), name
