@@ -49,7 +49,6 @@ def _activity_types(compiled) -> frozenset[str]:
 
 
 _ACTIVITY = "schedule:activity"  # keys in ``compiled.expiry_cache`` (strings: their hash is kept)
-_WINDOW_END = "schedule:window_end"
 
 
 def inactivity_deadlines(compiled, state: MemberState) -> list[dt.datetime]:
@@ -110,24 +109,8 @@ def schedule_prune(compiled, state: MemberState, moment: dt.datetime) -> None:
 
 
 def _tier_deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:
-    """The current window's end and every status deadline (recompute_due keeps those after ``now``)."""
-    model = compiled.model.tiers
-    key = tiers.window_key(model, now, state.joined)
-    found = [_window_end(compiled, model, key, state.joined)]
-    found += tiers.status_deadlines(compiled, state)
-    return found
-
-
-def _window_end(compiled, model, key: int, joined: dt.datetime | None) -> dt.datetime:
-    if model.window == "anniversary_year":  # the member's own years
-        return tiers.window_end(model, key, joined, compiled.tz)
-    cache = compiled.expiry_cache.get(_WINDOW_END)  # calendar windows end alike for every member
-    if cache is None:
-        cache = compiled.expiry_cache[_WINDOW_END] = {}
-    end = cache.get(key)
-    if end is None:
-        end = cache[key] = tiers.window_end(model, key, joined, compiled.tz)
-    return end
+    """The current window's end and every status deadline still ahead."""
+    return tiers.deadlines(compiled, state, now)
 
 
 def recompute_due(compiled, state: MemberState, now: dt.datetime, lots_ahead: dt.datetime | None) -> None:

@@ -23,7 +23,7 @@ from .decision import Effect, TierView
 from .state import FORGET, MemberState, ZERO
 
 __all__ = ["window_key", "window_end", "tier_index", "current_level", "add_metric", "upgrade", "close_windows",
-           "view", "level_for", "status_deadlines", "TierPlan", "plan_of", "level_named", "deadlines"]
+           "view", "level_for", "status_deadlines", "TierPlan", "plan_of", "deadlines"]
 
 
 def window_key(tiers, local: dt.datetime, joined: dt.datetime | None) -> int:
@@ -224,13 +224,6 @@ def current_level(compiled, state: MemberState):
     if plan is None:
         return None
     return plan.levels[plan.rank.get(state.tier.level, 0)]
-
-
-def level_named(compiled, name: str | None):
-    """The level called ``name``: None without tiers or such a level."""
-    plan = plan_of(compiled)
-    index = plan.rank.get(name) if plan is not None else None
-    return None if index is None else plan.levels[index]
 
 
 def deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:

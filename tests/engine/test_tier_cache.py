@@ -237,14 +237,10 @@ def test_the_level_lookup_equals_the_scan_with_thresholds_in_any_order(mins, met
     assert tiers._level(plan, metric) == tiers.level_for(levels, metric)
 
 
-def test_levels_by_name_and_a_ruleset_without_tiers():
-    compiled = COMPILED["calendar_year", 2]
-    for name in ["member", "gold", "star", "nope", None]:
-        expected = next((lv for lv in compiled.model.tiers.levels if lv.name == name), None)
-        assert tiers.level_named(compiled, name) is expected
+def test_a_ruleset_without_tiers():
     plain = compile_ruleset(RULESET.replace("tiers: %s\n", ""))
     state = MemberState("m")
-    assert tiers.plan_of(plain) is None and tiers.level_named(plain, "gold") is None
+    assert tiers.plan_of(plain) is None
     assert tiers.current_level(plain, state) is None and tiers.view(plain, state, dt.datetime(2026, 1, 1)) is None
     assert tiers.deadlines(plain, state, dt.datetime(2026, 1, 1, tzinfo=TZ)) == []
 
