@@ -90,7 +90,7 @@ def add_lot(compiled, state: MemberState, lot_id: str, source: str, points: Deci
     """A new lot. A negative balance is paid off first from the new points."""
     debt = state.debt
     repaid = points if points < debt else debt  # min(debt, points), the same object included
-    plan = compiled.expiry_cache.get(_PLAN) or _lot_plan(compiled)
+    plan = _lot_plan(compiled)
     expires, notice_at = _lot_dates(compiled, plan, now)
     wait = plan.pending if pending else None
     pending_until = None if wait is None else calendar.add(now, wait.amount, wait.unit, compiled.tz)

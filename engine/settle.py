@@ -48,10 +48,8 @@ def _releases_only(state: MemberState, now: dt.datetime) -> tuple[list[Effect], 
         pending = lot.pending_until
         if pending is None:
             continue
-        if pending <= now:  # _release, written out: most housekeeping does nothing else
-            state.put_lot(index, lot.with_(pending_until=None))
-            if lot.remaining > 0:
-                releases.append(Effect("release", lot.remaining, lot.id, {"at": pending}))
+        if pending <= now:
+            releases += _release(state, index, lot)
             continue
         if still_pending is None:
             still_pending = index
