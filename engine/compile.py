@@ -76,6 +76,7 @@ class Plan:
     order: list[str] = field(default_factory=list)  # topological order of rule-graph nodes
     is_order: bool = False  # carries a money amount, so it can be refunded
     cost: int = 0
+    kernel: Callable | None = None  # earning through rounding, written out (engine.kernel); None: the plain path
 
 
 @dataclass
@@ -161,6 +162,7 @@ def _generate(state: _State) -> None:
 
     compiled = state.compiled
     checked = state.checked
+    from .kernel import build_kernel
     from .plans import rule_nodes
 
     gen = CodeGen(checked.functions, checked.lets)
@@ -168,6 +170,8 @@ def _generate(state: _State) -> None:
                                    rule_nodes(compiled))
     compiled.source = "\n".join(gen.sources)
     fill_plans(compiled)
+    for plan in compiled.plans.values():
+        plan.kernel = build_kernel(compiled, plan)
     compiled.reads_balance = "member.balance" in compiled.graph
     for plan in compiled.plans.values():
         if plan.cost > MAX_COST:
