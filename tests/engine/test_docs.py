@@ -37,7 +37,7 @@ def test_performance_example_runs(monkeypatch, capsys):
     thresholds = gc.get_threshold()
     try:
         exec(compile(code, "docs/performance.md", "exec"), {})  # noqa: S102 - our own documentation
-        assert gc.get_threshold()[0] == 10_000
+        assert gc.get_threshold() == (50_000, 20, 20)
     finally:
         gc.set_threshold(*thresholds)
     assert capsys.readouterr().out.split() == ["applied", "300"]
