@@ -20,7 +20,8 @@ from .codegen import NOT_WHEN, UNLESS
 from .decision import Step
 from .state import ZERO
 
-__all__ = ["Part", "RuleFailure", "failure", "run_rule", "decided_by", "earn", "stack"]
+__all__ = ["Part", "RuleFailure", "failure", "run_rule", "decided_by", "consider", "earn", "stack", "multiply_step",
+           "tier_part"]
 
 ONE = Decimal(1)
 
@@ -74,7 +75,7 @@ def decided_by(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
     return out
 
 
-def _consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
+def consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
     try:
         raw = rule.decide(ev, m, ctx)  # when, unless and value in one generated function
     except _FAILURES as exc:
@@ -98,13 +99,13 @@ def earn(plan, ev: dict, m: dict, ctx, trace: list[Step]) -> tuple[Decimal, list
     base = ZERO
     parts: list[Part] = []
     for rule in plan.bases:
-        part = _consider(rule, ev, m, ctx, trace)
+        part = consider(rule, ev, m, ctx, trace)
         if part is not None:
             base += part.raw
             part.points = part.raw
             parts.append(part)
     for rule in plan.rules:
-        part = _consider(rule, ev, m, ctx, trace)
+        part = consider(rule, ev, m, ctx, trace)
         if part is not None:
             parts.append(part)
     return base, parts
@@ -122,17 +123,26 @@ def stack(base: Decimal, parts: list[Part], stacking, tier_multiplier: Decimal, 
             else:
                 part.points = running * (part.raw - ONE)
                 running *= part.raw
-            trace.append(Step("stacking", part.rule, True, f"x{part.raw} ({stacking.multipliers})",
-                              before=part.raw, after=part.points))
+            trace.append(multiply_step(part, stacking.multipliers))
         elif part.kind == "bonus":
             part.points = part.raw
     if tier_multiplier != ONE and tier_name is not None:
         on = base if applies_to == "base" else sum((p.points for p in kept), ZERO)
-        tier = Part(f"tier:{tier_name}", "tier", tier_multiplier, points=on * (tier_multiplier - ONE))
-        trace.append(Step("tier_multiplier", tier.rule, True, f"x{tier_multiplier} on {applies_to}",
-                          before=on, after=tier.points))
-        kept.append(tier)
+        kept.append(tier_part(tier_name, tier_multiplier, on, applies_to, trace))
     return kept
+
+
+def multiply_step(part: Part, mode: str) -> Step:
+    """The stacking trace line of a multiplier that counts."""
+    return Step("stacking", part.rule, True, f"x{part.raw} ({mode})", before=part.raw, after=part.points)
+
+
+def tier_part(tier_name: str, multiplier: Decimal, on: Decimal, applies_to: str, trace: list[Step]) -> Part:
+    """The tier multiplier's share: ``on`` x (T - 1), with its trace line."""
+    tier = Part(f"tier:{tier_name}", "tier", multiplier, points=on * (multiplier - ONE))
+    trace.append(Step("tier_multiplier", tier.rule, True, f"x{multiplier} on {applies_to}", before=on,
+                      after=tier.points))
+    return tier
 
 
 def _best_of_groups(base: Decimal, parts: list[Part], stacking, trace: list[Step]) -> list[Part]:

@@ -20,14 +20,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable
 
-from .decision import Effect, Step
-from .earning import ONE, Part, _consider
-from .limits import _apply_cap, _clip, _record_usage, limit_plan, round_parts
+from .decision import Effect
+from .earning import ONE, consider, multiply_step, tier_part
+from .limits import apply_cap, clip, ledger_lines, limit_plan, record_usage, round_parts
 from .state import ZERO
 
 __all__ = ["build_kernel", "kernel_source", "covers"]
-
-_LEDGER_NOTE = "points after stacking, caps and rounding"
 
 
 class _Writer:
@@ -109,8 +107,7 @@ def _stacking(out: _Writer, compiled, plan, names) -> None:
         else:
             out.add(2, f"{name}.points = running * ({name}.raw - ONE)")
             out.add(2, f"running *= {name}.raw")
-        out.add(2, f"trace.append(Step('stacking', {name}.rule, True, f'x{{{name}.raw}} ({{{out.const(mode)}}})', "
-                   f"before={name}.raw, after={name}.points))")
+        out.add(2, f"trace.append(multiply_step({name}, {out.const(mode)}))")
 
 
 def _tier(out: _Writer, compiled) -> None:
@@ -127,10 +124,7 @@ def _tier(out: _Writer, compiled) -> None:
         out.add(2, "on = ZERO")
         out.add(2, "for part in kept:")
         out.add(3, "on += part.points")
-    out.add(2, "tier = Part('tier:' + tier_name, 'tier', multiplier, points=on * (multiplier - ONE))")
-    out.add(2, f"trace.append(Step('tier_multiplier', tier.rule, True, f'x{{multiplier}} on {{{out.const(applies_to)}}}', "
-               "before=on, after=tier.points))")
-    out.add(2, "kept.append(tier)")
+    out.add(2, f"kept.append(tier_part(tier_name, multiplier, on, {out.const(applies_to)}, trace))")
 
 
 def _limits(out: _Writer, compiled, plan, names) -> None:
@@ -154,9 +148,7 @@ def _limits(out: _Writer, compiled, plan, names) -> None:
         capped = ", ".join(f"{out.const(spec.rule)}: {targets[spec.rule]}" for spec in rule_caps)
         out.add(1, "if usages:")
         out.add(2, f"record_usage(usages, {{{capped}}}, state, total)")
-    out.add(1, "for part in kept:")
-    out.add(2, f"trace.append(Step('ledger', part.rule, True, {out.const(_LEDGER_NOTE)}, before=part.points, "
-               "after=part.final))")
+    out.add(1, "ledger_lines(kept, trace)")
     _budget_effects(out, limits, targets)
     out.add(1, "return total")
 
@@ -199,8 +191,9 @@ def _budget_effects(out: _Writer, limits, targets: dict[str, str]) -> None:
             out.add(3, f"run.effects.append(Effect('budget', used, None, {{'rule': {out.const(rule)}}}))")
 
 
-_HELPERS = {"consider": _consider, "apply_cap": _apply_cap, "clip": _clip, "round_parts": round_parts,
-            "record_usage": _record_usage, "Step": Step, "Part": Part, "Effect": Effect, "ZERO": ZERO, "ONE": ONE}
+_HELPERS = {"consider": consider, "apply_cap": apply_cap, "clip": clip, "round_parts": round_parts,
+            "record_usage": record_usage, "ledger_lines": ledger_lines, "multiply_step": multiply_step,
+            "tier_part": tier_part, "Effect": Effect, "ZERO": ZERO, "ONE": ONE}
 
 
 def build_kernel(compiled, plan) -> Callable | None:

@@ -18,7 +18,8 @@ from .decision import Step
 from .earning import Part
 from .state import ZERO, CapUsage, MemberState
 
-__all__ = ["round_points", "round_parts", "apply_limits", "cap_key", "limit_plan", "LimitPlan", "CapSpec"]
+__all__ = ["round_points", "round_parts", "apply_limits", "apply_cap", "clip", "record_usage", "ledger_lines",
+           "cap_key", "limit_plan", "LimitPlan", "CapSpec"]
 
 _MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
@@ -85,7 +86,7 @@ def _cut(parts: list[Part], excess: Decimal) -> None:
         excess -= take
 
 
-def _clip(parts: list[Part], limit: Decimal, label: str, trace: list[Step]) -> bool:
+def clip(parts: list[Part], limit: Decimal, label: str, trace: list[Step]) -> bool:
     """Cut ``parts`` down to ``limit``; the trace names ``label`` only when it bites."""
     total = ZERO
     for part in parts:
@@ -109,15 +110,15 @@ def _zero(parts: list[Part], label: str, note: str, trace: list[Step]) -> bool:
     return True
 
 
-def _apply_cap(spec: CapSpec, parts: list[Part], state: MemberState, local, trace, usages: dict) -> bool:
+def apply_cap(spec: CapSpec, parts: list[Part], state: MemberState, local, trace, usages: dict) -> bool:
     if spec.period is None:
-        return spec.max_points is not None and _clip(parts, spec.max_points, spec.label, trace)
+        return spec.max_points is not None and clip(parts, spec.max_points, spec.label, trace)
     usage = usages[spec] = _usage(state, spec, local)
     if spec.max_times is not None and usage.times >= spec.max_times:
         return _zero(parts, spec.label, f"already paid {usage.times} of {spec.max_times} times this {spec.period}",
                      trace)
     if spec.max_points is not None:
-        return _clip(parts, spec.max_points - usage.points, spec.label, trace)
+        return clip(parts, spec.max_points - usage.points, spec.label, trace)
     return False
 
 
@@ -142,18 +143,18 @@ def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.date
     for spec in plan.rule_caps:
         targets = by_rule.get(spec.rule)
         if targets:  # a rule that did not fire uses none of its cap
-            bit |= _apply_cap(spec, targets, state, local, trace, usages)
+            bit |= apply_cap(spec, targets, state, local, trace, usages)
     budget_parts: list[tuple[str, list[Part]]] = []
     for rule, max_points, label in plan.budgets:
         targets = by_rule.get(rule)
         if targets:
-            bit |= _clip(targets, max_points - budgets_used.get(rule, ZERO), label, trace)
+            bit |= clip(targets, max_points - budgets_used.get(rule, ZERO), label, trace)
             budget_parts.append((rule, targets))
     for spec in plan.total_caps:
-        bit |= _apply_cap(spec, parts, state, local, trace, usages)
+        bit |= apply_cap(spec, parts, state, local, trace, usages)
     total = round_parts(parts, compiled.model.rounding, bit, trace)
     if usages:
-        _record_usage(usages, by_rule, state, total)
+        record_usage(usages, by_rule, state, total)
     if not budget_parts:
         return total, {}
     uses = {rule: sum((p.final for p in targets), ZERO) for rule, targets in budget_parts}
@@ -202,7 +203,14 @@ def _final(part: Part) -> Decimal:
     return part.final
 
 
-def _record_usage(usages: dict, by_rule: dict[str, list[Part]], state: MemberState, total: Decimal) -> None:
+def ledger_lines(parts: list[Part], trace: list[Step]) -> None:
+    """The ledger's trace line for each part: its points before and after caps and rounding."""
+    for part in parts:
+        trace.append(Step("ledger", part.rule, True, "points after stacking, caps and rounding", before=part.points,
+                          after=part.final))
+
+
+def record_usage(usages: dict, by_rule: dict[str, list[Part]], state: MemberState, total: Decimal) -> None:
     for spec, usage in usages.items():
         points = total if spec.rule is None else sum((p.final for p in by_rule[spec.rule]), ZERO)
         if points > 0:

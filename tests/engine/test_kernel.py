@@ -9,7 +9,6 @@ and exhaust budgets; every decision and every state must equal the plain path's.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
