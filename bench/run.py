@@ -13,6 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 QUICK = {
     "bench_engine.py": ["--events", "100000", "--members", "2000"],
+    "bench_kernel.py": ["--events", "20000", "--members", "1000", "--rounds", "2"],
     "bench_dryrun.py": ["--events", "100000", "--members", "10000", "--small", "25000"],
     "bench_store.py": ["--events", "4000", "--single", "800", "--workers", "1,4"],
 }
