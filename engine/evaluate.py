@@ -19,7 +19,7 @@ from .earning import RuleFailure, decided_by, earn, run_rule, stack
 from .events import Event, EventError
 from .housekeeping import housekeep
 from .ledger import FAR_FUTURE
-from .limits import apply_limits, ledger_lines, round_points
+from .limits import apply_limits, budget_effect, ledger_lines, round_points
 from .run import Rejected, Run
 from .schedule import note_activity, schedule_prune, streak_deadline
 from .state import ZERO, MemberState, OrderRecord
@@ -149,7 +149,7 @@ def _earn_points(run: Run, plan) -> Decimal:
     kept = price(compiled, plan, ev, m, ctx, m["tier"], run.trace)
     total, uses = apply_limits(compiled, kept, run.state, run.now, run.budgets_used, run.trace)
     ledger_lines(kept, run.trace)
-    run.effects += [Effect("budget", used, None, {"rule": rule}) for rule, used in uses.items()]
+    run.effects += [budget_effect(rule, used) for rule, used in uses.items()]
     return total
 
 

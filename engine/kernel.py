@@ -20,9 +20,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable
 
-from .decision import Effect
 from .earning import ONE, consider, multiply_step, tier_part
-from .limits import apply_cap, clip, ledger_lines, limit_plan, record_usage, round_parts
+from .limits import apply_cap, budget_effect, clip, ledger_lines, limit_plan, paid, record_usage, round_parts
 from .state import ZERO
 
 __all__ = ["build_kernel", "kernel_source", "covers"]
@@ -184,16 +183,14 @@ def _budget_effects(out: _Writer, limits, targets: dict[str, str]) -> None:
     for rule, _, _ in limits.budgets:
         if rule in targets:
             out.add(1, f"if {targets[rule]}:")
-            out.add(2, "used = ZERO")
-            out.add(2, f"for part in {targets[rule]}:")
-            out.add(3, "used += part.final")
+            out.add(2, f"used = paid({targets[rule]})")
             out.add(2, "if used:")
-            out.add(3, f"run.effects.append(Effect('budget', used, None, {{'rule': {out.const(rule)}}}))")
+            out.add(3, f"run.effects.append(budget_effect({out.const(rule)}, used))")
 
 
 _HELPERS = {"consider": consider, "apply_cap": apply_cap, "clip": clip, "round_parts": round_parts,
             "record_usage": record_usage, "ledger_lines": ledger_lines, "multiply_step": multiply_step,
-            "tier_part": tier_part, "Effect": Effect, "ZERO": ZERO, "ONE": ONE}
+            "tier_part": tier_part, "paid": paid, "budget_effect": budget_effect, "ZERO": ZERO, "ONE": ONE}
 
 
 def build_kernel(compiled, plan) -> Callable | None:

@@ -14,12 +14,12 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, 
 from typing import Mapping
 
 from .calendar import period_key
-from .decision import Step
+from .decision import Effect, Step
 from .earning import Part
 from .state import ZERO, CapUsage, MemberState
 
 __all__ = ["round_points", "round_parts", "apply_limits", "apply_cap", "clip", "record_usage", "ledger_lines",
-           "cap_key", "limit_plan", "LimitPlan", "CapSpec"]
+           "paid", "budget_effect", "cap_key", "limit_plan", "LimitPlan", "CapSpec"]
 
 _MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
@@ -157,7 +157,7 @@ def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.date
         record_usage(usages, by_rule, state, total)
     if not budget_parts:
         return total, {}
-    uses = {rule: sum((p.final for p in targets), ZERO) for rule, targets in budget_parts}
+    uses = {rule: paid(targets) for rule, targets in budget_parts}
     return total, {rule: used for rule, used in uses.items() if used}
 
 
@@ -203,6 +203,16 @@ def _final(part: Part) -> Decimal:
     return part.final
 
 
+def paid(parts: list[Part]) -> Decimal:
+    """What ``parts`` pay, after caps and rounding."""
+    return sum((part.final for part in parts), ZERO)
+
+
+def budget_effect(rule: str, used: Decimal) -> Effect:
+    """The points a budgeted rule took from its program budget for one event."""
+    return Effect("budget", used, None, {"rule": rule})
+
+
 def ledger_lines(parts: list[Part], trace: list[Step]) -> None:
     """The ledger's trace line for each part: its points before and after caps and rounding."""
     for part in parts:
@@ -212,6 +222,6 @@ def ledger_lines(parts: list[Part], trace: list[Step]) -> None:
 
 def record_usage(usages: dict, by_rule: dict[str, list[Part]], state: MemberState, total: Decimal) -> None:
     for spec, usage in usages.items():
-        points = total if spec.rule is None else sum((p.final for p in by_rule[spec.rule]), ZERO)
+        points = total if spec.rule is None else paid(by_rule[spec.rule])
         if points > 0:
             state.put("caps", spec.key, CapUsage(usage.period, usage.points + points, usage.times + 1))
