@@ -20,8 +20,8 @@ from .codegen import NOT_WHEN, UNLESS
 from .decision import Step
 from .state import ZERO
 
-__all__ = ["Part", "RuleFailure", "failure", "run_rule", "decided_by", "consider", "earn", "stack", "multiply_step",
-           "tier_part"]
+__all__ = ["Part", "RuleFailure", "FAILURES", "failure", "run_rule", "decided_by", "consider", "settle", "earn",
+           "stack", "multiply_step", "tier_part"]
 
 ONE = Decimal(1)
 
@@ -43,7 +43,7 @@ class RuleFailure(Exception):
     """A rule could not be evaluated: a field it reads is missing, or arithmetic failed."""
 
 
-_FAILURES = (KeyError, ArithmeticError, TypeError, ValueError)
+FAILURES = (KeyError, ArithmeticError, TypeError, ValueError)
 
 
 def failure(exc: Exception) -> str:
@@ -58,7 +58,7 @@ def failure(exc: Exception) -> str:
 def run_rule(fn: Callable, ev: dict, m: dict, ctx) -> Any:
     try:
         return fn(ev, m, ctx)
-    except _FAILURES as exc:
+    except FAILURES as exc:
         raise RuleFailure(failure(exc)) from None
 
 
@@ -78,8 +78,15 @@ def decided_by(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
 def consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
     try:
         raw = rule.decide(ev, m, ctx)  # when, unless and value in one generated function
-    except _FAILURES as exc:
-        trace.append(Step("earning", rule.id, False, failure(exc), decided_by(rule.reads, ev, m, ctx)))
+    except FAILURES as exc:
+        raw = exc
+    return settle(rule, raw, ev, m, ctx, trace)
+
+
+def settle(rule, raw, ev, m, ctx, trace: list[Step]) -> Part | None:
+    """A rule's trace line and part, given what its function returned (or the failure it raised)."""
+    if isinstance(raw, Exception):
+        trace.append(Step("earning", rule.id, False, failure(raw), decided_by(rule.reads, ev, m, ctx)))
         return None
     if raw is NOT_WHEN or raw is UNLESS:
         note = rule.when_note if raw is NOT_WHEN else "unless: matched"

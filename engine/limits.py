@@ -18,10 +18,15 @@ from .decision import Effect, Step
 from .earning import Part
 from .state import ZERO, CapUsage, MemberState
 
-__all__ = ["round_points", "round_parts", "apply_limits", "apply_cap", "clip", "record_usage", "ledger_lines",
-           "paid", "budget_effect", "cap_key", "limit_plan", "LimitPlan", "CapSpec"]
+__all__ = ["ROUNDING_MODES", "LEDGER_NOTE", "round_points", "round_parts", "used_up", "apply_limits", "apply_cap",
+           "clip", "record_usage", "ledger_lines", "paid", "budget_effect", "cap_key", "limit_plan", "LimitPlan",
+           "CapSpec"]
 
-_MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
+ROUNDING_MODES = _MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP,
+                           "half_even": ROUND_HALF_EVEN}
+
+
+LEDGER_NOTE = "points after stacking, caps and rounding"
 
 
 def round_points(value: Decimal, mode: str, step: Decimal) -> Decimal:
@@ -110,13 +115,17 @@ def _zero(parts: list[Part], label: str, note: str, trace: list[Step]) -> bool:
     return True
 
 
+def used_up(spec: CapSpec, times: int, parts: list[Part], trace: list[Step]) -> bool:
+    """A cap whose ``max_times`` is reached this period: ``parts`` pay nothing more."""
+    return _zero(parts, spec.label, f"already paid {times} of {spec.max_times} times this {spec.period}", trace)
+
+
 def apply_cap(spec: CapSpec, parts: list[Part], state: MemberState, local, trace, usages: dict) -> bool:
     if spec.period is None:
         return spec.max_points is not None and clip(parts, spec.max_points, spec.label, trace)
     usage = usages[spec] = _usage(state, spec, local)
     if spec.max_times is not None and usage.times >= spec.max_times:
-        return _zero(parts, spec.label, f"already paid {usage.times} of {spec.max_times} times this {spec.period}",
-                     trace)
+        return used_up(spec, usage.times, parts, trace)
     if spec.max_points is not None:
         return clip(parts, spec.max_points - usage.points, spec.label, trace)
     return False
@@ -216,8 +225,7 @@ def budget_effect(rule: str, used: Decimal) -> Effect:
 def ledger_lines(parts: list[Part], trace: list[Step]) -> None:
     """The ledger's trace line for each part: its points before and after caps and rounding."""
     for part in parts:
-        trace.append(Step("ledger", part.rule, True, "points after stacking, caps and rounding", before=part.points,
-                          after=part.final))
+        trace.append(Step("ledger", part.rule, True, LEDGER_NOTE, before=part.points, after=part.final))
 
 
 def record_usage(usages: dict, by_rule: dict[str, list[Part]], state: MemberState, total: Decimal) -> None:

@@ -9,6 +9,7 @@ and exhaust budgets; every decision and every state must equal the plain path's.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,8 +24,8 @@ from punchcard.engine.kernel import covers, kernel_source
 ROOT = Path(__file__).resolve().parents[2]
 
 RULES = {
-    "morning": "{id: morning, on: [purchase], when: hour(event.time) < 10, multiply: 2%s}",
-    "triple": "{id: triple, on: [purchase], when: event.category == \"x\", multiply: 1.5%s}",
+    "morning": "{id: morning, on: [purchase], when: early, multiply: 2%s}",  # a let: its value is traced
+    "triple": "{id: triple, on: [purchase], when: event.category == \"x\" or early, multiply: 1.5%s}",
     "big": "{id: big, on: [purchase], when: event.amount >= 100, bonus: 25}",
     "web": "{id: web, on: [purchase], when: event.channel == \"web\", bonus: 7}",  # channel is optional
     "refund-ish": "{id: refund-ish, on: [purchase], bonus: 10 - event.amount}",  # negative for large amounts
@@ -64,6 +65,8 @@ rounding: {{mode: {mode}, scope: {scope}, step: {step}}}
 schema:
   events:
     purchase: {{amount: money, category: string, channel: optional string}}
+let:
+  early: hour(event.time) < 10
 earning:
   base: {{on: purchase, points: event.amount * 1.1, unless: event.category == "gift"}}
   rules:{rule_lines}
@@ -110,7 +113,8 @@ rulesets = st.builds(
 )
 purchases = st.fixed_dictionaries(
     {"member": st.sampled_from(["ann", "bob"]), "hours": st.integers(0, 60),
-     "amount": st.decimals(min_value=0, max_value=400, places=2),
+     "amount": st.one_of(st.sampled_from(["0", "99.99", "100", "250"]).map(Decimal),  # around the thresholds
+                         st.decimals(min_value=0, max_value=400, places=2)),
      "category": st.sampled_from(["x", "y", "gift"])},
     optional={"channel": st.sampled_from(["web", "store"])})
 
