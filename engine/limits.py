@@ -22,8 +22,7 @@ __all__ = ["ROUNDING_MODES", "LEDGER_NOTE", "round_points", "round_parts", "used
            "clip", "record_usage", "ledger_lines", "paid", "budget_effect", "cap_key", "limit_plan", "LimitPlan",
            "CapSpec"]
 
-ROUNDING_MODES = _MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP,
-                           "half_even": ROUND_HALF_EVEN}
+ROUNDING_MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
 
 LEDGER_NOTE = "points after stacking, caps and rounding"
@@ -32,8 +31,8 @@ LEDGER_NOTE = "points after stacking, caps and rounding"
 def round_points(value: Decimal, mode: str, step: Decimal) -> Decimal:
     """Round to a multiple of ``step`` with the ruleset's mode; the only rounding there is."""
     if step == 1:  # the usual step, whole points: dividing by it changes nothing
-        return value.to_integral_value(rounding=_MODES[mode]) * step
-    units = (value / step).to_integral_value(rounding=_MODES[mode])
+        return value.to_integral_value(rounding=ROUNDING_MODES[mode]) * step
+    units = (value / step).to_integral_value(rounding=ROUNDING_MODES[mode])
     return (units * step).quantize(step) if step < 1 else units * step
 
 
