@@ -20,7 +20,7 @@ from .codegen import NOT_WHEN, UNLESS
 from .decision import Step
 from .state import ZERO
 
-__all__ = ["Part", "RuleFailure", "FAILURES", "failure", "run_rule", "decided_by", "consider", "settle", "earn",
+__all__ = ["Part", "RuleFailure", "FAILURES", "failure", "run_rule", "decided_by", "consider", "rule_result", "earn",
            "stack", "multiply_step", "tier_part"]
 
 ONE = Decimal(1)
@@ -80,10 +80,10 @@ def consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
         raw = rule.decide(ev, m, ctx)  # when, unless and value in one generated function
     except FAILURES as exc:
         raw = exc
-    return settle(rule, raw, ev, m, ctx, trace)
+    return rule_result(rule, raw, ev, m, ctx, trace)
 
 
-def settle(rule, raw, ev, m, ctx, trace: list[Step]) -> Part | None:
+def rule_result(rule, raw, ev, m, ctx, trace: list[Step]) -> Part | None:
     """A rule's trace line and part, given what its function returned (or the failure it raised)."""
     if isinstance(raw, Exception):
         trace.append(Step("earning", rule.id, False, failure(raw), decided_by(rule.reads, ev, m, ctx)))

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from .codegen import NOT_WHEN, UNLESS
 from .decision import Step
-from .earning import FAILURES, ONE, Part, multiply_step, settle, tier_part
+from .earning import FAILURES, ONE, Part, multiply_step, rule_result, tier_part
 from .kernel_limits import HELPERS as LIMIT_HELPERS
 from .kernel_limits import Writer, write_limits
 from .limits import limit_plan
@@ -84,7 +84,7 @@ def _earning(out: Writer, plan) -> list[tuple[str, Any]]:
 
 def _consider(out: Writer, rule, name: str) -> None:
     """:func:`.earning.consider` for one rule: the usual outcomes inline, the rest through
-    :func:`.earning.settle`, which words every trace line the same way."""
+    :func:`.earning.rule_result`, which words every trace line the same way."""
     rule_id = out.const(rule.id)
     out.add(1, "try:")
     out.add(2, f"raw = {out.const(rule.decide)}(ev, m, ctx)")
@@ -101,7 +101,7 @@ def _consider(out: Writer, rule, name: str) -> None:
     out.add(2, f"trace.append(Step('earning', {rule_id}, False, 'unless: matched', values))")
     out.add(2, f"{name} = None")
     out.add(1, "else:")
-    out.add(2, f"{name} = settle({out.const(rule)}, raw, ev, m, ctx, trace)")
+    out.add(2, f"{name} = rule_result({out.const(rule)}, raw, ev, m, ctx, trace)")
 
 
 def _decided_by(out: Writer, reads) -> None:
@@ -157,9 +157,9 @@ def _tier(out: Writer, compiled) -> None:
     out.add(2, f"kept.append(tier_part(tier_name, multiplier, on, {out.const(applies_to)}, trace))")
 
 
-_HELPERS = {"settle": settle, "multiply_step": multiply_step, "tier_part": tier_part, "Part": Part, "Step": Step,
-            "Decimal": Decimal, "FAILURES": FAILURES, "NOT_WHEN": NOT_WHEN, "UNLESS": UNLESS, "ZERO": ZERO,
-            "ONE": ONE, **LIMIT_HELPERS}
+_HELPERS = {"rule_result": rule_result, "multiply_step": multiply_step, "tier_part": tier_part, "Part": Part,
+            "Step": Step, "Decimal": Decimal, "FAILURES": FAILURES, "NOT_WHEN": NOT_WHEN, "UNLESS": UNLESS,
+            "ZERO": ZERO, "ONE": ONE, **LIMIT_HELPERS}
 
 
 def build_kernel(compiled, plan) -> Callable | None:

@@ -23,8 +23,6 @@ __all__ = ["ROUNDING_MODES", "LEDGER_NOTE", "round_points", "round_parts", "used
            "CapSpec"]
 
 ROUNDING_MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
-
-
 LEDGER_NOTE = "points after stacking, caps and rounding"
 
 
