@@ -35,10 +35,13 @@ def validate_document(data: Any, source: SourceMap) -> tuple[Ruleset | None, lis
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         paths = [_resolve(err["loc"], data) for err in errors]
-        return None, _diagnostics(errors, paths, source), paths
+        # a bad key (a reserved word as a field name) drops only that key, not its section
+        broken = [p + (_BAD_KEY,) if err["loc"] and err["loc"][-1] == "[key]" else p for p, err in zip(paths, errors)]
+        return None, _diagnostics(errors, paths, source), broken
 
 
 _REQUIRED_TOP = ("punchcard", "ruleset", "version")
+_BAD_KEY = "[key]"  # marks a broken path whose last part is a key that may not be used
 _KEY_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _FLOW_HINT = ("inside { } a comma or bracket ends the value: quote the expression, "
               "or write the mapping one key per line")
@@ -77,7 +80,10 @@ def _shift_positions(source: SourceMap, list_path: tuple, removed: int) -> None:
 
 
 def _prune_point(path: tuple) -> tuple:
-    """Remove the nearest list item containing the error, else the top-level section."""
+    """Remove the nearest list item containing the error, else the top-level section;
+    a key that is itself wrong is removed alone."""
+    if len(path) > 1 and path[-1] == _BAD_KEY:
+        return path[:-1]
     for cut in range(len(path) - 1, 0, -1):
         if isinstance(path[cut], int):
             return path[: cut + 1]

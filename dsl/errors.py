@@ -39,6 +39,7 @@ class Code(str, Enum):
     TIER_ORDER = "tier_order"
     COMPLIANCE_ERROR = "compliance_error"
     INCLUDE_ERROR = "include_error"
+    NOT_FOUND = "not_found"
     NEVER_FIRES = "never_fires"
     UNUSED_LET = "unused_let"
     EVENT_ERROR = "event_error"
@@ -55,7 +56,7 @@ class Span:
     """A place in a source file. ``line`` and ``column`` are 1-based."""
 
     file: str = "<input>"
-    line: int = 0
+    line: int = 0  # 0: the file as a whole, no position inside it (a file that is not there)
     column: int = 0
 
     def shifted(self, line_offset: int, column: int) -> "Span":
@@ -81,8 +82,8 @@ class Diagnostic:
     def to_json(self) -> dict:
         return {
             "file": self.span.file,
-            "line": self.span.line,
-            "column": self.span.column,
+            "line": self.span.line or None,
+            "column": self.span.column or None,
             "code": self.code.value,
             "severity": self.severity.value,
             "message": self.message,
@@ -121,7 +122,8 @@ def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 def render(diag: Diagnostic, sources: dict[str, str] | None = None) -> str:
     """``FILE:LINE:COL: error[CODE]: message``, then the line, a caret and the hint."""
     span = diag.span
-    head = f"{span.file}:{span.line}:{span.column}: {diag.severity.value}[{diag.code.value}]: {diag.message}"
+    where = f"{span.file}:{span.line}:{span.column}" if span.line else span.file
+    head = f"{where}: {diag.severity.value}[{diag.code.value}]: {diag.message}"
     lines = [head]
     text = (sources or {}).get(span.file)
     if text is not None and span.line >= 1:

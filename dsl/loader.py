@@ -40,9 +40,10 @@ def read_ruleset(path: str | os.PathLike, limits: Limits = Limits()) -> RawRules
     """Load a ruleset file, or a folder's ruleset.yaml, and everything it includes."""
     path = Path(path)
     main = path / MAIN_FILE if path.is_dir() else path
-    if not main.is_file():
-        what = f"{path} has no {MAIN_FILE}" if path.is_dir() else f"no such file: {path}"
-        raise PunchcardError(Diagnostic(Code.INCLUDE_ERROR, what, Span(str(path), 1, 1)))
+    if not main.is_file():  # the whole path is missing: there is no line or column to point at
+        what = f"the folder has no {MAIN_FILE}" if path.is_dir() else "file not found"
+        raise PunchcardError(Diagnostic(Code.NOT_FOUND, what, Span(str(path), 0, 0),
+                                        hint="check the path" if not path.is_dir() else None))
     raw = _read_file(main, limits)
     includes = raw.data.get("include") if isinstance(raw.data, dict) else None
     if includes:
@@ -53,13 +54,27 @@ def read_ruleset(path: str | os.PathLike, limits: Limits = Limits()) -> RawRules
 def _read_file(file: Path, limits: Limits) -> RawRuleset:
     name = str(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = _bounded_read(file, limits).decode("utf-8")
     except UnicodeDecodeError:
         raise PunchcardError(Diagnostic(Code.YAML_ERROR, "the file is not UTF-8 text", Span(name, 1, 1))) from None
     except OSError as exc:
         raise PunchcardError(Diagnostic(Code.INCLUDE_ERROR, f"cannot read {name}: {exc.strerror}",
                                         Span(name, 1, 1))) from None
     return read_ruleset_text(text, name, limits)
+
+
+def _bounded_read(file: Path, limits: Limits) -> bytes:
+    """The file's bytes, never more than the size limit: its size is checked before it is
+    read, and the read stops one byte past the limit (a file may grow, or not know its size)."""
+    too_large = PunchcardError(Diagnostic(Code.LIMIT_ERROR, f"the file is larger than {limits.max_bytes} bytes",
+                                          Span(str(file), 1, 1)))
+    if file.stat().st_size > limits.max_bytes:
+        raise too_large
+    with open(file, "rb") as handle:
+        data = handle.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise too_large
+    return data
 
 
 def _join_includes(raw: RawRuleset, main: Path, includes: Any, limits: Limits) -> None:

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema,
                       field_validator, model_validator)
 
+from punchcard.grammar import reserved_words
+
 from .types import FIELD_TYPES
 
 __all__ = [
@@ -43,13 +45,24 @@ __all__ = [
     "Compliance",
     "RulesetTest",
     "Ruleset",
+    "EXPECT_KEYS",
+    "STATED_KEYS",
     "FORMAT_VERSION",
+    "MAX_DURATION",
     "OPTIONAL",
     "field_base_type",
     "BUILTIN_EVENTS",
+    "MINOR_UNITS",
 ]
 
 FORMAT_VERSION = 1
+# ISO 4217 minor units that are not 2 (docs/ruleset-format.md, "Header")
+MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+                     "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
 _UNITS = ("minute", "hour", "day", "week", "month", "year")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week|month|year)s?\s*$")
 _ID_RE = r"^[a-z0-9][a-z0-9-]*$"
@@ -75,12 +88,22 @@ class Duration(BaseModel):
         return dt.timedelta(seconds=self.amount * fixed[self.unit]) if self.unit in fixed else None
 
 
+# The longest duration, in each unit: 100 years. Longer would reach past the dates the ledger
+# holds. Expressions (``within:``, date arithmetic) and the document share this table.
+MAX_DURATION = {"year": 100, "month": 1200, "week": 5218, "day": 36525, "hour": 876600, "minute": 52596000}
+
+
 def _parse_duration(value: Any) -> Any:
     if isinstance(value, str):
         match = _DURATION_RE.match(value)
         if not match:
             raise ValueError(f"{value!r} is not a duration; write e.g. '14 days', '3 months' ({', '.join(_UNITS)})")
-        return {"amount": int(match.group(1)), "unit": match.group(2)}
+        amount, unit = int(match.group(1)), match.group(2)
+        if amount > MAX_DURATION[unit]:
+            also = "" if unit == "year" else f" ({MAX_DURATION[unit]} {unit}s)"
+            raise ValueError(f"a duration is at most 100 years{also}; {value!r} reaches past the dates the "
+                             "ledger holds")
+        return {"amount": amount, "unit": unit}
     if value == 0 and not isinstance(value, bool):
         return {"amount": 0, "unit": "day"}
     return value
@@ -124,6 +147,9 @@ class Effective(_Strict):
     until: dt.date | None = None
 
 
+MAX_STEP_PLACES = 6  # decimals of a rounding step (docs/semantics.md, "Numbers and bounds")
+
+
 class Rounding(_Strict):
     mode: Literal["floor", "ceil", "half_up", "half_even"] = "floor"
     scope: Literal["rule", "event"] = "event"
@@ -132,8 +158,10 @@ class Rounding(_Strict):
     @field_validator("step")
     @classmethod
     def _positive(cls, step: Decimal) -> Decimal:
-        if step <= 0 or step != step.normalize() and step.as_tuple().exponent < -6:
-            raise ValueError("step must be a positive number such as 1, 0.1 or 0.01")
+        # at most 6 decimals: a balance of up to 10**18 such steps is exact in any 28-digit sum
+        if step <= 0 or step.normalize().as_tuple().exponent < -MAX_STEP_PLACES:
+            raise ValueError(f"step must be a positive number with at most {MAX_STEP_PLACES} decimals, "
+                             "such as 1, 0.1 or 0.01")
         return step
 
 
@@ -153,7 +181,15 @@ def _field_type(value: str) -> str:
 
 
 FieldType = Annotated[str, BeforeValidator(_field_type)]
-FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+def _not_reserved(name: str) -> str:
+    if name in reserved_words():
+        raise ValueError(f"{name!r} is a reserved word of the expression language; choose another name")
+    return name
+
+
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$",
+                                 json_schema_extra={"not": {"enum": [*reserved_words()]}}),
+                      AfterValidator(_not_reserved)]
 
 
 class Schema(_Strict):
@@ -218,7 +254,16 @@ class Budget(_Strict):
     max_points: Decimal
 
 
+# In a JSON Schema: two or more rules with multiply: need stacking:, as check says. (Two rules
+# sharing a group need it too; JSON Schema cannot compare two items' values, so only check tells.)
+_STACKING_STATED = {"if": {"required": ["rules"], "properties": {"rules": {
+    "contains": {"type": "object", "required": ["multiply"]}, "minContains": 2}}},
+    "then": {"required": ["stacking"]}}
+
+
 class Earning(_Strict):
+    model_config = ConfigDict(json_schema_extra=_STACKING_STATED)
+
     base: BaseEarning | list[BaseEarning] | None = None
     rules: list[EarningRule] = Field(default_factory=list)
     stacking: Stacking = Stacking()
@@ -341,14 +386,21 @@ class Compliance(_Strict):
     forbid: list[ForbidRule] = Field(default_factory=list)
 
 
+# What a test may expect, after an event or after its last one (docs/ruleset-format.md#tests).
+EXPECT_KEYS = ("points", "balance", "pending", "total", "tier", "outcome", "reason", "effects", "fired",
+               "not_fired", "paid", "trace", "streak", "badges")
+_EXPECT_SCHEMA = {"type": "object", "propertyNames": {"enum": list(EXPECT_KEYS)}}
+
+
 class RulesetTest(_Strict):
     name: str
     member: dict[str, Any] = Field(default_factory=dict)
-    events: list[dict[str, Any]] = Field(min_length=1)
-    expect: dict[str, Any] = Field(default_factory=dict)
+    events: list[dict[str, Any]] = Field(min_length=1, json_schema_extra={
+        "items": {"type": "object", "properties": {"expect": _EXPECT_SCHEMA}}})
+    expect: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_EXPECT_SCHEMA)
 
 
-_KEYWORDS = ("if", "then", "else", "and", "or", "not", "in", "true", "false", "now", "event", "member", "streak")
+_KEYWORDS = (*reserved_words(), "now", "event", "member", "streak")
 
 
 def _let_name(name: str) -> str:
@@ -357,10 +409,21 @@ def _let_name(name: str) -> str:
     return name
 
 
-LetName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$"), AfterValidator(_let_name)]
+LetName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", json_schema_extra={"not": {"enum": [*_KEYWORDS]}}),
+                    AfterValidator(_let_name)]
+
+
+# Keys with a default that check still wants written out, because they change what members get.
+STATED_KEYS = ("rounding",)
+
+
+def _require_stated(schema: dict) -> None:
+    schema["required"] = [*schema.get("required", []), *STATED_KEYS]
 
 
 class Ruleset(_Strict):
+    model_config = ConfigDict(json_schema_extra=_require_stated)
+
     punchcard: Literal[1]
     ruleset: Id
     version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")]
@@ -369,6 +432,7 @@ class Ruleset(_Strict):
     effective: Effective = Effective()
     timezone: str = "UTC"
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    minor_unit: Annotated[int, Field(ge=0, le=4)] | None = None  # decimals of an amount; None: the ISO 4217 one
     point_value: Decimal = Decimal("0.01")
     rounding: Rounding = Rounding()
     schema_: Schema = Field(Schema(), alias="schema")
@@ -394,6 +458,12 @@ class Ruleset(_Strict):
     @property
     def label(self) -> str:
         return f"{self.ruleset}@{self.version}"
+
+    @property
+    def money_places(self) -> int:
+        """Decimal places an amount in ``currency`` may have: ``minor_unit`` when given,
+        else the currency's ISO 4217 minor unit (2 unless the table says otherwise)."""
+        return self.minor_unit if self.minor_unit is not None else MINOR_UNITS.get(self.currency, 2)
 
     def event_fields(self) -> dict[str, dict[str, str]]:
         """Every event type the ruleset accepts, with its declared fields. The built-in

@@ -15,12 +15,13 @@ from typing import Callable
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from punchcard.grammar import grammar_text
+from punchcard.grammar import grammar_text, reserved_words
 
 from . import ast
 from .errors import Code, Diagnostic, PunchcardError, Span
+from .model import MAX_DURATION
 
-__all__ = ["ExprLimits", "Locator", "parse_expression", "plain_locator"]
+__all__ = ["ExprLimits", "Locator", "RESERVED_WORDS", "parse_expression", "plain_locator"]
 
 Locator = Callable[[int, int], Span]
 
@@ -29,6 +30,10 @@ class ExprLimits:
     max_length = 2000
     max_depth = 40
     max_list_items = 500
+    max_digits = 15  # before the point, and after it: 10^15 is far above any amount, rate or count
+    # The longest duration: 100 years, so windows and date arithmetic stay inside the dates
+    # the ledger holds, and the history a window keeps stays bounded.
+    max_duration = MAX_DURATION
 
 
 def plain_locator(file: str = "<expr>") -> Locator:
@@ -39,6 +44,21 @@ def plain_locator(file: str = "<expr>") -> Locator:
 def _lark() -> Lark:
     return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
+
+RESERVED_WORDS: tuple[str, ...] = reserved_words()
+
+# What each keyword is for, so an error at a misplaced one can say how it is used.
+_KEYWORD_USE = {
+    "and": "`and` joins two conditions: `a and b`",
+    "or": "`or` joins two conditions: `a or b`",
+    "not": "`not` goes before a condition (`not a`) or before `in` (`x not in [1, 2]`)",
+    "in": "`in` asks whether a value is in a list: `x in [1, 2]`",
+    "if": "`if` starts a choice, `if c then a else b`, and needs brackets inside a larger expression",
+    "then": "`then` belongs to `if c then a else b`",
+    "else": "`else` belongs to `if c then a else b`",
+    "true": "`true` is a bool value",
+    "false": "`false` is a bool value",
+}
 
 _UNITS = {u + "s": u for u in ("minute", "hour", "day", "week", "month", "year")}
 
@@ -59,7 +79,7 @@ class _ToAst(Transformer):
     """Lark tree -> dataclass nodes. Positions come from ``propagate_positions``."""
 
     def number_lit(self, meta, tok):
-        return ast.Number(Decimal(str(tok)), **_pos(tok))
+        return ast.Number(_number(tok), **_pos(tok))
 
     def string_lit(self, meta, tok):
         return ast.String(_unquote(str(tok)), **_pos(tok))
@@ -85,8 +105,17 @@ class _ToAst(Transformer):
             raise _BadLiteral(tok, f"{tok} is not a real time of day") from None
 
     def duration_lit(self, meta, amount, unit):
-        name = str(unit)
-        return ast.DurationLit(Decimal(str(amount)), _UNITS.get(name, name), **_pos(amount))
+        name = _UNITS.get(str(unit), str(unit))
+        value = _number(amount)
+        if value != value.to_integral_value():  # calendar units do not divide: 1.5 months means nothing
+            raise _BadLiteral(amount, f"a duration is a whole number of units, not {amount} {unit}",
+                              hint="use a smaller unit: 36 hours, not 1.5 days")
+        if value > ExprLimits.max_duration[name]:
+            most = ExprLimits.max_duration
+            also = "" if name == "year" else f" ({most[name]} {name}s)"
+            raise _BadLiteral(amount, f"a duration is at most {most['year']} years{also}; {amount} {unit} reaches "
+                              "past the dates the ledger holds", Code.LIMIT_ERROR)
+        return ast.DurationLit(value, name, **_pos(amount))
 
     def list_lit(self, meta, *items):
         if len(items) > ExprLimits.max_list_items:
@@ -139,11 +168,19 @@ class _ToAst(Transformer):
         return ast.Call(str(tok), positional, keywords, **_pos(tok))
 
 
+def _number(tok: Token) -> Decimal:
+    whole, _, fraction = str(tok).partition(".")
+    if len(whole.lstrip("0")) > ExprLimits.max_digits or len(fraction) > ExprLimits.max_digits:
+        raise _BadLiteral(tok, f"a number has at most {ExprLimits.max_digits} digits before the point "
+                          f"and {ExprLimits.max_digits} after it", Code.LIMIT_ERROR)
+    return Decimal(str(tok))
+
+
 class _BadLiteral(Exception):
-    def __init__(self, where, message: str, code: Code = Code.PARSE_ERROR):
+    def __init__(self, where, message: str, code: Code = Code.PARSE_ERROR, hint: str | None = None):
         super().__init__(message)
         self.position = _pos(where)
-        self.message, self.code = message, code
+        self.message, self.code, self.hint = message, code, hint
 
 
 def _unquote(text: str) -> str:
@@ -175,7 +212,7 @@ def parse_expression(text: str, locate: Locator | None = None) -> ast.Node:
         inner = exc.orig_exc
         if isinstance(inner, _BadLiteral):
             span = locate(inner.position["line"], inner.position["column"])
-            raise PunchcardError(Diagnostic(inner.code, inner.message, span)) from None
+            raise PunchcardError(Diagnostic(inner.code, inner.message, span, hint=inner.hint)) from None
         raise
     except RecursionError:
         raise PunchcardError(Diagnostic(Code.LIMIT_ERROR, "the expression nests too deeply", locate(1, 1))) from None
@@ -256,6 +293,9 @@ def _token_hint(token: Token, exc: UnexpectedToken) -> str | None:
         return "use == to compare"
     if token.type == "NAME" and str(token).startswith("__"):
         return "names starting with __ are not allowed"
+    if str(token) in RESERVED_WORDS and token.type != "NAME":
+        return (f"{_KEYWORD_USE.get(str(token), f'`{token}` is a keyword')}; it is a reserved word, so it cannot "
+                "stand here or be used as a name (is a word missing or doubled?)")
     return _expected_hint(exc.accepts or exc.expected)
 
 

@@ -9,7 +9,7 @@ import networkx as nx
 from . import ast
 from .checker import did_you_mean
 from .errors import Code, Diagnostic, Severity
-from .model import Duration, Ruleset
+from .model import BUILTIN_EVENTS, EXPECT_KEYS, Duration, Ruleset
 
 if TYPE_CHECKING:
     from .check import CheckedRuleset
@@ -49,7 +49,7 @@ def check_semantics(state: "CheckedRuleset") -> list[Diagnostic]:
     for name in state.lets:  # second pass: lets defined later than their readers
         for used in state.let_uses.get(name, ()):
             state.graph.add_edge(f"let:{name}", f"let:{used}")
-    checks = (_cycles, _duplicate_ids, _references, _tiers, _rounding_stated, _stacking_stated, _compliance, _tests,
+    checks = (_cycles, _duplicate_ids, _references, _earning_types, _tiers, _rounding_stated, _stacking_stated, _compliance, _tests,
               _warnings)
     return [d for check in checks for d in check(state)]
 
@@ -95,6 +95,20 @@ def _references(state: "CheckedRuleset") -> Iterator[Diagnostic]:
                                  hint=did_you_mean(item.rule, rules) or f"earning rules: {', '.join(rules)}")
 
 
+def _earning_types(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    """Earning runs on the ruleset's own event types: a built-in event (redeem, refund, ...)
+    is handled by the ledger and never reaches an earning rule, so naming one is a mistake."""
+    earning = state.model.earning
+    base_path = ("earning", "base") if not isinstance(earning.base, list) else None
+    owners = [(base_path or ("earning", "base", i), b.on) for i, b in enumerate(earning.bases)]
+    owners += [(("earning", "rules", i), r.on) for i, r in enumerate(earning.rules)]
+    for path, types in owners:
+        for j, name in enumerate(types):
+            if name in BUILTIN_EVENTS or name == "profile":
+                yield Diagnostic(Code.SCHEMA_ERROR, f"{name} is a built-in event: it never runs earning rules",
+                                 state.source.value((*path, "on", j)).span, hint="list your own event types under on:, such as purchase")
+
+
 def _tiers(state: "CheckedRuleset") -> Iterator[Diagnostic]:
     tiers = state.model.tiers
     if tiers is None:
@@ -113,6 +127,27 @@ def _tiers(state: "CheckedRuleset") -> Iterator[Diagnostic]:
         if name in names[:i]:
             yield Diagnostic(Code.DUPLICATE_ID, f"tier {name!r} is listed twice",
                              state.source.value(("tiers", "levels", i, "name")).span)
+    yield from _metric_types(state, tiers.metric)
+
+
+def _metric_types(state: "CheckedRuleset", metric) -> Iterator[Diagnostic]:
+    """Of the built-in types only a refund changes an ``{on, add}`` metric: it re-evaluates the
+    refunded order's ``add:`` (engine.builtins), so it needs an order type (a money ``amount``) beside it."""
+    if isinstance(metric, str):
+        return
+    for i, name in enumerate(metric.on):
+        if (name in BUILTIN_EVENTS or name == "profile") and name != "refund":
+            yield Diagnostic(Code.SCHEMA_ERROR, f"{name} events never count toward a tier metric",
+                             state.source.value(("tiers", "metric", "on", i)).span,
+                             hint="list your own event types, and refund to let refunds lower the metric")
+    if "refund" not in metric.on:
+        return
+    events = state.model.schema_.events
+    if not any(events.get(t, {}).get("amount", "").endswith("money") for t in metric.on):
+        yield Diagnostic(Code.SCHEMA_ERROR, "refund in tiers.metric.on re-evaluates the refunded order's add:, but "
+                         "no event type listed there has a money amount to refund",
+                         state.source.value(("tiers", "metric", "on", list(metric.on).index("refund"))).span,
+                         hint="list the order types too, e.g. on: [purchase, refund]")
 
 
 def _rounding_stated(state: "CheckedRuleset") -> Iterator[Diagnostic]:
@@ -125,11 +160,23 @@ def _rounding_stated(state: "CheckedRuleset") -> Iterator[Diagnostic]:
 
 
 def _stacking_stated(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    """``stacking:`` is never implied where it changes the points: two or more multipliers
+    (add or multiply), or two or more rules in one group (best or add). Bonuses alone add."""
     data = state.raw.data.get("earning") if isinstance(state.raw.data, dict) else None
-    if state.model.earning.rules and isinstance(data, dict) and "stacking" not in data:
-        yield Diagnostic(Code.SCHEMA_ERROR, "earning has rules but does not say how they stack",
-                         state.source.key(("earning",)),
-                         hint="add stacking: {multipliers: add, groups: best} (or multiply / add)")
+    if not isinstance(data, dict) or "stacking" in data:
+        return
+    rules = state.model.earning.rules
+    multipliers = sum(rule.multiply is not None for rule in rules)
+    groups = [rule.group for rule in rules if rule.group is not None]
+    shared = next((group for group in groups if groups.count(group) > 1), None)
+    if multipliers > 1:
+        message = f"earning has {multipliers} multipliers but does not say how they stack"
+    elif shared is not None:
+        message = f"rules share the group {shared!r} but earning does not say how groups stack"
+    else:
+        return
+    yield Diagnostic(Code.SCHEMA_ERROR, message, state.source.key(("earning",)),
+                     hint="add stacking: {multipliers: add, groups: best} (or multiply / add)")
 
 
 def duration_at_least(actual: Duration, required: Duration) -> bool:
@@ -169,6 +216,19 @@ def _tests(state: "CheckedRuleset") -> Iterator[Diagnostic]:
                 yield Diagnostic(Code.UNKNOWN_NAME, f"test event type {kind!r} is not declared",
                                  state.source.value(("tests", i, "events", j, "type")).span,
                                  hint="declare it under schema.events")
+            yield from _expect_keys(state, event.get("expect"), ("tests", i, "events", j, "expect"))
+        yield from _expect_keys(state, test.expect, ("tests", i, "expect"))
+
+
+def _expect_keys(state: "CheckedRuleset", expect, path: tuple) -> Iterator[Diagnostic]:
+    """A typo in ``expect:`` is found by check, not when the test runs and fails."""
+    if not isinstance(expect, dict):
+        return
+    for key in expect:
+        if key not in EXPECT_KEYS:
+            yield Diagnostic(Code.SCHEMA_ERROR, f"unknown expect key {key!r}", state.source.key(path + (key,)),
+                             hint=did_you_mean(str(key), EXPECT_KEYS) or f"known keys: {', '.join(EXPECT_KEYS)}",
+                             width=len(str(key)))
 
 
 def constant_value(node: ast.Node):

@@ -53,7 +53,9 @@ def expression_sites(ruleset: Ruleset) -> Iterator[Site]:
 def _tier_sites(ruleset: Ruleset) -> Iterator[Site]:
     metric = ruleset.tiers.metric if ruleset.tiers else None
     if metric is not None and not isinstance(metric, str):
-        yield Site(("tiers", "metric", "add"), metric.add, NUMERIC, Scope(tuple(metric.on)), "add:", "tiers")
+        # a refund re-evaluates the refunded order's add: (engine.builtins): it never runs on the refund
+        scope = Scope(tuple(t for t in metric.on if t != "refund") or tuple(metric.on))
+        yield Site(("tiers", "metric", "add"), metric.add, NUMERIC, scope, "add:", "tiers")
 
 
 def _gamification_sites(ruleset: Ruleset) -> Iterator[Site]:

@@ -222,12 +222,15 @@ _TIMESTAMPS = yaml.constructor.SafeConstructor()
 class _Builder:
     """Turns a composed node tree into Python data, recording positions and limits."""
 
-    def __init__(self, file: str, text: str, limits: Limits):
-        self.file, self.limits = file, limits
+    def __init__(self, file: str, text: str, limits: Limits, alias_spans: list[Span] = ()):
+        self.file, self.limits, self.alias_spans = file, limits, alias_spans
         self.source = SourceMap(file, text)
         self.lines = text.splitlines()
         self.nodes = 0
         self.aliases = 0
+        self.chars = 0  # scalar text built, aliases included: bounded like the file itself
+        self.repeating = False  # inside what an alias repeats
+        self.alias_at: Span | None = None  # ... and where that alias is written
         self.seen: set[int] = set()
         self.errors: list[Diagnostic] = []
 
@@ -235,9 +238,27 @@ class _Builder:
         return Span(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def fail(self, node: Node, code: Code, message: str, hint: str | None = None):
-        raise PunchcardError(Diagnostic(code, message, self.span(node), hint=hint))
+        """Raise at ``node``; a limit reached while repeating an alias is reported at the alias."""
+        where = self.alias_at if code is Code.LIMIT_ERROR and self.alias_at is not None else self.span(node)
+        raise PunchcardError(Diagnostic(code, message, where, hint=hint))
 
     def build(self, node: Node, path: Path, depth: int) -> Any:
+        if id(node) in self.seen and not self.repeating:  # an alias: the composer hands back the anchored node
+            self.aliases += 1
+            if self.aliases <= len(self.alias_spans):
+                self.alias_at = self.alias_spans[self.aliases - 1]
+            if self.aliases > self.limits.max_aliases:
+                self.fail(node, Code.LIMIT_ERROR, f"more than {self.limits.max_aliases} alias uses",
+                          hint="write the value out, or split the ruleset with include:")
+            self.repeating = True  # what the alias repeats is counted as values and text, not as more aliases
+            try:
+                return self._build(node, path, depth)
+            finally:
+                self.repeating, self.alias_at = False, None
+        self.seen.add(id(node))
+        return self._build(node, path, depth)
+
+    def _build(self, node: Node, path: Path, depth: int) -> Any:
         self._count(node, depth)
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
@@ -256,12 +277,11 @@ class _Builder:
         if self.nodes > self.limits.max_nodes:
             self.fail(node, Code.LIMIT_ERROR, f"the document expands to more than {self.limits.max_nodes} values",
                       hint="aliases (*name) that repeat large anchors multiply the document's size")
-        if not isinstance(node, ScalarNode):
-            if id(node) in self.seen:
-                self.aliases += 1
-                if self.aliases > self.limits.max_aliases:
-                    self.fail(node, Code.LIMIT_ERROR, f"more than {self.limits.max_aliases} alias uses")
-            self.seen.add(id(node))
+        if isinstance(node, ScalarNode):  # every use of a scalar, through an alias too, adds its text
+            self.chars += len(node.value)
+            if self.chars > self.limits.max_bytes:
+                self.fail(node, Code.LIMIT_ERROR, f"the document expands to more than {self.limits.max_bytes} "
+                          "bytes of text", hint="aliases (*name) repeat their anchor's text each time")
 
     def _check_tag(self, node: Node, kind: str) -> None:
         if node.tag.startswith(_STANDARD) and node.tag[len(_STANDARD):] in (kind, "str", "int", "float", "bool",
@@ -329,11 +349,15 @@ class _Builder:
         return 0
 
 
-def _precheck_depth(text: str, file: str, limits: Limits) -> None:
-    """Walk the event stream (not recursive) so a nesting bomb never reaches the composer."""
+def _precheck_depth(text: str, file: str, limits: Limits) -> list[Span]:
+    """Walk the event stream (not recursive) so a nesting bomb never reaches the composer.
+    Returns where each alias is used, in document order (the composed tree forgets it)."""
     depth = 0
+    aliases: list[Span] = []
     for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+        if isinstance(event, yaml.AliasEvent) and len(aliases) <= limits.max_aliases:
+            aliases.append(Span(file, event.start_mark.line + 1, event.start_mark.column + 1))
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > limits.max_depth:
                 mark = event.start_mark
@@ -342,6 +366,7 @@ def _precheck_depth(text: str, file: str, limits: Limits) -> None:
                     Span(file, mark.line + 1, mark.column + 1)))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
+    return aliases
 
 
 def load_yaml(text: str, file: str = "<input>", limits: Limits = Limits()) -> Document:
@@ -350,7 +375,7 @@ def load_yaml(text: str, file: str = "<input>", limits: Limits = Limits()) -> Do
         raise PunchcardError(Diagnostic(Code.LIMIT_ERROR, f"the file is larger than {limits.max_bytes} bytes",
                                         Span(file, 1, 1)))
     try:
-        _precheck_depth(text, file, limits)
+        aliases = _precheck_depth(text, file, limits)
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
@@ -364,7 +389,7 @@ def load_yaml(text: str, file: str = "<input>", limits: Limits = Limits()) -> Do
         raise PunchcardError(Diagnostic(Code.YAML_ERROR, str(exc), Span(file, 1, 1)), {file: text}) from None
     except RecursionError:
         raise PunchcardError(Diagnostic(Code.LIMIT_ERROR, "the document nests too deeply", Span(file, 1, 1))) from None
-    builder = _Builder(file, text, limits)
+    builder = _Builder(file, text, limits, aliases)
     if node is None:
         return Document(None, builder.source)
     try:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import calendar, ledger
+from . import calendar, ledger, tiers
 from .codegen import EvalContext
 from .decision import Effect, Outcome, Step
+from .earning import RuleFailure, run_rule
 from .limits import round_parts
 from .run import Rejected, Run
 from .schedule import note_activity, schedule_prune
-from .state import ZERO, OrderRecord
+from .state import ZERO, Lot, OrderRecord
 
-__all__ = ["HANDLERS", "reprice"]
+__all__ = ["HANDLERS", "reprice", "keep_review_hold"]
 
 
 def _gates(run: Run) -> None:
@@ -102,6 +103,16 @@ def review_decision(run: Run) -> None:
     run.trace.append(Step("ledger", "review", True, f"{verdict} {len(held)} lot(s) of {target}"))
 
 
+def keep_review_hold(run: Run) -> None:
+    """An event held for review that earned nothing still awaits its decision: a lot of 0
+    points remembers the hold, so the release or void finds it and is applied, with 0 points."""
+    event_id = run.event.id
+    for lot in run.state.lots:
+        if lot.order == event_id and lot.hold == "review":
+            return  # its points are held already
+    run.state.add_lot(Lot(event_id, "earn", run.now, ZERO, ZERO, hold="review", order=event_id))
+
+
 def _past_window(run: Run, moment) -> bool:
     window = run.compiled.model.points.refunds.window
     return calendar.add(moment, window.amount, window.unit, run.compiled.tz) <= run.now
@@ -119,7 +130,8 @@ def refund(run: Run) -> None:
     left = order.amount - order.refunded
     if amount <= 0 or amount > left:
         raise Rejected(f"refund of {amount} is more than the {left} still refundable on order {order_id}")
-    new_points = min(reprice(run, order, left - amount), order.points)
+    # an order refunded in full keeps nothing: its rules are not asked what 0 would have earned
+    new_points = min(reprice(run, order, left - amount), order.points) if amount < left else ZERO
     clawback = order.points - new_points
     if run.compiled.model.points.refunds.clawback == "none":
         clawback = ZERO
@@ -142,10 +154,7 @@ def reprice(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
     """The order's points had it been for ``amount``: same time, same tier, same rules."""
     compiled = run.compiled
     plan = compiled.plans[order.type]
-    ev = {**dict(order.fields), "amount": amount, "id": order.id, "type": order.type,
-          "member": run.state.member_id, "time": order.time}
-    m = {**run.state.profile, "id": run.state.member_id, "tier": order.tier, "balance": run.state.available(run.now)}
-    ctx = EvalContext(order.time, compiled.tz, run.state.history, None)
+    ev, m, ctx = _order_view(run, order, amount)
     from .evaluate import price
 
     scratch: list[Step] = []
@@ -155,7 +164,16 @@ def reprice(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
     return round_parts(kept, compiled.model.rounding, False, scratch)
 
 
+def _order_view(run: Run, order: OrderRecord, amount: Decimal) -> tuple[dict, dict, EvalContext]:
+    """What the rules saw of the order, as if it had been for ``amount``: same time, same tier."""
+    ev = {**dict(order.fields), "amount": amount, "id": order.id, "type": order.type,
+          "member": run.state.member_id, "time": order.time}
+    m = {**run.state.profile, "id": run.state.member_id, "tier": order.tier, "balance": run.state.available(run.now)}
+    return ev, m, EvalContext(order.time, run.compiled.tz, run.state.history, None)
+
+
 def _lower_metric(run: Run, order: OrderRecord, amount: Decimal, clawback: Decimal) -> None:
+    """The refund comes off the metric of the window the order counted in."""
     model = run.compiled.model.tiers
     if model is None or order.window is None:
         return
@@ -163,9 +181,33 @@ def _lower_metric(run: Run, order: OrderRecord, amount: Decimal, clawback: Decim
         lowered = amount
     elif model.metric == "points_earned":
         lowered = clawback
+    elif isinstance(model.metric, str):
+        return  # counts are of events: a refund does not undo one
     else:
-        return  # counts are of events, and an {on, add} metric is re-evaluated only at earn time
+        lowered = _custom_metric_lowered(run, order, amount)
+        if lowered <= 0:
+            return
+    tiers.hold_levels(run.compiled, run.state, order.window, run.now)  # held levels last to the month end
     run.state.put_tier("metric", order.window, run.state.tier.metric.get(order.window, ZERO) - lowered)
+
+
+def _custom_metric_lowered(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
+    """``{on, add}`` with ``refund`` in ``on:``: the order's ``add:`` evaluated at what was left
+    to refund and at what is left after this refund; the metric drops by the difference, as
+    the order's points do. A refund never raises the metric."""
+    fn = run.compiled.plans[order.type].metric
+    if fn is None or "refund" not in run.compiled.model.tiers.metric.on:
+        return ZERO  # the order never counted, or refunds are left out of the metric
+    left = order.amount - order.refunded
+    try:
+        # an add: that cannot be computed rejects the refund, as it rejects an order (earning.run_rule)
+        before = Decimal(run_rule(fn, *_order_view(run, order, left), "tiers.metric"))
+        after = Decimal(run_rule(fn, *_order_view(run, order, left - amount), "tiers.metric")) \
+            if amount < left else ZERO  # refunded in full: the order counts for nothing
+    except RuleFailure as exc:
+        run.trace.append(Step("tiers", "metric", False, str(exc)))
+        return ZERO
+    return max(before - after, ZERO)
 
 
 def profile(run: Run) -> None:

@@ -4,6 +4,10 @@ Every period, hour, weekday and window is local to the ruleset's IANA zone. Day,
 week, month and year arithmetic happens on local wall-clock dates and is then
 re-attached to the zone, so "1 day" after 08:00 on the eve of a DST change is 08:00
 the next day (not 24 hours later); minutes and hours are exact elapsed time.
+
+Arithmetic stops at the ends of the calendar: a result after 9999-12-31 is
+:data:`FAR_FUTURE` (a deadline that never comes), one before the year 1 is
+:data:`FAR_PAST` (a window that reaches back to the start). It never raises for that.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ import datetime as dt
 import functools
 from zoneinfo import ZoneInfo
 
+from .state import FAR_FUTURE
+
 __all__ = [
+    "FAR_FUTURE",
+    "FAR_PAST",
     "add",
     "add_months",
     "fixed_offset_since",
@@ -28,6 +36,17 @@ __all__ = [
 
 PERIODS = ("day", "week", "month", "year", "lifetime", "event")
 _EXACT = {"minute": 60, "hour": 3600}
+_UNITS = ("minute", "hour", "day", "week", "month", "year")
+FAR_PAST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+def _edge(moment, forward: bool):
+    """The end of the calendar that arithmetic on ``moment`` ran past, of the same kind."""
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is None:
+            return dt.datetime.max if forward else dt.datetime.min
+        return FAR_FUTURE if forward else FAR_PAST
+    return dt.date.max if forward else dt.date.min
 
 
 def local(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
@@ -43,6 +62,8 @@ def add_months(moment, months: int):
     """Calendar months; the 31st becomes the last day of a shorter month."""
     total = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(total, 12)
+    if not 1 <= year <= 9999:
+        return _edge(moment, months > 0)
     day = moment.day
     if day > 28:  # every month has 28 days
         day = min(day, _cal.monthrange(year, month + 1)[1])
@@ -50,23 +71,29 @@ def add_months(moment, months: int):
 
 
 def add(moment, amount: int, unit: str, tz: ZoneInfo | None = None):
-    """``moment`` plus a duration. Works on dates and on aware datetimes."""
+    """``moment`` plus a duration. Works on dates and on aware datetimes. Past either end
+    of the calendar it gives that end (:data:`FAR_FUTURE`, :data:`FAR_PAST`)."""
     # The common case first: an aware datetime already in the zone, in years where the zone
     # keeps one offset. Wall-clock and elapsed time agree there, and aware arithmetic gives
     # the very datetime the general path (_add) builds: same fields, same zone, fold 0.
-    zone = moment.tzinfo if type(moment) is dt.datetime else None
-    if zone is not None and (tz is None or tz is zone) and type(amount) is int:
-        since = _SINCE.get(zone)
-        if since is None:
-            since = fixed_offset_since(zone)
-            if len(_SINCE) < 64:  # a handful of zones in practice; never grow without bound
-                _SINCE[zone] = since
-        if since <= moment.year < _LAST_YEAR:
-            step = _DELTAS.get((amount, unit))
-            shifted = moment + step if step is not None else _shift(moment, amount, unit)
-            if shifted is not None and since <= shifted.year <= _LAST_YEAR:
-                return shifted
-    return _add(moment, amount, unit, tz)
+    try:
+        zone = moment.tzinfo if type(moment) is dt.datetime else None
+        if zone is not None and (tz is None or tz is zone) and type(amount) is int:
+            since = _SINCE.get(zone)
+            if since is None:
+                since = fixed_offset_since(zone)
+                if len(_SINCE) < 64:  # a handful of zones in practice; never grow without bound
+                    _SINCE[zone] = since
+            if since <= moment.year < _LAST_YEAR:
+                step = _DELTAS.get((amount, unit))
+                shifted = moment + step if step is not None else _shift(moment, amount, unit)
+                if shifted is not None and since <= shifted.year <= _LAST_YEAR:
+                    return shifted
+        return _add(moment, amount, unit, tz)
+    except (OverflowError, ValueError):
+        if unit not in _UNITS:
+            raise
+        return _edge(moment, amount > 0)
 
 
 def _shift(moment: dt.datetime, amount: int, unit: str) -> dt.datetime | None:
@@ -143,13 +170,18 @@ def fixed_offset_since(zone: dt.tzinfo) -> int:
 
 def month_end(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """The first instant after the calendar month of ``moment`` (local midnight on the 1st)."""
+    if moment.year == 9999 and moment.month == 12:  # FAR_FUTURE included
+        return FAR_FUTURE  # the month ends with the calendar
     wall = local(moment, tz)
     year, month = (wall.year + 1, 1) if wall.month == 12 else (wall.year, wall.month + 1)
-    return dt.datetime(year, month, 1, tzinfo=tz)
+    return FAR_FUTURE if year > 9999 else dt.datetime(year, month, 1, tzinfo=tz)
 
 
 def year_end(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
-    return dt.datetime(local(moment, tz).year + 1, 1, 1, tzinfo=tz)
+    if moment.year == 9999:  # FAR_FUTURE included
+        return FAR_FUTURE  # the year ends with the calendar
+    year = local(moment, tz).year + 1
+    return FAR_FUTURE if year > 9999 else dt.datetime(year, 1, 1, tzinfo=tz)
 
 
 def period_key(moment: dt.datetime, period: str) -> int:
@@ -167,6 +199,16 @@ def period_key(moment: dt.datetime, period: str) -> int:
 
 @functools.lru_cache(maxsize=4096)  # streak deadlines ask for the same few days over and over
 def period_start(key: int, period: str, tz: ZoneInfo) -> dt.datetime:
+    """The first instant of period ``key``; past either end of the calendar, that end."""
+    try:
+        return _period_start(key, period, tz)
+    except (OverflowError, ValueError):
+        if period not in _KEY_OF_5000:
+            raise
+        return FAR_FUTURE if key > _KEY_OF_5000[period] else FAR_PAST
+
+
+def _period_start(key: int, period: str, tz: ZoneInfo) -> dt.datetime:
     if period == "day":
         return local_midnight(dt.date.fromordinal(key), tz)
     if period == "week":
@@ -177,3 +219,6 @@ def period_start(key: int, period: str, tz: ZoneInfo) -> dt.datetime:
     if period == "year":
         return dt.datetime(key, 1, 1, tzinfo=tz)
     raise ValueError(f"period {period!r} has no start")
+
+
+_KEY_OF_5000 = {period: period_key(dt.datetime(5000, 1, 1), period) for period in ("day", "week", "month", "year")}

@@ -4,7 +4,9 @@ Only our own tree is turned into code, never the analyst's text: names become
 indexes into tables we build (``_k3`` a constant, ``_f2`` a function, ``_l0`` a
 let), field names reach the source only through ``repr()`` of a validated name, and
 the module runs with empty builtins. A missing optional field raises KeyError,
-which the engine reports as "not known" for the rule that read it.
+which the engine reports as "not known" for the rule that read it; any other failure
+(a division by zero, an overflow) rejects the event naming the rule
+(:func:`.earning.rule_result`, :func:`.earning.run_rule`).
 """
 
 from __future__ import annotations

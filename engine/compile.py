@@ -26,6 +26,7 @@ from punchcard.dsl.model import Duration, Ruleset
 
 from .codegen import CodeGen
 from .events import EventSchema
+from .numbers import Quantities
 from .graph import build_rule_graph, event_order
 
 __all__ = ["Compiled", "Plan", "Rule", "Gate", "compile_ruleset", "STAGES", "MAX_COST"]
@@ -114,7 +115,7 @@ def _resolve(state: _State) -> None:
     checked = state.checked.raise_for_errors()
     model = checked.model
     tz = ZoneInfo(model.timezone)
-    schema = EventSchema(model.event_fields(), tz, model.schema_.naive_times == "local")
+    schema = EventSchema(model.event_fields(), tz, model.schema_.naive_times == "local", Quantities.of(model))
     state.compiled = Compiled(model, checked, tz, nx.DiGraph(), schema)
     trees = [(path, expr.node) for path, expr in checked.exprs.items()]
     trees += [(("let", name), node) for name, node in checked.lets.items()]

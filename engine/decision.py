@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from .numbers import exact_text
 
 __all__ = ["Outcome", "Effect", "Step", "TierView", "Decision", "to_jsonable"]
 
@@ -109,7 +112,9 @@ class Decision:
         """Ids of the rules whose points survived stacking, caps and rounding."""
         return list(dict.fromkeys(s.rule for s in self.trace if s.phase == "ledger" and s.after))
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
+        """The decision as a JSON-ready dict: figures as exact decimal strings, times as ISO 8601.
+        This is what hosts store and send on; ``json.dumps`` of it is :meth:`to_json`."""
         return {
             "event_id": self.event_id, "member_id": self.member_id, "ruleset": self.ruleset,
             "outcome": self.outcome, "points": to_jsonable(self.points),
@@ -120,11 +125,15 @@ class Decision:
             "trace": [s.to_json() for s in self.trace],
         }
 
+    def to_json(self) -> str:
+        """The decision as JSON text: ``json.dumps(self.to_dict())``."""
+        return json.dumps(self.to_dict())
+
 
 def to_jsonable(value: Any) -> Any:
-    """Decimals as exact strings, times as ISO 8601: JSON never sees a float."""
+    """Decimals as exact strings (never rounded to a context), times as ISO 8601: JSON never sees a float."""
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value else "0"
+        return exact_text(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dict):

@@ -12,16 +12,18 @@ Stacking (docs/semantics.md):
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
 from .codegen import NOT_WHEN, UNLESS
 from .decision import Step
+from .run import Rejected
 from .state import ZERO
 
-__all__ = ["Part", "RuleFailure", "FAILURES", "failure", "run_rule", "decided_by", "consider", "rule_result", "earn",
-           "stack", "multiply_step", "tier_part"]
+__all__ = ["Part", "RuleFailure", "FAILURES", "failure", "uncomputable", "run_rule", "decided_by", "consider",
+           "rule_result", "earn", "stack", "multiply_step", "tier_part"]
 
 ONE = Decimal(1)
 
@@ -55,10 +57,26 @@ def failure(exc: Exception) -> str:
     return f"could not be evaluated ({exc})"
 
 
-def run_rule(fn: Callable, ev: dict, m: dict, ctx) -> Any:
+def uncomputable(rule_id: str, exc: Exception) -> str:
+    """Why an event is rejected when a rule's arithmetic fails (docs/expressions.md)."""
+    signals = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []  # what Decimal signalled
+    if isinstance(exc, ZeroDivisionError) or decimal.DivisionUndefined in signals:  # x / 0, and 0 / 0
+        what = "division by zero"
+    elif isinstance(exc, (OverflowError, decimal.Overflow)):
+        what = "a number too large (overflow)"
+    else:
+        what = failure(exc)
+    return f"rule {rule_id} could not be computed: {what}"
+
+
+def run_rule(fn: Callable, ev: dict, m: dict, ctx, label: str | None = None) -> Any:
+    """``fn``'s value. A missing field raises RuleFailure (the rule does not fire); any other
+    failure rejects the event naming ``label``, when given, as :func:`rule_result` does."""
     try:
         return fn(ev, m, ctx)
     except FAILURES as exc:
+        if label is not None and not isinstance(exc, KeyError):
+            raise Rejected(uncomputable(label, exc)) from None
         raise RuleFailure(failure(exc)) from None
 
 
@@ -84,7 +102,11 @@ def consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
 
 
 def rule_result(rule, raw, ev, m, ctx, trace: list[Step]) -> Part | None:
-    """A rule's trace line and part, given what its function returned (or the failure it raised)."""
+    """A rule's trace line and part, given what its function returned (or the failure it raised).
+    Failed arithmetic rejects the event: paying 0 for a rule that cannot be computed would
+    hide the fault. A missing optional field only means the rule does not fire."""
+    if isinstance(raw, Exception) and not isinstance(raw, KeyError):
+        raise Rejected(uncomputable(rule.id, raw))
     if isinstance(raw, Exception):
         trace.append(Step("earning", rule.id, False, failure(raw), decided_by(rule.reads, ev, m, ctx)))
         return None

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
+import time
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
@@ -26,16 +28,41 @@ from .decision import Decision, Outcome, Step
 from .evaluate import Clock, evaluate, new_member
 from .events import Event, EventError
 from .state import MemberState
-from .store import Conflict, MemoryStore, ProcessedEvent, Store, UnitOfWork
+from .store import Conflict, MemoryStore, ProcessedEvent, Refused, Store, StoreError, UnitOfWork
 
-__all__ = ["Engine", "CONFLICT_ATTEMPTS", "budget_uses", "duplicate_of", "conflict_with"]
+__all__ = ["Engine", "CONFLICT_ATTEMPTS", "STORE_ATTEMPTS", "budget_uses", "duplicate_of", "conflict_with",
+           "store_backoff"]
 
 log = logging.getLogger("punchcard.engine")
 
 CONFLICT_ATTEMPTS = 3  # a unit of work that lost an optimistic race runs again, contended
+STORE_ATTEMPTS = 3  # a transient store failure (deadlock, dropped connection) is tried this many times in all
+
+
+def store_backoff(failures: int) -> None:
+    """A short pause before trying a transient store failure again: 50 ms, 100 ms, ...
+    with jitter, so racing workers do not retry in step."""
+    time.sleep(0.05 * 2 ** (failures - 1) * random.uniform(0.5, 1.5))
 
 
 class Engine:
+    """Turns events into decisions for one compiled ruleset, keeping members in a store.
+
+    ``compiled`` is what :func:`punchcard.compile` returns. ``store`` is a
+    :class:`~punchcard.engine.store.Store`, a storage URL opened through the storage plugins
+    (``sqlite:///points.db``, ``postgresql://...``), or None for a new in-memory store.
+    ``plugins`` is a plugin manager (default: the installed plugins, loaded when first
+    needed); ``clock`` (a datetime, or a callable returning one), when given, is "now" for
+    every event instead of the event's own time (tests, replays at a fixed moment).
+
+    Every event runs in its own unit of work and is applied exactly once by its id, also
+    when several processes share one store (docs/semantics.md, docs/storage.md)::
+
+        engine = punchcard.Engine(punchcard.compile("rulesets/coffee-club.yaml"), "sqlite:///points.db")
+        decision = engine.process({"type": "purchase", "id": "o-1", "member": "masha",
+                                   "time": "2026-03-02T08:15:00", "amount": "150", "category": "coffee"})
+    """
+
     def __init__(self, compiled, store: Store | str | None = None, plugins=None, clock: Clock = None):
         self.compiled = compiled
         self.plugins = plugins
@@ -53,34 +80,82 @@ class Engine:
         return store
 
     def process(self, raw: Mapping[str, Any] | Event) -> Decision:
+        """Decide one event, store the decision with its effects, and return it.
+
+        ``raw`` is the event as a mapping (JSON-like: numbers as Decimal, int or exact
+        text) or a parsed :class:`~punchcard.engine.events.Event`. Every input gets a
+        :class:`~punchcard.engine.decision.Decision`: ``applied``, ``review``, ``blocked``,
+        ``rejected`` (with a ``reason``: a malformed event, a rule that cannot be computed,
+        not enough points) or ``duplicate`` (the id was seen with the same body; the
+        original decision is returned). Nothing about the input raises.
+
+        Only a failing store raises, as :class:`~punchcard.engine.store.StoreError` after a
+        bounded number of retries of a transient failure: the event was not stored (or its
+        commit's outcome is unknown), and running the same events again applies each once.
+        Decision listeners (plugins) hear of the decision after its commit.
+        """
         try:
             event = raw if isinstance(raw, Event) else self.compiled.schema.parse(raw)
         except EventError:
             decision, _ = evaluate(self.compiled, None, raw)
             return decision
-        for attempt in range(CONFLICT_ATTEMPTS):
-            try:
-                decision, new = self._in_unit(event, contended=attempt > 0)
-            except Conflict:
-                if attempt == CONFLICT_ATTEMPTS - 1:
-                    raise
-                log.info("event %s lost a race in the store; running it again", event.id)
-                continue
-            if new:
-                self.notify(decision)
-            return decision
-        raise AssertionError("unreachable")
+        decision, new = self._stored(event)
+        if new:
+            self.notify(decision)
+        return decision
 
-    def _in_unit(self, event: Event, contended: bool) -> tuple[Decision, bool]:
+    def _stored(self, event: Event) -> tuple[Decision, bool]:
+        """The event decided and committed in a unit of work. A lost race runs again in a
+        contended unit; a transient store failure runs again after a short pause, up to
+        STORE_ATTEMPTS; any other store failure raises :class:`StoreError`."""
+        conflicts = failures = 0
+        refused: str | None = None
+        while True:
+            try:
+                return self._in_unit(event, conflicts > 0, refused)
+            except Conflict:
+                conflicts += 1
+                if conflicts == CONFLICT_ATTEMPTS:
+                    raise StoreError(f"event {event.id} lost {conflicts} races in the store in a row; "
+                                     "nothing of it was stored", transient=True) from None
+                log.info("event %s lost a race in the store; running it again", event.id)
+            except StoreError as exc:
+                failures += 1
+                if not exc.transient or failures == STORE_ATTEMPTS:
+                    raise
+                log.warning("event %s: %s; trying again (%d of %d)", event.id, exc, failures + 1, STORE_ATTEMPTS)
+                store_backoff(failures)
+            except Refused as exc:
+                if refused is not None:
+                    raise StoreError(f"event {event.id}: the store refused even its rejection: {exc}") from None
+                log.error("event %s is stored as rejected: %s", event.id, exc)
+                refused = str(exc)
+            except Exception as exc:  # a bug in a store: stop rather than go on out of order
+                raise StoreError(f"event {event.id} was not stored: the store failed with "
+                                 f"{type(exc).__name__}") from exc
+
+    def _in_unit(self, event: Event, contended: bool, refused: str | None = None) -> tuple[Decision, bool]:
         """One attempt in one unit of work: the decision, and whether it is new (committed
-        now). After a lost race the store is asked for a unit that locks what it raced for."""
+        now). After a lost race the store is asked for a unit that locks what it raced for.
+        ``refused``: the store would not store the decision; store a rejection instead."""
         with self.store.unit_of_work(event.member, **({"contended": True} if contended else {})) as uow:
             answered = self.recall(uow, event)
             if answered is not None:
                 return answered, False
-            decision = self.decide(uow, event)
+            decision = self.decide(uow, event) if refused is None else self._reject(uow, event, refused)
             uow.commit()
         return decision, True
+
+    def _reject(self, uow: UnitOfWork, event: Event, why: str) -> Decision:
+        """Save a rejection of ``event``, changing nothing, because the store refused its decision."""
+        state = uow.load_member(event.member) or new_member(event.member)
+        balance, pending = state.balances(event.time)
+        reason = f"not processed: {why}"
+        decision = Decision(event.id, event.member, self.compiled.label, Outcome.REJECTED, balance=balance,
+                            pending=pending, reason=reason, event_type=event.type, time=event.time,
+                            trace=(Step("input", "store", False, reason),))
+        uow.save(event, decision, None, {})
+        return decision
 
     def recall(self, uow: UnitOfWork, event: Event) -> Decision | None:
         """The answer already given to ``event``'s id, inside an open unit of work: the
@@ -104,13 +179,23 @@ class Engine:
         return decision
 
     def process_many(self, events: Iterable[Mapping[str, Any] | Event]) -> list[Decision]:
-        """Many events; a store with a batch mode commits them in batches, each still exactly-once."""
+        """Many events; a store with a batch mode commits them in batches, each still exactly-once.
+        Raises :class:`StoreError` as :meth:`process` does: the batches before it are stored."""
         batch = getattr(self.store, "process_batch", None)
-        if batch is not None:
+        if batch is None:
+            return [self.process(event) for event in events]
+        try:
             return batch(self, list(events))
-        return [self.process(event) for event in events]
+        except StoreError:
+            raise
+        except Exception as exc:  # a bug in a store: stop rather than go on out of order
+            raise StoreError(f"a batch was not stored: the store failed with {type(exc).__name__}") from exc
 
     def member(self, member_id: str) -> MemberState | None:
+        """The member's state as last committed (balance, lots, tier, streaks, badges), or
+        None when the store has never seen ``member_id``. A read: it changes nothing and
+        runs no housekeeping, so lots due to expire are shown until the next event or tick.
+        """
         return self.store.member(member_id)
 
     def notify(self, decision: Decision) -> None:

@@ -10,16 +10,18 @@ ledger, tier re-evaluation, streaks and achievements.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import logging
+from decimal import Decimal, localcontext
 from typing import Any, Callable, Mapping
 
 from . import builtins, ledger, tiers
 from .decision import Decision, Effect, Outcome, Step
 from .earning import RuleFailure, decided_by, earn, run_rule, stack
-from .events import Event, EventError
+from .events import Event, EventError, shown
 from .housekeeping import housekeep
 from .ledger import FAR_FUTURE
 from .limits import apply_limits, budget_effect, ledger_lines, round_points
+from .numbers import MAX_BALANCE, MAX_POINTS, exact_text, ruleset_context
 from .run import Rejected, Run
 from .schedule import note_activity, schedule_prune, streak_deadline
 from .state import ZERO, MemberState, OrderRecord
@@ -29,6 +31,7 @@ __all__ = ["evaluate", "new_member", "price", "Clock"]
 
 Clock = Callable[[], dt.datetime] | dt.datetime | None
 _ONE = Decimal(1)
+log = logging.getLogger("punchcard.engine")
 
 
 def new_member(member_id: str, profile: Mapping[str, Any] | None = None) -> MemberState:
@@ -43,7 +46,15 @@ def evaluate(compiled, state: MemberState | None, event: Event | Mapping[str, An
 
     ``owned=True`` hands the state over: it is changed in place and returned, and the caller
     must not keep using an older reference to it. A refused event, or a failure, puts it back
-    exactly as it was. Otherwise the state given is never changed."""
+    exactly as it was. Otherwise the state given is never changed.
+
+    Arithmetic runs in the ruleset's exact context (:func:`.numbers.context`)."""
+    with localcontext(ruleset_context(compiled)):
+        return _evaluate(compiled, state, event, clock, budgets, owned)
+
+
+def _evaluate(compiled, state: MemberState | None, event: Event | Mapping[str, Any], clock: Clock,
+              budgets: Mapping[str, Decimal] | None, owned: bool) -> tuple[Decision, MemberState]:
     try:
         event = event if isinstance(event, Event) else compiled.schema.parse(event)
     except EventError as exc:
@@ -61,6 +72,10 @@ def evaluate(compiled, state: MemberState | None, event: Event | Mapping[str, An
         if savepoint is not None:
             savepoint.restore()
         return _rejected(run, state, exc), state
+    except Exception as exc:  # a failure no rule anticipated: refused, named, and nothing changes
+        if savepoint is not None:
+            savepoint.restore()
+        return _failed(run, state, exc), state
     except BaseException:
         if savepoint is not None:
             savepoint.restore()
@@ -88,6 +103,15 @@ def _process(run: Run) -> None:
         handler(run)
     else:
         _analyst_event(run)
+    _within_balance_bound(state)
+
+
+def _within_balance_bound(state: MemberState) -> None:
+    """A member holds at most MAX_BALANCE points either way: past it, the event is refused."""
+    total = state.total()
+    if not -MAX_BALANCE <= total <= MAX_BALANCE:
+        raise Rejected(f"this event would take the balance to {exact_text(total)[:40]} points, past the "
+                       f"{MAX_BALANCE:,f} a member may hold")
 
 
 def _check_effective(run: Run) -> None:
@@ -107,7 +131,7 @@ def run_gates(run: Run, plan) -> tuple[bool, bool]:
     ev, m, ctx = run.values(), run.member_view(), run.context()
     for gate in plan.gates:
         try:
-            fired = bool(run_rule(gate.when, ev, m, ctx))
+            fired = bool(run_rule(gate.when, ev, m, ctx, gate.id))
         except RuleFailure as exc:
             run.trace.append(Step("gates", gate.id, False, str(exc)))
             continue
@@ -131,6 +155,7 @@ def _analyst_event(run: Run) -> None:
     if review:
         run.outcome, run.reason = Outcome.REVIEW, "held for review"
     total = ZERO if no_points else _earn_points(run, plan)
+    _at_most_max(total)
     if no_points:
         run.trace.append(Step("earning", "compliance", False, "a compliance rule forbids points for this event"))
     if total > 0:
@@ -139,6 +164,8 @@ def _analyst_event(run: Run) -> None:
     if plan.is_order:
         _record_order(run, total)
     _after_ledger(run, plan, total, hold)
+    if hold is not None:
+        builtins.keep_review_hold(run)
 
 
 def _earn_points(run: Run, plan) -> Decimal:
@@ -201,7 +228,7 @@ def metric_amount(run: Run, plan, ev: dict, earned: Decimal) -> Decimal:
     if plan.metric is None:
         return ZERO
     try:
-        return Decimal(run_rule(plan.metric, ev, run.member_view(), run.context()))
+        return Decimal(run_rule(plan.metric, ev, run.member_view(), run.context(), "tiers.metric"))
     except RuleFailure as exc:
         run.trace.append(Step("tiers", "metric", False, str(exc)))
         return ZERO
@@ -209,12 +236,13 @@ def metric_amount(run: Run, plan, ev: dict, earned: Decimal) -> Decimal:
 
 def _bonus(run: Run, label: str, source: str, fn, hold: str | None) -> None:
     try:
-        raw = Decimal(run_rule(fn, run.values(), run.member_view(), run.context()))
+        raw = Decimal(run_rule(fn, run.values(), run.member_view(), run.context(), label))
     except RuleFailure as exc:
         run.trace.append(Step("streaks", label, False, str(exc)))
         return
     rounding = run.compiled.model.rounding
     points = round_points(max(raw, ZERO), rounding.mode, rounding.step)
+    _at_most_max(points)
     run.trace.append(Step("streaks", label, True, "bonus", before=raw, after=points))
     if points > 0:
         lot_id = f"{run.event.id}#{source}"
@@ -249,7 +277,7 @@ def _achievements(run: Run, plan, hold: str | None) -> None:
 
 def _holds(run: Run, fn, label: str) -> bool:
     try:
-        return bool(run_rule(fn, run.values(), run.member_view(), run.context()))
+        return bool(run_rule(fn, run.values(), run.member_view(), run.context(), label))
     except RuleFailure as exc:
         run.trace.append(Step("streaks", label, False, str(exc)))
         return False
@@ -264,10 +292,31 @@ def _rejected(run: Run, original: MemberState, exc: Rejected) -> Decision:
                     run.event.time)
 
 
+def _failed(run: Run, original: MemberState, exc: Exception) -> Decision:
+    """The rejection of an event whose evaluation failed unexpectedly, logged with its id only."""
+    log.exception("event %s could not be decided", shown(run.event.id))
+    refusal = Rejected(f"this event could not be decided ({type(exc).__name__}); nothing changed")
+    try:
+        return _rejected(run, original, refusal)
+    except Exception:  # the balance or tier could not be read either: the refusal alone
+        return Decision(run.event.id, original.member_id, run.compiled.label, refusal.outcome, reason=refusal.reason,
+                        event_type=run.event.type, time=run.event.time)
+
+
+def _at_most_max(points: Decimal) -> None:
+    """One event earns at most MAX_POINTS: past it, the event is refused rather than cut."""
+    if points > MAX_POINTS:
+        raise Rejected(f"this event would earn {exact_text(points)[:40]} points, more than the "
+                       f"{MAX_POINTS:,f} one event may earn")
+
+
 def _invalid(compiled, state: MemberState | None, raw: Any, exc: EventError) -> Decision:
+    """The rejection of an event that is not valid: only its valid id, member and type are kept."""
     raw = raw if isinstance(raw, Mapping) else {}
-    member = state.member_id if state else str(raw.get("member") or "")
+    wrong = {problem.split(" ", 1)[0] for problem in exc.problems}
+    member = raw.get("member") if "member" not in wrong and isinstance(raw.get("member"), str) else ""
+    kind = raw.get("type")
     reason = "; ".join(exc.problems)
-    return Decision(str(raw.get("id") or ""), member, compiled.label, Outcome.REJECTED, reason=reason,
-                    event_type=raw.get("type") if isinstance(raw.get("type"), str) else None,
+    return Decision(exc.event_id or "", state.member_id if state else member, compiled.label, Outcome.REJECTED,
+                    reason=reason, event_type=kind if "type" not in wrong and isinstance(kind, str) else None,
                     trace=(Step("input", "event", False, reason),))

@@ -2,8 +2,11 @@
 
 A bad event is rejected with every problem named, before anything changes.
 Numbers become Decimal (never float: a float from an in-process host is taken by its
-shortest repr), times become aware datetimes in the ruleset's timezone, and the
-normalised body is hashed so a retried event can be told from a different one.
+shortest repr), bounded and quantized as :mod:`engine.numbers` says; times become aware
+datetimes in the ruleset's timezone, within :data:`YEARS`; ids are text without control
+characters. The normalised body is hashed, every number written exactly, so a retried
+event can be told from a different one. A problem names the field and what was expected,
+never a long value.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
@@ -20,10 +25,17 @@ from zoneinfo import ZoneInfo
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError, Span
 from punchcard.dsl.model import OPTIONAL, field_base_type
 
-__all__ = ["Event", "EventSchema", "EventError", "parse_time", "to_decimal", "canonical_json"]
+from .numbers import Quantities, check_amount, check_number, check_points, describe, exact_text, read_number
+
+__all__ = ["Event", "EventSchema", "EventError", "parse_time", "to_decimal", "canonical_json", "shown", "YEARS",
+           "POINTS_FIELDS"]
 
 ENVELOPE = ("type", "id", "member", "time")
 MAX_ID = 200
+YEARS = (1900, 8999)  # an event's time, in the ruleset's zone: date arithmetic stays inside the calendar
+POINTS_FIELDS = frozenset({("redeem", "points"), ("adjust", "points")})  # points given, not amounts
+_TIME_EXAMPLE = "an ISO 8601 time such as 2026-03-02T08:15:00+03:00"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class EventError(PunchcardError):
@@ -66,30 +78,16 @@ class Event:
 
 
 def to_decimal(value: Any) -> Decimal:
-    if type(value) is str:  # the common case first
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a number") from None
-    else:
-        number = _non_text_decimal(value)
-    if not number.is_finite():
-        raise ValueError("must be a finite number (NaN and Infinity are not amounts)")
-    return number
+    """A finite Decimal read strictly from JSON-like input (:func:`.numbers.read_number`)."""
+    return read_number(value)
 
 
-def _non_text_decimal(value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise ValueError("is true/false, not a number")
-    if isinstance(value, float):
-        value = repr(value)  # its shortest repr: 0.1 is 0.1, not 0.1000000000000000055...
-    try:
-        number = Decimal(value) if isinstance(value, (int, str, Decimal)) else None
-    except InvalidOperation:
-        number = None
-    if number is None:
-        raise ValueError(f"{value!r} is not a number")
-    return number
+def shown(value: Any) -> str:
+    """``value`` for a message: short text quoted (cut at 40 characters), anything else by kind."""
+    if isinstance(value, str):
+        text = repr(value[:40])
+        return text + "..." if len(value) > 40 else text
+    return describe(value)
 
 
 def parse_time(value: Any, tz: ZoneInfo, naive_ok: bool = True) -> dt.datetime:
@@ -97,18 +95,24 @@ def parse_time(value: Any, tz: ZoneInfo, naive_ok: bool = True) -> dt.datetime:
         try:
             moment = _fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an ISO 8601 time such as 2026-03-02T08:15:00+03:00") from None
+            raise ValueError(f"{shown(value)} is not {_TIME_EXAMPLE}") from None
     elif isinstance(value, dt.datetime):
         moment = value
     else:
-        raise ValueError(f"{value!r} is not a time")
+        raise ValueError(f"must be {_TIME_EXAMPLE}, not {describe(value)}")
     if moment.tzinfo is None:
         if not naive_ok:
-            raise ValueError(f"{value!r} has no UTC offset, and this ruleset requires one")
+            raise ValueError(f"{shown(value)} has no UTC offset, and this ruleset requires one")
         if type(moment) is dt.datetime:  # the same as .replace(tzinfo=tz), fold included, but faster
             return _combine(moment.date(), moment.time(), tz)
         return moment.replace(tzinfo=tz)
-    return moment.astimezone(tz)
+    try:
+        return moment.astimezone(tz)
+    except OverflowError:  # the first or last day of the calendar, moved across a zone
+        raise ValueError(_OUT_OF_RANGE) from None
+
+
+_OUT_OF_RANGE = f"is outside the supported range (the years {YEARS[0]} to {YEARS[1]} in the ruleset's timezone)"
 
 
 _combine, _fromisoformat = dt.datetime.combine, dt.datetime.fromisoformat
@@ -122,22 +126,23 @@ def _date(value: Any) -> dt.date:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise ValueError(f"{value!r} is not a date such as 2026-03-02")
+    raise ValueError(f"{shown(value)} is not a date such as 2026-03-02")
 
 
 class EventSchema:
     """Validates raw events against the ruleset's declared types."""
 
-    def __init__(self, event_fields: Mapping[str, Mapping[str, str]], tz: ZoneInfo, naive_ok: bool = True):
-        self.event_fields, self.tz, self.naive_ok = event_fields, tz, naive_ok
+    def __init__(self, event_fields: Mapping[str, Mapping[str, str]], tz: ZoneInfo, naive_ok: bool = True,
+                 quantities: Quantities = Quantities()):
+        self.event_fields, self.tz, self.naive_ok, self.quantities = event_fields, tz, naive_ok, quantities
         self._specs: dict[str, tuple[_Spec, ...]] = {}
         for kind, declared in event_fields.items():
-            spec = self._spec(declared)
+            spec = self._spec(kind, declared)
             if spec is not None:
                 self._specs[kind] = spec
 
     def __reduce__(self):  # the converters are closures: rebuild them rather than pickle them
-        return EventSchema, (self.event_fields, self.tz, self.naive_ok)
+        return EventSchema, (self.event_fields, self.tz, self.naive_ok, self.quantities)
 
     def parse(self, raw: Mapping[str, Any]) -> Event:
         """The validated event, or an :class:`EventError` naming every problem."""
@@ -155,9 +160,13 @@ class EventSchema:
         kind, event_id, member = raw.get("type"), raw.get("id"), raw.get("member")
         spec = self._specs.get(kind) if type(kind) is str else None
         if spec is None or type(event_id) is not str or type(member) is not str \
-                or len(event_id) > MAX_ID or len(member) > MAX_ID or not event_id.strip() or not member.strip():
+                or len(event_id) > MAX_ID or len(member) > MAX_ID or not event_id.strip() or not member.strip() \
+                or not (event_id.isprintable() or _id_problem(event_id) is None) \
+                or not (member.isprintable() or _id_problem(member) is None):
             return None
         time = parse_time(raw.get("time"), self.tz, self.naive_ok)
+        if not YEARS[0] <= time.year <= YEARS[1]:
+            return None
         fields: dict[str, Any] = {}
         known = len(ENVELOPE)  # how many of raw's keys are declared: any more are unknown fields
         for name, convert, required in spec:
@@ -171,16 +180,24 @@ class EventSchema:
             known += 1
         return Event(event_id, kind, member, time, fields) if len(raw) == known else None
 
-    def _spec(self, declared: Mapping[str, str]) -> tuple[_Spec, ...] | None:
+    def _spec(self, event_type: str, declared: Mapping[str, str]) -> tuple[_Spec, ...] | None:
         """(name, converter, required) per declared field, or None to always take the full path."""
         if not all(isinstance(name, str) and isinstance(kind, str) and name not in ENVELOPE
                    for name, kind in declared.items()):
             return None
-        return tuple((name, self._converter(field_base_type(kind)), not kind.startswith(OPTIONAL))
+        return tuple((name, self._field_converter(event_type, name, kind), not kind.startswith(OPTIONAL))
                      for name, kind in declared.items())
+
+    def _field_converter(self, event_type: str, name: str, declared: str) -> Callable[[Any], Any]:
+        """Points given in a redeem or adjust are bounded and quantized as points, not as numbers."""
+        if (event_type, name) in POINTS_FIELDS:
+            return partial(_points, self.quantities.step)
+        return self._converter(field_base_type(declared))
 
     def _converter(self, kind: str) -> Callable[[Any], Any]:
         """The function that checks and converts a value of type ``kind``: ValueError if it is wrong."""
+        if kind == "money":
+            return partial(_money, self.quantities)
         if kind in _CONVERTERS:
             return _CONVERTERS[kind]
         if kind == "datetime":
@@ -194,14 +211,14 @@ class EventSchema:
         """Validates ``raw`` checking everything, collecting every problem (the reference path)."""
         if not isinstance(raw, Mapping):
             raise EventError(["an event must be a JSON object"])
-        event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
         problems: list[str] = []
         envelope = self._envelope(raw, problems)
+        event_id = envelope["id"] if not any(p.startswith("id ") for p in problems) else None
         kind = envelope.get("type")
         declared = self.event_fields.get(kind) if isinstance(kind, str) else None
         fields: dict[str, Any] = {}
         if declared is not None:
-            fields = self._fields(raw, declared, problems)
+            fields = self._fields(raw, kind, declared, problems)
         if problems:
             raise EventError(problems, event_id)
         return Event(envelope["id"], envelope["type"], envelope["member"], envelope["time"], fields)
@@ -211,47 +228,81 @@ class EventSchema:
         kind = raw.get("type")
         if not isinstance(kind, str) or kind not in self.event_fields:
             known = ", ".join(sorted(self.event_fields))
-            problems.append(f"type {kind!r} is not an event type of this ruleset (known: {known})")
+            problems.append(f"type {shown(kind)} is not an event type of this ruleset (known: {known})")
         out["type"] = kind
         for key in ("id", "member"):
-            value = raw.get(key)
-            if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID:
-                problems.append(f"{key} must be a non-empty string of at most {MAX_ID} characters")
-            out[key] = value
-        try:
-            out["time"] = parse_time(raw.get("time"), self.tz, self.naive_ok)
-        except ValueError as exc:
-            problems.append(f"time {exc}")
+            value = out[key] = raw.get(key)
+            why = _id_problem(value)
+            if why:
+                problems.append(f"{key} {why}")
+        out["time"] = self._time(raw, problems)
         return out
 
-    def _fields(self, raw: Mapping[str, Any], declared: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    def _time(self, raw: Mapping[str, Any], problems: list[str]) -> dt.datetime | None:
+        """The event's time; a missing one is named as missing, a wrong one by what was expected."""
+        value = raw.get("time")
+        if value is None:
+            problems.append(f"time is missing: every event needs one, {_TIME_EXAMPLE}")
+            return None
+        try:
+            moment = parse_time(value, self.tz, self.naive_ok)
+        except ValueError as exc:
+            problems.append(f"time {exc}")
+            return None
+        if not YEARS[0] <= moment.year <= YEARS[1]:
+            problems.append(f"time {_OUT_OF_RANGE}")
+        return moment
+
+    def _fields(self, raw: Mapping[str, Any], event_type: str, declared: Mapping[str, str],
+                problems: list[str]) -> dict[str, Any]:
         fields: dict[str, Any] = {}
-        for name in sorted(set(raw) - set(declared) - set(ENVELOPE)):
-            problems.append(f"unknown field {name!r} (declared: {', '.join(sorted(declared)) or 'none'})")
+        unknown = [name for name in raw if name not in declared and name not in ENVELOPE]
+        if any(not isinstance(name, str) for name in unknown):
+            problems.append("field names must be text")
+        for name in sorted(name for name in unknown if isinstance(name, str)):
+            problems.append(f"unknown field {shown(name)} (declared: {', '.join(sorted(declared)) or 'none'})")
         for name, kind in declared.items():
             if name not in raw or raw[name] is None:
                 if not kind.startswith(OPTIONAL):
                     problems.append(f"missing field {name!r} ({field_base_type(kind)})")
                 continue
             try:
-                fields[name] = self._value(raw[name], field_base_type(kind))
+                fields[name] = self._field_converter(event_type, name, kind)(raw[name])
             except ValueError as exc:
                 problems.append(f"{name} {exc}")
         return fields
 
-    def _value(self, value: Any, kind: str) -> Any:
-        return self._converter(kind)(value)
+
+def _id_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be an event or member id (None: it can). Ids are stored and
+    printed as they are, so NUL and other control characters are refused here, alike for
+    every store."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID:
+        return f"must be a non-empty string of at most {MAX_ID} characters"
+    if value.isprintable():
+        return None
+    categories = {unicodedata.category(c) for c in value}
+    if "Cs" in categories:
+        return "is not valid Unicode text (it holds a lone surrogate)"
+    if "Cc" in categories:
+        return "must not contain control characters (NUL, newline, escape and the like)"
+    return None
 
 
-def _money(value: Any) -> Decimal:
-    number = to_decimal(value)
-    if number < 0:
-        raise ValueError("must not be negative (send a refund for money going back)")
-    return number
+def _money(quantities: Quantities, value: Any) -> Decimal:
+    return check_amount(to_decimal(value), quantities.minor_unit, quantities.currency)
+
+
+def _points(step: Decimal, value: Any) -> Decimal:
+    return check_points(to_decimal(value), step)
+
+
+def _number(value: Any) -> Decimal:
+    return check_number(to_decimal(value))
 
 
 def _integer(value: Any) -> Decimal:
-    number = to_decimal(value)
+    number = _number(value)
     if number != number.to_integral_value():
         raise ValueError("must be a whole number")
     return number
@@ -260,6 +311,10 @@ def _integer(value: Any) -> Decimal:
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be text, not {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if not value.isascii() and _SURROGATE.search(value):
+        raise ValueError("is not valid Unicode text (it holds a lone surrogate)")
     return value
 
 
@@ -281,14 +336,14 @@ def _unsupported(kind: str, value: Any) -> Any:
 
 _Spec = tuple[str, Callable[[Any], Any], bool]
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "money": _money, "number": to_decimal, "signed": to_decimal, "integer": _integer,
+    "number": _number, "signed": _number, "integer": _integer,
     "string": _string, "bool": _bool, "date": _date,
 }
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
+        return exact_text(value)  # never rounded: an id sent again with any other number is a conflict
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, tuple):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.tree import Tree
 
+from punchcard.display import markup_safe as _safe
+
 from .decision import Decision, to_jsonable
 
 __all__ = ["trace_tree"]
@@ -12,12 +14,14 @@ _MARK = {True: "[green]✔[/]", False: "[dim]✘[/]", None: "•"}
 
 
 def trace_tree(decision: Decision) -> Tree:
-    head = (f"[bold]{decision.event_type or 'event'} {decision.event_id}[/] for {decision.member_id} "
-            f"under {decision.ruleset}: [bold]{decision.outcome}[/], {_num(decision.points)} points, "
+    # Ids, reasons and values come from events: _safe escapes control characters and markup.
+    head = (f"[bold]{_safe(decision.event_type or 'event')} {_safe(decision.event_id)}[/] for "
+            f"{_safe(decision.member_id)} under {_safe(decision.ruleset)}: [bold]{decision.outcome}[/], "
+            f"{_num(decision.points)} points, "
             f"balance {_num(decision.balance)}" + (f", pending {_num(decision.pending)}" if decision.pending else ""))
     tree = Tree(head)
     if decision.reason:
-        tree.add(f"[yellow]reason:[/] {decision.reason}")
+        tree.add(f"[yellow]reason:[/] {_safe(decision.reason)}")
     phases: dict[str, Tree] = {}
     for step in decision.trace:
         branch = phases.get(step.phase)
@@ -27,27 +31,28 @@ def trace_tree(decision: Decision) -> Tree:
     if decision.effects:
         effects = tree.add("[bold cyan]effects[/]")
         for effect in decision.effects:
-            detail = ", ".join(f"{k}={to_jsonable(v)}" for k, v in effect.detail.items() if v is not None)
+            detail = ", ".join(f"{_safe(k)}={_safe(to_jsonable(v))}" for k, v in effect.detail.items()
+                               if v is not None)
             points = f" {_num(effect.points)}" if effect.points is not None else ""
-            lot = f" lot {effect.lot}" if effect.lot else ""
-            effects.add(f"{effect.kind}{points}{lot}" + (f" ({detail})" if detail else ""))
+            lot = f" lot {_safe(effect.lot)}" if effect.lot else ""
+            effects.add(f"{_safe(effect.kind)}{points}{lot}" + (f" ({detail})" if detail else ""))
     if decision.tier is not None:
         t = decision.tier
-        line = f"[bold cyan]tier[/] {t.current} (metric {_num(t.metric)})"
+        line = f"[bold cyan]tier[/] {_safe(t.current)} (metric {_num(t.metric)})"
         if t.next:
-            line += f"; {_num(t.to_next)} more for {t.next}"
+            line += f"; {_num(t.to_next)} more for {_safe(t.next)}"
         if t.to_keep:
-            line += f"; {_num(t.to_keep)} more to keep {t.current}"
+            line += f"; {_num(t.to_keep)} more to keep {_safe(t.current)}"
         tree.add(line)
     return tree
 
 
 def _step_line(step) -> str:
-    parts = [f"{_MARK[step.fired]} [bold]{step.rule}[/]"]
+    parts = [f"{_MARK[step.fired]} [bold]{_safe(step.rule)}[/]"]
     if step.note:
-        parts.append(step.note.replace("[", "\\["))
+        parts.append(_safe(step.note))
     if step.values:
-        parts.append("(" + ", ".join(f"{k}={to_jsonable(v)}" for k, v in step.values.items()) + ")")
+        parts.append("(" + ", ".join(f"{_safe(k)}={_safe(to_jsonable(v))}" for k, v in step.values.items()) + ")")
     if step.before is not None and step.after is not None:
         parts.append(f"{_num(step.before)} → {_num(step.after)}")
     elif step.after is not None:

@@ -8,9 +8,11 @@ instant changes nothing the second time.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import localcontext
 
 from . import calendar, streaks, tiers
 from .decision import Effect
+from .numbers import ruleset_context
 from .schedule import forget_on, oldest_record, recompute_due
 from .settle import settle
 from .state import MemberState
@@ -27,6 +29,11 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     due = state.due
     if due is None or now < due:
         return []
+    with localcontext(ruleset_context(compiled)):  # exact, when called outside evaluate too
+        return _housekeep(compiled, state, now)
+
+
+def _housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     effects, lots_ahead = settle(compiled, state, now)
     expired = _any_expired(effects)
     model = compiled.model

@@ -9,6 +9,18 @@ commit that the decision still holds; when it does not, ``commit()`` raises
 :class:`Conflict` having stored nothing, and the engine runs the event again in a unit
 opened with ``unit_of_work(member_id, contended=True)``. Stores that never raise
 ``Conflict`` are never asked for a contended unit.
+
+A store that fails (a dropped connection, a read-only or corrupt file, a schema the
+code does not know) raises :class:`StoreError`, the one exception
+:meth:`Engine.process <punchcard.engine.engine.Engine.process>` lets through: the event
+in hand was not stored, so the host stops and sends it again later, in order. A
+*transient* one (a serialization failure, a deadlock, a dropped connection, a busy
+database) is first run again by the engine a bounded number of times. Its message
+never carries SQL parameters, stored documents or passwords.
+
+A store that cannot store a decision as it was made (its ledger cannot account for
+it) raises :class:`Refused` having stored nothing; the engine then stores the event as
+rejected, with that reason, so a replay meets the same answer in the same order.
 """
 
 from __future__ import annotations
@@ -23,12 +35,33 @@ from .decision import Decision
 from .events import Event
 from .state import ZERO, MemberState
 
-__all__ = ["ProcessedEvent", "UnitOfWork", "Store", "MemoryStore", "Conflict"]
+__all__ = ["ProcessedEvent", "UnitOfWork", "Store", "MemoryStore", "Conflict", "StoreError", "Refused"]
 
 
 class Conflict(RuntimeError):
     """A unit of work's optimistic read lost a race: it rolled back and stored nothing,
     and running the event again is safe."""
+
+
+class StoreError(RuntimeError):
+    """The store failed; the event (or batch) in hand was not stored, or its commit's
+    outcome is unknown (then a replay finds it processed). Stop, fix the store, and run
+    the same events again: each is applied once, in order.
+
+    ``transient``: running the same transaction again may well succeed (serialization
+    failure, deadlock, dropped connection, busy database); the engine does so a few
+    times before raising. The message names the operation and the database's own
+    words, never SQL parameters, stored documents, event bodies or passwords."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+class Refused(RuntimeError):
+    """The store will not store this decision as decided (its postings cannot account
+    for the state change): nothing was stored, and the engine stores the event as
+    rejected with this message as the reason."""
 
 
 @dataclass(frozen=True)

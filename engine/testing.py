@@ -5,7 +5,8 @@ events. ``expect`` on an event checks that event's decision; ``expect`` on the t
 checks the state after its last event together with the last decision. Both use
 the same keys: points, balance, pending, total, tier, outcome, reason, effects,
 fired (conditions that matched), not_fired, paid (rules whose points survived
-stacking, caps and rounding), trace, streak, badges.
+stacking, caps and rounding), trace, streak (each streak's length after the event),
+badges (badge names: those the event earned, or on the test those the member holds).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
+from punchcard.dsl.model import EXPECT_KEYS
+
 from .decision import Decision, to_jsonable
 from .engine import Engine
 from .state import MemberState
 from .store import MemoryStore
 
-__all__ = ["CaseResult", "run_tests", "case_events", "check_expect", "EXPECT_KEYS"]
+__all__ = ["CaseResult", "run_tests", "case_events", "check_expect", "badges_earned", "badges_held", "EXPECT_KEYS"]
 
-EXPECT_KEYS = ("points", "balance", "pending", "total", "tier", "outcome", "reason", "effects", "fired",
-               "not_fired", "paid", "trace", "streak", "badges")
 
 
 @dataclass
@@ -54,10 +55,13 @@ def _run_case(compiled, test, store_factory) -> CaseResult:
             engine.process(raw)
         for raw, event in zip(test.events, case_events(compiled, test)[len(setup):]):
             decision = engine.process(event)
-            _note(result, check_expect(raw.get("expect") or {}, decision, None), decision, event,
+            expect = raw.get("expect") or {}
+            state = engine.member(member_id) if {"streak", "total"} & set(expect) else None
+            _note(result, check_expect(expect, decision, state, badges_earned(decision)), decision, event,
                   f"event {event['id']}")
         state = engine.member(member_id)
-        _note(result, check_expect(test.expect, decision, state), decision, None, "after the last event")
+        _note(result, check_expect(test.expect, decision, state, badges_held(compiled, state)), decision, None,
+              "after the last event")
     finally:
         close = getattr(engine.store, "close", None)
         if close:
@@ -99,13 +103,27 @@ def _setup_events(compiled, test, member_id: str) -> list[dict]:
     return events
 
 
-def check_expect(expect: Mapping[str, Any], decision: Decision | None, state: MemberState | None) -> list[str]:
+def badges_earned(decision: Decision) -> list[str]:
+    """The badge names an event earned (an achievement without ``badge:`` awards none)."""
+    return sorted(e.detail["badge"] for e in decision.effects if e.kind == "badge" and e.detail.get("badge"))
+
+
+def badges_held(compiled, state: MemberState) -> list[str]:
+    """The badge names a member holds: the ``badge:`` of each achievement unlocked."""
+    names = {achievement.id: achievement.badge for achievement in compiled.model.achievements}
+    return sorted(names[a] for a in state.badges if names.get(a))
+
+
+def check_expect(expect: Mapping[str, Any], decision: Decision | None, state: MemberState | None,
+                 badges: list[str] | None = None) -> list[str]:
+    """What differs from ``expect``. ``state`` is the member after the decision (for ``streak``
+    and ``total``); ``badges`` the badge names to compare (earned by an event, or held)."""
     failures = []
     for key, wanted in expect.items():
         if key not in EXPECT_KEYS:
             failures.append(f"unknown expect key {key!r} (known: {', '.join(EXPECT_KEYS)})")
             continue
-        got = _actual(key, decision, state)
+        got = badges if key == "badges" else _actual(key, decision, state)
         problem = _compare(key, wanted, got)
         if problem:
             failures.append(problem)
@@ -115,11 +133,10 @@ def check_expect(expect: Mapping[str, Any], decision: Decision | None, state: Me
 def _actual(key: str, decision: Decision | None, state: MemberState | None) -> Any:
     if decision is None:
         return None
-    if key in ("streak", "badges", "total"):
+    if key in ("streak", "total"):
         if state is None:
             return None
-        return {"streak": lambda: {k: v.length for k, v in state.streaks.items()},
-                "badges": lambda: sorted(state.badges), "total": state.total}[key]()
+        return {k: v.length for k, v in state.streaks.items()} if key == "streak" else state.total()
     if key == "tier":
         return decision.tier.current if decision.tier else None
     if key in ("fired", "not_fired"):
@@ -134,7 +151,10 @@ def _actual(key: str, decision: Decision | None, state: MemberState | None) -> A
 
 
 def _compare(key: str, wanted: Any, got: Any) -> str | None:
-    if key in ("fired", "not_fired", "paid", "badges"):
+    if key == "badges":  # the exact set: `badges: []` says no badge
+        wanted = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
+        return None if sorted(wanted) == (got or []) else f"badges: expected {wanted}, got {got or []}"
+    if key in ("fired", "not_fired", "paid"):
         wanted = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
         if key == "not_fired":
             wrong = [w for w in wanted if w in (got or [])]

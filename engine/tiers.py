@@ -7,6 +7,12 @@ qualifies for, and that status lasts to the end of ``w`` (``keep_through:
 this_window``) or of the window after it (``next_window``), plus ``grace``. The
 member's tier is the highest level any window still grants.
 
+A rolling window (``rolling_12_months``) keeps the metric per calendar month: the trailing
+metric of a month is its own and the eleven before it. The member holds the level that
+trailing metric meets now, or a higher one held in a month whose status still lasts (to
+the month's end, or twelve months more with ``next_window``, plus ``grace``); ``reached``
+records the levels held in a month, so a refund lowers the level only at the month's end.
+
 What the tier rules fix once per ruleset (names, thresholds, how windows end, the
 deadlines of calendar windows) is worked out once in a :class:`TierPlan` kept with the
 compiled ruleset, so an event only looks at the member's own windows.
@@ -23,7 +29,7 @@ from .decision import Effect, TierView
 from .state import FORGET, MemberState, ZERO
 
 __all__ = ["window_key", "window_end", "tier_index", "current_level", "add_metric", "upgrade", "close_windows",
-           "view", "level_for", "status_deadlines", "TierPlan", "plan_of", "deadlines"]
+           "view", "level_for", "status_deadlines", "TierPlan", "plan_of", "deadlines", "hold_levels"]
 
 
 def window_key(tiers, local: dt.datetime, joined: dt.datetime | None) -> int:
@@ -64,7 +70,7 @@ class TierPlan:
     anniversary window depends on when the member joined."""
 
     __slots__ = ("model", "levels", "names", "mins", "rank", "ascending", "calendar", "rolling",
-                 "never", "shared", "ends", "keep_until", "end_until", "ahead")
+                 "never", "grace", "shared", "ends", "keep_until", "end_until", "ahead")
 
     def __init__(self, tiers) -> None:
         self.model = tiers
@@ -78,6 +84,7 @@ class TierPlan:
         self.calendar = tiers.window == "calendar_year"
         self.rolling = tiers.window == "rolling_12_months"
         self.never = isinstance(tiers.downgrade, str)
+        self.grace = not self.never and tiers.downgrade.grace is not None
         self.shared = tiers.window != "anniversary_year"  # deadlines the same for every member
         self.ends: dict[int, dt.datetime] = {}
         self.keep_until: dict[int, dt.datetime] = {}
@@ -189,14 +196,45 @@ def _member_index(compiled, plan: TierPlan, state: MemberState, now: dt.datetime
 
 
 def _rolling_index(compiled, plan: TierPlan, state: MemberState, now: dt.datetime) -> int:
-    """Rolling windows: the trailing twelve months as of each month end still granting status."""
+    """Rolling windows: the level the trailing metric meets now, or a higher one held in a
+    month whose status still lasts. A month holds the level its trailing metric meets and
+    every level reached during it (``reached``), so a refund lowers the level only once the
+    month is over; ``keep_through: next_window`` and ``grace`` make earlier months last longer."""
     current = window_key(plan.model, now, state.joined)
-    best = state.tier.reached.get(current, 0)
+    reached = state.tier.reached
+    best = max(reached.get(current, 0), _level(plan, _metric(plan, state, current)))
     for key in range(current - 1, current - _ROLLING_LOOKBACK, -1):
         if now >= _status(compiled, plan, state, key):
-            break
-        best = max(best, _level(plan, _metric(plan, state, key)))
+            break  # deadlines grow with the key: no older month lasts longer
+        best = max(best, reached.get(key, 0), _level(plan, _metric(plan, state, key)))
     return best
+
+
+def hold_levels(compiled, state: MemberState, first: int, now: dt.datetime) -> None:
+    """Rolling windows, before a refund lowers the metric of month ``first``: record the level
+    each month from ``first`` on held, where its status still lasts, so the refund cannot take
+    back a level already held (it lowers the level from the end of the month, as a window end)."""
+    plan = plan_of(compiled)
+    if plan is None or not plan.rolling or plan.never:
+        return
+    current = window_key(plan.model, now, state.joined)
+    for key in range(current, max(first, current - _ROLLING_LOOKBACK + 1) - 1, -1):
+        if key < current and now >= _status(compiled, plan, state, key):
+            break
+        level = _level(plan, _metric(plan, state, key))
+        if level > state.tier.reached.get(key, 0):
+            state.put_tier("reached", key, level)
+
+
+def _rolling_deadline(compiled, plan: TierPlan, state: MemberState, now: dt.datetime) -> dt.datetime | None:
+    """With ``grace`` a month's status ends mid-month, after the month ends: the first such end
+    after ``now`` (without grace they are month starts, which the current month's end covers)."""
+    current = window_key(plan.model, now, state.joined)
+    for key in range(current - _ROLLING_LOOKBACK, current + 1):
+        until = _status(compiled, plan, state, key)
+        if until > now:
+            return until
+    return None
 
 
 _ROLLING_LOOKBACK = 12 + 12 + 13  # keep_through adds 12 months; grace is bounded by the checker's durations
@@ -235,6 +273,8 @@ def deadlines(compiled, state: MemberState, now: dt.datetime) -> list[dt.datetim
     key = now.year if plan.calendar else window_key(plan.model, now, state.joined)
     found = [_end(compiled, plan, key, state.joined)]
     found += [d for d in status_deadlines(compiled, state) if d > now]
+    if plan.rolling and plan.grace:
+        found += [d for d in (_rolling_deadline(compiled, plan, state, now),) if d is not None]
     return found
 
 

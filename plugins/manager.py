@@ -15,7 +15,6 @@ import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pluggy
 
@@ -23,6 +22,7 @@ from punchcard.dsl.functions import FunctionSpec, function_table
 
 from . import hookspecs
 from .protocols import Messenger, Scorer
+from .sql.urls import redact  # plain text work: no SQLAlchemy behind it
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -108,7 +108,7 @@ class Plugins:
         store = self.pm.hook.punchcard_open_store(url=url)
         if store is None:
             installed = sorted({impl.plugin_name for impl in self._impls("punchcard_open_store")})
-            raise ValueError(f"no storage plugin understands URL {_redact(url)!r}; "
+            raise ValueError(f"no storage plugin understands URL {redact(url)!r}; "
                              f"installed: {', '.join(installed) or 'none'}")
         return store
 
@@ -183,15 +183,6 @@ def _call(impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:
 
 def _location(plugin: object) -> str:
     return getattr(plugin, "__file__", None) or getattr(plugin, "__name__", None) or type(plugin).__module__
-
-
-def _redact(url: str) -> str:
-    """Hide a password so error messages and logs never carry one."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # -- building the manager ---------------------------------------------------------------

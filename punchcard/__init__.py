@@ -14,6 +14,7 @@ from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
 from punchcard.engine import (Compiled, Decision, Effect, Engine, Event, EventError, MemberState, MemoryStore,
                               Outcome, evaluate, new_member)
 from punchcard.engine.compile import compile_ruleset as compile
+from punchcard.engine.store import StoreError
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ __all__ = [
     "EventError",
     "MemberState",
     "MemoryStore",
+    "StoreError",
     "Outcome",
     "Code",
     "Diagnostic",

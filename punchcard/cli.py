@@ -2,23 +2,30 @@
 
 Exit codes: 0 success, 1 the work found problems (errors, failed tests, rejected
 events with --strict), 2 a usage error (bad options, unreadable input).
+
+Conventions every command follows: a store is named by ``--store URL``; ``--format``
+takes ``text`` (people) or ``json`` (machines), ``jsonl`` where there is one document a
+line; placeholders in ``--help`` say what is expected (RULESET, FILE, URL, TIME); text
+that came from outside is printed through :mod:`punchcard.display`.
 """
 
 from __future__ import annotations
 
 import sys
 from enum import Enum
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 
-__all__ = ["app", "main", "OutputFormat", "stdout", "stderr"]
+__all__ = ["app", "main", "OutputFormat", "stdout", "stderr", "store_option", "OLD_STORE_ARGUMENT", "pick_store",
+           "format_option"]
 
 app = typer.Typer(
     name="punchcard",
     help="Loyalty programs whose rules are data: check, test, explain and dry-run rulesets.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 # Wide when piped, so trees and tables are not cut for machines and files.
@@ -29,6 +36,71 @@ stderr = Console(stderr=True, highlight=False)
 class OutputFormat(str, Enum):
     text = "text"
     json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from punchcard import __version__
+
+        stdout.out(f"punchcard {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+                                           help="Print the version and exit."),
+) -> None:
+    """Loyalty programs whose rules are data: check, test, explain and dry-run rulesets."""
+
+
+# -- shared options --------------------------------------------------------------------
+STORE_HELP = "The ledger: sqlite:///points.db, or postgresql://user@host/db."
+
+
+def store_option(required: bool = True) -> Any:
+    """``--store URL``, the one spelling of a store across commands."""
+    return typer.Option(... if required else None, "--store", metavar="URL", help=STORE_HELP)
+
+
+# The context settings of a command that took its store as a positional URL before
+# ``--store``: the URL is still read (from the extra arguments), shown neither in help nor usage.
+OLD_STORE_ARGUMENT = {"allow_extra_args": True}
+
+
+def pick_store(option: Optional[str], extra: list[str]) -> str:
+    """The store URL from ``--store``, or from the older positional spelling with a note."""
+    if len(extra) > 1 or (option and extra):
+        raise typer.BadParameter("give the store once, as --store URL", param_hint="'--store'")
+    if extra:
+        stderr.print("note: a positional store URL is deprecated; write --store URL", style="yellow",
+                     markup=False, soft_wrap=True)
+        return extra[0]
+    if not option:
+        raise typer.BadParameter("a store is needed: --store URL", param_hint="'--store'")
+    return option
+
+
+def format_option(default: str = "text", old_names: Optional[dict[str, str]] = None,
+                  help: str = "text for people, json for machines.") -> Any:
+    """``--format text|json``; ``old_names`` maps former names (still accepted, with a note)."""
+    aliases = old_names or {}
+
+    def parse(value: Any) -> OutputFormat:
+        if isinstance(value, OutputFormat):
+            return value
+        if value in aliases:
+            stderr.print(f"note: --format {value} is now --format {aliases[value]}", style="yellow",
+                         markup=False, soft_wrap=True)
+            value = aliases[value]
+        try:
+            return OutputFormat(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not one of text, json") from None
+
+    return typer.Option(default, "--format", metavar="text|json", parser=parse, help=help,
+                        autocompletion=lambda incomplete: [f.value for f in OutputFormat
+                                                           if f.value.startswith(incomplete)])
 
 
 # Each module under punchcard/commands registers its commands on ``app`` when imported.

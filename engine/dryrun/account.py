@@ -50,8 +50,8 @@ class Changes:
 
 
 def account_member(partial: Partial, member: str, runs, bad: list, changes: Changes | None) -> None:
-    for file, line, reason in bad:
-        partial.bad.add(file, line, reason)
+    for file, line, reason, group in bad:
+        partial.bad.add(file, line, reason, group)
     partial.events += runs[0].events if runs else 0
     for number, run in enumerate(runs):
         _side(partial, number, member, run)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .formats import detect, json_row, normalize_value
+from .formats import InputError, detect, is_stdin, json_row, normalize_value
 from .mapping import CsvTyping
 from .passes import run_passes
 from .replay import Job, replay_rows
@@ -45,6 +45,8 @@ def _client(address: str, workers: int):
 
 def dry_run_on_dask(options, address: str):
     """``punchcard dry-run --dask ADDRESS``: the events file read and replayed by the cluster."""
+    if is_stdin(options.events):
+        raise InputError("--dask reads the events file from the cluster's workers: give a file, not -")
     client, cluster = _client(address, options.workers)
     try:
         return _replay_numbered(events_bag(Path(options.events), options), options)

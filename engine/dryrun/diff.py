@@ -26,7 +26,8 @@ def diff_numbers(new: dict, old: dict) -> dict:
     for key in list(new) + [k for k in old if k not in new]:
         a, b = new.get(key), old.get(key)
         if (a is None or _number(a)) and (b is None or _number(b)) and (a is not None or b is not None):
-            out[key] = (a or 0) - (b or 0)
+            # not ``a or 0``: a Decimal zero would become the int 0, and print as a number, not a figure
+            out[key] = (0 if a is None else a) - (0 if b is None else b)
     return out
 
 

@@ -2,9 +2,11 @@
 
 The format is told by the file name (``.jsonl``, ``.ndjson``, ``.csv``, ``.parquet``,
 each optionally followed by ``.gz``) and, when the name says nothing, by the first
-bytes (gzip's ``1f 8b``, Parquet's ``PAR1``, a ``{`` for JSON Lines). Each reader
-yields ``(line, row)`` with the 1-based line number (the row number for Parquet), or
-``(line, error)`` for a row it cannot read, so one bad row never stops a run.
+bytes (gzip's ``1f 8b``, Parquet's ``PAR1``, a ``{`` for JSON Lines). ``-`` is standard
+input, told by its first bytes alone; JSON Lines and CSV stream from it, Parquet (whose
+index is at its end) is read whole first. Each reader yields ``(line, row)`` with the
+1-based line number (the row number for Parquet), or ``(line, error)`` for a row it
+cannot read, so one bad row never stops a run.
 
 Numbers never pass through float: JSON numbers are parsed as Decimal, and a Parquet
 float column is taken by its shortest repr (as the engine does for in-process hosts).
@@ -17,19 +19,23 @@ import datetime as dt
 import gzip
 import io
 import json
+import re
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["InputError", "RowError", "detect", "open_text", "read_rows", "json_row", "columns_of",
-           "uncompressed_size", "normalize_value", "FORMATS"]
+__all__ = ["InputError", "RowError", "Source", "STDIN", "is_stdin", "detect", "open_text", "open_source",
+           "read_rows", "json_row", "columns_of", "uncompressed_size", "normalize_value", "mask_values", "parquet_file",
+           "FORMATS"]
 
 FORMATS = ("jsonl", "csv", "parquet")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
              ".pq": "parquet"}
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
+STDIN = "-"
 
 
 class InputError(Exception):
@@ -38,9 +44,34 @@ class InputError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """A row that could not be read; the replay reports it with its line number."""
+    """A row that could not be read; the replay reports it with its line number. ``group``: the
+    reason without what varies from row to row (a column number, the row's own values), by
+    which bad rows are counted; None when the reason itself is that."""
 
     reason: str
+    group: str | None = None
+
+
+def mask_values(reason: str, values) -> str:
+    """``reason`` with the row's own values (as the messages quote them, ``repr``) replaced by
+    '…': rows refused for the same reason group together, and the words that say why (field
+    names, types, the ruleset's vocabulary) stay as they are."""
+    shown = {repr(v) for v in _scalars(values) if v != ""}
+    for text in sorted(shown, key=len, reverse=True):  # the longest first: '12' inside '123' stays whole
+        reason = re.sub(rf"(?<![\w.]){re.escape(text)}(?![\w.])", "'…'", reason)
+    return reason
+
+
+def _scalars(values):
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            yield from _scalars(value)
+        elif isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
+            yield value
+
+
+def is_stdin(path) -> bool:
+    return str(path) == STDIN
 
 
 def _magic(path: Path, size: int = 4) -> bytes:
@@ -98,16 +129,29 @@ def uncompressed_size(path: Path) -> int:
     return recorded
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict | RowError]]:
+@dataclass
+class Source:
+    """An input opened for reading: its format, its header (CSV, Parquet) and its rows."""
+
+    kind: str
+    header: list[str] | None
+    rows: Iterator[tuple[int, dict | RowError]]
+
+
+def open_source(path) -> Source:
+    """A file, or standard input for ``-``; raises InputError when it cannot be read at all."""
+    if is_stdin(path):
+        return _stdin_source(sys.stdin.buffer)
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     kind, gz = detect(path)
-    if kind == "jsonl":
-        return _jsonl(path, gz)
-    if kind == "csv":
-        return _csv(path, gz)
-    return _parquet(path)
+    rows = _jsonl(path, gz) if kind == "jsonl" else _csv(path, gz) if kind == "csv" else _parquet(path)
+    return Source(kind, columns_of(path), rows)
+
+
+def read_rows(path) -> Iterator[tuple[int, dict | RowError]]:
+    return open_source(path).rows
 
 
 def columns_of(path: Path) -> list[str] | None:
@@ -118,10 +162,27 @@ def columns_of(path: Path) -> list[str] | None:
         with open_text(path, gz) as handle:
             return next(csv.reader(handle), [])
     if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.ParquetFile(path).schema_arrow.names)
+        return list(parquet_file(path).schema_arrow.names)
     return None
+
+
+def _stdin_source(stream) -> Source:
+    """Standard input, told by its first bytes: gzip, then Parquet, JSON Lines or CSV."""
+    buffer = stream if hasattr(stream, "peek") else io.BufferedReader(stream)
+    gz = buffer.peek(2)[:2] == GZIP_MAGIC
+    if gz:
+        buffer = io.BufferedReader(gzip.GzipFile(fileobj=buffer, mode="rb"))
+    head = buffer.peek(512)[:512]
+    if head[:4] == PARQUET_MAGIC:
+        if gz:
+            raise InputError(f"{STDIN}: a Parquet file compresses its own pages; do not gzip it")
+        whole = io.BytesIO(buffer.read())  # a Parquet file's index is at its end
+        return Source("parquet", list(parquet_file(whole).schema_arrow.names), _parquet(whole))
+    if not head.strip() or head.lstrip()[:1] == b"{":
+        return Source("jsonl", None, _jsonl_lines(buffer))
+    reader = csv.reader(io.TextIOWrapper(buffer, encoding="utf-8", newline=""))
+    header = _header(reader, STDIN)
+    return Source("csv", header, _csv_cells(reader, header))
 
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)  # made once: json.loads(parse_float=...) makes one a row
@@ -133,41 +194,75 @@ def json_row(text: str) -> dict | RowError:
         if text.startswith("\ufeff"):
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
         row = _DECODER.decode(text)
-    except ValueError as exc:
-        return RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except json.JSONDecodeError as exc:
+        return RowError(f"not valid JSON ({exc.msg} at column {exc.colno})", f"not valid JSON ({exc.msg})")
+    except ValueError as exc:  # a number past Python's digit limit for int()
+        return RowError(f"not valid JSON ({exc})")
     return row if isinstance(row, dict) else RowError("a JSON Lines row must be an object")
 
 
 def _jsonl(path: Path, gz: bool) -> Iterator[tuple[int, dict | RowError]]:
-    with open_text(path, gz) as handle:
-        for number, text in enumerate(handle, 1):
-            if text.strip():
-                yield number, json_row(text)
+    with (gzip.open(path, "rb") if gz else open(path, "rb")) as handle:
+        yield from _jsonl_lines(handle)
+
+
+def _jsonl_lines(handle) -> Iterator[tuple[int, dict | RowError]]:
+    """Lines of bytes, each decoded on its own: a line that is not UTF-8 is one bad row."""
+    for number, raw in enumerate(handle, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, RowError(f"not UTF-8 text (byte {exc.start + 1})", "not UTF-8 text")
+            continue
+        if text.strip():
+            yield number, json_row(text)
 
 
 def _csv(path: Path, gz: bool) -> Iterator[tuple[int, dict | RowError]]:
     with open_text(path, gz) as handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise InputError(f"{path}: empty CSV file (a header row is needed)")
-        width = len(header)
-        for cells in reader:
-            if not cells:
-                continue
-            if len(cells) != width:
-                yield reader.line_num, RowError(f"has {len(cells)} values for {width} columns")
-                continue
-            yield reader.line_num, dict(zip(header, cells))
+        yield from _csv_cells(reader, _header(reader, path))
 
 
-def _parquet(path: Path) -> Iterator[tuple[int, dict | RowError]]:
+def _header(reader, name) -> list[str]:
+    header = next(reader, None)
+    if not header:
+        raise InputError(f"{name}: empty CSV file (a header row is needed)")
+    return header
+
+
+def _csv_cells(reader, header: list[str]) -> Iterator[tuple[int, dict | RowError]]:
+    width = len(header)
+    try:
+        yield from _csv_rows(reader, header, width)
+    except UnicodeDecodeError:  # CSV is decoded as one stream: the rest cannot be read
+        yield reader.line_num + 1, RowError("not UTF-8 text; the rest of the file was not read")
+
+
+def _csv_rows(reader, header: list[str], width: int) -> Iterator[tuple[int, dict | RowError]]:
+    for cells in reader:
+        if not cells:
+            continue
+        if len(cells) != width:
+            yield reader.line_num, RowError(f"has {len(cells)} values for {width} columns")
+            continue
+        yield reader.line_num, dict(zip(header, cells))
+
+
+def parquet_file(source):
     try:
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise InputError("reading Parquet needs pyarrow: pip install 'punchcard[parquet]'") from None
+    try:
+        return pq.ParquetFile(source)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputError(f"{getattr(source, 'name', None) or source}: not a readable Parquet file ({exc})") from None
+
+
+def _parquet(source) -> Iterator[tuple[int, dict | RowError]]:
     number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
+    for batch in parquet_file(source).iter_batches(batch_size=8192):
         for row in batch.to_pylist():
             number += 1
             yield number, {k: normalize_value(v) for k, v in row.items() if v is not None}

@@ -30,7 +30,7 @@ import yaml
 
 from punchcard.dsl.model import field_base_type
 
-from .formats import InputError, RowError
+from .formats import InputError, RowError, mask_values
 
 __all__ = ["ColumnMap", "load_map", "CsvTyping", "ENVELOPE"]
 
@@ -103,7 +103,7 @@ class CsvTyping:
             try:
                 out[name] = _cell(text, kind) if kind else text
             except ValueError as exc:
-                return RowError(f"{name} {exc}")
+                return RowError(f"{name} {exc}", mask_values(f"{name} {exc}", (text,)))
         return out
 
 

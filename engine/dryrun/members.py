@@ -5,8 +5,8 @@ One JSON object a line (gzip allowed)::
     {"member": "m-1", "birth_date": "1990-04-01", "segment": "staff",
      "balance": 1200, "tier": "gold", "joined": "2024-03-01T10:00:00+09:00"}
 
-``member`` (or ``id``) names the member; ``balance``, ``tier`` and ``joined`` are
-the opening position; every other key is a profile field, typed and checked by the
+``member`` (or ``id``) names the member; ``balance`` (or ``points``), ``tier`` and
+``joined`` are the opening position; every other key is a profile field, typed and checked by the
 ruleset's member schema. The opening balance is one lot earned at the start of the
 replay (``--from``, or the first event's time) with the ruleset's expiry; it is
 the opening liability, not points issued by the replay. The opening tier counts as
@@ -28,10 +28,10 @@ from punchcard.engine.state import Lot, MemberState
 
 from .formats import RowError, read_rows
 
-__all__ = ["Seed", "read_seeds", "seed_state", "OPENING_LOT"]
+__all__ = ["Seed", "read_seeds", "seed_of", "seed_state", "seed_values", "OPENING_LOT"]
 
 OPENING_LOT = "opening-balance"
-_POSITION = ("member", "id", "balance", "tier", "joined")
+_POSITION = ("member", "id", "balance", "points", "tier", "joined")
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,26 @@ class Seed:
 
 def read_seeds(path: Path) -> Iterator[tuple[int, Seed | RowError]]:
     for line, row in read_rows(Path(path)):
-        if isinstance(row, RowError):
-            yield line, row
-            continue
-        member = row.get("member", row.get("id"))
-        if isinstance(member, int) and not isinstance(member, bool):
-            member = str(member)
-        if not isinstance(member, str) or not member.strip():
-            yield line, RowError("a member row needs member: (a non-empty string)")
-            continue
-        profile = {k: v for k, v in row.items() if k not in _POSITION}
-        yield line, Seed(member, line, profile, row.get("balance"), row.get("tier"), row.get("joined"))
+        yield line, row if isinstance(row, RowError) else seed_of(line, row)
+
+
+def seed_of(line: int, row: dict) -> Seed | RowError:
+    """One member row: a line of ``--members``, or the profile ``explain --member`` is given."""
+    member = row.get("member", row.get("id"))
+    if isinstance(member, int) and not isinstance(member, bool):
+        member = str(member)
+    if not isinstance(member, str) or not member.strip():
+        return RowError("a member row needs member: (a non-empty string)")
+    if "balance" in row and "points" in row:
+        return RowError("give the opening balance as balance: or as points:, not both")
+    profile = {k: v for k, v in row.items() if k not in _POSITION}
+    balance = row.get("balance", row.get("points"))  # points: as a ruleset's tests: spell it
+    return Seed(member, line, profile, balance, row.get("tier"), row.get("joined"))
+
+
+def seed_values(seed: Seed) -> tuple:
+    """What a member row gave: the values a reason quotes, masked when reasons are grouped."""
+    return (*seed.profile.values(), seed.balance, seed.tier, seed.joined)
 
 
 def seed_state(compiled, seed: Seed, start: dt.datetime) -> MemberState:

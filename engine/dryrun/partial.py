@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from operator import neg
 
-from .tally import Tally, normalize_reason
+from .tally import Tally
 
 __all__ = ["BadRows", "Leaders", "MemberSummary", "Partial", "TOP", "CHANGED_SAMPLE", "BAD_ROW_SAMPLE"]
 
@@ -22,27 +22,45 @@ BAD_ROW_SAMPLE = 100
 
 @dataclass
 class BadRows:
-    """Rows that are not events: counted, grouped by reason, the first ones kept with line numbers."""
+    """Rows that are not events: counted, grouped by reason, the first ones kept with line numbers.
+
+    A group is the reason without what varies from row to row (the row's own values, a
+    column number: see :class:`.formats.RowError`), and keeps its first row as an example."""
 
     count: int = 0
-    by_reason: Counter = field(default_factory=Counter)
+    by_reason: dict = field(default_factory=dict)  # (file, group) -> [rows, (line, reason) of the first]
     rows: list = field(default_factory=list)  # (file, line, reason), sorted, at most BAD_ROW_SAMPLE
 
-    def add(self, file: str, line: int, reason: str) -> None:
+    def add(self, file: str, line: int, reason: str, group: str | None = None) -> None:
         self.count += 1
-        self.by_reason[f"{file}: {normalize_reason(reason)}"] += 1
+        self._group((file, group or reason), 1, (line, reason))
         self.rows.append((file, line, reason))
         if len(self.rows) > 2 * BAD_ROW_SAMPLE:
             self._trim()
+
+    def _group(self, key: tuple, rows: int, example: tuple) -> None:
+        entry = self.by_reason.get(key)
+        if entry is None:
+            self.by_reason[key] = [rows, example]
+        else:
+            entry[0] += rows
+            entry[1] = min(entry[1], example)
 
     def _trim(self) -> None:
         self.rows = sorted(self.rows)[:BAD_ROW_SAMPLE]
 
     def merge(self, other: "BadRows") -> None:
         self.count += other.count
-        self.by_reason.update(other.by_reason)
+        for key, (rows, example) in other.by_reason.items():
+            self._group(key, rows, example)
         self.rows.extend(other.rows)
         self._trim()
+
+    def groups(self) -> list[dict]:
+        """[{file, reason, rows, example: {line, reason}}], the most frequent first."""
+        ordered = sorted(self.by_reason.items(), key=lambda item: (-item[1][0], item[0]))
+        return [{"file": file, "reason": group, "rows": rows, "example": {"line": line, "reason": reason}}
+                for (file, group), (rows, (line, reason)) in ordered]
 
 
 @dataclass

@@ -21,7 +21,9 @@ from operator import itemgetter
 from typing import Callable
 
 from .account import Changes, account_member, new_partial
+from .formats import mask_values
 from .member import TRACE_LIMIT, SideRun, replay_member, tick_id
+from .members import seed_values
 from .partial import Partial
 from .sides import Side
 from .spill import read_partition
@@ -60,7 +62,7 @@ class MemberRun:
     """What ``observe`` is shown of a member: every decision of every side (``sides[n].decisions``)."""
 
     member: str
-    bad: list = field(default_factory=list)  # (file, line, reason)
+    bad: list = field(default_factory=list)  # (file, line, reason, group)
     events: int = 0
     sides: list = field(default_factory=list)
 
@@ -119,7 +121,8 @@ class _Partition:
         runs = [SideRun(side, self.observe is not None) for side in self.sides]
         changes = Changes() if len(runs) > 1 else None
         replay_member(runs, member, rows, seed, self.start, self.end, changes)
-        bad = [("members", seed.line, runs[0].seed_error)] if runs[0].seed_error else []
+        error = runs[0].seed_error
+        bad = [("members", seed.line, error, mask_values(error, seed_values(seed)))] if error else []
         touched = self.budgets and any(run.uses for run in runs)
         if self.observe is not None:
             self.observe(member, MemberRun(member, bad, runs[0].events, runs))

@@ -39,8 +39,7 @@ def _input(result, map_json) -> dict:
     return {
         "events": result.source, "rows": result.rows, "filtered_out": result.filtered,
         "bad_rows": bad.count,
-        "bad_rows_by_reason": [{"reason": r, "rows": n} for r, n in sorted(bad.by_reason.items(),
-                                                                         key=lambda kv: (-kv[1], kv[0]))],
+        "bad_rows_by_reason": bad.groups(),
         "bad_row_sample": [{"file": f, "line": line, "reason": reason} for f, line, reason in sorted(bad.rows)],
         "start": result.start, "end": result.end, "passes": result.passes, "map": map_json or None,
     }

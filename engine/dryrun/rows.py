@@ -22,11 +22,12 @@ from pathlib import Path
 
 from punchcard.engine.events import Event, EventError, parse_time
 
-from .formats import InputError, RowError, columns_of, detect, read_rows
+from .formats import InputError, RowError, mask_values, open_source
 from .mapping import ColumnMap, CsvTyping
 from .partial import BadRows
 
-__all__ = ["Scan", "prepare", "prepared_rows", "row_time", "check_header", "event_row", "row_event", "ROW_FIELDS"]
+__all__ = ["Scan", "prepare", "prepared_rows", "readable_rows", "row_time", "check_header", "event_row", "row_event",
+           "ROW_FIELDS"]
 
 # a kept row: what sorts it first, then the event's other parts, then the raw row (or None)
 ROW_FIELDS = ("member", "time", "line", "id", "type", "fields", "raw")
@@ -59,12 +60,23 @@ def check_header(path: Path, header: list[str] | None, cmap: ColumnMap) -> None:
 
 
 def prepared_rows(path: Path, cmap: ColumnMap, compiled):
-    path = Path(path)
-    kind, _ = detect(path)
-    check_header(path, columns_of(path), cmap)
-    typing = CsvTyping(compiled.model.event_fields()) if kind == "csv" else None
-    for line, row in read_rows(path):
+    """``(line, row)`` of a file (``-``: standard input), mapped and typed; a row that cannot be
+    read is a RowError."""
+    source = open_source(path)
+    check_header(path, source.header, cmap)
+    typing = CsvTyping(compiled.model.event_fields()) if source.kind == "csv" else None
+    for line, row in source.rows:
         yield line, prepare(row, cmap, typing)
+
+
+def readable_rows(path: Path, compiled, bad: BadRows, cmap: ColumnMap | None = None):
+    """The rows of an events file (``-``: standard input) that are objects, read as the dry-run
+    reads them; a row that cannot be read is counted into ``bad`` and reading goes on."""
+    for line, row in prepared_rows(path, cmap or ColumnMap(), compiled):
+        if isinstance(row, RowError):
+            bad.add("events", line, row.reason, row.group)
+        else:
+            yield line, row
 
 
 def row_time(row: dict, compiled) -> dt.datetime | None:
@@ -98,13 +110,14 @@ class Scan:
         """Count a row; its event when it goes on to the replay."""
         self.rows += 1
         if isinstance(row, RowError):
-            self.bad.add("events", line, row.reason)
+            self.bad.add("events", line, row.reason, row.group)
             return None
         try:
             event = compiled.schema.parse(row)
         except EventError as exc:
             if self._window(row_time(row, compiled)):
-                self.bad.add("events", line, "; ".join(exc.problems))
+                reason = "; ".join(exc.problems)
+                self.bad.add("events", line, reason, mask_values(reason, row.values()))
             return None
         return event if self._window(event.time) else None
 

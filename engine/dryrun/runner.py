@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 from punchcard.engine.compile import compile_ruleset
 from punchcard.engine.events import parse_time
 
-from .formats import InputError, RowError, detect, uncompressed_size
+from .formats import InputError, RowError, detect, is_stdin, parquet_file, uncompressed_size
 from .mapping import ColumnMap
 from .members import read_seeds
 from .partial import BadRows, Partial
@@ -92,14 +92,21 @@ class RunResult:
 
 def resolve_window(since, until, tz) -> tuple[dt.datetime | None, dt.datetime | None]:
     """--from and --until as instants: a date means the local midnight starting it (--from) or
-    ending it (--until, so ``--until 2026-12-31`` includes that whole day)."""
+    ending it (--until, so ``--until 2026-12-31`` includes that whole day). A window that ends
+    before it starts is an :class:`InputError`: it would silently select nothing."""
     def instant(value, next_day: bool):
         if value is None or isinstance(value, dt.datetime):
             return parse_time(value, tz) if value is not None else None
         day = value + dt.timedelta(days=1) if next_day else value
         return dt.datetime(day.year, day.month, day.day, tzinfo=tz)
 
-    return instant(since, False), instant(until, True)
+    start, end = instant(since, False), instant(until, True)
+    if start is not None and end is not None and start >= end:
+        both_times = isinstance(since, dt.datetime) and isinstance(until, dt.datetime)
+        relation = "the same time as" if both_times and start == end else "later than"
+        raise InputError(f"--from {since.isoformat()} is {relation} --until {until.isoformat()}: "
+                         "no event can be in that window")
+    return start, end
 
 
 def _spec(ruleset) -> str:
@@ -163,11 +170,11 @@ def dry_run(options: Options) -> RunResult:
 
 
 def _input_size(path: Path) -> int:
+    if is_stdin(path):
+        return 0  # not known before it is read: the fewest partitions
     try:
         if detect(Path(path))[0] == "parquet":
-            import pyarrow.parquet as pq
-
-            return pq.ParquetFile(path).metadata.num_rows * 120
+            return parquet_file(path).metadata.num_rows * 120
         return uncompressed_size(Path(path))
     except (OSError, ImportError):
         raise InputError(f"{path}: no such file") from None
@@ -197,7 +204,7 @@ def read_seeds_into(options: Options, add: Callable, bad: BadRows) -> None:
         return
     for line, seed in read_seeds(Path(options.members)):
         if isinstance(seed, RowError):
-            bad.add("members", line, seed.reason)
+            bad.add("members", line, seed.reason, seed.group)
         else:
             add(seed.member, seed)
 

@@ -124,12 +124,16 @@ def _rejections(report: dict) -> str:
     rows = [[escape(r["outcome"]), escape(r["reason"]), h.fmt(r["events"]),
              f'line {h.fmt(r["example"]["line"])}: <code>{escape(r["example"]["event_id"])}</code>']
             for r in report["rejections"]]
+    groups = [[escape(g["file"]), escape(g["reason"]), h.fmt(g["rows"]),
+               f'line {h.fmt(g["example"]["line"])}: {escape(g["example"]["reason"])}']
+              for g in report["input"]["bad_rows_by_reason"]]
     bad = [[escape(b["file"]), h.fmt(b["line"]), escape(b["reason"])] for b in report["input"]["bad_row_sample"]]
     inner = h.table(["Outcome", "Reason", "Events", "First"], rows, numeric_from=2) if rows else \
         '<p class="muted">No event was rejected.</p>'
     inner += f"<h3>Bad rows: {h.fmt(report['input']['bad_rows'])}</h3>"
-    if bad:
-        inner += h.table(["File", "Line", "Reason"], bad, numeric_from=1)
+    if groups:
+        inner += h.table(["File", "Reason", "Rows", "First"], groups, numeric_from=2)
+        inner += "<h3>The first bad rows</h3>" + h.table(["File", "Line", "Reason"], bad, numeric_from=1)
     return _section("rejections", "Rejections and bad rows", inner)
 
 

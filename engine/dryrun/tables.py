@@ -12,6 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from punchcard.display import shown
 from punchcard.engine.decision import to_jsonable
 
 from .sections import TOTAL_LABELS
@@ -113,23 +114,26 @@ def _gates(report: dict) -> Table | None:
 
 def _rejections(report: dict) -> Table | None:
     rows = report["rejections"][:_ROWS_SHOWN]
-    bad = report["input"]["bad_row_sample"][:_ROWS_SHOWN]
+    bad = report["input"]["bad_rows_by_reason"][:_ROWS_SHOWN]
     if not rows and not bad:
         return None
     table = _table(f"Rejections and bad rows ({report['input']['bad_rows']} bad rows)", ["Reason", "Events", "First"])
+    # Reasons, ids and file names come from the input: plain Text (no markup), escaped by shown().
     for row in rows:
-        table.add_row(f"{row['outcome']}: {row['reason']}", _fmt(row["events"]),
-                      f"line {row['example']['line']} ({row['example']['event_id']})")
-    for row in bad:
-        table.add_row(Text(f"bad row: {row['reason']}", style="red"), "1", f"{row['file']} line {row['line']}")
+        table.add_row(Text(f"{row['outcome']}: {shown(row['reason'])}"), _fmt(row["events"]),
+                      Text(f"line {row['example']['line']} ({shown(row['example']['event_id'])})"))
+    for group in bad:  # the group's reason, and its first row with its reason in full
+        example = group["example"]
+        table.add_row(Text(f"bad row: {shown(group['reason'])}", style="red"), _fmt(group["rows"]),
+                      Text(f"{shown(group['file'])} line {example['line']}: {shown(example['reason'])}"))
     return table
 
 
 def _top(report: dict) -> Table:
     table = _table("Top members by points issued", ["Member", "Issued", "Balance", "Tier", "Events"])
     for row in report["top_members"]:
-        table.add_row(row["member"], _fmt(row["points_issued"]), _fmt(row["liability_points"]), row["tier"] or "–",
-                      _fmt(row["events"]))
+        table.add_row(Text(shown(row["member"])), _fmt(row["points_issued"]), _fmt(row["liability_points"]),
+                      Text(shown(row["tier"] or "–")), _fmt(row["events"]))
     return table
 
 

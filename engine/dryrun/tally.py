@@ -135,7 +135,8 @@ class Tally:
 
     def _trace(self, decision: Decision) -> None:
         rules = self.rules
-        earning: set[str] | None = None
+        earning: set[str] | None = None  # the earning rules this decision considered
+        fired: set[str] | None = None  # ... and those that fired, each counted once
         for step in decision.trace:
             phase = step.phase
             if phase in _EARNING_PHASES:
@@ -144,7 +145,12 @@ class Tally:
                     earning = {rule}
                 else:
                     earning.add(rule)
-                if step.fired:
+                # a multiplier has two fired steps (its condition, then stacking): one event, one firing
+                if step.fired and (fired is None or rule not in fired):
+                    if fired is None:
+                        fired = {rule}
+                    else:
+                        fired.add(rule)
                     row = rules.get(rule)
                     if row is None:
                         row = rules[rule] = [0, ZERO, 0]

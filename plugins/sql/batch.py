@@ -7,9 +7,13 @@ original order against that state held in memory (``Engine.recall`` and
 ``Engine.decide``, with the chunk as their unit of work), then write each member's
 final state once and everything else with one statement per table. Budgets are read
 without a lock and checked when the chunk writes (see :meth:`Chunk.check_budgets`); a
-chunk that lost a race runs again with its budget rows locked from the start. A chunk
-that fails for any other reason is replayed one event per transaction, so one bad
-event never loses the others.
+chunk that lost a race runs again with its budget rows locked from the start. A
+transient store failure (deadlock, dropped connection) runs the chunk again after a
+short pause, a bounded number of times; any other store failure raises
+:class:`~punchcard.engine.store.StoreError`: the chunks before it are committed, this
+one and those after it are not, so running the same events again continues in order.
+A chunk the store refused (its postings could not account for a decision) is replayed
+one event per transaction, where that event is stored as rejected.
 """
 
 from __future__ import annotations
@@ -19,15 +23,16 @@ import logging
 from contextlib import contextmanager
 from decimal import Decimal
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
-from punchcard.engine.decision import Decision, Outcome, Step
+from punchcard.engine.decision import Decision
+from punchcard.engine.engine import STORE_ATTEMPTS, store_backoff
 from punchcard.engine.evaluate import evaluate, new_member
 from punchcard.engine.events import Event, EventError
 from punchcard.engine.state import ZERO, MemberState
-from punchcard.engine.store import ProcessedEvent
+from punchcard.engine.store import ProcessedEvent, Refused, StoreError
 
-from .connect import is_retryable
+from .errors import driver_errors, release, store_error
 from .record import clipped_by, record_event
 from .repository import load_members, processed_events
 from .rows import diff_member
@@ -98,23 +103,26 @@ def _run_chunk(store, engine, events: list) -> list[Decision]:
 
 
 def _attempts(store, engine, events: list[Event]) -> tuple[list[Decision], list[Decision]]:
-    for attempt in range(CHUNK_ATTEMPTS):
+    conflicts = failures = 0
+    while conflicts < CHUNK_ATTEMPTS:
         try:
-            decisions, stored = _transaction(store, engine, events, locked_budgets=attempt > 0)
-        except (BatchConflict, IntegrityError) as exc:  # a race lost: the next attempt sees its outcome
-            log.info("batch of %d events conflicted (%s); running it again", len(events), exc)
-            continue
-        except DBAPIError as exc:
-            if is_retryable(exc):
-                log.info("batch of %d events hit %s; running it again", len(events), exc.orig)
-                continue
-            log.warning("batch of %d events failed (%s); processing them one by one", len(events), exc)
+            return _transaction(store, engine, events, locked_budgets=conflicts > 0)
+        except (BatchConflict, IntegrityError):  # a race lost: the next attempt sees its outcome
+            conflicts += 1
+            log.info("batch of %d events lost a race; running it again", len(events))
+        except Refused as exc:
+            log.warning("batch of %d events refused (%s); processing them one by one", len(events), exc)
             break
-        except Exception as exc:
-            log.warning("batch of %d events failed (%s); processing them one by one", len(events), exc)
-            break
-        return decisions, stored
-    return [_one(engine, event) for event in events], []  # each notified by Engine.process
+        except (StoreError, *driver_errors()) as exc:
+            failure = exc if isinstance(exc, StoreError) else store_error(exc, "storing a batch", store.shown_url)
+            failures += 1
+            if not failure.transient or failures == STORE_ATTEMPTS:
+                raise failure from None
+            log.warning("batch of %d events: %s; trying again (%d of %d)", len(events), failure, failures + 1,
+                        STORE_ATTEMPTS)
+            store_backoff(failures)
+    # Each in its own transaction; Engine.process notifies listeners and raises StoreError.
+    return [engine.process(event) for event in events], []
 
 
 def _transaction(store, engine, events: list[Event], locked_budgets: bool) -> tuple[list[Decision], list[Decision]]:
@@ -130,18 +138,7 @@ def _transaction(store, engine, events: list[Event], locked_budgets: bool) -> tu
         store.faults.at("committed")
         return decisions, chunk.stored
     finally:
-        conn.close()
-
-
-def _one(engine, event: Event) -> Decision:
-    """One event in its own transaction; a failure is logged and reported, not raised."""
-    try:
-        return engine.process(event)
-    except Exception as exc:
-        log.error("event %s was not processed: %s", event.id, exc, exc_info=True)
-        reason = f"not processed: {exc}; sending the event again is safe"
-        return Decision(event.id, event.member, engine.compiled.label, Outcome.REJECTED, reason=reason,
-                        event_type=event.type, time=event.time, trace=(Step("input", "store", False, reason),))
+        release(conn)
 
 
 class Chunk:

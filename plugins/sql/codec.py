@@ -3,7 +3,7 @@
 Documents use tagged JSON so a loaded state equals the state that was saved:
 Decimals are strings (``{"$d": "1.50"}``), datetimes keep their IANA zone, tuples
 stay tuples and sets stay sets. Stored decisions are the host-facing
-``Decision.to_json()`` (written as text by ``jsontext.decision_text``);
+``Decision.to_dict()`` (written as text by ``jsontext.decision_text``);
 :func:`decision_from_json` rebuilds the dataclasses from it.
 """
 
@@ -210,7 +210,7 @@ def _tier(doc: dict | None) -> TierView | None:
 
 def decision_from_json(doc: dict) -> Decision:
     """A stored decision. Amounts and times come back typed; effect details and trace
-    values stay as their JSON text, so ``to_json()`` gives back exactly what was stored."""
+    values stay as their JSON text, so ``to_dict()`` gives back exactly what was stored."""
     return Decision(
         event_id=doc["event_id"], member_id=doc["member_id"], ruleset=doc["ruleset"], outcome=doc["outcome"],
         points=Decimal(doc["points"]), effects=tuple(_effect(e) for e in doc["effects"]),

@@ -16,10 +16,10 @@ import sqlite3
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
 
+from .errors import is_transient
 from .jsontext import dumps
-from .urls import backend_of
+from .urls import backend_of, redact
 
 __all__ = ["create_sql_engine", "is_retryable", "SQLITE_BUSY_SECONDS", "backend_of", "redact"]
 
@@ -30,16 +30,12 @@ SQLITE_BUSY_SECONDS = 60.0
 # the member-keyed indexes, and rereading them from the OS was a fifth of its writes.
 # Only memory: durability is the journal's and synchronous's business.
 SQLITE_CACHE_KIB = 32768
-# PostgreSQL errors after which the whole transaction can simply run again.
-_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
-
-
-def redact(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def create_sql_engine(url: str, busy_timeout: float = SQLITE_BUSY_SECONDS, **options) -> Engine:
-    """An engine for ``url``; ``busy_timeout`` (SQLite) is how long to wait for the write lock."""
+    """An engine for ``url``; ``busy_timeout`` (SQLite) is how long to wait for the write lock.
+    SQL parameters are never put into SQLAlchemy's logs or exception messages."""
+    options["hide_parameters"] = True
     parsed = make_url(url)
     if backend_of(url) == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
@@ -78,10 +74,4 @@ def _sqlite_begin(conn) -> None:
 
 def is_retryable(exc: BaseException) -> bool:
     """A failure after which running the whole transaction again is safe and useful."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in _RETRY_SQLSTATES:
-        return True
-    message = str(exc.orig).lower()
-    return isinstance(exc, OperationalError) and ("database is locked" in message or "busy" in message)
+    return is_transient(exc)

@@ -4,10 +4,10 @@ Every document column is serialised by :func:`dumps` (compact, no NaN, never a
 float from a Decimal). A value that is already JSON text is marked
 :class:`JsonText` and goes to the database as it is.
 
-:func:`decision_text` writes ``Decision.to_json()`` as text without building that
+:func:`decision_text` writes ``Decision.to_dict()`` as text without building that
 dictionary first: field by field, with the C JSON encoder (made once, not per call)
 for effect details and trace values, calling back only for what JSON has no type for
-(Decimals, times, sets). The text is exactly ``json.dumps(decision.to_json())``,
+(Decimals, times, sets). The text is exactly ``json.dumps(decision.to_dict())``,
 compact; a test holds the two together.
 """
 
@@ -116,7 +116,7 @@ def _step(step: Step) -> str:
 
 
 def decision_text(decision: Decision) -> JsonText:
-    """``decision.to_json()`` as JSON text, key for key."""
+    """``decision.to_dict()`` as JSON text, key for key."""
     d = decision
     effects = ",".join([_value(Effect.fields(e)) for e in d.effects])
     trace = ",".join([_step(s) for s in d.trace])

@@ -15,14 +15,19 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SchemaError", "alembic_config", "head", "current", "upgrade", "downgrade", "ensure_schema", "MIGRATIONS"]
+from punchcard.engine.store import StoreError
+
+from .urls import redact
+
+__all__ = ["SchemaError", "alembic_config", "head", "current", "upgrade", "downgrade", "ensure_schema", "MIGRATIONS",
+           "known", "problem", "inspect_schema"]
 
 log = logging.getLogger("punchcard.store.sql")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-class SchemaError(RuntimeError):
+class SchemaError(StoreError):
     """The database is not at the schema this punchcard needs."""
 
 
@@ -42,7 +47,13 @@ def current(conn: Connection) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
-    """Run the migrations up to ``revision`` in one transaction; returns (from, to)."""
+    """Run the migrations up to ``revision`` in one transaction; returns (from, to).
+    A database with tables but no version row, or at a revision this punchcard does not
+    know, raises :class:`SchemaError` saying so, before anything is changed."""
+    now, has_tables = inspect_schema(engine)
+    trouble = problem(now, has_tables, redact(engine.url.render_as_string(hide_password=True)))
+    if trouble:
+        raise SchemaError(trouble)
     return _migrate(engine, command.upgrade, revision)
 
 
@@ -61,18 +72,49 @@ def _migrate(engine: Engine, step, revision: str) -> tuple[str | None, str | Non
     return before, after
 
 
+def known(revision: str) -> bool:
+    """Whether this punchcard's migrations include ``revision``."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown id
+        return False
+
+
+def problem(now: str | None, has_tables: bool, shown_url: str) -> str | None:
+    """What stands between the database and ``db upgrade``, in words; None if nothing."""
+    if now is None and has_tables:
+        return (f"{shown_url} has tables but no schema version row (alembic_version): it was not created by "
+                "`punchcard db upgrade`, or the row was deleted; punchcard will not guess its revision. "
+                "Restore the row from a backup, or start a new ledger")
+    if now is not None and not known(now):
+        return (f"{shown_url} is at schema revision {now}, which this punchcard does not know: a newer "
+                f"punchcard migrated it (this one goes up to {head()}). Use that version of punchcard")
+    return None
+
+
+def inspect_schema(engine: Engine) -> tuple[str | None, bool]:
+    """(revision, has tables), read without taking SQLite's write lock."""
+    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
+        return current(conn), bool(set(inspect(conn).get_table_names()) - {"alembic_version"})
+
+
 def ensure_schema(engine: Engine, auto: bool, shown_url: str) -> None:
     """Refuse a database at another revision. With ``auto`` (the embedded SQLite
     default), an empty database is migrated in place, under its write lock so two
     processes opening a new file at once do it once."""
-    with engine.connect() as conn:
-        with conn.begin():
-            now, wanted = current(conn), head()
-            if now == wanted:
-                return
-            if auto and now is None and not inspect(conn).get_table_names():
+    now, has_tables = inspect_schema(engine)
+    wanted = head()
+    if now == wanted:
+        return
+    if auto and now is None and not has_tables:
+        with engine.connect() as conn, conn.begin():
+            if current(conn) is None and not inspect(conn).get_table_names():
                 command.upgrade(alembic_config(conn), "head")
                 log.info("created the ledger schema (%s) in %s", wanted, shown_url)
                 return
-    raise SchemaError(f"{shown_url} is at schema revision {now or 'none'}, this punchcard needs {wanted}: "
-                      f"run `punchcard db upgrade {shown_url}`")
+            now = current(conn)
+        if now == wanted:
+            return
+    raise SchemaError(problem(now, has_tables, shown_url)
+                      or f"{shown_url} is at schema revision {now or 'none'}, this punchcard needs {wanted}: "
+                         f"run `punchcard db upgrade {shown_url}`")

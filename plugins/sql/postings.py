@@ -15,6 +15,7 @@ from decimal import Decimal
 from punchcard.engine.decision import Decision, Effect
 from punchcard.engine.events import Event
 from punchcard.engine.state import ZERO, Lot, MemberState
+from punchcard.engine.store import Refused
 
 from .jsontext import jsonable_text
 
@@ -26,8 +27,9 @@ LOT_FIELD = {"redeem": "spent", "reverse": "spent", "clawback": "clawed", "adjus
 _BALANCE = {"earn", "redeem", "reverse", "clawback", "adjust", "expire", "void"}
 
 
-class LedgerMismatch(RuntimeError):
-    """The effects of a decision do not explain its state change; nothing is stored."""
+class LedgerMismatch(Refused):
+    """The effects of a decision do not explain its state change; nothing of it is
+    stored, and the engine stores the event as rejected instead."""
 
 
 @dataclass

@@ -8,6 +8,7 @@ commits many events per transaction with the same guarantees (see batch.py).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from decimal import Decimal
@@ -18,8 +19,11 @@ from sqlalchemy.engine import Connection
 from punchcard.engine.decision import Decision
 from punchcard.engine.state import MemberState
 
+from punchcard.engine.store import StoreError
+
 from .connect import backend_of, create_sql_engine, is_retryable, redact
 from .cache import MemberCache
+from .errors import describe, driver_errors, failures, translated
 from .faults import Faults
 from .migrate import ensure_schema
 from .models import Budget, Member, ProcessedEventRow
@@ -38,24 +42,51 @@ class SqlStore:
     """A Store on SQLAlchemy. ``auto_upgrade`` (default: SQLite only) creates the schema
     in an empty database; PostgreSQL is never migrated implicitly. ``cache_size``
     members are kept decoded between transactions (see cache.py; 0 turns it off);
-    ``busy_timeout`` (seconds, SQLite) is how long to wait for the write lock."""
+    ``busy_timeout`` (seconds, SQLite) is how long to wait for the write lock.
+    ``create=False`` refuses a SQLite file that does not exist yet, rather than
+    creating it (what reading commands want).
+
+    Opening checks a SQLite file with ``PRAGMA quick_check`` and refuses a corrupt one
+    before anything is written to it. Every failure of the database raises
+    :class:`~punchcard.engine.store.StoreError` (see errors.py)."""
 
     def __init__(self, url: str, *, batch_size: int = DEFAULT_BATCH, auto_upgrade: bool | None = None,
-                 cache_size: int = 5000, **engine_options):
+                 cache_size: int = 5000, create: bool = True, **engine_options):
         backend = backend_of(url)
         if backend is None:
             raise ValueError(f"not a SQL ledger URL: {redact(url)}")
         self.url, self.shown_url, self.batch_size = url, redact(url), batch_size
-        self.engine = create_sql_engine(url, **engine_options)
+        with failures("opening it", self.shown_url):
+            self.engine = create_sql_engine(url, **engine_options)
         self.dialect = Dialect(self.engine.dialect.name)
         self.faults = Faults()
         self.cache = MemberCache(cache_size)
-        auto = (backend == "sqlite") if auto_upgrade is None else auto_upgrade
+        auto = (backend == "sqlite" and create) if auto_upgrade is None else auto_upgrade
         try:
-            ensure_schema(self.engine, auto and backend == "sqlite", self.shown_url)
+            with failures("opening it", self.shown_url):
+                if backend == "sqlite":
+                    self._check_file(create)
+                ensure_schema(self.engine, auto and backend == "sqlite", self.shown_url)
         except BaseException:
             self.engine.dispose()
             raise
+
+    def _check_file(self, create: bool) -> None:
+        """A missing file (unless ``create``) or a corrupt one is refused before any write."""
+        path = self.engine.url.database
+        if not create and not os.path.exists(path):
+            raise StoreError(f"no ledger at {self.shown_url}: {path} does not exist")
+        try:
+            with self.read() as conn, conn.begin():
+                problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
+        except driver_errors() as exc:
+            raise StoreError(f"{self.shown_url} is not a usable SQLite ledger ({describe(exc)}); "
+                             "it was left as it is: restore it from a backup") from None
+        if problems != ["ok"]:
+            lines = [line.strip() for problem in problems for line in str(problem).splitlines()]
+            found = "; ".join(line for line in lines if line and not line.startswith("***"))
+            raise StoreError(f"{self.shown_url} is corrupt (PRAGMA quick_check: {found}); "
+                             "it was left as it is: restore it from a backup")
 
     def __repr__(self) -> str:
         return f"SqlStore({self.shown_url!r})"
@@ -70,9 +101,12 @@ class SqlStore:
                 return conn
             except Exception as exc:
                 conn.close()
-                if attempt == attempts or not is_retryable(exc):
+                if not is_retryable(exc):
                     raise
-                log.warning("database busy, retrying (%d of %d): %s", attempt, attempts, exc)
+                if attempt == attempts:  # waited and tried enough: callers must not multiply the waits
+                    raise StoreError(f"the ledger at {self.shown_url} stayed unavailable after {attempts} "
+                                     f"attempts: {describe(exc)}") from None
+                log.warning("%s: %s, trying again (%d of %d)", self.shown_url, describe(exc), attempt + 1, attempts)
                 time.sleep(random.uniform(0.01, 0.05) * attempt)  # backoff with jitter, not synchronisation
         raise AssertionError("unreachable")
 
@@ -90,6 +124,7 @@ class SqlStore:
 
         return process_batch(self, engine, events, self.batch_size)
 
+    @translated("reading a member")
     def member(self, member_id: str) -> MemberState | None:
         """The member as stored (read afresh, never from the cache: callers may keep it)."""
         with self.read() as conn, conn.begin():
@@ -98,6 +133,7 @@ class SqlStore:
                 return None
             return load_members(conn, rows)[member_id].state
 
+    @translated("reading decisions")
     def decisions(self, member_id: str, limit: int = 20) -> list[Decision]:
         """The member's most recent stored decisions, newest first."""
         table = ProcessedEventRow.__table__
@@ -106,6 +142,7 @@ class SqlStore:
         with self.read() as conn, conn.begin():
             return [to_processed(row).decision for row in conn.execute(query)]
 
+    @translated("reading budgets")
     def budgets(self) -> dict[str, Decimal]:
         with self.read() as conn, conn.begin():
             return {row.rule: row.used for row in conn.execute(select(Budget.__table__))}
@@ -113,7 +150,9 @@ class SqlStore:
     def audit(self):
         from .audit import audit
 
-        return audit(self)
+        with failures("auditing it", self.shown_url):
+            return audit(self)
 
     def close(self) -> None:
         self.engine.dispose()
+

@@ -25,6 +25,7 @@ from punchcard.engine.evaluate import new_member
 from punchcard.engine.store import ProcessedEvent
 from punchcard.engine.state import MemberState
 
+from .errors import release, translated
 from .record import clipped_by, record_event
 from .repository import load_members
 from .rows import Loaded, diff_member
@@ -44,6 +45,7 @@ class SqlUnit:
         self._budgets: dict[str, Decimal] = {}
         self._limits: dict[str, Decimal] | None = None  # set when the budgets were read without a lock
 
+    @translated("locking a member")
     def __enter__(self) -> "SqlUnit":
         self._conn = self.store.begin()
         try:
@@ -59,15 +61,16 @@ class SqlUnit:
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()  # returns it to the pool; an open transaction is rolled back
+        release(conn)  # back to the pool, an open transaction rolled back; a broken one discarded
 
+    @translated("reading an event's idempotency record")
     def processed(self, event_id: str) -> ProcessedEvent | None:
         prior = self.store.dialect.claim(self._conn, event_id, self.member_id)
         if prior is None and self.store.dialect.postgres:
             self._claimed.add(event_id)
         return prior
 
+    @translated("reading a member")
     def load_member(self, member_id: str) -> MemberState | None:
         return self._load().state
 
@@ -76,6 +79,7 @@ class SqlUnit:
             self._loaded = load_members(self._conn, [self._member_row], self.store.cache)[self.member_id]
         return self._loaded
 
+    @translated("reading budgets")
     def budgets_used(self, rules: Iterable[str] | Mapping[str, Decimal]) -> dict[str, Decimal]:
         """Used points per budget rule. ``rules`` with their limits (a mapping, as the
         engine passes them) lets PostgreSQL read without the lock; see the module notes."""
@@ -98,6 +102,7 @@ class SqlUnit:
                  points < 0 or any(clipped_by(decision, rule) for decision in decisions))
                 for rule, points in sorted(totals.items())]
 
+    @translated("storing an event")
     def commit(self) -> None:
         changes = Changes(budget_base=self._budgets)
         loaded = after = self._load()

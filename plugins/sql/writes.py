@@ -18,7 +18,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.engine import Connection
 
-from punchcard.engine.store import Conflict
+from punchcard.engine.store import Conflict, StoreError
 
 from .prepared import executemany
 from .models import Budget, BudgetUse, HistoryRow, LedgerEntry, LotRow, Member, MemberRecord, ProcessedEventRow, \
@@ -31,9 +31,10 @@ _P, _E, _B, _U = ProcessedEventRow.__table__, LedgerEntry.__table__, Budget.__ta
 _R = MemberRecord.__table__
 
 
-class StaleMember(RuntimeError):
-    """A member row changed under a unit of work that holds its lock: a locking bug,
-    so the transaction is refused rather than allowed to overwrite."""
+class StaleMember(StoreError):
+    """A member row changed under a unit of work that holds its lock: a locking bug, or
+    somebody writing to the tables behind the engine's back, so the transaction is
+    refused rather than allowed to overwrite, and the run stops."""
 
 
 @dataclass

@@ -9,24 +9,33 @@ from typing import List
 import typer
 
 from punchcard.cli import OutputFormat, app, stderr, stdout
-from punchcard.discovery import find_rulesets
+from punchcard.discovery import EXIT_NOTHING_TO_DO, find_rulesets, none_found
+from punchcard.display import shown, shown_lines
 
 __all__ = ["check", "schema"]
 
 
 @app.command()
 def check(
-    paths: List[Path] = typer.Argument(..., help="Ruleset files, ruleset folders, or folders of rulesets."),
+    paths: List[Path] = typer.Argument(..., metavar="RULESET...", help="Ruleset files, ruleset folders, or folders "
+                                                                       "of rulesets."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
-    """Load, parse and type-check rulesets. Exit 0 when clean, 1 when any has errors."""
+    """Load, parse and type-check rulesets, in every sub-folder too. Exit 0 when clean, 1 when any
+    has errors, 5 when the paths hold no ruleset."""
     from punchcard.api import check_many
     from punchcard.plugins.manager import PluginError
 
+    found = find_rulesets(paths)
+    if not found:
+        stderr.print(shown(none_found(paths)), markup=False, soft_wrap=True)
+        if format is OutputFormat.json:
+            stdout.out("[]")  # still a list, for whatever parses the output
+        raise typer.Exit(EXIT_NOTHING_TO_DO)
     try:
-        results = check_many(find_rulesets(paths))
+        results = check_many(found)
     except PluginError as exc:  # a broken plugin is the set-up's problem, not the ruleset's
-        stderr.print(f"plugin error: {exc}")
+        stderr.print(f"plugin error: {shown_lines(exc)}", markup=False)
         raise typer.Exit(2)
     errors = sum(len(r.errors) for r in results)
     warnings = sum(len(r.diagnostics) - len(r.errors) for r in results)
@@ -37,7 +46,7 @@ def check(
 
         for result in results:
             for diag in result.diagnostics:
-                stdout.out(render(diag, result.sources))
+                stdout.out(shown_lines(render(diag, result.sources)))
         summary = f"checked {len(results)} ruleset{'s' * (len(results) != 1)}: {errors} error{'s' * (errors != 1)}, " \
                   f"{warnings} warning{'s' * (warnings != 1)}"
         stderr.print(summary, style="red" if errors else "green")

@@ -10,29 +10,25 @@ import datetime as dt
 import json
 import logging
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from punchcard.cli import app, stderr, stdout
+from punchcard.cli import OutputFormat, app, format_option, stderr, stdout
+from punchcard.display import shown, shown_lines
 
-__all__ = ["dry_run", "demo", "sample_events", "ReportFormat"]
+__all__ = ["dry_run", "demo", "sample_events"]
 
 log = logging.getLogger("punchcard.dryrun")
 _DEMO_NEW = "changes/retail-tiers-v2.yaml"
 _DEMO_OLD = "retail-tiers.yaml"
 _DEMO_EVENTS = "samples/retail-tiers.jsonl.gz"
-
-
-class ReportFormat(str, Enum):
-    table = "table"
-    json = "json"
+_OLD_FORMATS = {"table": "text"}  # --format table was the dry-run's name for text
 
 
 def _usage(message: str) -> typer.Exit:
-    stderr.print(f"error: {message}", style="red", markup=False, soft_wrap=True)
+    stderr.print(f"error: {shown_lines(message)}", style="red", markup=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -75,7 +71,7 @@ def _run(options, dask: Optional[str], show_progress: bool):
             return run(options)
     except PunchcardError as exc:
         for diag in exc.diagnostics:
-            stderr.out(render(diag, exc.sources))
+            stderr.out(shown_lines(render(diag, exc.sources)))
         raise typer.Exit(1)
     except StrictError as exc:
         _bad_rows(exc.bad)
@@ -87,10 +83,10 @@ def _run(options, dask: Optional[str], show_progress: bool):
 def _bad_rows(bad) -> None:
     stderr.print(f"--strict: {bad.count} bad row{'s' * (bad.count != 1)}", style="red")
     for file, line, reason in sorted(bad.rows)[:20]:
-        stderr.print(f"  {file} line {line}: {reason}", markup=False, soft_wrap=True)
+        stderr.print(f"  {shown(file)} line {line}: {shown(reason)}", markup=False, soft_wrap=True)
 
 
-def _output(result, report_path: Optional[Path], format: ReportFormat, map_json=None) -> None:
+def _output(result, report_path: Optional[Path], format: OutputFormat, map_json=None) -> None:
     from punchcard.engine.dryrun import build_report, to_json_report
     from punchcard.engine.dryrun.html import render_html
     from punchcard.engine.dryrun.tables import print_tables
@@ -99,8 +95,8 @@ def _output(result, report_path: Optional[Path], format: ReportFormat, map_json=
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(render_html(report), encoding="utf-8")
-        stderr.print(f"report written to {report_path}", markup=False, soft_wrap=True)
-    if format is ReportFormat.json:
+        stderr.print(f"report written to {shown(report_path)}", markup=False, soft_wrap=True)
+    if format is OutputFormat.json:
         sys.stdout.write(json.dumps(to_json_report(report), indent=2, ensure_ascii=False) + "\n")
     else:
         print_tables(report, stdout)
@@ -110,20 +106,26 @@ def _output(result, report_path: Optional[Path], format: ReportFormat, map_json=
 
 @app.command("dry-run")
 def dry_run(
-    ruleset: Path = typer.Argument(..., help="The ruleset to replay the history through."),
-    events: Path = typer.Option(..., "--events", help="JSON Lines, CSV or Parquet; .gz is read as gzip."),
-    members: Optional[Path] = typer.Option(None, "--members", help="JSON Lines of member profiles, opening "
-                                                                   "balances and tiers."),
-    against: Optional[Path] = typer.Option(None, "--against", help="Another version to compare with, in one pass."),
-    since: Optional[str] = typer.Option(None, "--from", help="Only events at or after this date or time."),
-    until: Optional[str] = typer.Option(None, "--until", help="Only events before the end of this date (or this "
-                                                              "time); housekeeping runs up to it."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report here."),
-    format: ReportFormat = typer.Option(ReportFormat.table, "--format", help="table for people, json for machines."),
-    column_map: Optional[Path] = typer.Option(None, "--map", help="YAML: columns to event fields, constants."),
+    ruleset: Path = typer.Argument(..., metavar="RULESET", help="The ruleset to replay the history through."),
+    events: Path = typer.Option(..., "--events", metavar="FILE", help="JSON Lines, CSV or Parquet; .gz is read as "
+                                                                      "gzip."),
+    members: Optional[Path] = typer.Option(None, "--members", metavar="FILE", help="JSON Lines of member profiles, "
+                                                                                   "opening balances and tiers."),
+    against: Optional[Path] = typer.Option(None, "--against", metavar="RULESET", help="Another version to compare "
+                                                                                      "with, in one pass."),
+    since: Optional[str] = typer.Option(None, "--from", metavar="TIME", help="Only events at or after this date or "
+                                                                             "time."),
+    until: Optional[str] = typer.Option(None, "--until", metavar="TIME", help="Only events before the end of this "
+                                                                              "date (or this time); housekeeping "
+                                                                              "runs up to it."),
+    report: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Write a self-contained HTML report "
+                                                                                 "here."),
+    format: OutputFormat = format_option(old_names=_OLD_FORMATS),
+    column_map: Optional[Path] = typer.Option(None, "--map", metavar="FILE", help="YAML: columns to event fields, "
+                                                                                  "constants."),
     strict: bool = typer.Option(False, "--strict", help="A bad row is fatal (exit 1)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes; the figures do not depend on it."),
-    dask: Optional[str] = typer.Option(None, "--dask", help="Run the partitions on a Dask cluster: a scheduler "
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help="Run the partitions on a Dask cluster: a scheduler "
                                                             "address, or 'local' for a local one."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
 ) -> None:
@@ -131,7 +133,8 @@ def dry_run(
     from punchcard.engine.dryrun import InputError, Options, load_map
 
     _logging()
-    for path, option in ((ruleset, "RULESET"), (events, "--events"), (members, "--members"),
+    stdin = str(events) == "-"  # standard input: read as a file would be, told by its first bytes
+    for path, option in ((ruleset, "RULESET"), (None if stdin else events, "--events"), (members, "--members"),
                          (against, "--against"), (column_map, "--map")):
         _existing(path, option)
     try:
@@ -146,11 +149,12 @@ def dry_run(
 
 @app.command()
 def demo(
-    report: Path = typer.Option(Path("out/report.html"), "--report", help="Where to write the HTML report."),
-    format: ReportFormat = typer.Option(ReportFormat.table, "--format", help="table for people, json for machines."),
+    report: Path = typer.Option(Path("out/report.html"), "--report", metavar="FILE", help="Where to write the HTML "
+                                                                                          "report."),
+    format: OutputFormat = format_option(old_names=_OLD_FORMATS),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes; the figures do not depend on it."),
-    until: Optional[str] = typer.Option(None, "--until", help="Run housekeeping up to this date (e.g. to see "
-                                                              "expiry)."),
+    until: Optional[str] = typer.Option(None, "--until", metavar="TIME", help="Run housekeeping up to this date "
+                                                                              "(e.g. to see expiry)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
 ) -> None:
     """Dry-run the bundled retail-tiers 2.0.0 against 1.0.0 on a year of sample events."""
@@ -168,20 +172,25 @@ def demo(
 
 @app.command("sample-events")
 def sample_events(
-    output: Path = typer.Option(..., "--output", "-o", help="File to write: .jsonl or .csv, .gz to compress."),
+    output: str = typer.Option(..., "--output", "-o", metavar="FILE", help="File to write, by its name: .jsonl, "
+                                                                          ".csv or .parquet, .gz to compress; - for "
+                                                                          "standard output (JSON Lines)."),
     count: int = typer.Option(20_000, "--count", min=1, help="How many events."),
     members: int = typer.Option(2_500, "--members", min=1, help="How many members."),
     seed: int = typer.Option(7, "--seed", help="The same seed gives the same file."),
-    ruleset: Optional[Path] = typer.Option(None, "--ruleset", help="Events fit this ruleset's schema (default: "
-                                                                   "the bundled retail-tiers)."),
-    start: str = typer.Option("2026-01-01", "--start", help="The first day."),
+    ruleset: Optional[Path] = typer.Option(None, "--ruleset", metavar="RULESET", help="Events fit this ruleset's "
+                                                                                      "schema (default: the bundled "
+                                                                                      "retail-tiers)."),
+    start: str = typer.Option("2026-01-01", "--start", metavar="DATE", help="The first day."),
     days: int = typer.Option(365, "--days", min=1, help="Days of habits to spread the events over."),
 ) -> None:
     """Generate deterministic, realistic sample events for a ruleset."""
     from punchcard.discovery import bundled_rulesets_dir
     from punchcard.dsl.errors import PunchcardError
     from punchcard.engine.compile import compile_ruleset
-    from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate, write_events
+    from punchcard.engine.dryrun import InputError
+    from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate
+    from punchcard.engine.dryrun.writers import write_events
 
     path = _existing(ruleset, "--ruleset") or bundled_rulesets_dir() / _DEMO_OLD
     first = _when(start, "--start")
@@ -190,8 +199,9 @@ def sample_events(
         options = SampleOptions(count, members, seed, first.date() if isinstance(first, dt.datetime) else first, days)
         written = write_events(generate(compiled, options), output, csv_columns(compiled))
     except PunchcardError as exc:
-        stderr.print(str(exc), markup=False, soft_wrap=True)
+        stderr.print(shown_lines(exc), markup=False, soft_wrap=True)
         raise typer.Exit(1)
-    except ValueError as exc:
+    except (ValueError, InputError) as exc:
         raise _usage(str(exc))
-    stderr.print(f"wrote {written} events for {members} members to {output}", markup=False, soft_wrap=True)
+    where = "standard output" if output == "-" else shown(output)
+    stderr.print(f"wrote {written} events for {members} members to {where}", markup=False, soft_wrap=True)

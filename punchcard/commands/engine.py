@@ -10,7 +10,8 @@ from typing import List, Optional
 import typer
 
 from punchcard.cli import OutputFormat, app, stderr, stdout
-from punchcard.discovery import find_rulesets
+from punchcard.discovery import EXIT_NOTHING_TO_DO, find_rulesets, none_found
+from punchcard.display import markup_safe, shown, shown_lines
 
 __all__ = ["test", "explain", "graph"]
 
@@ -20,31 +21,39 @@ def _compile_or_exit(path: Path):
     from punchcard.engine.compile import compile_ruleset
 
     if not path.exists():
-        stderr.print(f"no such ruleset: {path}")
+        stderr.print(f"no such ruleset: {shown(path)}", markup=False)
         raise typer.Exit(2)
     try:
         return compile_ruleset(path)
     except PunchcardError as exc:
-        stdout.out(str(exc))
+        stdout.out(shown_lines(exc))
         raise typer.Exit(1)
 
 
 @app.command()
 def test(
-    paths: List[Path] = typer.Argument(..., help="Ruleset files or folders whose tests: to run."),
+    paths: List[Path] = typer.Argument(..., metavar="RULESET...", help="Ruleset files or folders whose tests: to "
+                                                                       "run."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
-    """Run every ruleset's own tests: through the engine. Exit 1 on any failure."""
+    """Run every ruleset's own tests: through the engine, in every sub-folder too. Exit 1 on any
+    failure, 5 when no test ran (no ruleset, or none with tests:), as pytest does."""
     from punchcard.engine.testing import run_tests
 
+    found = find_rulesets(paths)
+    if not found:
+        stderr.print(shown(none_found(paths)), markup=False, soft_wrap=True)
+        if format is OutputFormat.json:
+            stdout.out("[]")  # still a list, for whatever parses the output
+        raise typer.Exit(EXIT_NOTHING_TO_DO)
     results = []
-    for path in find_rulesets(paths):
+    for path in found:
         compiled = _compile_or_exit(path)
         cases = run_tests(compiled)
         results.append((path, cases))
         if format is OutputFormat.text:
             marks = "".join("." if c.passed else "F" for c in cases)
-            stdout.out(f"{path} {marks}")
+            stdout.out(f"{shown(path)} {marks}")
     failed = [(p, c) for p, cases in results for c in cases if not c.passed]
     total = sum(len(cases) for _, cases in results)
     if format is OutputFormat.json:
@@ -53,57 +62,114 @@ def test(
     else:
         _print_failures(failed)
         stdout.out(f"{total - len(failed)} passed, {len(failed)} failed")
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(1 if failed else 0 if total else EXIT_NOTHING_TO_DO)
 
 
 def _print_failures(failed) -> None:
     from punchcard.engine.explain import trace_tree
 
     for path, case in failed:
-        stdout.rule(f"[red]{path}: {case.name}")
+        stdout.rule(f"[red]{markup_safe(path)}: {markup_safe(case.name)}")
         for failure in case.failures:
-            stdout.out(f"  {failure}")
+            stdout.out(f"  {shown(failure)}")
         if case.decision is not None:
             stdout.print(trace_tree(case.decision))
 
 
 @app.command()
 def explain(
-    ruleset: Path = typer.Argument(..., help="The ruleset file or folder."),
-    event: str = typer.Option(..., "--event", help="The event as JSON, or @FILE."),
-    member: Optional[str] = typer.Option(None, "--member", help="Member profile as JSON (id and fields), or @FILE."),
-    history: Optional[Path] = typer.Option(None, "--history", help="JSON Lines of earlier events of the member."),
+    ruleset: Path = typer.Argument(..., metavar="RULESET", help="The ruleset file or folder."),
+    event: str = typer.Option(..., "--event", metavar="JSON", help="The event as JSON, or @FILE."),
+    member: Optional[str] = typer.Option(None, "--member", metavar="JSON", help="The member as JSON, or @FILE: id, profile fields, "
+                                                                "opening points (or balance) and tier."),
+    history: Optional[Path] = typer.Option(None, "--history", metavar="FILE", help="Earlier events of the member: JSON Lines, CSV or "
+                                                                   "Parquet, .gz allowed."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
     """Evaluate one event and print why it earned what it did, as a tree."""
-    from punchcard.engine.evaluate import evaluate, new_member
+    from punchcard.engine.evaluate import evaluate
     from punchcard.engine.explain import trace_tree
 
     compiled = _compile_or_exit(ruleset)
     raw = _json_arg(event, "--event")
     profile = _json_arg(member, "--member") if member else {}
-    member_id = str(profile.pop("id", raw.get("member", "member")))
-    raw.setdefault("member", member_id)
-    state = new_member(member_id, profile)
-    for line_no, line in enumerate(history.read_text().splitlines() if history else [], 1):
-        if line.strip():
-            decision, state = evaluate(compiled, state, {"member": member_id, **json.loads(line)})
-            if decision.outcome == "rejected":
-                stderr.print(f"{history}:{line_no}: history event rejected: {decision.reason}")
+    profile.setdefault("member", profile.pop("id", raw.get("member", "member")))
+    earlier = _history(compiled, history, profile["member"])
+    member_id, state = _member_state(compiled, profile, [*(e for _, e in earlier), raw])
+    if str(raw.setdefault("member", member_id)) != member_id:
+        stderr.print(f"--member: id '{shown(member_id)}' is not the event's member '{shown(raw['member'])}'",
+                     markup=False)
+        raise typer.Exit(2)
+    for line_no, row in earlier:
+        decision, state = evaluate(compiled, state, row)
+        if decision.outcome == "rejected":
+            stderr.print(f"{shown(history)}:{line_no}: history event rejected: {shown(decision.reason)}",
+                         markup=False)
     decision, _ = evaluate(compiled, state, raw)
     if format is OutputFormat.json:
-        stdout.out(json.dumps(decision.to_json(), indent=2))
+        stdout.out(json.dumps(decision.to_dict(), indent=2))
     else:
         stdout.print(trace_tree(decision))
     raise typer.Exit(1 if decision.outcome == "rejected" else 0)
 
 
-def _json_arg(value: str, option: str) -> dict:
+def _history(compiled, path: Optional[Path], member_id: str) -> list[tuple[int, dict]]:
+    """The member's earlier events, read as ``dry-run --events`` reads them; an unreadable row is
+    reported and left out, like a history event the ruleset rejects."""
+    from punchcard.engine.dryrun import InputError
+    from punchcard.engine.dryrun.formats import RowError
+    from punchcard.engine.dryrun.mapping import ColumnMap
+    from punchcard.engine.dryrun.rows import prepared_rows
+
+    if path is None:
+        return []
+    rows = []
     try:
-        text = Path(value[1:]).read_text() if value.startswith("@") else value
-        data = json.loads(text)
-    except (OSError, ValueError) as exc:
-        stderr.print(f"{option}: not valid JSON ({exc})")
+        for line_no, row in prepared_rows(path, ColumnMap(), compiled):
+            if not isinstance(row, RowError) and row.setdefault("member", member_id) != member_id:
+                row = RowError(f"member {row['member']!r} is not {member_id!r}")
+            if isinstance(row, RowError):
+                stderr.print(f"{shown(path)}:{line_no}: history row left out: {shown(row.reason)}", markup=False)
+            else:
+                rows.append((line_no, row))
+    except InputError as exc:
+        stderr.print(f"--history: {shown(exc)}", markup=False)
+        raise typer.Exit(2)
+    return rows
+
+
+def _member_state(compiled, profile: dict, events: list[dict]):
+    """The member before the first event, read as ``dry-run --members`` reads a member row: profile
+    fields through the ruleset's member schema, opening points and tier, as of the first event."""
+    import datetime as dt
+
+    from punchcard.engine.dryrun.formats import RowError
+    from punchcard.engine.dryrun.members import seed_of, seed_state
+    from punchcard.engine.dryrun.rows import row_time
+
+    seed = seed_of(0, profile)
+    times = [moment for moment in (row_time(e, compiled) for e in events) if moment is not None]
+    try:
+        if isinstance(seed, RowError):
+            raise ValueError(seed.reason)
+        return seed.member, seed_state(compiled, seed, min(times, default=None) or dt.datetime.now(compiled.tz))
+    except ValueError as exc:
+        stderr.print(f"--member: {shown(exc)}", markup=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
+def _json_arg(value: str, option: str) -> dict:
+    if value.startswith("@"):
+        try:
+            value = Path(value[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            stderr.print(f"{option}: cannot read {shown(value[1:])}: {shown(reason)}", markup=False, soft_wrap=True)
+            raise typer.Exit(2)
+    try:
+        data = json.loads(value)
+    except ValueError as exc:
+        stderr.print(f"{option}: not valid JSON ({shown(exc)})", markup=False, soft_wrap=True)
         raise typer.Exit(2)
     if not isinstance(data, dict):
         stderr.print(f"{option}: must be a JSON object")
@@ -119,7 +185,7 @@ class GraphFormat(str, Enum):
 
 @app.command()
 def graph(
-    ruleset: Path = typer.Argument(..., help="The ruleset file or folder."),
+    ruleset: Path = typer.Argument(..., metavar="RULESET", help="The ruleset file or folder."),
     format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="mermaid, dot or json."),
 ) -> None:
     """Print the rule graph: facts, rules, caps, tiers, streaks, fraud and compliance, by phase."""

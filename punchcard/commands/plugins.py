@@ -7,6 +7,7 @@ import json
 import typer
 
 from punchcard.cli import OutputFormat, app, stderr, stdout
+from punchcard.display import shown, shown_lines
 
 __all__ = ["plugins"]
 
@@ -21,13 +22,14 @@ def plugins(
     try:
         infos = get_plugin_manager().describe()
     except PluginError as exc:
-        stderr.print(f"error: {exc}", style="red", markup=False)
+        stderr.print(f"error: {shown_lines(exc)}", style="red", markup=False)
         raise typer.Exit(1)
     if format is OutputFormat.json:
         stdout.out(json.dumps([info.to_json() for info in infos], indent=2))
         return
-    width = max((len(info.name) for info in infos), default=0)
+    # Names and places come from installed packages and local plugin files: shown() escapes them.
+    width = max((len(shown(info.name)) for info in infos), default=0)
     for info in infos:
-        stdout.out(f"{info.name.ljust(width)}  {info.kind.ljust(10)}  {info.where}")
-        stdout.out(f"{' ' * width}  hooks: {', '.join(info.hooks) or '(none)'}")
+        stdout.out(f"{shown(info.name).ljust(width)}  {info.kind.ljust(10)}  {shown(info.where)}")
+        stdout.out(f"{' ' * width}  hooks: {', '.join(shown(h) for h in info.hooks) or '(none)'}")
     stderr.print(f"{len(infos)} plugin{'s' * (len(infos) != 1)} loaded")

@@ -3,19 +3,20 @@ running events into a durable store, and looking inside it."""
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
 import sys
 from collections import Counter
+from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import typer
 
-from punchcard.cli import OutputFormat, app, stderr, stdout
+from punchcard.cli import OLD_STORE_ARGUMENT, OutputFormat, app, pick_store, stderr, stdout, store_option
+from punchcard.display import shown, shown_lines
 
 __all__ = ["process", "member", "audit", "db_upgrade", "db_current", "read_events"]
 
@@ -32,10 +33,6 @@ class ProcessFormat(str, Enum):
     jsonl = "jsonl"
 
 
-class UsageError(Exception):
-    """Bad input: exit code 2."""
-
-
 def _logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=os.environ.get("PUNCHCARD_LOG_LEVEL", "WARNING").upper(), stream=sys.stderr,
@@ -43,49 +40,32 @@ def _logging() -> None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    stderr.print(f"error: {message}", style="red", markup=False, soft_wrap=True)
+    stderr.print(f"error: {shown_lines(message)}", style="red", markup=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 # -- reading events --------------------------------------------------------------------
-def read_events(path: Path) -> Iterator[dict]:
-    """Events from JSON Lines (one object a line) or CSV (a header row; empty cells are absent)."""
-    handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8", newline="")
-    try:
-        if path.suffix.lower() == ".csv":
-            yield from _csv_events(handle)
-        else:
-            yield from _jsonl_events(handle, path)
-    finally:
-        if handle is not sys.stdin:
-            handle.close()
+def read_events(path: Path, compiled, bad) -> Iterator[dict]:
+    """Events read as ``dry-run`` reads them: JSON Lines, CSV or Parquet, gzip, ``-`` for
+    standard input. A row that cannot be read is counted into ``bad`` (a dry-run ``BadRows``:
+    grouped by reason, with an example each) and left out; the rest go on."""
+    from punchcard.engine.dryrun.rows import readable_rows
 
-
-def _jsonl_events(handle, path: Path) -> Iterator[dict]:
-    for number, line in enumerate(handle, 1):
-        if not line.strip():
-            continue
-        try:
-            # Numbers stay exact: parse_float keeps "0.1" as Decimal text, never a binary float.
-            event = json.loads(line, parse_float=str)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{number}: not a JSON object: {exc.msg}") from None
-        if not isinstance(event, dict):
-            raise UsageError(f"{path}:{number}: each line must be a JSON object")
-        yield event
-
-
-def _csv_events(handle) -> Iterator[dict]:
-    for row in csv.DictReader(handle):
-        yield {key: value for key, value in row.items() if key and value not in (None, "")}
+    return (row for _line, row in readable_rows(path, compiled, bad))
 
 
 def _count_lines(path: Path) -> int | None:
-    if str(path) == "-":
+    """Rows to expect, for the progress bar: known for plain JSON Lines and CSV files only."""
+    from punchcard.engine.dryrun.formats import InputError, detect, is_stdin
+
+    try:
+        if is_stdin(path) or detect(path) not in (("jsonl", False), ("csv", False)):
+            return None
+    except InputError:
         return None
     with path.open("rb") as handle:
         lines = sum(1 for line in handle if line.strip())
-    return lines - 1 if path.suffix.lower() == ".csv" else lines
+    return lines - 1 if detect(path)[0] == "csv" else lines
 
 
 def _chunks(events: Iterator[dict], size: int) -> Iterator[list[dict]]:
@@ -100,7 +80,20 @@ def _chunks(events: Iterator[dict], size: int) -> Iterator[list[dict]]:
 
 
 # -- opening things --------------------------------------------------------------------
-def _open_store(url: str):
+def _shown_url(url: str) -> str:
+    """A store URL as it may be printed: passwords hidden, wherever they are in it."""
+    from punchcard.plugins.sql.urls import redact
+
+    return shown(redact(url))
+
+
+def _open_store(url: str, create: bool = True):
+    """The store at ``url``; ``create=False`` (reading commands): a SQLite file that does
+    not exist is an error, not a new empty ledger. Any failure exits 2."""
+    from punchcard.plugins.sql.urls import backend_of
+
+    if backend_of(url) is not None:
+        return _open_sql(url, create)
     from punchcard.plugins.manager import get_plugin_manager
 
     try:
@@ -109,16 +102,17 @@ def _open_store(url: str):
         raise _fail(str(exc))
 
 
-def _open_sql(url: str):
+def _open_sql(url: str, create: bool = False):
+    from punchcard.engine.store import StoreError
     from punchcard.plugins.sql.urls import backend_of
 
     if backend_of(url) is None:
-        raise _fail(f"{url!r} is not a SQL ledger URL (sqlite:///file.db or postgresql+psycopg://...)")
+        raise _fail(f"'{_shown_url(url)}' is not a SQL ledger URL (sqlite:///file.db or postgresql://...)")
     from punchcard.plugins.sql.store import SqlStore
 
     try:
-        return SqlStore(url)
-    except Exception as exc:
+        return SqlStore(url, create=create)
+    except (StoreError, ValueError) as exc:  # missing, corrupt, unreachable, schema not migrated
         raise _fail(str(exc))
 
 
@@ -130,7 +124,7 @@ def _compile(ruleset: Path):
         return punchcard.compile(ruleset)
     except PunchcardError as exc:
         for diag in exc.diagnostics:
-            stderr.out(render(diag, getattr(exc, "sources", None) or {}))
+            stderr.out(shown_lines(render(diag, getattr(exc, "sources", None) or {})))
         raise _fail(f"{ruleset} has errors; nothing was processed")
     except OSError as exc:
         raise _fail(f"cannot read {ruleset}: {exc}")
@@ -139,14 +133,14 @@ def _compile(ruleset: Path):
 # -- punchcard process -----------------------------------------------------------------
 def _line(decision) -> str:
     points = decision.points
-    text = f"{decision.event_id}  {decision.member_id}  {decision.outcome}  {'+' if points > 0 else ''}{points}" \
-           f"  balance {decision.balance}"
-    return f"{text}  {decision.reason}" if decision.reason and decision.outcome != "applied" else text
+    text = f"{shown(decision.event_id)}  {shown(decision.member_id)}  {decision.outcome}  " \
+           f"{'+' if points > 0 else ''}{points}  balance {decision.balance}"
+    return f"{text}  {shown(decision.reason)}" if decision.reason and decision.outcome != "applied" else text
 
 
 def _emit(decision, format: ProcessFormat) -> None:
     if format is ProcessFormat.jsonl:
-        stdout.out(json.dumps(decision.to_json(), ensure_ascii=False, separators=(",", ":")), highlight=False)
+        stdout.out(json.dumps(decision.to_dict(), ensure_ascii=False, separators=(",", ":")), highlight=False)
     else:
         stdout.out(_line(decision), highlight=False)
 
@@ -173,14 +167,18 @@ def _run(engine, events: Iterator[dict], batch: int, format: ProcessFormat, tota
 
 @app.command()
 def process(
-    ruleset: Path = typer.Argument(..., help="The ruleset file or folder to evaluate events with."),
-    store: str = typer.Option(..., "--store", help="Storage URL: sqlite:///points.db, postgresql+psycopg://..."),
-    events: Path = typer.Option(..., "--events", help="JSON Lines or CSV (by extension) file of events; - for stdin."),
+    ruleset: Path = typer.Argument(..., metavar="RULESET", help="The ruleset file or folder to evaluate events with."),
+    store: str = store_option(),
+    events: Path = typer.Option(..., "--events", metavar="FILE", help="JSON Lines, CSV or Parquet, .gz read as gzip "
+                                                                      "(as dry-run reads them); - for stdin."),
     format: ProcessFormat = typer.Option(ProcessFormat.text, "--format", help="text, or jsonl: one decision JSON a line."),
     batch: int = typer.Option(1000, "--batch", min=1, help="Events per transaction (1: one transaction per event)."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any event was rejected or blocked."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any event was rejected or blocked too."),
 ) -> None:
     """Run events through a ruleset into a store, each exactly once.
+
+    A row that cannot be read is left out, reported and counted by reason, and the
+    rest go on; the exit code is then 1.
 
     A replayed file, or several processes on one store, applies each event once and
     reports the rest as duplicates."""
@@ -190,15 +188,42 @@ def process(
     compiled, target = _compile(ruleset), _open_store(store)
     if hasattr(target, "batch_size"):
         target.batch_size = batch
+    from punchcard.engine.dryrun import InputError
+    from punchcard.engine.dryrun.partial import BadRows
+    from punchcard.engine.store import StoreError
+
+    bad = BadRows()
     try:
-        outcomes = _run(_engine_for(compiled, target), read_events(events), batch, format, _count_lines(events))
-    except UsageError as exc:
+        outcomes = _run(_engine_for(compiled, target), read_events(events, compiled, bad), batch, format,
+                        _count_lines(events))
+    except InputError as exc:  # the input as a whole: missing, unknown format, no CSV header
         raise _fail(str(exc))
+    except StoreError as exc:  # the event in hand and those after it were not stored
+        raise _fail(f"{exc}\nstopped: the store failed, and no later event was processed; the decisions "
+                    "printed are stored. Fix the store and run the same events again: each is applied once, "
+                    "in order")
     finally:
         target.close()
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "no events"
     stderr.print(f"processed {sum(outcomes.values())} events: {summary}", markup=False, soft_wrap=True)
-    raise typer.Exit(1 if strict and sum(outcomes[o] for o in REFUSED) else 0)
+    _report_bad_rows(bad, outcomes, format.value != "text")
+    raise typer.Exit(1 if bad.count or (strict and sum(outcomes[o] for o in REFUSED)) else 0)
+
+
+def _report_bad_rows(bad, outcomes: Counter, as_json: bool) -> None:
+    """Rows left out because they could not be read, grouped by reason with the first of each
+    group (stderr); in JSON, a last line ``{"summary": ...}`` says the same for machines."""
+    groups = bad.groups()
+    if bad.count:
+        stderr.print(f"{bad.count} bad row{'s' * (bad.count != 1)} left out:", style="red", markup=False)
+    for group in groups:
+        example = group["example"]
+        stderr.print(f"  {group['rows']} x {shown(group['reason'])} (first: {shown(group['file'])} line "
+                     f"{example['line']}: {shown(example['reason'])})", markup=False, soft_wrap=True)
+    if as_json:
+        summary = {"events": sum(outcomes.values()), "outcomes": dict(sorted(outcomes.items())),
+                   "bad_rows": bad.count, "bad_rows_by_reason": groups}
+        stdout.out(json.dumps({"summary": summary}, ensure_ascii=False, separators=(",", ":")), highlight=False)
 
 
 def _engine_for(compiled, store):
@@ -221,7 +246,7 @@ def member_view(state, decisions) -> dict:
     now = state.clock or state.joined
     view = {
         "member": state.member_id, "as_of": now, "balance": state.available(now) if now else state.total(),
-        "pending": state.pending(now) if now else 0, "total": state.total(), "negative_balance": state.debt,
+        "pending": state.pending(now) if now else Decimal(0), "total": state.total(), "negative_balance": state.debt,
         "lots": [_lot_json(lot) for lot in state.lots if lot.remaining or lot.hold], "tier": state.tier.level,
         "streaks": {k: {"length": s.length, "best": s.best, "freezes_left": s.freezes_left}
                     for k, s in state.streaks.items()},
@@ -233,27 +258,28 @@ def member_view(state, decisions) -> dict:
 
 
 def _print_member(view: dict) -> None:
-    stdout.out(f"member {view['member']} (as of {view['as_of']})")
+    # Ids, sources, reasons and names come from events and rulesets: shown() escapes them.
+    stdout.out(f"member {shown(view['member'])} (as of {view['as_of']})")
     stdout.out(f"  balance {view['balance']}  pending {view['pending']}  negative balance "
-               f"{view['negative_balance']}  tier {view['tier'] or '-'}")
+               f"{view['negative_balance']}  tier {shown(view['tier'] or '-')}")
     for lot in view["lots"]:
-        stdout.out(f"  lot {lot['id']}: {lot['remaining']} of {lot['amount']} ({lot['source']})"
+        stdout.out(f"  lot {shown(lot['id'])}: {lot['remaining']} of {lot['amount']} ({shown(lot['source'])})"
                    f"{'  pending until ' + lot['pending_until'] if lot['pending_until'] else ''}"
                    f"{'  expires ' + lot['expires_at'] if lot['expires_at'] else ''}"
-                   f"{'  held for ' + lot['hold'] if lot['hold'] else ''}")
+                   f"{'  held for ' + shown(lot['hold']) if lot['hold'] else ''}")
     for name, streak in view["streaks"].items():
-        stdout.out(f"  streak {name}: {streak['length']} (best {streak['best']})")
+        stdout.out(f"  streak {shown(name)}: {streak['length']} (best {streak['best']})")
     if view["badges"]:
-        stdout.out(f"  badges: {', '.join(view['badges'])}")
+        stdout.out(f"  badges: {', '.join(shown(b) for b in view['badges'])}")
     for d in view["recent"]:
-        stdout.out(f"  {d['time']}  {d['event_id']}  {d['type']}  {d['outcome']}  {d['points']}"
-                   f"{'  ' + d['reason'] if d['reason'] and d['outcome'] != 'applied' else ''}")
+        stdout.out(f"  {d['time']}  {shown(d['event_id'])}  {shown(d['type'])}  {d['outcome']}  {d['points']}"
+                   f"{'  ' + shown(d['reason']) if d['reason'] and d['outcome'] != 'applied' else ''}")
 
 
 @app.command()
 def member(
     member_id: str = typer.Argument(..., metavar="ID", help="The member id."),
-    store: str = typer.Option(..., "--store", help="Storage URL."),
+    store: str = store_option(),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
     recent: int = typer.Option(10, "--recent", min=0, help="How many recent decisions to show."),
 ) -> None:
@@ -261,13 +287,17 @@ def member(
 
     Lots show their pending-until and expiry times. Exit 1 when the store has no such member."""
     _logging()
-    target = _open_store(store)
+    from punchcard.engine.store import StoreError
+
+    target = _open_store(store, create=False)
     try:
         state, decisions = target.member(member_id), target.decisions(member_id, recent)
+    except StoreError as exc:
+        raise _fail(str(exc))
     finally:
         target.close()
     if state is None:
-        raise _fail(f"no member {member_id!r} in {store}", 1)
+        raise _fail(f"no member '{shown(member_id)}' in {_shown_url(store)}", 1)
     view = member_view(state, decisions)
     if format is OutputFormat.json:
         stdout.out(json.dumps(view, indent=2, ensure_ascii=False), highlight=False)
@@ -276,9 +306,10 @@ def member(
 
 
 # -- punchcard audit -------------------------------------------------------------------
-@app.command()
+@app.command(context_settings=OLD_STORE_ARGUMENT)
 def audit(
-    url: str = typer.Argument(..., help="The SQL ledger to audit."),
+    ctx: typer.Context,
+    store: Optional[str] = store_option(required=False),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
     """Check every balance against the append-only ledger; exit 1 on any difference.
@@ -287,16 +318,20 @@ def audit(
     balance; every lot's amount accounted for; budgets == their uses. Each difference
     is printed."""
     _logging()
-    target = _open_sql(url)
+    from punchcard.engine.store import StoreError
+
+    target = _open_sql(pick_store(store, ctx.args))
     try:
         report = target.audit()
+    except StoreError as exc:
+        raise _fail(str(exc))
     finally:
         target.close()
     if format is OutputFormat.json:
         stdout.out(json.dumps(report.to_json(), indent=2, ensure_ascii=False), highlight=False)
     else:
         for difference in report.differences:
-            stdout.out(str(difference), highlight=False)
+            stdout.out(shown(difference), highlight=False)
     verdict = "no differences" if report.ok else f"{len(report.differences)} differences"
     stderr.print(f"audited {report.members} members, {report.entries} ledger entries, {report.lots} lots: "
                  f"{verdict}", style="green" if report.ok else "red", markup=False, soft_wrap=True)
@@ -309,40 +344,63 @@ def _engine(url: str):
     from punchcard.plugins.sql.urls import backend_of
 
     if backend_of(url) is None:
-        raise _fail(f"{url!r} is not a SQL ledger URL (sqlite:///file.db or postgresql+psycopg://...)")
+        raise _fail(f"'{_shown_url(url)}' is not a SQL ledger URL (sqlite:///file.db or postgresql://...)")
     return create_sql_engine(url)
 
 
-@db_app.command("upgrade")
+def _refuse_missing_file(engine, url: str) -> None:
+    """Reading a SQLite ledger that is not there must not create an empty one."""
+    from punchcard.engine.store import StoreError
+
+    if engine.dialect.name == "sqlite" and not os.path.exists(engine.url.database):
+        raise StoreError(f"no ledger at {_shown_url(url)}: {engine.url.database} does not exist")
+
+
+def _db_failure(exc: Exception) -> str:
+    """What went wrong, in the database's words but without SQL or its parameters."""
+    from punchcard.engine.store import StoreError
+    from punchcard.plugins.sql.errors import describe, driver_errors
+
+    if isinstance(exc, StoreError) or not isinstance(exc, driver_errors()):
+        return str(exc)
+    return describe(exc)
+
+
+@db_app.command("upgrade", context_settings=OLD_STORE_ARGUMENT)
 def db_upgrade(
-    url: str = typer.Argument(..., help="The SQL ledger to migrate."),
-    revision: str = typer.Option("head", "--to", help="Target revision."),
+    ctx: typer.Context,
+    store: Optional[str] = store_option(required=False),
+    revision: str = typer.Option("head", "--to", metavar="REVISION", help="Target revision."),
 ) -> None:
     """Create or upgrade the ledger schema (alembic migrations, in one transaction)."""
     _logging()
     from punchcard.plugins.sql import migrate
 
-    engine = _engine(url)
+    engine = _engine(pick_store(store, ctx.args))
     try:
         before, after = migrate.upgrade(engine, revision)
     except Exception as exc:
-        raise _fail(f"upgrade failed, nothing changed: {exc}", 1)
+        raise _fail(f"upgrade failed, nothing changed: {_db_failure(exc)}", 1)
     finally:
         engine.dispose()
     stderr.print(f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (already)"),
                  markup=False, soft_wrap=True)
 
 
-@db_app.command("current")
-def db_current(url: str = typer.Argument(..., help="The SQL ledger.")) -> None:
+@db_app.command("current", context_settings=OLD_STORE_ARGUMENT)
+def db_current(ctx: typer.Context, store: Optional[str] = store_option(required=False)) -> None:
     """Print the schema revision of a ledger database, and the one this punchcard needs."""
     _logging()
     from punchcard.plugins.sql import migrate
 
+    url = pick_store(store, ctx.args)
     engine = _engine(url)
     try:
+        _refuse_missing_file(engine, url)
         with engine.connect() as conn:
             now = migrate.current(conn)
+    except Exception as exc:
+        raise _fail(_db_failure(exc))
     finally:
         engine.dispose()
     stdout.out(f"{now or 'empty'} (this punchcard needs {migrate.head()})")

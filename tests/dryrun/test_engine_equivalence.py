@@ -53,8 +53,8 @@ def _reference(ruleset, events, end):
 
 def _assert_same(dry, reference):
     assert dry.keys() == reference.keys()
-    wrong = [key for key in reference if dry[key].to_json() != reference[key].to_json()]
-    assert not wrong, f"{len(wrong)} decisions differ, first: {json.dumps(reference[wrong[0]].to_json())[:400]}"
+    wrong = [key for key in reference if dry[key].to_dict() != reference[key].to_dict()]
+    assert not wrong, f"{len(wrong)} decisions differ, first: {json.dumps(reference[wrong[0]].to_dict())[:400]}"
 
 
 def test_decisions_match_the_engine_with_a_budget_that_runs_out(small_sample, tight_v2, tmp_path):

@@ -50,3 +50,37 @@ def test_from_and_until_filter_the_events(tmp_path):
     assert report["totals"]["events"] == 1  # only p-2
     assert report["input"]["filtered_out"] == 3
     assert report["top_members"][0]["event_ids"] == ["p-2"]
+
+
+def test_from_later_than_until_is_refused_before_anything_is_read(tmp_path):
+    import datetime as dt
+
+    import pytest
+
+    from punchcard.engine.dryrun import InputError
+
+    missing = tmp_path / "never-read.jsonl"  # the window is checked first: the events file is not opened
+    for since, until in ((dt.date(2026, 5, 2), dt.date(2026, 5, 1)),
+                         (dt.datetime(2026, 5, 1, 12), dt.datetime(2026, 5, 1, 11, 59)),
+                         (dt.date(2026, 5, 2), dt.datetime(2026, 5, 1, 23, 0))):
+        with pytest.raises(InputError, match="--from .* is later than --until"):
+            dry_run(Options(V1, missing, since=since, until=until))
+
+
+def test_a_one_day_window_is_fine(tmp_path):
+    import datetime as dt
+
+    report = _report(tmp_path, since=dt.date(2026, 3, 5), until=dt.date(2026, 3, 5))
+    assert report["totals"]["events"] == 1  # p-2, on that day
+
+
+def test_the_cli_exits_2_when_from_is_later_than_until(tmp_path):
+    from typer.testing import CliRunner
+
+    from punchcard.cli import app
+
+    events = str(write_jsonl(tmp_path / "events.jsonl", EVENTS))
+    result = CliRunner().invoke(app, ["dry-run", str(V1), "--events", events, "--from", "2026-06-01",
+                                      "--until", "2026-05-31", "--no-progress"])
+    assert result.exit_code == 2
+    assert "--from 2026-06-01 is later than --until 2026-05-31" in " ".join(result.stderr.split())

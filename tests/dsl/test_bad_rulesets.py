@@ -1,7 +1,9 @@
 """Golden bad rulesets: each makes exactly one diagnostic, at the right place.
 
 ``bad_rulesets/CODE.yaml`` (or ``CODE--variant.yaml``, or a folder ``CODE--variant/``
-with a ``ruleset.yaml``) must produce one diagnostic with code ``CODE``. The expected
+with a ``ruleset.yaml``) must produce one diagnostic with code ``CODE``; for
+``not_found`` only the golden ``not_found--NAME.expected`` exists, NAME being a path
+that is not there. The expected
 output, ``NAME.expected``, is the exact stdout of ``punchcard check --format json NAME``
 run inside ``bad_rulesets/``. To regenerate the goldens after an intended change::
 
@@ -33,7 +35,9 @@ WARNINGS = {Code.NEVER_FIRES, Code.UNUSED_LET}
 def cases() -> list[str]:
     files = [p.name for p in BAD.glob("*.yaml")]
     folders = [p.name for p in BAD.iterdir() if (p / "ruleset.yaml").is_file()]
-    return sorted(files + folders)
+    # a path that is not there: only its golden exists
+    missing = [p.stem for p in BAD.glob(f"{Code.NOT_FOUND.value}--*.expected")]
+    return sorted(files + folders + missing)
 
 
 def golden_path(case: str) -> Path:

@@ -108,10 +108,43 @@ def test_several_rulesets_at_once(write, tmp_path):
     assert "checked 2 rulesets: 1 error, 0 warnings" in text.stderr
 
 
-def test_a_missing_path_is_an_error_not_a_crash(tmp_path):
-    result = invoke("check", "--format", "json", str(tmp_path / "nope.yaml"))
+def test_a_missing_path_is_not_found_without_a_position(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    result = invoke("check", "--format", "json", str(missing))
     assert result.exit_code == 1
-    assert [d["code"] for d in json.loads(result.stdout)] == ["include_error"]
+    [diagnostic] = json.loads(result.stdout)
+    assert (diagnostic["code"], diagnostic["message"]) == ("not_found", "file not found")
+    assert (diagnostic["file"], diagnostic["line"], diagnostic["column"]) == (str(missing), None, None)
+    text = invoke("check", str(missing))
+    assert text.stdout.splitlines()[0] == f"{missing}: error[not_found]: file not found"
+
+
+def test_check_and_test_look_into_every_sub_folder(write, tmp_path, ruleset_text):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "deep.yaml").write_text(ruleset_text(
+        "earning:\n  base: {on: purchase, points: event.amont}\n"), encoding="utf-8")
+    (tmp_path / "a" / "folder").mkdir()
+    (tmp_path / "a" / "folder" / "ruleset.yaml").write_text(ruleset_text(), encoding="utf-8")
+    (tmp_path / "a" / "folder" / "fragment.yaml").write_text("description: not a ruleset\n", encoding="utf-8")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.yaml").write_text("not: a ruleset\n", encoding="utf-8")
+    write("top.yaml")
+    result = invoke("check", "--format", "json", str(tmp_path))
+    assert [d["file"] for d in json.loads(result.stdout)] == [str(tmp_path / "a" / "b" / "deep.yaml")]
+    assert "checked 3 rulesets: 1 error" in invoke("check", str(tmp_path)).stderr
+    tested = invoke("test", str(tmp_path / "a" / "folder"), str(tmp_path / "top.yaml"))
+    assert tested.exit_code == 5  # neither carries tests:
+
+
+@pytest.mark.parametrize("command", ["check", "test"])
+def test_a_folder_without_rulesets_exits_5(tmp_path, command):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("nothing here", encoding="utf-8")
+    result = invoke(command, str(tmp_path / "empty"))
+    assert result.exit_code == 5
+    assert f"no rulesets found in {tmp_path / 'empty'}" in result.stderr
+    as_json = invoke(command, "--format", "json", str(tmp_path / "empty"))
+    assert (as_json.exit_code, json.loads(as_json.stdout)) == (5, [])
 
 
 def test_schema_prints_the_json_schema():

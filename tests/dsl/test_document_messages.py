@@ -63,15 +63,17 @@ def test_a_rule_gives_exactly_one_effect(check_body):
     assert diagnostic.message == "a rule gives exactly one of multiply: or bonus:"
 
 
-def test_stacking_must_be_stated_when_there_are_rules(check_body):
+def test_stacking_must_be_stated_when_two_multipliers_meet(check_body):
     diagnostic = only(check_body, """
         earning:
           base: {on: purchase, points: 1}
           rules:
-            - {id: r, on: purchase, when: true, bonus: 1}
+            - {id: r, on: purchase, when: true, multiply: 2}
+            - {id: s, on: purchase, when: true, multiply: 3}
     """)
-    assert diagnostic.message == "earning has rules but does not say how they stack"
+    assert diagnostic.message == "earning has 2 multipliers but does not say how they stack"
     assert diagnostic.hint.startswith("add stacking:")
+    assert (diagnostic.span.line, diagnostic.span.column) == (10, 1)  # at earning:
 
 
 def test_unknown_event_types(check_body):
@@ -115,7 +117,7 @@ def test_errors_are_collected_not_stopped_at(check_body):
     ("punchcard: 1\nruleset: x\nversion: 1.0.0\nrounding: {mode: down}\n",
      "rounding.mode: should be 'floor', 'ceil', 'half_up' or 'half_even'"),
     ("punchcard: 1\nruleset: x\nversion: 1.0.0\nrounding: {step: 0}\n",
-     "step must be a positive number such as 1, 0.1 or 0.01"),
+     "step must be a positive number with at most 6 decimals, such as 1, 0.1 or 0.01"),
 ])
 def test_header_messages(text, message):
     [(code, _, _, actual, _)] = diagnostics_of(text)

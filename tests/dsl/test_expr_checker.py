@@ -183,11 +183,11 @@ def test_a_let_used_on_the_wrong_event_type_is_reported_inside_the_let(ruleset_t
           online: event.channel == "web"
         earning:
           base:
-            on: tick
+            on: visit
             points: 1
             when: online
     """).replace("events:\n", "events:\n    visit: {store: string}\n")
     result = check_text(text, "r.yaml")
     [diagnostic] = result.diagnostics
-    assert diagnostic.code is Code.UNKNOWN_NAME and diagnostic.message == "event.channel is not a field on tick"
+    assert diagnostic.code is Code.UNKNOWN_NAME and diagnostic.message == "event.channel is not a field on visit"
     assert text.splitlines()[diagnostic.span.line - 1][diagnostic.span.column - 1:].startswith("channel")

@@ -150,12 +150,14 @@ def test_too_many_includes(tmp_path):
 
 def test_a_folder_without_a_main_file(tmp_path):
     diagnostic = only_diagnostic(tmp_path)
-    assert (diagnostic.code, diagnostic.message) == (Code.INCLUDE_ERROR, f"{tmp_path} has no ruleset.yaml")
+    assert (diagnostic.code, diagnostic.message) == (Code.NOT_FOUND, "the folder has no ruleset.yaml")
+    assert (diagnostic.span.file, diagnostic.span.line, diagnostic.span.column) == (str(tmp_path), 0, 0)
 
 
 def test_a_missing_file(tmp_path):
     diagnostic = only_diagnostic(tmp_path / "nope.yaml")
-    assert diagnostic.code is Code.INCLUDE_ERROR and diagnostic.message.startswith("no such file")
+    assert (diagnostic.code, diagnostic.message) == (Code.NOT_FOUND, "file not found")
+    assert (diagnostic.span.line, diagnostic.span.column) == (0, 0)  # no position inside a file that is not there
 
 
 def test_a_file_that_is_not_utf8(tmp_path):

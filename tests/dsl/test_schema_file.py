@@ -30,7 +30,7 @@ def test_the_schema_file_is_up_to_date(repo):
 def test_the_schema_describes_rulesets(repo):
     schema = json.loads((repo / "docs" / "ruleset.schema.json").read_text(encoding="utf-8"))
     assert schema["title"] == "punchcard ruleset"
-    assert set(schema["required"]) == {"punchcard", "ruleset", "version"}
+    assert set(schema["required"]) == {"punchcard", "ruleset", "version", "rounding"}
     assert "rounding" in schema["properties"] and schema["additionalProperties"] is False
 
 

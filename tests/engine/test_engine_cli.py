@@ -73,3 +73,60 @@ def test_every_command_has_help():
     for command in ("test", "explain", "graph", "check", "schema"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command
+
+
+STRICT = ROOT / "rulesets/compliance-strict.yaml"
+ALCOHOL = json.dumps({"type": "purchase", "id": "a-1", "member": "mila", "time": "2026-03-02T18:00:00",
+                      "amount": 20, "category": "alcohol"})
+
+
+def _explain_json(ruleset: Path, event: str, *options: str) -> dict:
+    result = runner.invoke(app, ["explain", str(ruleset), "--event", event, *options, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_explain_reads_a_date_in_the_profile_through_the_schema():
+    minor = _explain_json(STRICT, ALCOHOL, "--member", json.dumps({"id": "mila", "birth_date": "2010-05-01"}))
+    assert minor["points"] == "0" and any(s["rule"] == "no-alcohol-to-minors" and s["fired"] for s in minor["trace"])
+    adult = _explain_json(STRICT, ALCOHOL, "--member", json.dumps({"id": "mila", "birth_date": "1990-05-01"}))
+    assert adult["points"] == "40"
+
+
+def test_explain_refuses_a_profile_the_schema_refuses():
+    result = runner.invoke(app, ["explain", str(STRICT), "--event", ALCOHOL, "--member",
+                                 json.dumps({"id": "mila", "birth_date": "the fifth of May"})])
+    assert result.exit_code == 2 and "--member" in result.stderr and "birth_date" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_explain_starts_the_member_at_the_tier_and_points_given():
+    ruleset = ROOT / "rulesets/retail-tiers.yaml"
+    plain = _explain_json(ruleset, EVENT, "--member", json.dumps({"id": "ken"}))
+    gold = _explain_json(ruleset, EVENT, "--member", json.dumps({"id": "ken", "tier": "gold", "points": 500}))
+    assert plain["tier"]["current"] == "silver" and plain["balance"] == "0"
+    assert gold["tier"]["current"] == "gold" and gold["points"] == "22"  # 15 at gold: 15 + 7.5, floored
+    assert gold["balance"] == "500"  # the opening points; the new ones are pending for 14 days
+    as_balance = _explain_json(ruleset, EVENT, "--member", json.dumps({"id": "ken", "balance": 500}))
+    assert as_balance["balance"] == "500"  # the spelling of dry-run --members
+    unknown = runner.invoke(app, ["explain", str(ruleset), "--event", EVENT, "--member",
+                                  json.dumps({"id": "ken", "tier": "platinum"})])
+    assert unknown.exit_code == 2 and "platinum" in unknown.stderr
+
+
+def test_explain_says_a_missing_file_is_missing(tmp_path):
+    missing = tmp_path / "missing.json"
+    for option in ("--event", "--member"):
+        args = ["--event", EVENT] if option == "--member" else []
+        result = runner.invoke(app, ["explain", str(ROOT / "rulesets/retail-tiers.yaml"), *args,
+                                     option, f"@{missing}"])
+        message = " ".join(result.stderr.split())
+        assert result.exit_code == 2 and "not valid JSON" not in message, message
+        assert f"{option}: cannot read {missing}" in message and "No such file" in message
+
+
+def test_explain_refuses_a_member_that_is_not_the_events_member():
+    result = runner.invoke(app, ["explain", str(ROOT / "rulesets/retail-tiers.yaml"), "--event", EVENT,
+                                 "--member", json.dumps({"id": "bob"})])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "'bob' is not the event's member 'ken'" in " ".join(result.stderr.split())

@@ -158,7 +158,8 @@ PURCHASE = {"type": "purchase", "id": "e1", "member": "m17", "time": "2026-03-02
     ({"amount": "-5"}, ["amount must not be negative (send a refund for money going back)"]),
     ({"category": 7}, ["category must be text, not int"]),
     ({"time": "yesterday"}, ["time 'yesterday' is not an ISO 8601 time such as 2026-03-02T08:15:00+03:00"]),
-    ({"time": 5}, ["time 5 is not a time"]),
+    ({"time": 5}, ["time must be an ISO 8601 time such as 2026-03-02T08:15:00+03:00, not a number"]),
+    ({"time": None}, ["time is missing: every event needs one, an ISO 8601 time such as 2026-03-02T08:15:00+03:00"]),
     ({"id": " ", "member": None}, ["id must be a non-empty string of at most 200 characters",
                                    "member must be a non-empty string of at most 200 characters"]),
     ({"type": "purchace"}, ["type 'purchace' is not an event type of this ruleset (known: purchase, survey, tick)"]),
@@ -178,7 +179,7 @@ def test_survey_problems_keep_their_wording():
         SCHEMAS[1].parse(raw)
     assert caught.value.event_id == "s1" and caught.value.problems == [
         "time '2026-03-02T08:15:00' has no UTC offset, and this ruleset requires one",
-        "score must be a whole number", "delta [] is not a number", "happy must be true or false",
+        "score must be a whole number", "delta must be a number, not a list", "happy must be true or false",
         "born '2026-02-30' is not a date such as 2026-03-02", "tags must be text, not int",
         "weights must be a list", "clock has an unsupported type time"]
 

@@ -106,7 +106,7 @@ def _replay(compiled, events, forget=None):
         if state is not None and forget is not None:
             forget(state)
         decision, state = evaluate(compiled, state, event, owned=True)
-        decisions.append(decision.to_json())
+        decisions.append(decision.to_dict())
     return decisions, state
 
 

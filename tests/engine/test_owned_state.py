@@ -42,7 +42,7 @@ def replay_both(compiled, events: list[dict]) -> int:
         assert pure == given and (pure is None or pure.profile == given.profile), "the pure core changed its input"
         pure = after
         owned_decision, owned = evaluate(compiled, owned, raw, owned=True)
-        assert owned_decision.to_json() == pure_decision.to_json(), raw
+        assert owned_decision.to_dict() == pure_decision.to_dict(), raw
         assert owned == pure, raw
         if owned_decision.outcome in (Outcome.REJECTED, Outcome.BLOCKED) and before is not None:
             refused += 1

@@ -56,8 +56,8 @@ def test_points_are_decimal_and_json_has_no_floats():
     compiled = lab(BASE.replace("event.amount", "event.amount * 1.5"))
     decision, _ = evaluate(compiled, None, purchase("p", "2026-01-05T10:00:00", "10.10"))
     assert isinstance(decision.points, Decimal) and decision.points == Decimal(15)  # 15.15 floored
-    assert '"points": "15"' in json.dumps(decision.to_json())
-    assert not any(isinstance(v, float) for v in _leaves(decision.to_json()))
+    assert '"points": "15"' in json.dumps(decision.to_dict())
+    assert not any(isinstance(v, float) for v in _leaves(decision.to_dict()))
 
 
 def _leaves(value):

@@ -71,11 +71,11 @@ def ref_tier_index(c, state, now):
         return max([*state.tier.reached.values(), *state.tier.closed.values(), 0])
     if model.window == "rolling_12_months":
         current = tiers.window_key(model, now, state.joined)
-        best = state.tier.reached.get(current, 0)
+        best = max(state.tier.reached.get(current, 0), tiers.level_for(model.levels, _metric(model, state, current)))
         for key in range(current - 1, current - 37, -1):
             if now >= _status(c, state, key):
                 break
-            best = max(best, tiers.level_for(model.levels, _metric(model, state, key)))
+            best = max(best, state.tier.reached.get(key, 0), tiers.level_for(model.levels, _metric(model, state, key)))
         return best
     best = 0
     for key, index in state.tier.reached.items():
@@ -211,6 +211,8 @@ def test_reads_equal_the_plain_computation(case):
     key = tiers.window_key(model, now, state.joined)
     expected = [tiers.window_end(model, key, state.joined, compiled.tz)]
     expected += [d for d in ref_status_deadlines(compiled, state) if d > now]
+    if model.window == "rolling_12_months" and not isinstance(model.downgrade, str) and model.downgrade.grace:
+        expected.append(min(d for d in (_status(compiled, state, k) for k in range(key - 37, key + 1)) if d > now))
     assert tiers.deadlines(compiled, state, now) == expected
 
 

@@ -51,7 +51,7 @@ def test_every_event_type_gives_the_reference_decisions_and_state(store_factory,
     store = store_factory()
     engine = Engine(everything, store=store)
     got = [engine.process(e) for e in events]
-    assert [d.to_json() for d in got] == [d.to_json() for d in expected]
+    assert [d.to_dict() for d in got] == [d.to_dict() for d in expected]
     for member in {e["member"] for e in events}:
         assert store.member(member) == ref_engine.store.member(member), member
 
@@ -66,7 +66,7 @@ def test_process_many_decides_exactly_what_one_by_one_does(store_factory, everyt
         store.batch_size = 64  # several transactions, members spread across them
     engine = Engine(everything, store=store)
     got = engine.process_many(events)
-    assert [d.to_json() for d in got] == [d.to_json() for d in expected]
+    assert [d.to_dict() for d in got] == [d.to_dict() for d in expected]
     for member in {e["member"] for e in events}:
         assert store.member(member) == ref_engine.store.member(member), member
     assert [d.outcome for d in engine.process_many(events[:50])] == ["duplicate"] * 50
@@ -79,7 +79,7 @@ def test_budget_totals_match_the_reference(store_factory, budget_race):
     ref_engine, expected = reference(budget_race, events)
     store = store_factory()
     got = Engine(budget_race, store=store).process_many(events)
-    assert [d.to_json() for d in got] == [d.to_json() for d in expected]
+    assert [d.to_dict() for d in got] == [d.to_dict() for d in expected]
     assert store.budgets()["launch-bonus"] == Decimal(1000) == ref_engine.store.budgets()["launch-bonus"]
 
 
@@ -93,7 +93,7 @@ def test_every_event_reads_its_member_back_from_the_database(sql_url, everything
     store = SqlStore(sql_url(), cache_size=0, batch_size=16)
     engine = Engine(everything, store=store)
     got = engine.process_many(events) if batch else [engine.process(e) for e in events]
-    assert [d.to_json() for d in got] == [d.to_json() for d in expected]
+    assert [d.to_dict() for d in got] == [d.to_dict() for d in expected]
     for member in {e["member"] for e in events}:
         assert store.member(member) == ref_engine.store.member(member), member
 

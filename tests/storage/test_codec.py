@@ -101,14 +101,14 @@ def test_a_stored_decision_reads_back_identically(everything):
     engine = Engine(everything)
     for event in mixed_events(seed=2, count=120):
         decision = engine.process(event)
-        stored = json.loads(json.dumps(decision.to_json()))
+        stored = json.loads(json.dumps(decision.to_dict()))
         back = decision_from_json(stored)
-        assert back.to_json() == decision.to_json()
+        assert back.to_dict() == decision.to_dict()
         assert (back.points, back.balance, back.time) == (decision.points, decision.balance, decision.time)
 
 
 def _as_json(decision) -> str:
-    return json.dumps(decision.to_json(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(decision.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def test_a_decision_is_stored_as_exactly_the_text_of_its_json(everything):
@@ -120,7 +120,7 @@ def test_a_decision_is_stored_as_exactly_the_text_of_its_json(everything):
         assert decision_text(decision) == _as_json(decision)
 
 
-def test_decision_text_writes_odd_values_as_to_json_does():
+def test_decision_text_writes_odd_values_as_to_dict_does():
     moment = dt.datetime(2026, 3, 8, 1, 30, tzinfo=NEW_YORK)
     decision = Decision(
         "é-1", "m", "r@1", "applied", Decimal("1.500"), (
@@ -132,7 +132,7 @@ def test_decision_text_writes_odd_values_as_to_json_does():
          Step("input", "event", None, "", {}, None, None)),
         "why\nnot", "purchase", moment)
     assert decision_text(decision) == _as_json(decision)
-    assert decision_from_json(json.loads(decision_text(decision))).to_json() == decision.to_json()
+    assert decision_from_json(json.loads(decision_text(decision))).to_dict() == decision.to_dict()
 
 
 def test_every_field_of_member_state_has_a_place_in_the_tables():

@@ -51,7 +51,7 @@ def _committed(backend: str, point: str, n: int) -> set[int]:
 def reference(everything):
     engine = Engine(everything, store=MemoryStore())
     decisions = [engine.process(e) for e in EVENTS]
-    return engine.store, {d.event_id: d.to_json() for d in decisions if d.outcome != "duplicate"}
+    return engine.store, {d.event_id: d.to_dict() for d in decisions if d.outcome != "duplicate"}
 
 
 def _stored(store: SqlStore) -> int:
@@ -70,7 +70,7 @@ def _check_replay(store: SqlStore, compiled, reference) -> None:
     memory, expected = reference
     replayed = Engine(compiled, store=store).process_many(EVENTS)
     for decision in replayed:
-        doc = decision.to_json()
+        doc = decision.to_dict()
         if decision.outcome == "duplicate":
             doc = {**doc, "outcome": expected[decision.event_id]["outcome"],
                    "reason": expected[decision.event_id]["reason"]}

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event as sa_event, text
-from sqlalchemy.exc import OperationalError
 
 from punchcard.engine import Engine
+from punchcard.engine.store import StoreError
 from punchcard.plugins.sql.store import SqlStore
 
 
@@ -52,7 +52,7 @@ def test_postgresql_serialises_one_members_events(pg):
     holder, engine = pg
     with holder.unit_of_work("ann") as unit:
         unit.processed("held-1")
-        with pytest.raises(OperationalError, match="lock timeout"):
+        with pytest.raises(StoreError, match="lock timeout"):
             engine.process(purchase("ann", "a-1"))
     assert engine.process(purchase("ann", "a-1")).outcome == "applied"  # once the lock is gone
 
@@ -100,7 +100,7 @@ def test_sqlite_has_one_writer_and_readers_never_wait(store_urls, plain):
     with holder.unit_of_work("ann") as unit:
         unit.processed("held-1")
         assert impatient.member("ann").total() == Decimal(10)  # a reader, during the write
-        with pytest.raises(OperationalError, match="database is locked"):
+        with pytest.raises(StoreError, match="database is locked"):
             Engine(plain, store=impatient).process(purchase("bob", "b-1"))
     assert Engine(plain, store=impatient).process(purchase("bob", "b-1")).outcome == "applied"
     holder.close()

@@ -28,7 +28,7 @@ def main() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url"), hide_parameters=True)
     with engine.connect() as conn:
         run(conn)
         conn.commit()

@@ -1,0 +1,116 @@
+"""Writing event files in the formats :mod:`.formats` reads: JSON Lines, CSV or Parquet, gzip.
+
+The format is told by the name, as the readers tell it (``.jsonl``, ``.csv``,
+``.parquet``, each but Parquet optionally followed by ``.gz``); ``-`` is standard
+output, as JSON Lines. Numbers are written as their exact decimal text, never through
+float: JSON Lines quotes them (as every ``--format json`` output does), CSV and
+Parquet hold every value as text. gzip gets a fixed mtime and no file name, so the same
+events give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+from .formats import _SUFFIXES, InputError
+
+__all__ = ["write_events", "format_of_name", "STDOUT"]
+
+STDOUT = "-"
+_PARQUET_BATCH = 8192
+
+
+def format_of_name(target: str | Path) -> tuple[str, bool]:
+    """(format, gzipped) for a file to write; a name that says nothing is JSON Lines."""
+    if str(target) == STDOUT:
+        return "jsonl", False
+    path = Path(target)
+    gz = path.suffix.lower() == ".gz"
+    stem = path.with_suffix("") if gz else path
+    kind = _SUFFIXES.get(stem.suffix.lower(), "jsonl")
+    if kind == "parquet" and gz:
+        raise InputError(f"{path}: a Parquet file compresses its own pages; do not gzip it")
+    return kind, gz
+
+
+def write_events(events: Iterable[dict], target: str | Path, columns: list[str]) -> int:
+    """Write ``events`` to ``target`` (a path, or ``-``) in the format its name says; returns the count.
+
+    ``columns`` orders the CSV header and the Parquet schema; JSON Lines rows keep their own keys."""
+    kind, gz = format_of_name(target)
+    if str(target) == STDOUT:
+        return _write_jsonl(events, sys.stdout)
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "parquet":
+        return _write_parquet(events, path, columns)
+    with open(path, "wb") as raw:
+        stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if gz else raw
+        with io.TextIOWrapper(stream, encoding="utf-8", newline="") as text:
+            return _write_text(events, text, kind, columns)
+
+
+def _write_text(events: Iterable[dict], text: IO[str], kind: str, columns: list[str]) -> int:
+    return _write_csv(events, text, columns) if kind == "csv" else _write_jsonl(events, text)
+
+
+def _exact(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not an event value")
+
+
+def _write_jsonl(events: Iterable[dict], text: IO[str]) -> int:
+    count = 0
+    for event in events:
+        text.write(json.dumps(event, default=_exact) + "\n")
+        count += 1
+    return count
+
+
+def _write_csv(events: Iterable[dict], text: IO[str], columns: list[str]) -> int:
+    writer = csv.DictWriter(text, columns)
+    writer.writeheader()
+    count = 0
+    for event in events:
+        writer.writerow({k: str(v) for k, v in event.items()})
+        count += 1
+    return count
+
+
+def _batches(events: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_parquet(events: Iterable[dict], path: Path, columns: list[str]) -> int:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pyarrow is the optional "parquet" extra
+        raise InputError("writing Parquet needs pyarrow: pip install 'punchcard[parquet]'") from None
+    # Every column as text: exact like CSV, and one schema whatever the first rows hold.
+    schema = pa.schema([(name, pa.string()) for name in columns])
+    count = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in _batches(events, _PARQUET_BATCH):
+            unknown = {k for event in batch for k in event} - set(columns)
+            if unknown:
+                raise InputError(f"{path}: no column for {sorted(unknown)}")
+            data = {name: [None if name not in e else str(e[name]) for e in batch] for name in columns}
+            writer.write_table(pa.Table.from_pydict(data, schema=schema))
+            count += len(batch)
+    return count

@@ -1,0 +1,111 @@
+"""``punchcard process`` reads what ``dry-run`` reads, and treats bad rows the same way."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from dryrun_helpers import RULESETS, write_jsonl
+from typer.testing import CliRunner
+
+from punchcard.cli import app
+
+COFFEE = RULESETS / "coffee-club.yaml"
+runner = CliRunner()
+EVENTS = [
+    {"type": "purchase", "id": "o-1", "member": "masha", "time": "2026-03-02T08:15:00", "amount": 150,
+     "category": "coffee"},
+    {"type": "purchase", "id": "o-2", "member": "masha", "time": "2026-03-03T12:00:00", "amount": "10.5",
+     "category": "food"},
+    {"type": "purchase", "id": "o-3", "member": "petya", "time": "2026-03-04T08:15:00", "amount": 1500,
+     "category": "food"},
+    {"type": "redeem", "id": "r-1", "member": "masha", "time": "2026-03-05T08:15:00", "points": 100},
+]
+COLUMNS = ["type", "id", "member", "time", "amount", "category", "points"]
+
+
+def _process(tmp_path: Path, events: str, name: str, data: bytes | None = None):
+    store = f"sqlite:///{tmp_path / (name + '.db')}"
+    return runner.invoke(app, ["process", str(COFFEE), "--store", store, "--events", events, "--format", "jsonl"],
+                         input=data)
+
+
+def _decisions(result) -> list[tuple]:
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "summary" in lines[-1]
+    return [(d["event_id"], d["outcome"], d["points"], d["balance"]) for d in lines[:-1]]
+
+
+def _csv(path: Path) -> Path:
+    rows = [",".join(COLUMNS)] + [",".join(str(e.get(c, "")) for c in COLUMNS) for e in EVENTS]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _parquet(path: Path) -> Path:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = {c: [None if e.get(c) is None else str(e[c]) for e in EVENTS] for c in COLUMNS}
+    table["amount"] = pa.array([Decimal(str(e["amount"])) if "amount" in e else None for e in EVENTS],
+                               pa.decimal128(12, 2))
+    table["points"] = pa.array([e.get("points") for e in EVENTS], pa.int64())
+    pq.write_table(pa.table(table), path)
+    return path
+
+
+def test_every_format_and_standard_input_give_the_same_decisions(tmp_path):
+    plain = write_jsonl(tmp_path / "events.jsonl", EVENTS)
+    expected = _decisions(_process(tmp_path, str(plain), "plain"))
+    assert [d[1] for d in expected] == ["applied", "applied", "applied", "applied"]
+    gz = tmp_path / "events.jsonl.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    inputs = {"gzip": (str(gz), None), "csv": (str(_csv(tmp_path / "events.csv")), None),
+              "parquet": (str(_parquet(tmp_path / "events.parquet")), None),
+              "stdin": ("-", plain.read_bytes()), "stdin-gzip": ("-", gz.read_bytes()),
+              "stdin-csv": ("-", (tmp_path / "events.csv").read_bytes())}
+    for name, (events, data) in inputs.items():
+        result = _process(tmp_path, events, name, data)
+        assert result.exit_code == 0, (name, result.output)
+        assert _decisions(result) == expected, name
+
+
+def test_bad_rows_are_left_out_counted_and_grouped_and_the_rest_processed(tmp_path):
+    lines = [json.dumps(EVENTS[0]), "not json", '{"type": "purchase", "id": oops}', "[1, 2]",
+             json.dumps(EVENTS[1]), '{"id": "x", "amount": 1' + "0" * 5000 + "}", json.dumps(EVENTS[2])]
+    events = tmp_path / "mixed.jsonl"
+    events.write_text("\n".join(lines) + "\n")
+    result = _process(tmp_path, str(events), "mixed")
+    assert result.exit_code == 1, result.output
+    assert [d[0] for d in _decisions(result)] == ["o-1", "o-2", "o-3"]  # the rows after a bad one go on
+    summary = json.loads(result.stdout.splitlines()[-1])["summary"]
+    assert summary["bad_rows"] == 4 and summary["events"] == 3 and summary["outcomes"] == {"applied": 3}
+    groups = {g["reason"]: g for g in summary["bad_rows_by_reason"]}
+    assert groups["not valid JSON (Expecting value)"]["rows"] == 2
+    assert groups["not valid JSON (Expecting value)"]["example"] == {
+        "line": 2, "reason": "not valid JSON (Expecting value at column 1)"}
+    assert groups["a JSON Lines row must be an object"]["example"]["line"] == 4
+    assert sum(g["rows"] for g in groups.values()) == 4
+    message = " ".join(result.stderr.split())
+    assert "4 bad rows left out" in message and "2 x not valid JSON (Expecting value)" in message
+    assert "events line 2: not valid JSON (Expecting value at column 1)" in message
+
+
+def test_text_output_reports_bad_rows_on_stderr_and_exits_1(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(EVENTS[0]) + "\n{broken\n")
+    store = f"sqlite:///{tmp_path / 'text.db'}"
+    result = runner.invoke(app, ["process", str(COFFEE), "--store", store, "--events", str(events)])
+    assert result.exit_code == 1
+    assert result.stdout.startswith("o-1  masha  applied  +300")
+    assert "1 bad row left out" in result.stderr and "summary" not in result.stdout
+
+
+def test_a_missing_or_headerless_input_is_a_usage_error(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    for path in (tmp_path / "missing.jsonl", empty):
+        result = _process(tmp_path, str(path), "usage")
+        assert result.exit_code == 2 and "Traceback" not in result.output
