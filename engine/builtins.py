@@ -114,8 +114,13 @@ def keep_review_hold(run: Run) -> None:
 
 
 def _past_window(run: Run, moment) -> bool:
+    """The refund window, measured to the member's clock: the later of this event's time and
+    the latest the member has seen. Housekeeping forgets a record only once it is past the
+    window at that clock, so a late refund gets the same answer whether or not it was."""
     window = run.compiled.model.points.refunds.window
-    return calendar.add(moment, window.amount, window.unit, run.compiled.tz) <= run.now
+    clock = run.state.clock
+    latest = run.now if clock is None or clock < run.now else clock
+    return calendar.add(moment, window.amount, window.unit, run.compiled.tz) <= latest
 
 
 def refund(run: Run) -> None:

@@ -226,8 +226,8 @@ def duplicate_of(prior: ProcessedEvent, event: Event, label: str) -> Decision:
 def conflict_with(prior: ProcessedEvent, event: Event, label: str) -> Decision:
     keys = sorted(set(prior.body) | set(event.body))
     differing = [k for k in keys if prior.body.get(k) != event.body.get(k)]
-    detail = ", ".join(f"{k} ({prior.body.get(k)!r} then {event.body.get(k)!r})" for k in differing)
-    reason = f"conflict: event id {event.id} was already used with different fields: {detail}"
+    # the fields are named, never their values: a decision or a log line carries no event body
+    reason = f"conflict: event id {event.id} was already used with different fields: {', '.join(differing)}"
     log.warning(reason)
     return Decision(event.id, event.member, label, Outcome.REJECTED, reason=reason, event_type=event.type,
                     time=event.time, trace=(Step("input", "idempotency", False, reason),))

@@ -68,7 +68,23 @@ rulesets = st.builds(
     tiers=st.booleans(),
     stacking=st.sampled_from(["add", "multiply"]),
 )
-amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("400"), places=2)
+# Across the documented range (engine/numbers.py): GBP amounts in pence up to 10**12
+# pounds, and points a multiple of the ruleset's step up to 10**15 either way. Most
+# draws stay small, so that redemptions and refunds meet the points they act on.
+MAX_AMOUNT, MAX_POINTS = Decimal(10) ** 12, Decimal(10) ** 15
+amounts = st.one_of(
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal("400"), places=2),
+    st.decimals(min_value=Decimal("0"), max_value=MAX_AMOUNT, places=2),
+    st.sampled_from([Decimal("0"), Decimal("0.01"), MAX_AMOUNT, MAX_AMOUNT - Decimal("0.01")]),
+)
+
+
+def in_steps(low: int, high: int, small: int):
+    """Whole multiples of the ruleset's step (drawn as a count of steps): mostly within
+    ``small`` points, sometimes anywhere up to the bound."""
+    return st.one_of(st.integers(min_value=low * small, max_value=high * small),
+                     st.integers(min_value=low * 100 * int(MAX_POINTS), max_value=high * 100 * int(MAX_POINTS)),
+                     st.sampled_from([high * 100 * int(MAX_POINTS), low * 100 * int(MAX_POINTS)]))
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -78,6 +94,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @initialize(compiled=rulesets)
     def start(self, compiled):
         self.compiled = compiled
+        self.step = compiled.model.rounding.step
         self.engine = Engine(compiled, type(self).store_factory())
         self.now = START
         self.counter = 0
@@ -114,10 +131,17 @@ class LedgerMachine(RuleBasedStateMachine):
         decision = self._send("purchase", amount=str(amount))
         self.orders[decision.event_id] = decision.points
 
-    @rule(points=st.integers(min_value=1, max_value=600))
-    def redeem(self, points):
+    def _points(self, steps: int) -> Decimal:
+        """``steps`` hundredths of a point in a whole number of the ruleset's steps, within the bound."""
+        points = (Decimal(steps) / 100).quantize(self.step, rounding="ROUND_DOWN") if self.step < 1 else \
+            Decimal(steps // 100)
+        return max(min(points, MAX_POINTS), -MAX_POINTS)
+
+    @rule(steps=in_steps(0, 1, 60000))
+    def redeem(self, steps):
+        points = self._points(steps) or self.step
         before = self._state()
-        decision = self._send("redeem", points=points)
+        decision = self._send("redeem", points=str(points))
         if decision.outcome == "applied":
             self.redemptions.append(decision.event_id)
             self._check_fifo(before, decision)
@@ -140,9 +164,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def reverse(self, data):
         self._send("redeem_reversal", redemption=data.draw(st.sampled_from(self.redemptions)))
 
-    @rule(points=st.integers(min_value=-50, max_value=50).filter(bool))
-    def adjust(self, points):
-        self._send("adjust", points=points, reason="service gesture")
+    @rule(steps=in_steps(-1, 1, 5000))
+    def adjust(self, steps):
+        points = self._points(steps) or self.step
+        self._send("adjust", points=str(points), reason="service gesture")
 
     @rule(days=st.integers(min_value=1, max_value=70))
     def advance(self, days):

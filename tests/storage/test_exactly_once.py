@@ -40,7 +40,8 @@ def test_the_same_id_with_another_body_is_rejected_naming_the_fields(store_facto
     engine.process(PURCHASE)
     changed = engine.process({**PURCHASE, "amount": "151", "category": "food"})
     assert changed.outcome == "rejected"
-    assert "amount ('150' then '151')" in changed.reason and "category ('coffee' then 'food')" in changed.reason
+    assert changed.reason.endswith("different fields: amount, category")
+    assert "151" not in changed.reason and "food" not in changed.reason  # named, never quoted
     assert store.member("masha").total() == Decimal(300)
 
 
@@ -49,7 +50,8 @@ def test_the_same_id_for_another_member_is_caught(store_factory, coffee):
     engine = Engine(coffee, store=store)
     engine.process(PURCHASE)
     other = engine.process({**PURCHASE, "member": "petya"})
-    assert other.outcome == "rejected" and "member ('masha' then 'petya')" in other.reason
+    assert other.outcome == "rejected" and other.reason.endswith("different fields: member")
+    assert "petya" not in other.reason and "masha" not in other.reason
     assert store.member("petya") is None
 
 
