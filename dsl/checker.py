@@ -244,6 +244,11 @@ class ExprChecker:
             arg_types.append(actual)
         if ERROR in arg_types:
             return ERROR
+        for index, bound in spec.bounds:
+            value = _literal(node.args[index]) if index < len(node.args) else None
+            why = bound.problem(value) if value is not None else None
+            if why is not None:  # a computed value is refused when the rule runs, in the same words
+                return self.error(node.args[index], Code.LIMIT_ERROR, why, hint=spec.doc or None)
         result = spec.result_type(arg_types)
         if result is None:
             return self.error(node, Code.TYPE_ERROR, f"{spec.name}() cannot combine {', '.join(map(str, arg_types))}")
@@ -271,6 +276,16 @@ class ExprChecker:
             return self.error(node.args[0], Code.TYPE_ERROR, f"{event_type}.{path[1]} is not a number field",
                               hint=did_you_mean(path[1], list(self.schema.events[event_type])))
         return field_type
+
+
+def _literal(node: ast.Node):
+    """The value of a number written as a literal (``2``, ``-2``), else None."""
+    if isinstance(node, ast.Number):
+        return node.value
+    if isinstance(node, ast.Unary) and node.op == "-":
+        inner = _literal(node.operand)
+        return -inner if inner is not None else None
+    return None
 
 
 def did_you_mean(name: str, candidates, prefix: str = "") -> str | None:

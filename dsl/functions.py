@@ -18,7 +18,8 @@ from typing import Any, Callable, Sequence
 
 from .types import BOOL, DATE, DATETIME, MONEY, NUMBER, STRING, TIME, Type, is_numeric, unify
 
-__all__ = ["FunctionSpec", "BUILTINS", "AGGREGATES", "WEEKDAYS", "function_table"]
+__all__ = ["FunctionSpec", "WholeBound", "ArgumentError", "BUILTINS", "AGGREGATES", "WEEKDAYS", "ROUND_PLACES",
+           "function_table"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 AGGREGATES = ("count", "sum")
@@ -26,6 +27,35 @@ NUMERIC = (NUMBER, MONEY)
 WHEN = (DATE, DATETIME)
 
 ResultRule = Type | Callable[[Sequence[Type]], Type | None]
+ROUND_PLACES = 18  # round()'s places: as many decimals as any number may have
+
+
+class ArgumentError(ValueError):
+    """A function's argument is out of its range: the rule cannot be computed, and says why."""
+
+
+@dataclass(frozen=True)
+class WholeBound:
+    """A whole-number argument's range. ``check`` refuses a literal out of it where it is
+    written; the function refuses a computed one with the same words when it runs."""
+
+    function: str
+    what: str  # "decimal places"
+    low: int
+    high: int
+
+    def problem(self, value: Decimal) -> str | None:
+        """Why ``value`` is out of range (None: it is fine)."""
+        if value == value.to_integral_value() and self.low <= value <= self.high:
+            return None
+        return (f"{self.function}() takes a whole number of {self.what} from {self.low} to {self.high}, "
+                f"not {format(value, 'f')}")
+
+    def checked(self, value: Decimal) -> int:
+        why = self.problem(value)
+        if why is not None:
+            raise ArgumentError(why)
+        return int(value)
 
 
 @dataclass(frozen=True)
@@ -41,6 +71,7 @@ class FunctionSpec:
     doc: str = ""
     min_args: int | None = None
     variadic: bool = False
+    bounds: tuple[tuple[int, WholeBound], ...] = ()  # (argument index, its range)
 
     def result_type(self, args: Sequence[Type]) -> Type | None:
         return self.result(args) if callable(self.result) else self.result
@@ -72,8 +103,11 @@ def _age(ctx, born: dt.date) -> Decimal:
     return Decimal(years)
 
 
+_ROUND = WholeBound("round", "decimal places", 0, ROUND_PLACES)
+
+
 def _round(ctx, value: Decimal, places: Decimal = Decimal(0)) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_EVEN)
+    return value.quantize(Decimal(1).scaleb(-_ROUND.checked(places)), rounding=ROUND_HALF_EVEN)
 
 
 def _min(ctx, *values):
@@ -106,7 +140,8 @@ _SPECS = [
                  variadic=True),
     FunctionSpec("abs", (NUMERIC,), _first, lambda ctx, x: abs(x), "the absolute value"),
     FunctionSpec("round", (NUMERIC, (NUMBER,)), _first, _round,
-                 "round half to even, to the given decimal places (default 0)", min_args=1),
+                 f"round half to even, to the given decimal places (0 to {ROUND_PLACES}, default 0)", min_args=1,
+                 bounds=((1, _ROUND),)),
     FunctionSpec("floor", (NUMERIC,), _first, lambda ctx, x: x.to_integral_value(rounding=ROUND_FLOOR),
                  "round down to a whole number"),
     FunctionSpec("ceil", (NUMERIC,), _first, lambda ctx, x: x.to_integral_value(rounding=ROUND_CEILING),

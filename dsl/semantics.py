@@ -9,6 +9,7 @@ import networkx as nx
 from . import ast
 from .checker import did_you_mean
 from .errors import Code, Diagnostic, Severity
+from .expects import expect_diagnostics
 from .model import BUILTIN_EVENTS, EXPECT_KEYS, Duration, Ruleset
 
 if TYPE_CHECKING:
@@ -216,19 +217,8 @@ def _tests(state: "CheckedRuleset") -> Iterator[Diagnostic]:
                 yield Diagnostic(Code.UNKNOWN_NAME, f"test event type {kind!r} is not declared",
                                  state.source.value(("tests", i, "events", j, "type")).span,
                                  hint="declare it under schema.events")
-            yield from _expect_keys(state, event.get("expect"), ("tests", i, "events", j, "expect"))
-        yield from _expect_keys(state, test.expect, ("tests", i, "expect"))
-
-
-def _expect_keys(state: "CheckedRuleset", expect, path: tuple) -> Iterator[Diagnostic]:
-    """A typo in ``expect:`` is found by check, not when the test runs and fails."""
-    if not isinstance(expect, dict):
-        return
-    for key in expect:
-        if key not in EXPECT_KEYS:
-            yield Diagnostic(Code.SCHEMA_ERROR, f"unknown expect key {key!r}", state.source.key(path + (key,)),
-                             hint=did_you_mean(str(key), EXPECT_KEYS) or f"known keys: {', '.join(EXPECT_KEYS)}",
-                             width=len(str(key)))
+            yield from expect_diagnostics(state, event.get("expect"), ("tests", i, "events", j, "expect"))
+        yield from expect_diagnostics(state, test.expect, ("tests", i, "expect"))
 
 
 def constant_value(node: ast.Node):

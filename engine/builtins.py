@@ -9,6 +9,7 @@ from .codegen import EvalContext
 from .decision import Effect, Outcome, Step
 from .earning import RuleFailure, run_rule
 from .limits import round_parts
+from .numbers import figure
 from .run import Rejected, Run
 from .schedule import note_activity, schedule_prune
 from .state import ZERO, Lot, OrderRecord
@@ -40,7 +41,7 @@ def redeem(run: Run) -> None:
         raise Rejected(str(exc)) from None
     run.points -= points
     schedule_prune(run.compiled, run.state, run.now)
-    run.trace.append(Step("ledger", "redeem", True, f"{points} points, earliest expiry first", after=-points))
+    run.trace.append(Step("ledger", "redeem", True, f"{figure(points)} points, earliest expiry first", after=-points))
     note_activity(run.compiled, run.state, run.event.type, run.now)
 
 
@@ -58,7 +59,7 @@ def redeem_reversal(run: Run) -> None:
     run.effects += effects
     returned = sum((e.points for e in effects if e.kind == "reverse"), ZERO)
     run.points += returned
-    run.trace.append(Step("ledger", "redeem_reversal", True, f"{returned} of {redemption.points} points returned "
+    run.trace.append(Step("ledger", "redeem_reversal", True, f"{figure(returned)} of {figure(redemption.points)} points returned "
                           "to their lots", after=returned))
 
 
@@ -134,7 +135,7 @@ def refund(run: Run) -> None:
                        f"({run.compiled.model.points.refunds.window})")
     left = order.amount - order.refunded
     if amount <= 0 or amount > left:
-        raise Rejected(f"refund of {amount} is more than the {left} still refundable on order {order_id}")
+        raise Rejected(f"refund of {figure(amount)} is more than the {figure(left)} still refundable on order {order_id}")
     # an order refunded in full keeps nothing: its rules are not asked what 0 would have earned
     new_points = min(reprice(run, order, left - amount), order.points) if amount < left else ZERO
     clawback = order.points - new_points
@@ -145,9 +146,9 @@ def refund(run: Run) -> None:
         try:
             run.effects += ledger.claw_back(run.state, order_id, clawback, run.now, allow)
         except ledger.Shortfall:
-            raise Rejected(f"clawing back {clawback} points would make the balance negative") from None
+            raise Rejected(f"clawing back {figure(clawback)} points would make the balance negative") from None
     run.points -= clawback
-    run.trace.append(Step("ledger", "refund", True, f"order {order_id} re-evaluated at {left - amount}",
+    run.trace.append(Step("ledger", "refund", True, f"order {order_id} re-evaluated at {figure(left - amount)}",
                           before=order.points, after=order.points - clawback))
     run.state.put("orders", order_id, OrderRecord(
         order.id, order.type, order.time, order.fields, order.amount, order.points - clawback,

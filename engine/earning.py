@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
+from punchcard.dsl.functions import ArgumentError
+
 from .codegen import NOT_WHEN, UNLESS
 from .decision import Step
+from .numbers import figure
 from .run import Rejected
 from .state import ZERO
 
@@ -64,6 +67,8 @@ def uncomputable(rule_id: str, exc: Exception) -> str:
         what = "division by zero"
     elif isinstance(exc, (OverflowError, decimal.Overflow)):
         what = "a number too large (overflow)"
+    elif isinstance(exc, ArgumentError):  # a function's argument out of its range says which
+        what = str(exc)
     else:
         what = failure(exc)
     return f"rule {rule_id} could not be computed: {what}"
@@ -117,7 +122,7 @@ def rule_result(rule, raw, ev, m, ctx, trace: list[Step]) -> Part | None:
     if type(raw) is not Decimal:
         raw = Decimal(raw)
     if raw < 0:
-        trace.append(Step("earning", rule.id, False, f"gave {raw}; negative points are ignored"))
+        trace.append(Step("earning", rule.id, False, f"gave {figure(raw)}; negative points are ignored"))
         return None
     trace.append(Step("earning", rule.id, True, rule.when_note, decided_by(rule.reads, ev, m, ctx), after=raw))
     return Part(rule.id, rule.kind, raw, rule.group)
@@ -163,13 +168,13 @@ def stack(base: Decimal, parts: list[Part], stacking, tier_multiplier: Decimal, 
 
 def multiply_step(part: Part, mode: str) -> Step:
     """The stacking trace line of a multiplier that counts."""
-    return Step("stacking", part.rule, True, f"x{part.raw} ({mode})", before=part.raw, after=part.points)
+    return Step("stacking", part.rule, True, f"x{figure(part.raw)} ({mode})", before=part.raw, after=part.points)
 
 
 def tier_part(tier_name: str, multiplier: Decimal, on: Decimal, applies_to: str, trace: list[Step]) -> Part:
     """The tier multiplier's share: ``on`` x (T - 1), with its trace line."""
     tier = Part(f"tier:{tier_name}", "tier", multiplier, points=on * (multiplier - ONE))
-    trace.append(Step("tier_multiplier", tier.rule, True, f"x{multiplier} on {applies_to}", before=on,
+    trace.append(Step("tier_multiplier", tier.rule, True, f"x{figure(multiplier)} on {applies_to}", before=on,
                       after=tier.points))
     return tier
 

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 
 from .decision import Decision, Outcome, Step
 from .evaluate import Clock, evaluate, new_member
-from .events import Event, EventError
+from .events import Event, EventError, valid_member
 from .state import MemberState
 from .store import Conflict, MemoryStore, ProcessedEvent, Refused, Store, StoreError, UnitOfWork
 
@@ -97,12 +97,31 @@ class Engine:
         try:
             event = raw if isinstance(raw, Event) else self.compiled.schema.parse(raw)
         except EventError:
-            decision, _ = evaluate(self.compiled, None, raw)
-            return decision
+            return self.refused(raw)
         decision, new = self._stored(event)
         if new:
             self.notify(decision)
         return decision
+
+    def refused(self, raw: Any) -> Decision:
+        """The rejection of an event that is not valid, naming each problem, with the balance
+        of its member as last committed when its member id is valid (0 when it is not, or the
+        member is new). Nothing is stored; a store failure reading the member raises
+        :class:`StoreError`. Stores that parse a batch themselves call it for a bad event."""
+        decision, _ = evaluate(self.compiled, self._committed(valid_member(raw)), raw)
+        return decision
+
+    def _committed(self, member_id: str | None) -> MemberState | None:
+        """The member as last committed, for the balance a refused event reports (None:
+        no valid member id, or a member the store has not seen). A store failure raises."""
+        if member_id is None:
+            return None
+        try:
+            return self.store.member(member_id)
+        except StoreError:
+            raise
+        except Exception as exc:  # a bug in a store: named, as elsewhere
+            raise StoreError(f"the store failed reading a member with {type(exc).__name__}") from exc
 
     def _stored(self, event: Event) -> tuple[Decision, bool]:
         """The event decided and committed in a unit of work. A lost race runs again in a
@@ -163,7 +182,11 @@ class Engine:
         the id came with another body. None when the id is new (the unit may now hold
         a claim on it); then :meth:`decide` it in the same unit."""
         prior = uow.processed(event.id)
-        return None if prior is None else duplicate_of(prior, event, self.compiled.label)
+        if prior is None:
+            return None
+        # only a conflict needs the member: it reports the balance as the unit reads it
+        state = uow.load_member(event.member) if prior.digest != event.digest else None
+        return duplicate_of(prior, event, self.compiled.label, state)
 
     def decide(self, uow: UnitOfWork, event: Event) -> Decision:
         """Evaluate a new event against the member's state and the budgets as the unit
@@ -216,18 +239,24 @@ def budget_uses(decision: Decision) -> dict[str, Decimal]:
     return {e.detail["rule"]: e.points for e in decision.effects if e.kind == "budget"}
 
 
-def duplicate_of(prior: ProcessedEvent, event: Event, label: str) -> Decision:
+def duplicate_of(prior: ProcessedEvent, event: Event, label: str, state: MemberState | None = None) -> Decision:
+    """The answer to an id seen before: its original decision as a duplicate, or a conflict
+    when the body differs (``state``: the event's member as loaded, for the balance)."""
     if prior.digest != event.digest:
-        return conflict_with(prior, event, label)
+        return conflict_with(prior, event, label, state)
     return dataclasses.replace(prior.decision, outcome=Outcome.DUPLICATE,
                                reason=f"event {event.id} was already processed; this is its original decision")
 
 
-def conflict_with(prior: ProcessedEvent, event: Event, label: str) -> Decision:
+def conflict_with(prior: ProcessedEvent, event: Event, label: str, state: MemberState | None = None) -> Decision:
+    """A rejection naming the fields that differ; it reports ``state``'s balance (None: a
+    member not yet seen, 0)."""
     keys = sorted(set(prior.body) | set(event.body))
     differing = [k for k in keys if prior.body.get(k) != event.body.get(k)]
     # the fields are named, never their values: a decision or a log line carries no event body
     reason = f"conflict: event id {event.id} was already used with different fields: {', '.join(differing)}"
     log.warning(reason)
-    return Decision(event.id, event.member, label, Outcome.REJECTED, reason=reason, event_type=event.type,
-                    time=event.time, trace=(Step("input", "idempotency", False, reason),))
+    balance, pending = state.balances(event.time) if state is not None else (Decimal(0), Decimal(0))
+    return Decision(event.id, event.member, label, Outcome.REJECTED, balance=balance, pending=pending,
+                    reason=reason, event_type=event.type, time=event.time,
+                    trace=(Step("input", "idempotency", False, reason),))

@@ -21,7 +21,7 @@ from .events import Event, EventError, shown
 from .housekeeping import housekeep
 from .ledger import FAR_FUTURE
 from .limits import apply_limits, budget_effect, ledger_lines, round_points
-from .numbers import MAX_BALANCE, MAX_POINTS, exact_text, ruleset_context
+from .numbers import MAX_BALANCE, MAX_POINTS, figure, ruleset_context
 from .run import Rejected, Run
 from .schedule import note_activity, schedule_prune, streak_deadline
 from .state import ZERO, MemberState, OrderRecord
@@ -110,7 +110,7 @@ def _within_balance_bound(state: MemberState) -> None:
     """A member holds at most MAX_BALANCE points either way: past it, the event is refused."""
     total = state.total()
     if not -MAX_BALANCE <= total <= MAX_BALANCE:
-        raise Rejected(f"this event would take the balance to {exact_text(total)[:40]} points, past the "
+        raise Rejected(f"this event would take the balance to {figure(total)} points, past the "
                        f"{MAX_BALANCE:,f} a member may hold")
 
 
@@ -306,7 +306,7 @@ def _failed(run: Run, original: MemberState, exc: Exception) -> Decision:
 def _at_most_max(points: Decimal) -> None:
     """One event earns at most MAX_POINTS: past it, the event is refused rather than cut."""
     if points > MAX_POINTS:
-        raise Rejected(f"this event would earn {exact_text(points)[:40]} points, more than the "
+        raise Rejected(f"this event would earn {figure(points)} points, more than the "
                        f"{MAX_POINTS:,f} one event may earn")
 
 
@@ -317,6 +317,9 @@ def _invalid(compiled, state: MemberState | None, raw: Any, exc: EventError) -> 
     member = raw.get("member") if "member" not in wrong and isinstance(raw.get("member"), str) else ""
     kind = raw.get("type")
     reason = "; ".join(exc.problems)
+    # the member's committed balance: its sums do not depend on the moment (the time may be the invalid field)
+    balance, pending = state.balances(None) if state is not None else (ZERO, ZERO)
     return Decision(exc.event_id or "", state.member_id if state else member, compiled.label, Outcome.REJECTED,
-                    reason=reason, event_type=kind if "type" not in wrong and isinstance(kind, str) else None,
+                    balance=balance, pending=pending, reason=reason,
+                    event_type=kind if "type" not in wrong and isinstance(kind, str) else None,
                     trace=(Step("input", "event", False, reason),))

@@ -28,14 +28,18 @@ from punchcard.dsl.model import OPTIONAL, field_base_type
 from .numbers import Quantities, check_amount, check_number, check_points, describe, exact_text, read_number
 
 __all__ = ["Event", "EventSchema", "EventError", "parse_time", "to_decimal", "canonical_json", "shown", "YEARS",
-           "POINTS_FIELDS"]
+           "POINTS_FIELDS", "valid_member", "MAX_TEXT_FIELD", "MAX_LIST"]
 
 ENVELOPE = ("type", "id", "member", "time")
 MAX_ID = 200
+MAX_TEXT_FIELD = 1000  # characters of a text field's value: a decision echoes it in its trace
+MAX_LIST = 1000  # items of a list field
 YEARS = (1900, 8999)  # an event's time, in the ruleset's zone: date arithmetic stays inside the calendar
 POINTS_FIELDS = frozenset({("redeem", "points"), ("adjust", "points")})  # points given, not amounts
 _TIME_EXAMPLE = "an ISO 8601 time such as 2026-03-02T08:15:00+03:00"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_FRACTION = re.compile(r"[.,](\d{7,})")  # seconds with digits past the microsecond
+_MICRO_TEXT = 26  # "2026-03-02T08:15:00.123456": a shorter time has no digits past the microsecond
 
 
 class EventError(PunchcardError):
@@ -58,13 +62,19 @@ class Event:
     member: str
     time: dt.datetime
     fields: dict[str, Any]
+    # the exact text of a time sent with digits past the microsecond (field name -> ISO 8601):
+    # the rules see the time to the microsecond, idempotency compares every digit
+    exact: dict[str, str] = field(default_factory=dict, hash=False)
     _digest: list = field(default_factory=list, compare=False, repr=False)  # computed once, on demand
 
     @property
     def body(self) -> dict[str, Any]:
         """The normalised event, JSON-ready: what the idempotency digest covers."""
-        return {**{k: _jsonable(v) for k, v in self.fields.items()}, "type": self.type, "id": self.id,
+        body = {**{k: _jsonable(v) for k, v in self.fields.items()}, "type": self.type, "id": self.id,
                 "member": self.member, "time": self.time.isoformat()}
+        if self.exact:
+            body.update(self.exact)
+        return body
 
     @property
     def digest(self) -> str:
@@ -136,6 +146,9 @@ class EventSchema:
                  quantities: Quantities = Quantities()):
         self.event_fields, self.tz, self.naive_ok, self.quantities = event_fields, tz, naive_ok, quantities
         self._specs: dict[str, tuple[_Spec, ...]] = {}
+        self._times = {kind: ("time", *(name for name, declared_kind in declared.items()
+                                        if isinstance(declared_kind, str) and field_base_type(declared_kind) == "datetime"))
+                       for kind, declared in event_fields.items()}
         for kind, declared in event_fields.items():
             spec = self._spec(kind, declared)
             if spec is not None:
@@ -150,7 +163,9 @@ class EventSchema:
             event = self._parse_valid(raw)
         except Exception:  # anything amiss: the full path below decides, and words the problems
             event = None
-        return event if event is not None else self._parse_full(raw)
+        event = event if event is not None else self._parse_full(raw)
+        event.exact = _exact_times(raw, event, self._times[event.type])
+        return event
 
     def _parse_valid(self, raw: Any) -> Event | None:
         """The fast path for a plain dict that is valid: None (or any exception) when in doubt.
@@ -273,6 +288,31 @@ class EventSchema:
         return fields
 
 
+def valid_member(raw: Any) -> str | None:
+    """The member id of a raw event when it is a valid id (an event refused for other
+    reasons still names a member whose balance can be read), else None."""
+    member = raw.get("member") if isinstance(raw, Mapping) else None
+    return member if _id_problem(member) is None else None
+
+
+def _exact_times(raw: Mapping[str, Any], event: Event, names: tuple[str, ...]) -> dict[str, str]:
+    """The exact ISO 8601 text of each time in ``raw`` sent with digits past the microsecond
+    (trailing zeros do not count): Python's datetime keeps six, the digest keeps them all."""
+    exact: dict[str, str] = {}
+    for name in names:
+        value = raw.get(name)
+        if type(value) is not str or len(value) <= _MICRO_TEXT:
+            continue
+        found = _FRACTION.search(value)
+        extra = found.group(1)[6:].rstrip("0") if found else ""
+        if extra:
+            moment = event.time if name == "time" else event.fields[name]
+            text = moment.isoformat(timespec="microseconds")
+            cut = text.index(".") + 7
+            exact[name] = text[:cut] + extra + text[cut:]
+    return exact
+
+
 def _id_problem(value: Any) -> str | None:
     """Why ``value`` cannot be an event or member id (None: it can). Ids are stored and
     printed as they are, so NUL and other control characters are refused here, alike for
@@ -311,6 +351,8 @@ def _integer(value: Any) -> Decimal:
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be text, not {type(value).__name__}")
+    if len(value) > MAX_TEXT_FIELD:
+        raise ValueError(f"is text of {len(value)} characters, more than the {MAX_TEXT_FIELD:,} a text field may hold")
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     if not value.isascii() and _SURROGATE.search(value):
@@ -327,6 +369,8 @@ def _bool(value: Any) -> bool:
 def _list(convert: Callable[[Any], Any], value: Any) -> tuple:
     if not isinstance(value, list):
         raise ValueError("must be a list")
+    if len(value) > MAX_LIST:
+        raise ValueError(f"has {len(value)} items, more than the {MAX_LIST:,} a list may hold")
     return tuple(convert(v) for v in value)
 
 

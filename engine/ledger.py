@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from . import calendar
 from .decision import Effect
+from .numbers import figure
 from .state import FAR_FUTURE, ZERO, Allocation, Lot, MemberState, Redemption
 
 __all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back", "reverse", "expire",
@@ -22,7 +23,7 @@ __all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back",
 
 class Shortfall(Exception):
     def __init__(self, have: Decimal, need: Decimal):
-        super().__init__(f"not enough points: {have} available, {need} needed")
+        super().__init__(f"not enough points: {figure(have)} available, {figure(need)} needed")
         self.have, self.need = have, need
 
 

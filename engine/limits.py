@@ -16,6 +16,7 @@ from typing import Mapping
 from .calendar import period_key
 from .decision import Effect, Step
 from .earning import Part
+from .numbers import figure
 from .state import ZERO, CapUsage, MemberState
 
 __all__ = ["ROUNDING_MODES", "LEDGER_NOTE", "round_points", "round_parts", "used_up", "apply_limits", "apply_cap",
@@ -97,7 +98,7 @@ def clip(parts: list[Part], limit: Decimal, label: str, trace: list[Step]) -> bo
         return False
     limit = max(limit, ZERO)
     _cut(parts, total - limit)
-    trace.append(Step("caps", label, True, f"{limit} left of the limit: {total - limit} cut", before=total,
+    trace.append(Step("caps", label, True, f"{figure(limit)} left of the limit: {figure(total - limit)} cut", before=total,
                       after=limit))
     return True
 
@@ -183,7 +184,7 @@ def round_parts(parts: list[Part], rounding, capped: bool, trace: list[Step]) ->
             total = round_points(unrounded, "floor", rounding.step)
         _spread_rounding(parts, total - unrounded)
     if total != unrounded:
-        trace.append(Step("rounding", "rounding", True, f"{rounding.mode} to {rounding.step} per {rounding.scope}",
+        trace.append(Step("rounding", "rounding", True, f"{rounding.mode} to {figure(rounding.step)} per {rounding.scope}",
                           before=unrounded, after=total))
     return total
 

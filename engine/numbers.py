@@ -27,7 +27,7 @@ from typing import Any
 
 __all__ = ["Quantities", "MAX_AMOUNT", "MAX_POINTS", "MAX_BALANCE", "MAX_DIGITS", "MAX_TEXT", "HEADROOM", "read_number", "places",
            "is_multiple", "exact_text", "precision", "context", "ruleset_context", "check_amount", "check_points",
-           "check_number", "describe"]
+           "check_number", "describe", "figure", "FIGURE_TEXT"]
 
 MAX_AMOUNT = Decimal(10) ** 12  # major units of the ruleset's currency
 MAX_POINTS = Decimal(10) ** 15  # given in one event, or earned by one event
@@ -129,6 +129,33 @@ def exact_text(value: Decimal) -> str:
     return format(Decimal((sign, digits, exponent)), "f")
 
 
+FIGURE_TEXT = 40  # characters of a figure a message writes out in full
+_LEAD = 24  # digits a longer figure shows before its ellipsis
+
+
+def figure(value: Decimal) -> str:
+    """``value`` for a reason or a trace note: plain digits, never exponent notation. Up
+    to FIGURE_TEXT characters it is exact (:func:`exact_text`); a longer one shows its
+    leading digits, an ellipsis and how many digits it has, so nothing is cut silently.
+    Never builds the full text of a huge figure (1E+999999 has a million digits)."""
+    if not value.is_finite():
+        return str(value)
+    sign, digits, exponent = value.as_tuple()
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:  # trailing zeros do not count
+        digits, exponent = digits[:-1], exponent + 1
+    whole = len(digits) + exponent  # digits before the point (at most 0 for 0.05)
+    decimals = max(0, -exponent)
+    if sign + max(whole, 1) + (decimals + 1 if decimals else 0) <= FIGURE_TEXT or not value:
+        return exact_text(value)
+    text = "".join(map(str, digits))
+    minus = "-" if sign else ""
+    if whole > _LEAD:
+        return f"{minus}{text[:_LEAD].ljust(_LEAD, '0')}... ({whole} digits)"
+    integer = text[:whole].ljust(whole, "0") if whole > 0 else "0"
+    fraction = ("0" * min(_LEAD, -whole) if whole < 0 else "") + text[max(whole, 0):]
+    return f"{minus}{integer}.{fraction[:_LEAD]}... ({decimals} decimal places)"
+
+
 def precision(step: Decimal) -> int:
     """Significant digits the engine computes with for a ruleset rounding to ``step``.
 
@@ -186,7 +213,7 @@ def check_points(number: Decimal, step: Decimal) -> Decimal:
     if number.copy_abs() > MAX_POINTS:  # copy_abs: no context, so no overflow
         raise ValueError(f"is more than the most points one event may move, {MAX_POINTS:,f}")
     if places(number) > places(step) or not is_multiple(number, step):  # places first: 1e-99999 stays cheap
-        raise ValueError(f"must be a multiple of the ruleset's rounding step, {step}")
+        raise ValueError(f"must be a multiple of the ruleset's rounding step, {exact_text(step)}")
     return number
 
 

@@ -291,9 +291,10 @@ class MemberState:
     def pending(self, now: dt.datetime) -> Decimal:
         return self.balances(now)[1]
 
-    def balances(self, now: dt.datetime) -> tuple[Decimal, Decimal]:
+    def balances(self, now: dt.datetime | None) -> tuple[Decimal, Decimal]:
         """(spendable less any negative balance, held back). Exact once housekeeping has run
-        up to ``now``: releases and expiries happen there, so the sums are current."""
+        up to ``now``: releases and expiries happen there, so the sums are current (None:
+        as last committed)."""
         live, held = self._sums()
         return live - held - self.debt, held
 

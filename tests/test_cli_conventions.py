@@ -128,6 +128,23 @@ def test_markup_safe_text_renders_as_itself(text):
     assert Text.from_markup(f"[bold]{markup_safe(text)}[/bold]").plain == shown(text)
 
 
+_INVISIBLE = st.characters(whitelist_categories=("Cf", "Zl", "Zp", "Cc", "Co", "Cn"))
+
+
+@given(st.text(), _INVISIBLE, st.text())
+def test_shown_escapes_every_invisible_character(before, char, after):
+    out = shown(before + char + after)
+    assert char not in out
+    assert not any(unicodedata.category(c) in ("Cf", "Cc", "Zl", "Zp", "Cs", "Co", "Cn") for c in out)
+
+
+@pytest.mark.parametrize("char, escape", [("\u200b", "\\u200b"), ("\u2060", "\\u2060"), ("\ufeff", "\\ufeff"),
+                                          ("\u00ad", "\\xad"), ("\u200d", "\\u200d"), ("\u3164", "\\u3164"),
+                                          ("\U000e0001", "\\U000e0001")])
+def test_shown_escapes_zero_width_and_format_characters(char, escape):
+    assert shown(f"m{char}1") == f"m{escape}1"
+
+
 def test_shown_lines_keeps_line_breaks_only():
     assert shown_lines("a\x1b[2J\nb\rc\td") == "a\\x1b[2J\nb\\rc\td"
 
@@ -220,6 +237,25 @@ def test_sample_events_writes_the_format_its_name_says(tmp_path, name):
     RUNNER.invoke(app, ["sample-events", "-o", str(reference), "--count", "40", "--members", "6"])
     expected = [row for _, row in read_rows(reference)]
     assert [_text(r) for r in rows] == [_text(r) for r in expected]
+
+
+@pytest.mark.parametrize("count, members", [(10, 2), (3, 1), (10, 2500), (25, 7)])
+def test_sample_events_writes_as_many_events_as_asked(tmp_path, count, members):
+    from punchcard.engine.dryrun.formats import read_rows
+
+    path = tmp_path / "e.jsonl"
+    result = RUNNER.invoke(app, ["sample-events", "--ruleset", str(COFFEE), "-o", str(path), "--count", str(count),
+                                "--members", str(members)])
+    assert result.exit_code == 0, result.output
+    assert len(list(read_rows(path))) == count
+
+
+@pytest.mark.parametrize("name", ["x.weird", "x.txt", "x.gz", "x"])
+def test_sample_events_refuses_a_name_it_cannot_tell_the_format_of(tmp_path, name):
+    result = RUNNER.invoke(app, ["sample-events", "-o", str(tmp_path / name), "--count", "5"])
+    assert result.exit_code == 2, result.output
+    assert all(suffix in result.stderr for suffix in (".jsonl", ".csv", ".parquet", ".gz"))
+    assert not (tmp_path / name).exists()
 
 
 def test_sample_events_says_what_parquet_needs(tmp_path, monkeypatch):

@@ -126,3 +126,14 @@ def test_the_engine_front_door_is_documented():
     for what in (Engine, Engine.process, Engine.member):
         assert what.__doc__ and len(what.__doc__.split()) >= 20, what
     assert "StoreError" in Engine.process.__doc__ and "Decision" in Engine.process.__doc__
+
+
+@pytest.mark.parametrize("command", [["test"], ["explain", "--event", "{}"]])
+def test_a_ruleset_that_does_not_load_gives_json_diagnostics_as_check_does(tmp_path, command):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(RETAIL.read_text(encoding="utf-8").replace("rounding:", "rounding_typo:", 1), encoding="utf-8")
+    checked = RUNNER.invoke(app, ["check", "--format", "json", str(broken)])
+    result = RUNNER.invoke(app, [command[0], str(broken), *command[1:], "--format", "json"])
+    assert result.exit_code == checked.exit_code == 1
+    diagnostics = json.loads(result.stdout)
+    assert diagnostics == json.loads(checked.stdout) and diagnostics

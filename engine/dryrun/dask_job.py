@@ -10,8 +10,9 @@ so a second pass does not shuffle again. The figures are those of ``--workers 1`
 From Python::
 
     from dask.distributed import Client
+    from punchcard.engine.dryrun.formats import load_json
     client = Client("tcp://scheduler:8786")
-    result = replay_bag(dask.bag.read_text("s3://bucket/events-*.jsonl").map(json.loads), options)
+    result = replay_bag(dask.bag.read_text("s3://bucket/events-*.jsonl").map(load_json), options)
 
 From the command line: ``punchcard dry-run RULESET --events FILE --dask tcp://scheduler:8786``
 (the file is read by the cluster, so its path must be one the workers can open).

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 __all__ = ["InputError", "RowError", "Source", "STDIN", "is_stdin", "detect", "open_text", "open_source",
-           "read_rows", "json_row", "columns_of", "uncompressed_size", "normalize_value", "mask_values", "parquet_file",
-           "FORMATS"]
+           "read_rows", "load_json", "json_row", "columns_of", "uncompressed_size", "normalize_value", "group_reason",
+           "parquet_file", "FORMATS"]
 
 FORMATS = ("jsonl", "csv", "parquet")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
@@ -52,14 +52,38 @@ class RowError:
     group: str | None = None
 
 
-def mask_values(reason: str, values) -> str:
-    """``reason`` with the row's own values (as the messages quote them, ``repr``) replaced by
-    '…': rows refused for the same reason group together, and the words that say why (field
-    names, types, the ruleset's vocabulary) stay as they are."""
-    shown = {repr(v) for v in _scalars(values) if v != ""}
-    for text in sorted(shown, key=len, reverse=True):  # the longest first: '12' inside '123' stays whole
-        reason = re.sub(rf"(?<![\w.]){re.escape(text)}(?![\w.])", "'…'", reason)
-    return reason
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_PLAIN_WORD = re.compile(r"[^\W\d_]+(?:[ _][^\W\d_]+)*")  # a field, tier or type name: words, no digits
+# a number standing alone: not a piece of a date, a time, an id or a number with thousands separators
+_NUMBER = re.compile(r"(?<![\w.:\-])(?<!\d,)-?\d+(?:\.\d+)?(?:E[+-]?\d+)?(?![\w.:\-])(?!,\d{3})")
+# what makes a number part of a reason's meaning: a unit of form after it, the rounding step before it
+_UNIT_AFTER = re.compile(r"\s+(?:digits?|decimal places?|characters?|columns?|values?)\b")
+_STEP_BEFORE = ("step, ", "step ")
+_GAP = "…"
+
+
+def group_reason(reason: str | None, values=()) -> str:
+    """The group of a reason: the one rule by which bad rows and rejected decisions are counted.
+
+    What varies from row to row becomes '…': the row's own ``values`` (quoted, or bare when
+    they look like ids), other quoted text that is not a plain word (ids, numbers as text),
+    and the figures of one event or member (amounts, balances, points). What says why stays:
+    the words, quoted names (``'category'``), and the numbers of the reason's meaning:
+    bounds written with thousands separators (``1,000,000,000,000``), a number before a unit
+    of form (``18 digits``, ``2 decimal places``), the rounding step, dates and times."""
+    text = reason or "no reason given"
+    for value in sorted({v for v in _scalars(values) if isinstance(v, str) and v.strip()}, key=len, reverse=True):
+        if value not in text:
+            continue  # the common case: most reasons quote no id, and this costs no pattern
+        text = text.replace(repr(value), f"'{_GAP}'")  # the longest first: 'o-12' inside 'o-123' stays whole
+        if not _PLAIN_WORD.fullmatch(value):
+            text = re.sub(rf"(?<![\w.\-']){re.escape(value)}(?![\w\-'])", _GAP, text)
+    text = _QUOTED.sub(lambda m: m.group() if _PLAIN_WORD.fullmatch(m.group()[1:-1]) else f"'{_GAP}'", text)
+    return _NUMBER.sub(lambda m: m.group() if _meaning(text, m) else _GAP, text)
+
+
+def _meaning(text: str, number: re.Match) -> bool:
+    return bool(_UNIT_AFTER.match(text, number.end())) or text[:number.start()].endswith(_STEP_BEFORE)
 
 
 def _scalars(values):
@@ -185,19 +209,35 @@ def _stdin_source(stream) -> Source:
     return Source("csv", header, _csv_cells(reader, header))
 
 
-_DECODER = json.JSONDecoder(parse_float=Decimal)  # made once: json.loads(parse_float=...) makes one a row
+def _exact_int(digits: str) -> int | Decimal:
+    """A JSON integer: an int, or, past Python's limit on digits for ``int()`` (4,300 by
+    default), the same number as a Decimal, which has no such limit. The engine then refuses
+    it with its own reason (too many digits), never with Python's message."""
+    try:
+        return int(digits)
+    except ValueError:
+        return Decimal(digits)
+
+
+# made once: json.loads(parse_float=...) makes a decoder per call
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_exact_int)
+
+
+def load_json(text: str) -> Any:
+    """JSON text as the CLI and every reader take it: numbers exact (floats as Decimal,
+    integers of any length), never through float. Raises ``json.JSONDecodeError`` (a
+    ValueError) for text that is not JSON, a leading byte-order mark included."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def json_row(text: str) -> dict | RowError:
-    """One JSON Lines row, as ``json.loads(text, parse_float=Decimal)`` reads it."""
+    """One JSON Lines row, as :func:`load_json` reads it."""
     try:
-        if text.startswith("\ufeff"):
-            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        row = _DECODER.decode(text)
+        row = load_json(text)
     except json.JSONDecodeError as exc:
         return RowError(f"not valid JSON ({exc.msg} at column {exc.colno})", f"not valid JSON ({exc.msg})")
-    except ValueError as exc:  # a number past Python's digit limit for int()
-        return RowError(f"not valid JSON ({exc})")
     return row if isinstance(row, dict) else RowError("a JSON Lines row must be an object")
 
 

@@ -20,9 +20,7 @@ need help: an empty cell is a missing value, so an optional field may be blank.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,7 +28,7 @@ import yaml
 
 from punchcard.dsl.model import field_base_type
 
-from .formats import InputError, RowError, mask_values
+from .formats import InputError, RowError, group_reason, load_json
 
 __all__ = ["ColumnMap", "load_map", "CsvTyping", "ENVELOPE"]
 
@@ -103,7 +101,7 @@ class CsvTyping:
             try:
                 out[name] = _cell(text, kind) if kind else text
             except ValueError as exc:
-                return RowError(f"{name} {exc}", mask_values(f"{name} {exc}", (text,)))
+                return RowError(f"{name} {exc}", group_reason(f"{name} {exc}", (text,)))
         return out
 
 
@@ -115,7 +113,7 @@ def _cell(text: str, kind: str) -> Any:
         raise ValueError(f"{text!r} is not true or false")
     if kind.startswith("list["):
         try:
-            value = json.loads(text, parse_float=Decimal)
+            value = load_json(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a JSON list such as [\"a\", \"b\"]") from None
         if not isinstance(value, list):

@@ -78,8 +78,9 @@ class SideRun:
         prior = self.processed.get(event.id)
         if prior is not None:
             first, answer = prior
+            # the member's state as the engine's unit would load it: a conflict reports its balance
             decision = duplicate_of(ProcessedEvent(first.id, first.digest, first.body, answer), event,
-                                    self.compiled.label)
+                                    self.compiled.label, self.state)
         elif self.budgets:
             decision = self._budgeted(event, (at, line))
         else:

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 from punchcard.engine import ledger, tiers
 from punchcard.engine.evaluate import new_member
 from punchcard.engine.events import EventError, parse_time, to_decimal
+from punchcard.engine.numbers import check_points
 from punchcard.engine.state import Lot, MemberState
 
 from .formats import RowError, read_rows
@@ -42,6 +43,7 @@ class Seed:
     balance: Any = None
     tier: str | None = None
     joined: str | None = None
+    balance_key: str = "balance"  # how the row spelled it, for the reason when it is refused
 
 
 def read_seeds(path: Path) -> Iterator[tuple[int, Seed | RowError]]:
@@ -59,8 +61,8 @@ def seed_of(line: int, row: dict) -> Seed | RowError:
     if "balance" in row and "points" in row:
         return RowError("give the opening balance as balance: or as points:, not both")
     profile = {k: v for k, v in row.items() if k not in _POSITION}
-    balance = row.get("balance", row.get("points"))  # points: as a ruleset's tests: spell it
-    return Seed(member, line, profile, balance, row.get("tier"), row.get("joined"))
+    key = "points" if "points" in row else "balance"  # points: as a ruleset's tests: spell it
+    return Seed(member, line, profile, row.get(key), row.get("tier"), row.get("joined"), key)
 
 
 def seed_values(seed: Seed) -> tuple:
@@ -74,7 +76,7 @@ def seed_state(compiled, seed: Seed, start: dt.datetime) -> MemberState:
     if seed.joined is not None:
         state.joined = parse_time(seed.joined, compiled.tz)
     if seed.balance is not None:
-        _opening_balance(compiled, state, to_decimal(seed.balance), start)
+        _opening_balance(compiled, state, _opening_points(compiled, seed), start)
     if seed.tier is not None:
         _opening_tier(compiled, state, seed.tier, start)
     return state
@@ -89,6 +91,16 @@ def _profile(compiled, seed: Seed, start: dt.datetime) -> dict[str, Any]:
         return dict(compiled.schema.parse(raw).fields)
     except EventError as exc:
         raise ValueError("; ".join(exc.problems)) from None
+
+
+def _opening_points(compiled, seed: Seed) -> Decimal:
+    """The opening balance, held to what the engine holds an adjustment to: a number read
+    strictly, within the most points one event may move, a multiple of the rounding step.
+    Anything else would start the replay from a balance no event could have made."""
+    try:
+        return check_points(to_decimal(seed.balance), compiled.model.rounding.step)
+    except ValueError as exc:
+        raise ValueError(f"{seed.balance_key} {exc}") from None
 
 
 def _opening_balance(compiled, state: MemberState, points: Decimal, start: dt.datetime) -> None:

@@ -21,7 +21,7 @@ from operator import itemgetter
 from typing import Callable
 
 from .account import Changes, account_member, new_partial
-from .formats import mask_values
+from .formats import group_reason
 from .member import TRACE_LIMIT, SideRun, replay_member, tick_id
 from .members import seed_values
 from .partial import Partial
@@ -122,7 +122,7 @@ class _Partition:
         changes = Changes() if len(runs) > 1 else None
         replay_member(runs, member, rows, seed, self.start, self.end, changes)
         error = runs[0].seed_error
-        bad = [("members", seed.line, error, mask_values(error, seed_values(seed)))] if error else []
+        bad = [("members", seed.line, error, group_reason(error, seed_values(seed)))] if error else []
         touched = self.budgets and any(run.uses for run in runs)
         if self.observe is not None:
             self.observe(member, MemberRun(member, bad, runs[0].events, runs))

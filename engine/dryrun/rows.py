@@ -22,15 +22,15 @@ from pathlib import Path
 
 from punchcard.engine.events import Event, EventError, parse_time
 
-from .formats import InputError, RowError, mask_values, open_source
+from .formats import InputError, RowError, group_reason, open_source
 from .mapping import ColumnMap, CsvTyping
 from .partial import BadRows
 
-__all__ = ["Scan", "prepare", "prepared_rows", "readable_rows", "row_time", "check_header", "event_row", "row_event",
+__all__ = ["Scan", "prepare", "prepared_rows", "accepted_rows", "row_time", "check_header", "event_row", "row_event",
            "ROW_FIELDS"]
 
 # a kept row: what sorts it first, then the event's other parts, then the raw row (or None)
-ROW_FIELDS = ("member", "time", "line", "id", "type", "fields", "raw")
+ROW_FIELDS = ("member", "time", "line", "id", "type", "fields", "raw", "exact")
 
 
 def _envelope_text(row: dict) -> None:
@@ -69,13 +69,13 @@ def prepared_rows(path: Path, cmap: ColumnMap, compiled):
         yield line, prepare(row, cmap, typing)
 
 
-def readable_rows(path: Path, compiled, bad: BadRows, cmap: ColumnMap | None = None):
-    """The rows of an events file (``-``: standard input) that are objects, read as the dry-run
-    reads them; a row that cannot be read is counted into ``bad`` and reading goes on."""
+def accepted_rows(path: Path, compiled, bad: BadRows, cmap: ColumnMap | None = None):
+    """``(line, row)`` of the rows of an events file (``-``: standard input) that the dry-run
+    replays: read as it reads them and accepted by the ruleset's event schema. Every other row
+    is counted into ``bad`` by :meth:`Scan.take`, the dry-run's own count, and reading goes on."""
+    scan = Scan(bad=bad)
     for line, row in prepared_rows(path, cmap or ColumnMap(), compiled):
-        if isinstance(row, RowError):
-            bad.add("events", line, row.reason, row.group)
-        else:
+        if scan.take(line, row, compiled) is not None:
             yield line, row
 
 
@@ -88,12 +88,13 @@ def row_time(row: dict, compiled) -> dt.datetime | None:
 
 def event_row(event: Event, line: int, raw: dict | None = None) -> tuple:
     """A kept row (see :data:`ROW_FIELDS`): plain values only, cheap to pickle."""
-    return (event.member, event.time, line, event.id, event.type, event.fields, raw)
+    return (event.member, event.time, line, event.id, event.type, event.fields, raw, event.exact or None)
 
 
 def row_event(row: tuple) -> Event:
-    """The validated event a kept row carries, as the schema made it."""
-    return Event(row[3], row[4], row[0], row[1], row[5])
+    """The validated event a kept row carries, as the schema made it (with the exact text of
+    a time finer than a microsecond, which idempotency compares)."""
+    return Event(row[3], row[4], row[0], row[1], row[5], row[7] or {})
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Scan:
         except EventError as exc:
             if self._window(row_time(row, compiled)):
                 reason = "; ".join(exc.problems)
-                self.bad.add("events", line, reason, mask_values(reason, row.values()))
+                self.bad.add("events", line, reason, group_reason(reason, row.values()))
             return None
         return event if self._window(event.time) else None
 

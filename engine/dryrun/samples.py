@@ -35,6 +35,7 @@ __all__ = ["SampleOptions", "generate", "write_events", "csv_columns", "PERSONAS
 # persona: (share of members, purchases a week, median basket x scale, tail)
 PERSONAS = {"coffee": (0.25, 3.0, Decimal("0.15"), "lognormal"), "weekly": (0.35, 1.0, Decimal("1.0"), "lognormal"),
             "occasional": (0.35, 0.25, Decimal("1.3"), "lognormal"), "big": (0.05, 2.0, Decimal("3.0"), "pareto")}
+_LAST_DAY = dt.date.max - dt.timedelta(days=366)  # leaves room for refunds and verdicts due later
 _SHARE = {"purchase": 0.80, "checkin": 0.12, "bursts": 0.012}  # the rest: refunds, redemptions, reviews, retries
 
 
@@ -209,12 +210,14 @@ class _Generator:
 
 
 def generate(compiled, options: SampleOptions) -> Iterator[dict]:
-    """Exactly ``options.count`` events in time order (fewer only if the habits die out)."""
+    """Exactly ``options.count`` events in time order. Habits are scaled to ``count`` over
+    ``days``, so a few events over many members may leave long idle stretches: generation goes
+    on past them (and past ``days`` if the draws fell short), stopping early only when the
+    calendar runs out."""
     generator = _Generator(shape_of(compiled), options)
-    emitted, day, idle = 0, options.start, 0
-    while emitted < options.count and idle < 60:
+    emitted, day = 0, options.start
+    while emitted < options.count and day < _LAST_DAY:
         events = generator.day(day)
-        idle = 0 if events else idle + 1
         for _when, event in events:
             yield event
             emitted += 1

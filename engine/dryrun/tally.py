@@ -10,21 +10,20 @@ budgets that bit, gates, streak and achievement bonuses).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from punchcard.engine.decision import Decision, Outcome
 
-__all__ = ["Tally", "FLOWS", "normalize_reason", "month_of", "Example", "JUST_BEFORE"]
+from .formats import group_reason
+
+__all__ = ["Tally", "FLOWS", "month_of", "Example", "JUST_BEFORE"]
 
 ZERO = Decimal(0)
 JUST_BEFORE = dt.timedelta(microseconds=1)
 # ledger flows per month; liability = opening + issued - redeemed - expired - clawed_back - adjusted_down - voided
 FLOWS = ("issued", "redeemed", "expired", "clawed_back", "adjusted_down", "voided")
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 _EARNING_PHASES = frozenset(("earning", "stacking", "tier_multiplier"))
 _OTHER_PHASES = frozenset(("caps", "gates", "streaks"))  # counted when the step fired
 _OUTFLOWS = {"redeem": "redeemed", "reverse": "redeemed", "clawback": "clawed_back", "adjust": "adjusted_down",
@@ -32,12 +31,6 @@ _OUTFLOWS = {"redeem": "redeemed", "reverse": "redeemed", "clawback": "clawed_ba
 # effects no figure of the report counts
 _PASSIVE = frozenset(("release", "streak", "streak_broken", "streak_freeze", "expiry_notice", "debt_repaid",
                       "not_returned"))
-
-
-def normalize_reason(reason: str | None) -> str:
-    """Group reasons that differ only by ids and amounts: 'unknown order 'o-7'' -> 'unknown order '…''."""
-    text = _QUOTED.sub("'…'", reason or "no reason given")
-    return _NUMBER.sub("N", text)
 
 
 def month_of(moment, tz) -> str:
@@ -120,7 +113,8 @@ class Tally:
 
     def _reject(self, decision: Decision, line: int, counter: Counter) -> None:
         counter[decision.outcome] += 1
-        reason = decision.reason if decision.outcome == Outcome.BLOCKED else normalize_reason(decision.reason)
+        reason = decision.reason if decision.outcome == Outcome.BLOCKED else \
+            group_reason(decision.reason, (decision.event_id, decision.member_id))
         key = (decision.outcome, reason)
         entry = self.reasons.get(key)
         example = Example(line, decision.event_id)

@@ -28,13 +28,18 @@ _PARQUET_BATCH = 8192
 
 
 def format_of_name(target: str | Path) -> tuple[str, bool]:
-    """(format, gzipped) for a file to write; a name that says nothing is JSON Lines."""
+    """(format, gzipped) for a file to write; a name whose suffix says no format is refused
+    (writing JSON Lines under any other name would mislabel the file)."""
     if str(target) == STDOUT:
         return "jsonl", False
     path = Path(target)
     gz = path.suffix.lower() == ".gz"
     stem = path.with_suffix("") if gz else path
-    kind = _SUFFIXES.get(stem.suffix.lower(), "jsonl")
+    kind = _SUFFIXES.get(stem.suffix.lower())
+    if kind is None:
+        known = ", ".join(_SUFFIXES)
+        raise InputError(f"{path}: the name must end in one of {known} (each but Parquet optionally "
+                         "followed by .gz), or be - for standard output")
     if kind == "parquet" and gz:
         raise InputError(f"{path}: a Parquet file compresses its own pages; do not gzip it")
     return kind, gz

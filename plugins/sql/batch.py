@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from punchcard.engine.decision import Decision
 from punchcard.engine.engine import STORE_ATTEMPTS, store_backoff
-from punchcard.engine.evaluate import evaluate, new_member
+from punchcard.engine.evaluate import new_member
 from punchcard.engine.events import Event, EventError
 from punchcard.engine.state import ZERO, MemberState
 from punchcard.engine.store import ProcessedEvent, Refused, StoreError
@@ -66,7 +66,7 @@ def _parse(engine, events: list, results: list) -> list[tuple[int, Event]]:
         try:
             parsed.append((index, engine.compiled.schema.parse(raw)))
         except EventError:
-            results[index] = evaluate(engine.compiled, None, raw)[0]  # rejected, naming each problem
+            results[index] = engine.refused(raw)  # rejected, naming each problem, with the member's balance
     return parsed
 
 

@@ -46,12 +46,15 @@ def current(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+def upgrade(engine: Engine, revision: str = "head", shown_url: str | None = None) -> tuple[str | None, str | None]:
     """Run the migrations up to ``revision`` in one transaction; returns (from, to).
     A database with tables but no version row, or at a revision this punchcard does not
-    know, raises :class:`SchemaError` saying so, before anything is changed."""
+    know, raises :class:`SchemaError` saying so, before anything is changed. ``shown_url``
+    names the database in that message: the URL as the user gave it, redacted (SQLAlchemy's
+    own rendering, with its driver name, when not given)."""
     now, has_tables = inspect_schema(engine)
-    trouble = problem(now, has_tables, redact(engine.url.render_as_string(hide_password=True)))
+    shown_url = shown_url or redact(engine.url.render_as_string(hide_password=True))
+    trouble = problem(now, has_tables, shown_url)
     if trouble:
         raise SchemaError(trouble)
     return _migrate(engine, command.upgrade, revision)

@@ -16,7 +16,9 @@ from punchcard.display import markup_safe, shown, shown_lines
 __all__ = ["test", "explain", "graph"]
 
 
-def _compile_or_exit(path: Path):
+def _compile_or_exit(path: Path, format: OutputFormat = OutputFormat.text):
+    """The compiled ruleset; when it does not load, its diagnostics as ``check`` prints them
+    (text, or ``check --format json``'s list) and exit 1."""
     from punchcard.dsl.errors import PunchcardError
     from punchcard.engine.compile import compile_ruleset
 
@@ -26,7 +28,10 @@ def _compile_or_exit(path: Path):
     try:
         return compile_ruleset(path)
     except PunchcardError as exc:
-        stdout.out(shown_lines(exc))
+        if format is OutputFormat.json:
+            stdout.print_json(json.dumps([d.to_json() for d in exc.diagnostics]))
+        else:
+            stdout.out(shown_lines(exc))
         raise typer.Exit(1)
 
 
@@ -48,7 +53,7 @@ def test(
         raise typer.Exit(EXIT_NOTHING_TO_DO)
     results = []
     for path in found:
-        compiled = _compile_or_exit(path)
+        compiled = _compile_or_exit(path, format)
         cases = run_tests(compiled)
         results.append((path, cases))
         if format is OutputFormat.text:
@@ -90,7 +95,7 @@ def explain(
     from punchcard.engine.evaluate import evaluate
     from punchcard.engine.explain import trace_tree
 
-    compiled = _compile_or_exit(ruleset)
+    compiled = _compile_or_exit(ruleset, format)
     raw = _json_arg(event, "--event")
     profile = _json_arg(member, "--member") if member else {}
     profile.setdefault("member", profile.pop("id", raw.get("member", "member")))
@@ -166,8 +171,10 @@ def _json_arg(value: str, option: str) -> dict:
             reason = getattr(exc, "strerror", None) or str(exc)
             stderr.print(f"{option}: cannot read {shown(value[1:])}: {shown(reason)}", markup=False, soft_wrap=True)
             raise typer.Exit(2)
+    from punchcard.engine.dryrun.formats import load_json
+
     try:
-        data = json.loads(value)
+        data = load_json(value)  # numbers exact, as the readers take them
     except ValueError as exc:
         stderr.print(f"{option}: not valid JSON ({shown(exc)})", markup=False, soft_wrap=True)
         raise typer.Exit(2)

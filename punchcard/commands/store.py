@@ -47,11 +47,12 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 # -- reading events --------------------------------------------------------------------
 def read_events(path: Path, compiled, bad) -> Iterator[dict]:
     """Events read as ``dry-run`` reads them: JSON Lines, CSV or Parquet, gzip, ``-`` for
-    standard input. A row that cannot be read is counted into ``bad`` (a dry-run ``BadRows``:
-    grouped by reason, with an example each) and left out; the rest go on."""
-    from punchcard.engine.dryrun.rows import readable_rows
+    standard input. A row the dry-run calls bad (unreadable, or refused by the ruleset's event
+    schema) is counted into ``bad`` exactly as the dry-run counts it (a ``BadRows``: grouped by
+    reason, with an example each) and left out; the rest go on."""
+    from punchcard.engine.dryrun.rows import accepted_rows
 
-    return (row for _line, row in readable_rows(path, compiled, bad))
+    return (row for _line, row in accepted_rows(path, compiled, bad))
 
 
 def _count_lines(path: Path) -> int | None:
@@ -177,8 +178,8 @@ def process(
 ) -> None:
     """Run events through a ruleset into a store, each exactly once.
 
-    A row that cannot be read is left out, reported and counted by reason, and the
-    rest go on; the exit code is then 1.
+    A row dry-run calls bad (unreadable, or refused by the ruleset's event schema) is left
+    out, reported and counted by reason as dry-run does, and the rest go on; exit 1.
 
     A replayed file, or several processes on one store, applies each event once and
     reports the rest as duplicates."""
@@ -375,12 +376,14 @@ def db_upgrade(
     """Create or upgrade the ledger schema (alembic migrations, in one transaction)."""
     _logging()
     from punchcard.plugins.sql import migrate
+    from punchcard.plugins.sql.urls import redact
 
-    engine = _engine(pick_store(store, ctx.args))
+    url = pick_store(store, ctx.args)
+    engine = _engine(url)
     try:
-        before, after = migrate.upgrade(engine, revision)
-    except Exception as exc:
-        raise _fail(f"upgrade failed, nothing changed: {_db_failure(exc)}", 1)
+        before, after = migrate.upgrade(engine, revision, redact(url))
+    except Exception as exc:  # exit 2, as every store failure
+        raise _fail(f"upgrade failed, nothing changed: {_db_failure(exc)}")
     finally:
         engine.dispose()
     stderr.print(f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (already)"),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from dryrun_helpers import RULESETS, write_jsonl
+from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
 from punchcard.cli import app
@@ -109,3 +110,82 @@ def test_a_missing_or_headerless_input_is_a_usage_error(tmp_path):
     for path in (tmp_path / "missing.jsonl", empty):
         result = _process(tmp_path, str(path), "usage")
         assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+# -- process and dry-run refuse the same rows, the same way --------------------------------
+REFUSED_CSV = ("type,id,member,time,amount,category,points\n"
+               "purchase,c1,m,2026-03-02T12:15:00,1e309,tea,\n"
+               "purchase,c2,m,2026-03-02T12:15:00, 5 ,tea,\n"
+               "purchase,c3,m,2026-03-02T12:15:00,-0,tea,\n"
+               "purchase,ok,m,2026-03-02T12:20:00,150,coffee,\n"
+               "redeem,r1,m,2026-03-02T12:30:00,,,0.5\n"
+               "purchase,c4,n,2026-03-02T12:15:00,-0,tea,\n")
+
+
+def _dry_run_json(events: str, data: bytes | None = None) -> dict:
+    result = runner.invoke(app, ["dry-run", str(COFFEE), "--events", events, "--format", "json", "--no-progress"],
+                           input=data)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_process_leaves_out_the_rows_dry_run_leaves_out_counted_and_grouped_alike(tmp_path):
+    events = tmp_path / "refused.csv"
+    events.write_text(REFUSED_CSV)
+    report = _dry_run_json(str(events))
+    processed = _process(tmp_path, str(events), "refused")
+    assert processed.exit_code == 1, processed.output
+    summary = json.loads(processed.stdout.splitlines()[-1])["summary"]
+    assert report["input"]["bad_rows"] == summary["bad_rows"] == 5
+    assert report["input"]["bad_rows_by_reason"] == summary["bad_rows_by_reason"]
+    assert [d[:2] for d in _decisions(processed)] == [("ok", "applied")]  # the rest is processed
+    assert summary["outcomes"] == {"applied": 1} and report["totals"]["events"] == 1
+
+
+# -- a JSON integer past Python's digit limit is a number like any other ----------------------
+HUGE = "9" * 5000
+
+
+def _huge_row() -> str:
+    return ('{"type": "purchase", "id": "big", "member": "masha", "time": "2026-03-02T08:15:00", '
+            f'"amount": {HUGE}, "category": "coffee"}}')
+
+
+def _engine_reason() -> str:
+    from punchcard.engine.compile import compile_ruleset
+    from punchcard.engine.events import EventError
+
+    row = json.loads(_huge_row().replace(HUGE, '"' + HUGE + '"'))
+    row["amount"] = Decimal(HUGE)
+    with pytest.raises(EventError) as refused:
+        compile_ruleset(COFFEE).schema.parse(row)
+    return "; ".join(refused.value.problems)
+
+
+def test_a_json_integer_of_thousands_of_digits_gets_the_engine_reason_everywhere(tmp_path):
+    events = tmp_path / "huge.jsonl"
+    events.write_text(_huge_row() + "\n" + json.dumps(EVENTS[0]) + "\n")
+    reason = _engine_reason()
+    explained = runner.invoke(app, ["explain", str(COFFEE), "--event", _huge_row(), "--format", "json"])
+    assert explained.exit_code == 1 and json.loads(explained.stdout)["reason"] == reason
+    at_file = tmp_path / "event.json"
+    at_file.write_text(_huge_row())
+    from_file = runner.invoke(app, ["explain", str(COFFEE), "--event", f"@{at_file}", "--format", "json"])
+    assert from_file.exit_code == 1 and json.loads(from_file.stdout)["reason"] == reason
+    processed = _process(tmp_path, str(events), "huge")
+    report = _dry_run_json(str(events))
+    for groups in (json.loads(processed.stdout.splitlines()[-1])["summary"]["bad_rows_by_reason"],
+                   report["input"]["bad_rows_by_reason"]):
+        assert [g["example"]["reason"] for g in groups] == [reason]
+    for output in (explained.output, from_file.output, processed.output, json.dumps(report)):
+        assert "set_int_max_str_digits" not in output and "4300" not in output
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=9000), st.sampled_from(["", "-"]), st.sampled_from("123456789"))
+def test_the_json_reader_keeps_every_integer_exact(digits, sign, lead):
+    from punchcard.engine.dryrun.formats import load_json
+
+    text = sign + lead + "0" * (digits - 1)
+    value = load_json(f'{{"n": {text}, "f": 1.5}}')
+    assert Decimal(value["n"]) == Decimal(text) and value["f"] == Decimal("1.5")

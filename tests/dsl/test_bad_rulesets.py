@@ -79,7 +79,7 @@ def test_every_checker_code_has_a_bad_ruleset():
     assert {c.value for c in Code} - {c.value for c in ENGINE_ONLY} - covered == set()
 
 
-_TOKEN = re.compile(r"^unexpected (?:character )?'(.+)'$|^(event\.\w+) is not a field")
+_TOKEN = re.compile(r"^unexpected (?:character )?'(.+)'$|^(event\.\w+) is not a field|^expect names \w+ '([^']+)'")
 
 
 @pytest.mark.parametrize("case", [c for c in cases() if code_of(c) in ("parse_error", "unknown_name")])
@@ -88,7 +88,7 @@ def test_the_column_points_at_the_offending_token(case, monkeypatch):
     [diagnostic] = json.loads(output)
     match = _TOKEN.match(diagnostic["message"])
     assert match, diagnostic["message"]
-    token = match.group(1) or match.group(2).split(".")[1]  # fields point at the field name
+    token = match.group(1) or match.group(3) or match.group(2).split(".")[1]  # fields point at the field name
     line = (BAD / diagnostic["file"]).read_text(encoding="utf-8").splitlines()[diagnostic["line"] - 1]
     assert line[diagnostic["column"] - 1:].startswith(token), (line, diagnostic)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from punchcard.dsl.errors import PunchcardError
 from punchcard.engine.compile import compile_ruleset
 from punchcard.engine.testing import run_tests
 
@@ -59,8 +60,12 @@ def test_an_event_that_earns_no_badge_expects_none():
 
 
 def test_achievement_ids_are_not_badge_names():
-    assert failures(last="{badges: [big-spender, regular]}") == [
-        "after the last event: badges: expected ['big-spender', 'regular'], got ['Big spender', 'Regular']"]
+    text = RULESET.replace("EXPECT1", "{}").replace("EXPECT2", "{}").replace("EXPECT3", "{badges: [big-spender, regular]}")
+    with pytest.raises(PunchcardError) as refused:
+        compile_ruleset(text)
+    assert [d.message for d in refused.value.diagnostics] == [
+        "expect names badge 'big-spender', which no achievement awards",
+        "expect names badge 'regular', which no achievement awards"]
 
 
 def test_a_wrong_streak_length_after_an_event_fails():

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
 from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.numbers import MAX_AMOUNT, MAX_POINTS
+from punchcard.engine.numbers import MAX_AMOUNT, MAX_BALANCE, MAX_POINTS
 
 LEDGER_KINDS = {"earn", "redeem", "clawback", "negative_balance", "adjust"}  # a debt repaid is inside an earn
 UNIT = Decimal("1e-15")  # the oracle counts in these
@@ -141,20 +141,51 @@ def test_the_ledger_adds_up_exactly_over_the_allowed_range(step, ops):
             assert all(lot.accounted() == lot.amount for lot in state.lots)
 
 
-@settings(max_examples=150, deadline=None)
-@given(step=st.sampled_from(STEPS), start=multiples, amount=amounts)
+# an opening balance anywhere in the allowed range, in steps: up to MAX_BALANCE less room for one purchase
+openings = st.one_of(st.integers(min_value=1, max_value=10 ** 30), st.integers(min_value=-10 ** 6, max_value=0),
+                     st.sampled_from([1, 10 ** 13, 10 ** 15 + 1, 10 ** 17 + 7, 10 ** 30]))
+
+
+def _opening(step: Decimal, multiple: int) -> Decimal:
+    """A multiple of ``step`` from one step up to MAX_BALANCE - MAX_AMOUNT, drawn from ``multiple``."""
+    biggest = int((MAX_BALANCE - MAX_AMOUNT) / step)
+    return step * (biggest + multiple if multiple <= 0 else multiple % biggest + 1)
+
+
+def _fund(engine: Engine, step: Decimal, opening: Decimal) -> None:
+    """Adjust the member up to ``opening`` in as few events as MAX_POINTS allows, each with many digits."""
+    count = int(opening // (MAX_POINTS / 2)) + 1
+    chunk = (opening / count / step).to_integral_value(rounding="ROUND_FLOOR") * step
+    parts = [chunk] * (count - 1) + [opening - chunk * (count - 1)]
+    for i, points in enumerate(parts):
+        assert 0 < points <= MAX_POINTS
+        decision = engine.process({"type": "adjust", "id": f"a{i}", "member": "m1", "time": TIME,
+                                   "points": str(points), "reason": "opening balance"})
+        assert decision.outcome == "applied", decision.reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(step=st.sampled_from(STEPS), start=openings, amount=amounts)
 def test_earning_then_refunding_returns_to_the_start(step, start, amount):
     compiled, step = program(step), Decimal(step)
     engine = Engine(compiled, MemoryStore())
-    opening = _points(step, start)
-    engine.process({"type": "adjust", "id": "a", "member": "m1", "time": TIME, "points": str(opening),
-                    "reason": "opening balance"})
-    assert Decimal(engine.member("m1").total().to_eng_string()) == opening or opening.adjusted() > 12
+    opening = _opening(step, start)
+    with localcontext(WIDE):
+        _fund(engine, step, opening)
+    assert Decimal(engine.member("m1").total().to_eng_string()) == opening  # exact, whatever its size
     earned = engine.process({"type": "purchase", "id": "p", "member": "m1", "time": TIME, "amount": str(amount)})
     assert earned.outcome == "applied"
+    with localcontext(WIDE):
+        assert Decimal(earned.to_dict()["balance"]) == opening + earned.points
     refund = engine.process({"type": "refund", "id": "r", "member": "m1", "time": TIME, "order": "p",
                              "amount": str(amount)})
     assert refund.outcome == "applied" or amount == 0, refund.reason
     assert Decimal(refund.to_dict()["balance"]) == opening
     with localcontext(WIDE):
         assert engine.member("m1").total() == opening
+
+
+def test_the_openings_reach_the_ends_of_the_range():
+    for step in map(Decimal, STEPS):
+        assert _opening(step, 0) == step * int((MAX_BALANCE - MAX_AMOUNT) / step)
+        assert _opening(step, 0) > MAX_BALANCE - MAX_AMOUNT - step and _opening(step, 1) == step * 2

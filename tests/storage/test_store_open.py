@@ -80,13 +80,21 @@ def _execute(url: str, statement: str) -> None:
     store.close()
 
 
+def _assert_url_as_given(url: str, message: str) -> None:
+    """The store named as the user named it, password hidden: not SQLAlchemy's rendering."""
+    from punchcard.plugins.sql.urls import redact
+
+    assert f"{redact(url)} " in message and ("+pysqlite" in url or "+pysqlite" not in message)
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_db_upgrade_explains_a_missing_version_row(store_urls, backend):
     url = store_urls.new(backend)
     _execute(url, "DELETE FROM alembic_version")
     result = RUNNER.invoke(app, ["db", "upgrade", "--store", url])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # as every other store failure
     assert "has tables but no schema version row" in result.stderr and "Traceback" not in result.output
+    _assert_url_as_given(url, result.stderr)
     with pytest.raises(StoreError, match="no schema version row"):
         SqlStore(url)
 
@@ -96,7 +104,8 @@ def test_db_upgrade_explains_a_revision_newer_than_the_code(store_urls, backend)
     url = store_urls.new(backend)
     _execute(url, "UPDATE alembic_version SET version_num = 'f00dfacecafe'")
     result = RUNNER.invoke(app, ["db", "upgrade", "--store", url])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
+    _assert_url_as_given(url, result.stderr)
     assert "f00dfacecafe, which this punchcard does not know: a newer punchcard migrated it" in result.stderr
     process = RUNNER.invoke(app, ["process", str(COFFEE), "--store", url, "--events", "-"], input="")
     assert process.exit_code == 2 and "does not know" in process.stderr
