@@ -26,13 +26,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["InputError", "RowError", "Source", "STDIN", "is_stdin", "detect", "open_text", "open_source",
+__all__ = ["InputError", "RowError", "SUFFIXES", "Source", "STDIN", "is_stdin", "detect", "open_text", "open_source",
            "read_rows", "load_json", "json_row", "columns_of", "uncompressed_size", "normalize_value", "group_reason",
            "parquet_file", "FORMATS"]
 
 FORMATS = ("jsonl", "csv", "parquet")
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
-             ".pq": "parquet"}
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
+            ".pq": "parquet"}
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 STDIN = "-"
@@ -115,7 +115,7 @@ def detect(path: Path) -> tuple[str, bool]:
     path = Path(path)
     gz = is_gzip(path)
     stem = path.with_suffix("") if path.suffix == ".gz" else path
-    kind = _SUFFIXES.get(stem.suffix.lower())
+    kind = SUFFIXES.get(stem.suffix.lower())
     if kind is None:
         kind = _sniff(path, gz)
     if kind == "parquet" and gz:

@@ -15,22 +15,18 @@ need no more memory than a day's worth.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import heapq
-import io
-import json
 import math
 import random
 from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from itertools import accumulate
-from pathlib import Path
 from typing import Iterator
 
 from .shape import Shape, shape_of
 
-__all__ = ["SampleOptions", "generate", "write_events", "csv_columns", "PERSONAS"]
+__all__ = ["SampleOptions", "generate", "csv_columns", "PERSONAS"]
 
 # persona: (share of members, purchases a week, median basket x scale, tail)
 PERSONAS = {"coffee": (0.25, 3.0, Decimal("0.15"), "lognormal"), "weekly": (0.35, 1.0, Decimal("1.0"), "lognormal"),
@@ -226,47 +222,7 @@ def generate(compiled, options: SampleOptions) -> Iterator[dict]:
         day += dt.timedelta(days=1)
 
 
-def _line(event: dict) -> str:
-    # money goes out as a JSON number written from the Decimal, never through float
-    return "{" + ", ".join(f"{json.dumps(k)}: {v if isinstance(v, Decimal) else json.dumps(v)}"
-                           for k, v in event.items()) + "}\n"
-
-
 def csv_columns(compiled) -> list[str]:
     shape = shape_of(compiled)
     columns = ["type", "id", "member", "time", *shape.order_fields, "order", "amount", "points", "target", "verdict"]
     return list(dict.fromkeys(columns))
-
-
-def write_events(events: Iterator[dict], path: Path, columns: list[str] | None = None) -> int:
-    """JSON Lines, or CSV for a .csv name (``columns`` in that order); gzip for a .gz name, with a
-    fixed mtime so the same seed gives the same bytes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    csv_out = path.name.removesuffix(".gz").endswith(".csv")
-    with open(path, "wb") as raw:
-        stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if path.suffix == ".gz" else raw
-        with io.TextIOWrapper(stream, encoding="utf-8", newline="") as text:
-            return _write_csv(events, text, columns) if csv_out else _write_jsonl(events, text)
-
-
-def _write_jsonl(events, text) -> int:
-    count = 0
-    for event in events:
-        text.write(_line(event))
-        count += 1
-    return count
-
-
-def _write_csv(events, text, columns: list[str] | None) -> int:
-    import csv
-
-    columns = columns or ["type", "id", "member", "time", "amount", "category", "channel", "order", "points",
-                          "target", "verdict"]
-    writer = csv.DictWriter(text, columns)
-    writer.writeheader()
-    count = 0
-    for event in events:
-        writer.writerow({k: str(v) for k, v in event.items()})
-        count += 1
-    return count

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from .formats import _SUFFIXES, InputError
+from .formats import SUFFIXES, InputError
 
 __all__ = ["write_events", "format_of_name", "STDOUT"]
 
@@ -35,9 +35,9 @@ def format_of_name(target: str | Path) -> tuple[str, bool]:
     path = Path(target)
     gz = path.suffix.lower() == ".gz"
     stem = path.with_suffix("") if gz else path
-    kind = _SUFFIXES.get(stem.suffix.lower())
+    kind = SUFFIXES.get(stem.suffix.lower())
     if kind is None:
-        known = ", ".join(_SUFFIXES)
+        known = ", ".join(SUFFIXES)
         raise InputError(f"{path}: the name must end in one of {known} (each but Parquet optionally "
                          "followed by .gz), or be - for standard output")
     if kind == "parquet" and gz:
@@ -45,11 +45,14 @@ def format_of_name(target: str | Path) -> tuple[str, bool]:
     return kind, gz
 
 
-def write_events(events: Iterable[dict], target: str | Path, columns: list[str]) -> int:
+def write_events(events: Iterable[dict], target: str | Path, columns: list[str] | None = None) -> int:
     """Write ``events`` to ``target`` (a path, or ``-``) in the format its name says; returns the count.
 
-    ``columns`` orders the CSV header and the Parquet schema; JSON Lines rows keep their own keys."""
+    ``columns`` orders the CSV header and the Parquet schema (required for those); JSON Lines
+    rows keep their own keys."""
     kind, gz = format_of_name(target)
+    if columns is None and kind != "jsonl":
+        raise ValueError(f"writing {kind} needs its columns (see samples.csv_columns)")
     if str(target) == STDOUT:
         return _write_jsonl(events, sys.stdout)
     path = Path(target)

@@ -12,7 +12,7 @@ from punchcard.cli import OutputFormat, app, stderr, stdout
 from punchcard.discovery import EXIT_NOTHING_TO_DO, find_rulesets, none_found
 from punchcard.display import shown, shown_lines
 
-__all__ = ["check", "schema"]
+__all__ = ["check", "schema", "rulesets_or_exit"]
 
 
 @app.command()
@@ -26,12 +26,7 @@ def check(
     from punchcard.api import check_many
     from punchcard.plugins.manager import PluginError
 
-    found = find_rulesets(paths)
-    if not found:
-        stderr.print(shown(none_found(paths)), markup=False, soft_wrap=True)
-        if format is OutputFormat.json:
-            stdout.out("[]")  # still a list, for whatever parses the output
-        raise typer.Exit(EXIT_NOTHING_TO_DO)
+    found = rulesets_or_exit(paths, format)
     try:
         results = check_many(found)
     except PluginError as exc:  # a broken plugin is the set-up's problem, not the ruleset's
@@ -61,3 +56,13 @@ def schema() -> None:
     stdout.out(json.dumps(ruleset_json_schema(), indent=2))
 
 
+def rulesets_or_exit(paths: List[Path], format: OutputFormat) -> List[Path]:
+    """Every ruleset under ``paths``; none at all ends the command with exit 5, as pytest
+    does when it collects nothing (still printing an empty list for ``--format json``)."""
+    found = find_rulesets(paths)
+    if not found:
+        stderr.print(shown(none_found(paths)), markup=False, soft_wrap=True)
+        if format is OutputFormat.json:
+            stdout.out("[]")  # still a list, for whatever parses the output
+        raise typer.Exit(EXIT_NOTHING_TO_DO)
+    return found

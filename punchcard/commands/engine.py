@@ -10,7 +10,8 @@ from typing import List, Optional
 import typer
 
 from punchcard.cli import OutputFormat, app, stderr, stdout
-from punchcard.discovery import EXIT_NOTHING_TO_DO, find_rulesets, none_found
+from punchcard.commands.check import rulesets_or_exit
+from punchcard.discovery import EXIT_NOTHING_TO_DO
 from punchcard.display import markup_safe, shown, shown_lines
 
 __all__ = ["test", "explain", "graph"]
@@ -45,12 +46,7 @@ def test(
     failure, 5 when no test ran (no ruleset, or none with tests:), as pytest does."""
     from punchcard.engine.testing import run_tests
 
-    found = find_rulesets(paths)
-    if not found:
-        stderr.print(shown(none_found(paths)), markup=False, soft_wrap=True)
-        if format is OutputFormat.json:
-            stdout.out("[]")  # still a list, for whatever parses the output
-        raise typer.Exit(EXIT_NOTHING_TO_DO)
+    found = rulesets_or_exit(paths, format)
     results = []
     for path in found:
         compiled = _compile_or_exit(path, format)

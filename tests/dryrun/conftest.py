@@ -14,7 +14,8 @@ from dryrun_helpers import V1, V2, demo_options
 
 from punchcard.engine.compile import compile_ruleset
 from punchcard.engine.dryrun import build_report, dry_run, to_json_report
-from punchcard.engine.dryrun.samples import SampleOptions, generate, write_events
+from punchcard.engine.dryrun.samples import SampleOptions, generate
+from punchcard.engine.dryrun.writers import write_events
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ from punchcard.engine.compile import compile_ruleset
 from punchcard.engine.dryrun import Options, build_report, dry_run, to_json_report
 from punchcard.engine.dryrun.formats import read_rows
 from punchcard.engine.dryrun.replay import tick_id
-from punchcard.engine.dryrun.samples import SampleOptions, generate, write_events
+from punchcard.engine.dryrun.samples import SampleOptions, generate
+from punchcard.engine.dryrun.writers import write_events
 from punchcard.engine.events import EventError
 
 FLOWS = ("issued", "redeemed", "expired", "clawed_back", "adjusted_down", "voided")

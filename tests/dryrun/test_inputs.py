@@ -18,7 +18,8 @@ from punchcard.engine.compile import compile_ruleset
 from punchcard.engine.decision import to_jsonable
 from punchcard.engine.dryrun import InputError, Options, build_report, dry_run, to_json_report
 from punchcard.engine.dryrun.formats import detect
-from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate, write_events
+from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate
+from punchcard.engine.dryrun.writers import write_events
 
 runner = CliRunner()
 
