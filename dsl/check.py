@@ -19,11 +19,12 @@ from .checker import ERROR, ExprChecker, Scope, SchemaView, did_you_mean
 from .errors import Code, Diagnostic, PunchcardError, sort_diagnostics
 from .functions import FunctionSpec, function_table
 from .loader import RawRuleset, read_ruleset, read_ruleset_text
-from .model import BUILTIN_EVENTS, OPTIONAL, Ruleset, field_base_type
+from .model import Ruleset
 from .parser import parse_expression
 from .sites import event_type_sites, expression_sites
+from .sourcemap import SourceMap
 from .types import FIELD_TYPES, NUMBER, Type
-from .yamlsrc import SourceMap
+from .vocabulary import BUILTIN_EVENTS, OPTIONAL, field_base_type
 
 __all__ = ["CheckedExpr", "CheckedRuleset", "STAGES", "check_text", "check_path", "load_checked"]
 

@@ -167,7 +167,10 @@ class ExprChecker:
             return ERROR
         result = arithmetic_result(node.op, left, right)
         if result is None:
-            hint = "join text in the host, not in rules" if STRING in (left, right) else None
+            hint = None
+            if STRING in (left, right):  # text has no arithmetic: say what it is for instead
+                hint = "join text in the host, not in rules" if node.op == "+" else \
+                    "text takes no arithmetic: compare it with == or in, or read a number field"
             return self.error(node, Code.TYPE_ERROR, f"cannot compute {left} {node.op} {right}", hint=hint)
         return result
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import Code, Diagnostic, Span
 from .model import Ruleset
-from .yamlsrc import SourceMap
+from .sourcemap import SourceMap
 
 __all__ = ["validate_document", "keys_at", "without_paths"]
 

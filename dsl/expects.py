@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .checker import did_you_mean
 from .errors import Code, Diagnostic
-from .model import EXPECT_KEYS
+from .vocabulary import EXPECT_KEYS
 
 if TYPE_CHECKING:
     from .check import CheckedRuleset

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Code, Diagnostic, PunchcardError, Span
-from .yamlsrc import Limits, ScalarPos, SourceMap, load_yaml
+from .sourcemap import ScalarPos, SourceMap
+from .yamlsrc import Limits, load_yaml
 
 __all__ = ["RawRuleset", "read_ruleset", "read_ruleset_text", "MAIN_FILE", "MAX_INCLUDES"]
 

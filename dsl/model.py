@@ -2,25 +2,26 @@
 
 Expressions are kept here as text (``Expr``); the checker parses them with their
 YAML positions. Numbers are Decimal: YAML floats never exist in a punchcard document.
+The language's fixed words and limits are in :mod:`.vocabulary`, durations in :mod:`.duration`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema,
-                      field_validator, model_validator)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from punchcard.grammar import reserved_words
 
+from .duration import Duration, DurationField
 from .types import FIELD_TYPES
+from .vocabulary import BUILTIN_EVENTS, EXPECT_KEYS, FACT_KEYWORDS, MAX_STEP_PLACES, MINOR_UNITS, OPTIONAL, \
+    STATED_KEYS, field_base_type
 
 __all__ = [
-    "Duration",
     "Expr",
     "Rounding",
     "Schema",
@@ -45,74 +46,9 @@ __all__ = [
     "Compliance",
     "RulesetTest",
     "Ruleset",
-    "EXPECT_KEYS",
-    "STATED_KEYS",
-    "FORMAT_VERSION",
-    "MAX_DURATION",
-    "OPTIONAL",
-    "field_base_type",
-    "BUILTIN_EVENTS",
-    "MINOR_UNITS",
 ]
 
-FORMAT_VERSION = 1
-# ISO 4217 minor units that are not 2 (docs/ruleset-format.md, "Header")
-MINOR_UNITS = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-                     "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}
-_UNITS = ("minute", "hour", "day", "week", "month", "year")
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week|month|year)s?\s*$")
 _ID_RE = r"^[a-z0-9][a-z0-9-]*$"
-
-
-class Duration(BaseModel):
-    """A whole number of calendar units. Months and years are calendar months, not 30 days."""
-
-    model_config = ConfigDict(frozen=True)
-    amount: int
-    unit: Literal["minute", "hour", "day", "week", "month", "year"]
-
-    def __str__(self) -> str:
-        return f"{self.amount} {self.unit}{'' if self.amount == 1 else 's'}"
-
-    def approx_days(self) -> Decimal:
-        per = {"minute": Decimal(1) / 1440, "hour": Decimal(1) / 24, "day": 1, "week": 7, "month": 30, "year": 365}
-        return Decimal(self.amount) * Decimal(per[self.unit])
-
-    def timedelta(self) -> dt.timedelta | None:
-        """Exact length for fixed units; None for months and years (calendar arithmetic)."""
-        fixed = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
-        return dt.timedelta(seconds=self.amount * fixed[self.unit]) if self.unit in fixed else None
-
-
-# The longest duration, in each unit: 100 years. Longer would reach past the dates the ledger
-# holds. Expressions (``within:``, date arithmetic) and the document share this table.
-MAX_DURATION = {"year": 100, "month": 1200, "week": 5218, "day": 36525, "hour": 876600, "minute": 52596000}
-
-
-def _parse_duration(value: Any) -> Any:
-    if isinstance(value, str):
-        match = _DURATION_RE.match(value)
-        if not match:
-            raise ValueError(f"{value!r} is not a duration; write e.g. '14 days', '3 months' ({', '.join(_UNITS)})")
-        amount, unit = int(match.group(1)), match.group(2)
-        if amount > MAX_DURATION[unit]:
-            also = "" if unit == "year" else f" ({MAX_DURATION[unit]} {unit}s)"
-            raise ValueError(f"a duration is at most 100 years{also}; {value!r} reaches past the dates the "
-                             "ledger holds")
-        return {"amount": amount, "unit": unit}
-    if value == 0 and not isinstance(value, bool):
-        return {"amount": 0, "unit": "day"}
-    return value
-
-
-# Editors see the forms analysts write (strings like "14 days"), not the parsed model.
-_DURATION_SCHEMA = {"type": "string", "pattern": r"^\s*\d+\s*(minute|hour|day|week|month|year)s?\s*$"}
-DurationField = Annotated[Duration, BeforeValidator(_parse_duration, json_schema_input_type=str),
-                          PlainSerializer(str, return_type=str), WithJsonSchema(_DURATION_SCHEMA, mode="validation")]
 
 
 def _expr_text(value: Any) -> Any:
@@ -128,15 +64,6 @@ EventTypes = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v,
                                                   json_schema_input_type=Union[str, list[str]])]
 Id = Annotated[str, Field(pattern=_ID_RE, max_length=64)]
 
-BUILTIN_EVENTS: dict[str, dict[str, str]] = {
-    "refund": {"order": "string", "amount": "money"},
-    "redeem": {"points": "number", "reward": "optional string"},
-    "redeem_reversal": {"redemption": "string"},
-    "tick": {},
-    "adjust": {"points": "signed", "reason": "string"},
-    "review_decision": {"target": "string", "verdict": "string"},
-}
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -145,9 +72,6 @@ class _Strict(BaseModel):
 class Effective(_Strict):
     from_: dt.date | None = Field(None, alias="from")
     until: dt.date | None = None
-
-
-MAX_STEP_PLACES = 6  # decimals of a rounding step (docs/semantics.md, "Numbers and bounds")
 
 
 class Rounding(_Strict):
@@ -163,14 +87,6 @@ class Rounding(_Strict):
             raise ValueError(f"step must be a positive number with at most {MAX_STEP_PLACES} decimals, "
                              "such as 1, 0.1 or 0.01")
         return step
-
-
-OPTIONAL = "optional "
-
-
-def field_base_type(value: str) -> str:
-    """``optional date`` -> ``date``."""
-    return value.removeprefix(OPTIONAL).strip()
 
 
 def _field_type(value: str) -> str:
@@ -386,9 +302,7 @@ class Compliance(_Strict):
     forbid: list[ForbidRule] = Field(default_factory=list)
 
 
-# What a test may expect, after an event or after its last one (docs/ruleset-format.md#tests).
-EXPECT_KEYS = ("points", "balance", "pending", "total", "tier", "outcome", "reason", "effects", "fired",
-               "not_fired", "paid", "trace", "streak", "badges")
+# A test's expect: may use only the keys the test runner knows.
 _EXPECT_SCHEMA = {"type": "object", "propertyNames": {"enum": list(EXPECT_KEYS)}}
 
 
@@ -400,21 +314,14 @@ class RulesetTest(_Strict):
     expect: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_EXPECT_SCHEMA)
 
 
-_KEYWORDS = (*reserved_words(), "now", "event", "member", "streak")
-
-
 def _let_name(name: str) -> str:
-    if name in _KEYWORDS:
+    if name in FACT_KEYWORDS:
         raise ValueError(f"{name!r} is a word of the expression language; choose another name for the fact")
     return name
 
 
-LetName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", json_schema_extra={"not": {"enum": [*_KEYWORDS]}}),
+LetName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", json_schema_extra={"not": {"enum": [*FACT_KEYWORDS]}}),
                     AfterValidator(_let_name)]
-
-
-# Keys with a default that check still wants written out, because they change what members get.
-STATED_KEYS = ("rounding",)
 
 
 def _require_stated(schema: dict) -> None:

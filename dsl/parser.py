@@ -19,7 +19,7 @@ from punchcard.grammar import grammar_text, reserved_words
 
 from . import ast
 from .errors import Code, Diagnostic, PunchcardError, Span
-from .model import MAX_DURATION
+from .vocabulary import MAX_DURATION
 
 __all__ = ["ExprLimits", "Locator", "RESERVED_WORDS", "parse_expression", "plain_locator"]
 

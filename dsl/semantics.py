@@ -8,9 +8,11 @@ import networkx as nx
 
 from . import ast
 from .checker import did_you_mean
+from .duration import Duration
 from .errors import Code, Diagnostic, Severity
 from .expects import expect_diagnostics
-from .model import BUILTIN_EVENTS, EXPECT_KEYS, Duration, Ruleset
+from .model import Ruleset
+from .vocabulary import BUILTIN_EVENTS
 
 if TYPE_CHECKING:
     from .check import CheckedRuleset
@@ -249,6 +251,8 @@ def _warnings(state: "CheckedRuleset") -> Iterator[Diagnostic]:
         if path[-1] == "when" and constant_value(_inline_lets(expr.node, state)) is False:
             yield Diagnostic(Code.NEVER_FIRES, f"{expr.owner.split(':', 1)[-1]} can never fire: when: is always false",
                              state.source.value(path).span, Severity.WARNING)
+    if any(d.code in (Code.SCHEMA_ERROR, Code.PARSE_ERROR) for d in state.diagnostics):
+        return  # a rule dropped by that error may be the let's reader: "never used" would mislead
     used = {name for expr in state.exprs.values() for name in expr.lets}
     used |= {u for uses in state.let_uses.values() for u in uses}
     for name in state.model.let:

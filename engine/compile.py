@@ -20,9 +20,10 @@ import networkx as nx
 
 from punchcard.dsl import ast
 from punchcard.dsl.check import CheckedRuleset, check_path, check_text
+from punchcard.dsl.duration import Duration
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
 from punchcard.dsl.functions import FunctionSpec
-from punchcard.dsl.model import Duration, Ruleset
+from punchcard.dsl.model import Ruleset
 
 from .codegen import CodeGen
 from .events import EventSchema

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError, Span
-from punchcard.dsl.model import OPTIONAL, field_base_type
+from punchcard.dsl.vocabulary import OPTIONAL, field_base_type
 
 from .numbers import Quantities, check_amount, check_number, check_points, describe, exact_text, read_number
 

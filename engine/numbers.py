@@ -123,6 +123,9 @@ def exact_text(value: Decimal) -> str:
     in a context wide enough, never rounded to the current context's precision."""
     if not value:
         return "0"
+    text = str(value)
+    if "E" not in text and "." not in text:  # a whole number as written (the usual point or amount)
+        return text
     sign, digits, exponent = value.as_tuple()
     while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
         digits, exponent = digits[:-1], exponent + 1
@@ -140,6 +143,9 @@ def figure(value: Decimal) -> str:
     Never builds the full text of a huge figure (1E+999999 has a million digits)."""
     if not value.is_finite():
         return str(value)
+    text = str(value)
+    if "E" not in text and "." not in text and len(text) <= FIGURE_TEXT:  # a whole number that fits
+        return text
     sign, digits, exponent = value.as_tuple()
     while exponent < 0 and len(digits) > 1 and digits[-1] == 0:  # trailing zeros do not count
         digits, exponent = digits[:-1], exponent + 1
@@ -200,7 +206,9 @@ def check_amount(number: Decimal, minor_unit: int, currency: str) -> Decimal:
     if number != number.quantize(_QUANTUM[minor_unit]):  # at most 10**12 here: quantize is exact
         found = places(number)
         unit = "no decimals" if minor_unit == 0 else f"at most {_places_text(minor_unit)}"
-        raise ValueError(f"has {_places_text(found)}; {currency} amounts have {unit}")
+        # "250.50" JPY needs one decimal place, not two: trailing zeros are said not to count
+        raise ValueError(f"is not a whole number of {currency} minor units: it needs {_places_text(found)} "
+                         f"(trailing zeros aside); {currency} amounts have {unit}")
     return number
 
 

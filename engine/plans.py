@@ -153,7 +153,7 @@ def _history_needs(compiled: "Compiled") -> None:
                 if longest is None or _span_days(within) > _span_days(longest):
                     longest = within
     if longest is not None:
-        from punchcard.dsl.model import Duration
+        from punchcard.dsl.duration import Duration
 
         compiled.history_span = Duration(amount=int(longest.amount), unit=longest.unit)
     compiled.history_types = frozenset(types)

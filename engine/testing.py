@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
-from punchcard.dsl.model import EXPECT_KEYS
+from punchcard.dsl.vocabulary import EXPECT_KEYS
 
 from .decision import Decision, to_jsonable
 from .engine import Engine

@@ -109,6 +109,7 @@ _COMMAND_MODULES = [
     "punchcard.commands.dryrun",
     "punchcard.commands.engine",
     "punchcard.commands.plugins",
+    "punchcard.commands.process",
     "punchcard.commands.store",
 ]
 

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from punchcard.dsl.model import field_base_type
+from punchcard.dsl.vocabulary import field_base_type
 
 from .formats import InputError, RowError, group_reason, load_json
 

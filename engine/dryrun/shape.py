@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from punchcard.dsl.model import BUILTIN_EVENTS, OPTIONAL, field_base_type
+from punchcard.dsl.vocabulary import BUILTIN_EVENTS, OPTIONAL, field_base_type
 
 __all__ = ["Shape", "shape_of", "MONEY_SCALE"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from punchcard.dsl.model import EXPECT_KEYS
+from punchcard.dsl.vocabulary import EXPECT_KEYS
 from punchcard.engine import testing
 
 TESTS = """\

@@ -90,6 +90,8 @@ def test_types(text, expected):
     ("event.time < 10:00", Code.TYPE_ERROR, "cannot compare datetime < time",
      "use time_of_day(event.time) to compare with a time like 10:00"),
     ("event.amount * event.amount", Code.TYPE_ERROR, "cannot compute money * money", None),
+    ("event.amount * event.category", Code.TYPE_ERROR, "cannot compute money * string",
+     "text takes no arithmetic: compare it with == or in, or read a number field"),
     ("event.category + \"x\"", Code.TYPE_ERROR, "cannot compute string + string",
      "join text in the host, not in rules"),
     ("not event.amount", Code.TYPE_ERROR, "the operand of 'not' must be bool, but the expression is money", None),

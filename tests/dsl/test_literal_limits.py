@@ -82,6 +82,6 @@ def test_durations_in_the_document_have_the_same_limit(check_body, body, line):
 
 
 def test_the_two_limits_are_one_table():
-    from punchcard.dsl.model import MAX_DURATION
+    from punchcard.dsl.vocabulary import MAX_DURATION
 
     assert ExprLimits.max_duration is MAX_DURATION

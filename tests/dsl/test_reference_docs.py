@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from punchcard.dsl.duration import Duration
 from punchcard.dsl.errors import Code
 from punchcard.dsl.functions import AGGREGATES, BUILTINS
-from punchcard.dsl.model import Duration, Ruleset
+from punchcard.dsl.model import Ruleset
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ENGINE_ONLY = {Code.EVENT_ERROR, Code.CONFLICT}

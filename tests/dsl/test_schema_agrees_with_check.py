@@ -18,7 +18,7 @@ import pytest
 from punchcard.api import check, ruleset_json_schema
 from punchcard.dsl.check import check_text
 from punchcard.dsl.loader import read_ruleset, read_ruleset_text
-from punchcard.dsl.model import EXPECT_KEYS, STATED_KEYS
+from punchcard.dsl.vocabulary import EXPECT_KEYS, STATED_KEYS
 from tests.dsl.conftest import ruleset_text
 from tests.dsl.test_schema_file import REPO, complete_rulesets
 

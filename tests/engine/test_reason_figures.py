@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
 from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.numbers import figure
+from punchcard.engine.numbers import exact_text, figure
 
 RULESET = compile_ruleset("""
 punchcard: 1
@@ -82,3 +82,16 @@ def test_figures_at_the_edges():
     assert figure(Decimal("-2.50")) == "-2.5"
     assert figure(Decimal("1E+999999")) == "100000000000000000000000... (1000000 digits)"
     assert figure(Decimal("1E-999999")) == "0.000000000000000000000000... (999999 decimal places)"
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None)
+       | st.integers(-10**40, 10**40).map(Decimal)
+       | st.tuples(st.integers(-10**6, 10**6), st.integers(-30, 30)).map(lambda t: Decimal(t[0]).scaleb(t[1])))
+def test_exact_text_and_figure_write_plain_digits_that_mean_the_same_number(value):
+    """Whole numbers take a shortcut; whatever the path, the text is plain digits of the same value."""
+    text = exact_text(value)
+    assert "E" not in text.upper() and Decimal(text) == value
+    shown = figure(value)
+    assert "E" not in shown.split("...")[0].upper()  # digits; a cut one goes on in words
+    if "..." not in shown:
+        assert Decimal(shown) == value

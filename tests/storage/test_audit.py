@@ -105,7 +105,7 @@ def test_the_audit_command_prints_each_difference_and_exits_1(ledger):
     url, store = ledger
     runner = CliRunner()
     clean = runner.invoke(app, ["audit", url])
-    assert clean.exit_code == 0 and "no differences" in clean.stderr
+    assert clean.exit_code == 0 and "no differences" in clean.stdout
     lots = LotRow.__table__
     lot = _live_lot(store)
     _tamper(store, update(lots).where(lots.c.member_id == lot.member_id, lots.c.lot_id == lot.lot_id)

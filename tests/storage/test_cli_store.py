@@ -112,4 +112,13 @@ def test_concurrent_process_commands_apply_each_event_once(sql_url, tmp_path):
     assert sum(n for (_, outcome), n in outcomes.items() if outcome == "applied") == 300
     assert all(outcomes[(f"p-{i}", "applied")] == 1 and outcomes[(f"p-{i}", "duplicate")] == 2 for i in range(300))
     audit = RUNNER.invoke(app, ["audit", url])
-    assert audit.exit_code == 0 and "300 ledger entries" in audit.stderr
+    assert audit.exit_code == 0 and "300 ledger entries" in audit.stdout
+
+
+def test_a_text_run_ends_its_result_with_the_summary_on_stdout(sql_url, tmp_path):
+    """One decision a line, then what they add up to: all of it the result, on stdout."""
+    url, events = sql_url(), _jsonl(tmp_path / "events.jsonl", EVENTS)
+    done = RUNNER.invoke(app, ["process", str(COFFEE), "--store", url, "--events", str(events)])
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "processed 3 events: 2 applied, 1 rejected"
+    assert "processed" not in done.stderr

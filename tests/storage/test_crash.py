@@ -78,7 +78,7 @@ def _check_replay(store: SqlStore, compiled, reference) -> None:
     for member in {e["member"] for e in EVENTS}:
         assert store.member(member) == memory.member(member), member
     audit = CliRunner().invoke(app, ["audit", store.url])
-    assert audit.exit_code == 0 and "no differences" in audit.stderr, audit.stdout
+    assert audit.exit_code == 0 and "no differences" in audit.stdout, audit.stderr
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
