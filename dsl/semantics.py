@@ -52,8 +52,8 @@ def check_semantics(state: "CheckedRuleset") -> list[Diagnostic]:
     for name in state.lets:  # second pass: lets defined later than their readers
         for used in state.let_uses.get(name, ()):
             state.graph.add_edge(f"let:{name}", f"let:{used}")
-    checks = (_cycles, _duplicate_ids, _references, _earning_types, _tiers, _rounding_stated, _stacking_stated, _compliance, _tests,
-              _warnings)
+    checks = (_cycles, _duplicate_ids, _references, _durations_in_place, _earning_types, _tiers, _rounding_stated,
+              _stacking_stated, _compliance, _tests, _warnings)
     return [d for check in checks for d in check(state)]
 
 
@@ -96,6 +96,30 @@ def _references(state: "CheckedRuleset") -> Iterator[Diagnostic]:
                 yield Diagnostic(Code.UNKNOWN_RULE, f"{section[:-1]} names an unknown rule {item.rule!r}",
                                  state.source.value(("earning", section, i, "rule")).span,
                                  hint=did_you_mean(item.rule, rules) or f"earning rules: {', '.join(rules)}")
+
+
+def _durations_in_place(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+    """A duration is written where it is used, right of + or - or as within:; anywhere else
+    it has no value for generated code to compute, so ``check`` refuses it, at the duration."""
+    trees = [(path, expr.node) for path, expr in state.exprs.items()]
+    trees += [(("let", name), node) for name, node in state.lets.items()]
+    reported = {d.span for d in state.diagnostics if d.code is Code.TYPE_ERROR}
+    for path, tree in trees:
+        for node in _misplaced_durations(tree):
+            span = state.locator(path)(node.line, node.column)
+            if span not in reported:  # the type checker may have said so already, there
+                yield Diagnostic(Code.TYPE_ERROR, "a duration can only be added to a date or time, or given to "
+                                 "within:", span, hint="write it where it is used, e.g. event.time - 30 days")
+
+
+def _misplaced_durations(tree: ast.Node) -> list[ast.Node]:
+    allowed: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Binary) and node.op in "+-" and isinstance(node.right, ast.DurationLit):
+            allowed.add(id(node.right))
+        elif isinstance(node, ast.Keyword) and node.name == "within":
+            allowed.add(id(node.value))
+    return [n for n in ast.walk(tree) if isinstance(n, ast.DurationLit) and id(n) not in allowed]
 
 
 def _earning_types(state: "CheckedRuleset") -> Iterator[Diagnostic]:

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import networkx as nx
 
-from punchcard.dsl import ast
 from punchcard.dsl.check import CheckedRuleset, check_path, check_text
 from punchcard.dsl.duration import Duration
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
@@ -118,25 +117,6 @@ def _resolve(state: _State) -> None:
     tz = ZoneInfo(model.timezone)
     schema = EventSchema(model.event_fields(), tz, model.schema_.naive_times == "local", Quantities.of(model))
     state.compiled = Compiled(model, checked, tz, nx.DiGraph(), schema)
-    trees = [(path, expr.node) for path, expr in checked.exprs.items()]
-    trees += [(("let", name), node) for name, node in checked.lets.items()]
-    for path, tree in trees:
-        for node in _misplaced_durations(tree):
-            span = checked.locator(path)(node.line, node.column)
-            state.diagnostics.append(Diagnostic(
-                Code.TYPE_ERROR, "a duration can only be added to a date or time, or given to within:", span,
-                hint="write it where it is used, e.g. event.time - 30 days"))
-
-
-def _misplaced_durations(tree: ast.Node):
-    """Durations are written out where used: right of + or -, or as within:."""
-    allowed: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Binary) and node.op in "+-" and isinstance(node.right, ast.DurationLit):
-            allowed.add(id(node.right))
-        elif isinstance(node, ast.Keyword) and node.name == "within":
-            allowed.add(id(node.value))
-    return [n for n in ast.walk(tree) if isinstance(n, ast.DurationLit) and id(n) not in allowed]
 
 
 def _graph(state: _State) -> None:
