@@ -31,7 +31,7 @@ from .state import MemberState
 from .store import Conflict, MemoryStore, ProcessedEvent, Refused, Store, StoreError, UnitOfWork
 
 __all__ = ["Engine", "CONFLICT_ATTEMPTS", "STORE_ATTEMPTS", "budget_uses", "duplicate_of", "conflict_with",
-           "store_backoff"]
+           "store_backoff", "store_bug"]
 
 log = logging.getLogger("punchcard.engine")
 
@@ -43,6 +43,13 @@ def store_backoff(failures: int) -> None:
     """A short pause before trying a transient store failure again: 50 ms, 100 ms, ...
     with jitter, so racing workers do not retry in step."""
     time.sleep(0.05 * 2 ** (failures - 1) * random.uniform(0.5, 1.5))
+
+
+def store_bug(what: str, exc: Exception) -> StoreError:
+    """A store that failed with something other than a StoreError: ``what`` then the failure's
+    type alone (its text may quote parameters), as a StoreError, so a run stops rather than
+    go on out of order."""
+    return StoreError(f"{what} {type(exc).__name__}")
 
 
 class Engine:
@@ -120,8 +127,8 @@ class Engine:
             return self.store.member(member_id)
         except StoreError:
             raise
-        except Exception as exc:  # a bug in a store: named, as elsewhere
-            raise StoreError(f"the store failed reading a member with {type(exc).__name__}") from exc
+        except Exception as exc:
+            raise store_bug("the store failed reading a member with", exc) from exc
 
     def _stored(self, event: Event) -> tuple[Decision, bool]:
         """The event decided and committed in a unit of work. A lost race runs again in a
@@ -149,9 +156,8 @@ class Engine:
                     raise StoreError(f"event {event.id}: the store refused even its rejection: {exc}") from None
                 log.error("event %s is stored as rejected: %s", event.id, exc)
                 refused = str(exc)
-            except Exception as exc:  # a bug in a store: stop rather than go on out of order
-                raise StoreError(f"event {event.id} was not stored: the store failed with "
-                                 f"{type(exc).__name__}") from exc
+            except Exception as exc:
+                raise store_bug(f"event {event.id} was not stored: the store failed with", exc) from exc
 
     def _in_unit(self, event: Event, contended: bool, refused: str | None = None) -> tuple[Decision, bool]:
         """One attempt in one unit of work: the decision, and whether it is new (committed
@@ -211,8 +217,8 @@ class Engine:
             return batch(self, list(events))
         except StoreError:
             raise
-        except Exception as exc:  # a bug in a store: stop rather than go on out of order
-            raise StoreError(f"a batch was not stored: the store failed with {type(exc).__name__}") from exc
+        except Exception as exc:
+            raise store_bug("a batch was not stored: the store failed with", exc) from exc
 
     def member(self, member_id: str) -> MemberState | None:
         """The member's state as last committed (balance, lots, tier, streaks, badges), or

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import traceback
 from decimal import Decimal, localcontext
 from typing import Any, Callable, Mapping
 
@@ -294,7 +295,9 @@ def _rejected(run: Run, original: MemberState, exc: Rejected) -> Decision:
 
 def _failed(run: Run, original: MemberState, exc: Exception) -> Decision:
     """The rejection of an event whose evaluation failed unexpectedly, logged with its id only."""
-    log.exception("event %s could not be decided", shown(run.event.id))
+    # the frames, not the message: an exception's text may quote a value of the event
+    log.error("event %s could not be decided: %s\n%s", shown(run.event.id), type(exc).__name__,
+              "".join(traceback.format_tb(exc.__traceback__)))
     refusal = Rejected(f"this event could not be decided ({type(exc).__name__}); nothing changed")
     try:
         return _rejected(run, original, refusal)

@@ -8,7 +8,7 @@ instant changes nothing the second time.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import localcontext
+from decimal import getcontext, localcontext
 
 from . import calendar, streaks, tiers
 from .decision import Effect
@@ -29,7 +29,10 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     due = state.due
     if due is None or now < due:
         return []
-    with localcontext(ruleset_context(compiled)):  # exact, when called outside evaluate too
+    context = ruleset_context(compiled)
+    if getcontext().prec >= context.prec:  # inside evaluate, which already runs in it
+        return _housekeep(compiled, state, now)
+    with localcontext(context):  # exact, when called outside evaluate too
         return _housekeep(compiled, state, now)
 
 

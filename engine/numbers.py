@@ -95,13 +95,17 @@ def _not_a_number(text: str) -> str:
     return f"{text!r} is not a number"
 
 
+def _significant(value: Decimal) -> tuple[int, tuple[int, ...], int]:
+    """``value``'s sign, digits and exponent with trailing zeros after the point dropped."""
+    sign, digits, exponent = value.as_tuple()
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return sign, digits, int(exponent)
+
+
 def places(number: Decimal) -> int:
     """Decimal places ``number`` needs: 0 for 10.00, 2 for 10.50 (trailing zeros do not count)."""
-    sign, digits, exponent = number.as_tuple()
-    if exponent >= 0 or not number:
-        return 0
-    stripped = len(digits) - len(bytes(digits).rstrip(b"\0")) if digits else 0
-    return max(0, -exponent - stripped)
+    return 0 if not number else max(0, -_significant(number)[2])
 
 
 def _integer_digits(number: Decimal) -> int:
@@ -126,10 +130,7 @@ def exact_text(value: Decimal) -> str:
     text = str(value)
     if "E" not in text and "." not in text:  # a whole number as written (the usual point or amount)
         return text
-    sign, digits, exponent = value.as_tuple()
-    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
-        digits, exponent = digits[:-1], exponent + 1
-    return format(Decimal((sign, digits, exponent)), "f")
+    return format(Decimal(_significant(value)), "f")
 
 
 FIGURE_TEXT = 40  # characters of a figure a message writes out in full
@@ -146,13 +147,13 @@ def figure(value: Decimal) -> str:
     text = str(value)
     if "E" not in text and "." not in text and len(text) <= FIGURE_TEXT:  # a whole number that fits
         return text
-    sign, digits, exponent = value.as_tuple()
-    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:  # trailing zeros do not count
-        digits, exponent = digits[:-1], exponent + 1
+    if not value:
+        return "0"
+    sign, digits, exponent = _significant(value)
     whole = len(digits) + exponent  # digits before the point (at most 0 for 0.05)
     decimals = max(0, -exponent)
-    if sign + max(whole, 1) + (decimals + 1 if decimals else 0) <= FIGURE_TEXT or not value:
-        return exact_text(value)
+    if sign + max(whole, 1) + (decimals + 1 if decimals else 0) <= FIGURE_TEXT:
+        return format(Decimal((sign, digits, exponent)), "f")
     text = "".join(map(str, digits))
     minus = "-" if sign else ""
     if whole > _LEAD:
