@@ -38,7 +38,7 @@ from pathlib import Path
 args = json.loads(sys.argv[1])
 start = time.perf_counter()
 if args["mode"] == "parse":
-    from punchcard.engine.compile import compile_ruleset
+    from punchcard.engine.compiler.stages import compile_ruleset
     from punchcard.engine.dryrun.formats import RowError
     from punchcard.engine.dryrun.mapping import ColumnMap
     from punchcard.engine.dryrun.rows import prepared_rows

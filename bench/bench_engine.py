@@ -36,9 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from punchcard.engine import Engine, MemoryStore, evaluate  # noqa: E402
-from punchcard.engine.compile import compile_ruleset  # noqa: E402
-from punchcard.engine.decision import Decision, Effect, Step, TierView  # noqa: E402
-from punchcard.engine.state import Lot, OrderRecord  # noqa: E402
+from punchcard.engine.compiler.stages import compile_ruleset  # noqa: E402
+from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView  # noqa: E402
+from punchcard.engine.runtime.state import Lot, OrderRecord  # noqa: E402
 
 LATENCY_GC_THRESHOLDS = (50_000, 20, 20)
 CATEGORIES = ["coffee", "coffee", "food", "food", "books", "gift_card"]

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_engine import core_runner, generate  # noqa: E402
 
-from punchcard.engine.compile import compile_ruleset  # noqa: E402
+from punchcard.engine.compiler.stages import compile_ruleset  # noqa: E402
 
 
 def general_path(path: Path):

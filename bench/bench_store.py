@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from punchcard.engine import Engine, MemoryStore  # noqa: E402
-from punchcard.engine.compile import compile_ruleset  # noqa: E402
+from punchcard.engine.compiler.stages import compile_ruleset  # noqa: E402
 from punchcard.plugins.sql import migrate  # noqa: E402
 from punchcard.plugins.sql.connect import create_sql_engine  # noqa: E402
 from punchcard.plugins.sql.store import SqlStore  # noqa: E402

@@ -1,11 +1,11 @@
 """punchcard.engine: compile checked rulesets and evaluate events against member state."""
 
-from .compile import Compiled, compile_ruleset
-from .decision import Decision, Effect, Outcome, Step, TierView
+from .compiler.stages import Compiled, compile_ruleset
 from .engine import Engine
 from .evaluate import evaluate, new_member
-from .events import Event, EventError
-from .state import Lot, MemberState
+from .runtime.decision import Decision, Effect, Outcome, Step, TierView
+from .runtime.events import Event, EventError
+from .runtime.state import Lot, MemberState
 from .store import MemoryStore, Store, UnitOfWork
 
 __all__ = [

@@ -24,11 +24,19 @@ import time
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from .decision import Decision, Outcome, Step
 from .evaluate import Clock, evaluate, new_member
-from .events import Event, EventError, valid_member
-from .state import MemberState
-from .store import Conflict, MemoryStore, ProcessedEvent, Refused, Store, StoreError, UnitOfWork
+from .runtime.decision import Decision, Outcome, Step
+from .runtime.events import Event, EventError, valid_member
+from .runtime.state import MemberState
+from .store import (
+    Conflict,
+    MemoryStore,
+    ProcessedEvent,
+    Refused,
+    Store,
+    StoreError,
+    UnitOfWork,
+)
 
 __all__ = ["Engine", "CONFLICT_ATTEMPTS", "STORE_ATTEMPTS", "budget_uses", "duplicate_of", "conflict_with",
            "store_backoff", "store_bug"]
@@ -90,8 +98,8 @@ class Engine:
         """Decide one event, store the decision with its effects, and return it.
 
         ``raw`` is the event as a mapping (JSON-like: numbers as Decimal, int or exact
-        text) or a parsed :class:`~punchcard.engine.events.Event`. Every input gets a
-        :class:`~punchcard.engine.decision.Decision`: ``applied``, ``review``, ``blocked``,
+        text) or a parsed :class:`~punchcard.engine.runtime.events.Event`. Every input gets a
+        :class:`~punchcard.engine.runtime.decision.Decision`: ``applied``, ``review``, ``blocked``,
         ``rejected`` (with a ``reason``: a malformed event, a rule that cannot be computed,
         not enough points) or ``duplicate`` (the id was seen with the same body; the
         original decision is returned). Nothing about the input raises.

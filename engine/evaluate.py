@@ -15,18 +15,25 @@ import traceback
 from decimal import Decimal, localcontext
 from typing import Any, Callable, Mapping
 
-from . import builtins, ledger, tiers
-from .decision import Decision, Effect, Outcome, Step
-from .earning import RuleFailure, decided_by, earn, run_rule, stack
-from .events import Event, EventError, shown
 from .housekeeping import housekeep
-from .ledger import FAR_FUTURE
-from .limits import apply_limits, budget_effect, ledger_lines, round_points
-from .numbers import MAX_BALANCE, MAX_POINTS, figure, ruleset_context
-from .run import Rejected, Run
+from .policies import tiers
+from .policies.earning import RuleFailure, decided_by, earn, run_rule, stack
+from .policies.earning_limits import (
+    apply_limits,
+    budget_effect,
+    ledger_lines,
+    round_points,
+)
+from .policies.lifecycle import handlers as builtins
+from .policies.lifecycle import lots as ledger
+from .policies.lifecycle.lots import FAR_FUTURE
+from .policies.streaks import advance, due_rewards
+from .runtime.decision import Decision, Effect, Outcome, Step
+from .runtime.events import Event, EventError, shown
+from .runtime.numbers import MAX_BALANCE, MAX_POINTS, figure, ruleset_context
+from .runtime.run import Rejected, Run
+from .runtime.state import ZERO, MemberState, OrderRecord
 from .schedule import note_activity, schedule_prune, streak_deadline
-from .state import ZERO, MemberState, OrderRecord
-from .streaks import advance, due_rewards
 
 __all__ = ["evaluate", "new_member", "price", "Clock"]
 

@@ -6,7 +6,7 @@ from rich.tree import Tree
 
 from punchcard.display import markup_safe as _safe
 
-from .decision import Decision, to_jsonable
+from .runtime.decision import Decision, to_jsonable
 
 __all__ = ["trace_tree"]
 

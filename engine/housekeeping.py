@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import getcontext, localcontext
 
-from . import calendar, streaks, tiers
-from .decision import Effect
-from .numbers import ruleset_context
+from .policies import streaks, tiers
+from .policies.lifecycle.settle import settle
+from .runtime import calendar
+from .runtime.decision import Effect
+from .runtime.numbers import ruleset_context
+from .runtime.state import MemberState
 from .schedule import forget_on, oldest_record, recompute_due
-from .settle import settle
-from .state import MemberState
 
 __all__ = ["housekeep", "prune"]
 

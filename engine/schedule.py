@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import calendar, tiers
-from .ledger import inactivity_deadline
-from .state import FAR_FUTURE, MemberState
+from .policies import tiers
+from .policies.lifecycle.lots import inactivity_deadline
+from .runtime import calendar
+from .runtime.state import FAR_FUTURE, MemberState
 
 __all__ = ["recompute_due", "streak_deadline", "inactivity_deadlines", "oldest_record", "forget_on", "forget_at",
            "note_activity", "early_after", "schedule_prune"]

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable, Protocol, runtime_checkable
 
-from .decision import Decision
-from .events import Event
-from .state import ZERO, MemberState
+from .runtime.decision import Decision
+from .runtime.events import Event
+from .runtime.state import ZERO, MemberState
 
 __all__ = ["ProcessedEvent", "UnitOfWork", "Store", "MemoryStore", "Conflict", "StoreError", "Refused"]
 

@@ -18,9 +18,9 @@ from typing import Any, Callable, Mapping
 
 from punchcard.dsl.vocabulary import EXPECT_KEYS
 
-from .decision import Decision, to_jsonable
 from .engine import Engine
-from .state import MemberState
+from .runtime.decision import Decision, to_jsonable
+from .runtime.state import MemberState
 from .store import MemoryStore
 
 __all__ = ["CaseResult", "run_tests", "case_events", "check_expect", "badges_earned", "badges_held", "EXPECT_KEYS"]
@@ -85,7 +85,7 @@ def _note(result: CaseResult, failures: list[str], decision, event, where: str) 
 
 def _setup_events(compiled, test, member_id: str) -> list[dict]:
     """The member's profile and opening points arrive as events a minute before the first."""
-    from .events import parse_time
+    from .runtime.events import parse_time
 
     try:
         first = parse_time(test.events[0].get("time"), compiled.tz)

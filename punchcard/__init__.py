@@ -13,7 +13,7 @@ from punchcard.api import check, check_many, check_text, load_checked, ruleset_j
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
 from punchcard.engine import (Compiled, Decision, Effect, Engine, Event, EventError, MemberState, MemoryStore,
                               Outcome, evaluate, new_member)
-from punchcard.engine.compile import compile_ruleset as compile
+from punchcard.engine.compiler.stages import compile_ruleset as compile
 from punchcard.engine.store import StoreError
 
 __version__ = "0.1.0"

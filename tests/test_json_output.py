@@ -102,7 +102,7 @@ def test_the_figures_are_there_to_check(outputs):
 
 @pytest.mark.parametrize("figure", ["0", "0.5", "-13", "1234567890.123456789"])
 def test_figures_are_exact_decimal_text(figure):
-    from punchcard.engine.decision import to_jsonable
+    from punchcard.engine.runtime.decision import to_jsonable
 
     assert Decimal(to_jsonable(Decimal(figure))) == Decimal(figure)
 

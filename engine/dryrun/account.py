@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from punchcard.engine.decision import Decision
-from punchcard.engine.tiers import current_level
+from punchcard.engine.policies.tiers import current_level
+from punchcard.engine.runtime.decision import Decision
 
 from .member import TRACE_LIMIT
 from .partial import Leaders, MemberSummary, Partial

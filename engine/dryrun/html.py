@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from html import escape
 from importlib import resources
 
-from punchcard.engine.decision import to_jsonable
+from punchcard.engine.runtime.decision import to_jsonable
 
 from .sections import detail_sections
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from punchcard.engine.decision import Decision, Outcome
 from punchcard.engine.engine import duplicate_of
 from punchcard.engine.evaluate import evaluate
-from punchcard.engine.events import Event, EventError
 from punchcard.engine.housekeeping import housekeep
+from punchcard.engine.policies.tiers import current_level
+from punchcard.engine.runtime.decision import Decision, Outcome
+from punchcard.engine.runtime.events import Event, EventError
 from punchcard.engine.store import ProcessedEvent
-from punchcard.engine.tiers import current_level
 
 from .budgets import Use, demand_of
 from .members import seed_state

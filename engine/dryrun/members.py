@@ -21,11 +21,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
-from punchcard.engine import ledger, tiers
+from punchcard.engine.policies.lifecycle import lots as ledger
+from punchcard.engine.policies import tiers
 from punchcard.engine.evaluate import new_member
-from punchcard.engine.events import EventError, parse_time, to_decimal
-from punchcard.engine.numbers import check_points
-from punchcard.engine.state import Lot, MemberState
+from punchcard.engine.runtime.events import EventError, parse_time, to_decimal
+from punchcard.engine.runtime.numbers import check_points
+from punchcard.engine.runtime.state import Lot, MemberState
 
 from .formats import RowError, read_rows
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from punchcard.engine.decision import Outcome, to_jsonable
+from punchcard.engine.runtime.decision import Outcome, to_jsonable
 
 from .account import compact
 from .diff import build_diff

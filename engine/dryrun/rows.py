@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from punchcard.engine.events import Event, EventError, parse_time
+from punchcard.engine.runtime.events import Event, EventError, parse_time
 
 from .formats import InputError, RowError, group_reason, open_source
 from .mapping import ColumnMap, CsvTyping

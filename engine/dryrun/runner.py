@@ -15,10 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.events import parse_time
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.events import parse_time
 
-from .formats import InputError, RowError, detect, is_stdin, parquet_file, uncompressed_size
+from .formats import (
+    InputError,
+    RowError,
+    detect,
+    is_stdin,
+    parquet_file,
+    uncompressed_size,
+)
 from .mapping import ColumnMap
 from .members import read_seeds
 from .partial import BadRows, Partial

@@ -27,7 +27,7 @@ def compiled_for(spec: str):
     """The compiled ruleset for a path or a YAML text, compiled once per process."""
     compiled = _COMPILED.get(spec)
     if compiled is None:
-        from punchcard.engine.compile import compile_ruleset
+        from punchcard.engine.compiler.stages import compile_ruleset
 
         compiled = _COMPILED[spec] = compile_ruleset(spec if "\n" in spec else Path(spec))
     return compiled

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from punchcard.engine.decision import Decision, Outcome
+from punchcard.engine.runtime.decision import Decision, Outcome
 
 from .formats import group_reason
 

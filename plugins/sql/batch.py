@@ -25,11 +25,11 @@ from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 
-from punchcard.engine.decision import Decision
+from punchcard.engine.runtime.decision import Decision
 from punchcard.engine.engine import STORE_ATTEMPTS, store_backoff
 from punchcard.engine.evaluate import new_member
-from punchcard.engine.events import Event, EventError
-from punchcard.engine.state import ZERO, MemberState
+from punchcard.engine.runtime.events import Event, EventError
+from punchcard.engine.runtime.state import ZERO, MemberState
 from punchcard.engine.store import ProcessedEvent, Refused, StoreError
 
 from .errors import driver_errors, release, store_error

@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from punchcard.engine.decision import Decision, Effect, Step, TierView
-from punchcard.engine.state import Allocation, CapUsage, HistoryItem, OrderRecord, Redemption
+from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView
+from punchcard.engine.runtime.state import Allocation, CapUsage, HistoryItem, OrderRecord, Redemption
 
 from .jsontext import JsonText, dumps
 from .types import decimal_text

@@ -19,7 +19,7 @@ from json.encoder import c_make_encoder, encode_basestring
 from decimal import Decimal
 from typing import Any, Callable
 
-from punchcard.engine.decision import Decision, Effect, Step, TierView, to_jsonable
+from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView, to_jsonable
 
 __all__ = ["JsonText", "dumps", "decision_text", "jsonable_text"]
 

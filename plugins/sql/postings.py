@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from punchcard.engine.decision import Decision, Effect
-from punchcard.engine.events import Event
-from punchcard.engine.state import ZERO, Lot, MemberState
+from punchcard.engine.runtime.decision import Decision, Effect
+from punchcard.engine.runtime.events import Event
+from punchcard.engine.runtime.state import ZERO, Lot, MemberState
 from punchcard.engine.store import Refused
 
 from .jsontext import jsonable_text

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from punchcard.engine.decision import Decision
-from punchcard.engine.events import Event
-from punchcard.engine.state import ZERO, MemberState
+from punchcard.engine.runtime.decision import Decision
+from punchcard.engine.runtime.events import Event
+from punchcard.engine.runtime.state import ZERO, MemberState
 
 from .jsontext import decision_text
 from .postings import EventPostings, post

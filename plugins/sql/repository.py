@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from punchcard.engine.state import ZERO
+from punchcard.engine.runtime.state import ZERO
 from punchcard.engine.store import ProcessedEvent
 
 from .codec import decision_from_json

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from punchcard.engine.state import HistoryItem, Lot, MemberState, StreakState, TierState
+from punchcard.engine.runtime.state import HistoryItem, Lot, MemberState, StreakState, TierState
 
 from .codec import decode, encode_text, in_zone, zone_key
 

@@ -16,8 +16,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from punchcard.engine.decision import Decision
-from punchcard.engine.state import MemberState
+from punchcard.engine.runtime.decision import Decision
+from punchcard.engine.runtime.state import MemberState
 
 from punchcard.engine.store import StoreError
 

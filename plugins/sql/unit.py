@@ -23,7 +23,7 @@ from typing import Iterable, Mapping
 
 from punchcard.engine.evaluate import new_member
 from punchcard.engine.store import ProcessedEvent
-from punchcard.engine.state import MemberState
+from punchcard.engine.runtime.state import MemberState
 
 from .errors import release, translated
 from .record import clipped_by, record_event

@@ -187,7 +187,7 @@ def sample_events(
     """Generate deterministic, realistic sample events for a ruleset."""
     from punchcard.discovery import bundled_rulesets_dir
     from punchcard.dsl.errors import PunchcardError
-    from punchcard.engine.compile import compile_ruleset
+    from punchcard.engine.compiler.stages import compile_ruleset
     from punchcard.engine.dryrun import InputError
     from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate
     from punchcard.engine.dryrun.writers import write_events

@@ -21,7 +21,7 @@ def _compile_or_exit(path: Path, format: OutputFormat = OutputFormat.text):
     """The compiled ruleset; when it does not load, its diagnostics as ``check`` prints them
     (text, or ``check --format json``'s list) and exit 1."""
     from punchcard.dsl.errors import PunchcardError
-    from punchcard.engine.compile import compile_ruleset
+    from punchcard.engine.compiler.stages import compile_ruleset
 
     if not path.exists():
         stderr.print(f"no such ruleset: {shown(path)}", markup=False)
@@ -192,7 +192,7 @@ def graph(
     format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="mermaid, dot or json."),
 ) -> None:
     """Print the rule graph: facts, rules, caps, tiers, streaks, fraud and compliance, by phase."""
-    from punchcard.engine.graph import to_dot, to_json, to_mermaid
+    from punchcard.engine.compiler.graph import to_dot, to_json, to_mermaid
 
     compiled = _compile_or_exit(ruleset)
     render = {GraphFormat.mermaid: to_mermaid, GraphFormat.dot: to_dot, GraphFormat.json: to_json}[format]

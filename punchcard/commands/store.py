@@ -33,7 +33,7 @@ def _lot_json(lot) -> dict:
 
 def member_view(state, decisions) -> dict:
     """What ``punchcard member`` shows, as of the member's last processed event."""
-    from punchcard.engine.decision import to_jsonable
+    from punchcard.engine.runtime.decision import to_jsonable
 
     now = state.clock or state.joined
     view = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from punchcard.engine import evaluate
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -31,7 +31,7 @@ def test_a_tiny_soak_reports_steps_kills_drops_and_rate_per_store(postgres_url):
 
 def test_a_history_that_differs_from_the_oracle_stops_the_soak_with_its_seed(monkeypatch, capsys):
     bench = _load()
-    from punchcard.engine import ledger
+    from punchcard.engine.policies.lifecycle import lots as ledger
 
     monkeypatch.setattr(ledger, "_spend_order", lambda lot: (-lot.earned_at.timestamp(), lot.id))
     assert bench.main(["--stores", "memory", "--steps", "5000", "--events", "500", "--seed", "9"]) == 1

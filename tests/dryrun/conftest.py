@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from dryrun_helpers import V1, V2, demo_options
 
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.dryrun import build_report, dry_run, to_json_report
 from punchcard.engine.dryrun.samples import SampleOptions, generate
 from punchcard.engine.dryrun.writers import write_events

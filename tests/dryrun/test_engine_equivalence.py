@@ -12,13 +12,13 @@ import pytest
 from dryrun_helpers import ROOT, purchase
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.dryrun import Options, build_report, dry_run, to_json_report
 from punchcard.engine.dryrun.formats import read_rows
 from punchcard.engine.dryrun.replay import tick_id
 from punchcard.engine.dryrun.samples import SampleOptions, generate
 from punchcard.engine.dryrun.writers import write_events
-from punchcard.engine.events import EventError
+from punchcard.engine.runtime.events import EventError
 
 FLOWS = ("issued", "redeemed", "expired", "clawed_back", "adjusted_down", "voided")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from punchcard.cli import app
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.dryrun.report import SCHEMA
 from punchcard.engine.testing import run_tests
 

@@ -14,8 +14,8 @@ from dryrun_helpers import V1, purchase, write_jsonl
 from typer.testing import CliRunner
 
 from punchcard.cli import app
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.decision import to_jsonable
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.dryrun import InputError, Options, build_report, dry_run, to_json_report
 from punchcard.engine.dryrun.formats import detect
 from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate
@@ -277,7 +277,7 @@ def test_rows_refused_alike_group_alike_whatever_their_values(first, second):
 
 
 def _refused(compiled, row) -> bool:
-    from punchcard.engine.events import EventError
+    from punchcard.engine.runtime.events import EventError
 
     try:
         compiled.schema.parse(row)
@@ -288,7 +288,7 @@ def _refused(compiled, row) -> bool:
 
 def _problem(compiled, amount) -> str:
     """The reason's words without the value: what two rows must share to be one group."""
-    from punchcard.engine.events import EventError
+    from punchcard.engine.runtime.events import EventError
 
     try:
         compiled.schema.parse(purchase("p", "ann", "2026-03-02T10:00:00", amount))

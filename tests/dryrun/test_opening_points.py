@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from punchcard.cli import app
 from punchcard.engine.dryrun import Options, build_report, dry_run, to_json_report
-from punchcard.engine.numbers import MAX_POINTS, check_points, read_number
+from punchcard.engine.runtime.numbers import MAX_POINTS, check_points, read_number
 
 COFFEE = RULESETS / "coffee-club.yaml"  # rounds to whole points
 runner = CliRunner()

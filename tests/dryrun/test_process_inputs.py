@@ -152,8 +152,8 @@ def _huge_row() -> str:
 
 
 def _engine_reason() -> str:
-    from punchcard.engine.compile import compile_ruleset
-    from punchcard.engine.events import EventError
+    from punchcard.engine.compiler.stages import compile_ruleset
+    from punchcard.engine.runtime.events import EventError
 
     row = json.loads(_huge_row().replace(HUGE, '"' + HUGE + '"'))
     row["amount"] = Decimal(HUGE)

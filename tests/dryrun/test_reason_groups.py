@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from punchcard.engine.decision import Decision, Outcome
+from punchcard.engine.runtime.decision import Decision, Outcome
 from punchcard.engine.dryrun import formats, tally
 from punchcard.engine.dryrun.formats import group_reason
 from punchcard.engine.dryrun.tally import Tally

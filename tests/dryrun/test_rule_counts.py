@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from dryrun_helpers import RULESETS, V2, purchase, write_jsonl
 from punchcard.cli import app
-from punchcard.engine.decision import Outcome
+from punchcard.engine.runtime.decision import Outcome
 from punchcard.engine.dryrun import Options, dry_run
 
 COFFEE = RULESETS / "coffee-club.yaml"

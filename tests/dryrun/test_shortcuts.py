@@ -14,7 +14,7 @@ import json
 
 from dryrun_helpers import V1, V2, write_jsonl
 
-from punchcard.engine.decision import to_jsonable
+from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.dryrun import Options, build_report, dry_run
 from punchcard.engine.dryrun.rows import event_row, row_event
 from punchcard.engine.dryrun.spill import Spill, read_partition
@@ -65,7 +65,7 @@ def test_rulesets_reading_events_differently_each_parse_the_row(small_sample, tm
 
 
 def test_spilled_rows_come_back_as_the_events_they_were(small_sample):
-    from punchcard.engine.compile import compile_ruleset
+    from punchcard.engine.compiler.stages import compile_ruleset
 
     compiled = compile_ruleset(V1)
     events = [compiled.schema.parse(json.loads(line)) for line in small_sample.read_text().splitlines()[:500]]

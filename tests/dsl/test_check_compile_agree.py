@@ -8,7 +8,7 @@ import pytest
 
 from punchcard.dsl.check import check_text
 from punchcard.dsl.errors import Code, PunchcardError
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 HEADER = """punchcard: 1
 ruleset: durations

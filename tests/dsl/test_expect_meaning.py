@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from punchcard.dsl.errors import PunchcardError
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.testing import run_tests
 
 RULESET = """\

@@ -15,7 +15,7 @@ from punchcard.dsl.functions import BUILTINS, ROUND_PLACES
 from punchcard.dsl.parser import parse_expression
 from punchcard.dsl.types import MONEY
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 SCHEMA = SchemaView(events={"purchase": {"amount": MONEY}},
                     member={})

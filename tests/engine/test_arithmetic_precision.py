@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.numbers import precision
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.numbers import precision
 
 STEP = Decimal("0.000001")
 P = 52  # 46 + 6 decimal places of the step

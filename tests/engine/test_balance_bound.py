@@ -10,8 +10,8 @@ import pytest
 
 from punchcard.dsl.errors import PunchcardError
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.numbers import MAX_BALANCE, MAX_POINTS
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.numbers import MAX_BALANCE, MAX_POINTS
 
 RULESET = """punchcard: 1
 ruleset: balance-bound

@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.calendar import add, month_end, year_end
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.numbers import MAX_AMOUNT
-from punchcard.engine.state import FAR_FUTURE
+from punchcard.engine.runtime.calendar import add, month_end, year_end
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.numbers import MAX_AMOUNT
+from punchcard.engine.runtime.state import FAR_FUTURE
 
 
 @lru_cache(maxsize=None)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from punchcard.engine import calendar
+from punchcard.engine.runtime import calendar
 
 ZONES = [ZoneInfo(name) for name in ("Asia/Tokyo", "Europe/Moscow", "UTC", "Europe/Berlin", "America/New_York",
                                      "Australia/Lord_Howe", "Asia/Kolkata")]

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from punchcard.engine.events import EventError, EventSchema, parse_time, to_decimal
+from punchcard.engine.runtime.events import EventError, EventSchema, parse_time, to_decimal
 
 FIELDS = {
     "purchase": {"amount": "money", "category": "string", "channel": "optional string"},

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.numbers import MAX_AMOUNT, MAX_BALANCE, MAX_POINTS
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.numbers import MAX_AMOUNT, MAX_BALANCE, MAX_POINTS
 
 LEDGER_KINDS = {"earn", "redeem", "clawback", "negative_balance", "adjust"}  # a debt repaid is inside an earn
 UNIT = Decimal("1e-15")  # the oracle counts in these

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.events import canonical_json
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.events import canonical_json
 
 RULESET = compile_ruleset("""
 punchcard: 1

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.evaluate import evaluate
-from punchcard.engine.kernel import covers, kernel_source
+from punchcard.engine.compiler.kernel import covers, kernel_source
 
 ROOT = Path(__file__).resolve().parents[2]
 

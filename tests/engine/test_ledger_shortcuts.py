@@ -16,10 +16,14 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from punchcard.engine import calendar, ledger, schedule, settle, tiers
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.runtime import calendar
+from punchcard.engine.policies.lifecycle import lots as ledger
+from punchcard.engine import schedule
+from punchcard.engine.policies.lifecycle import settle
+from punchcard.engine.policies import tiers
+from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.evaluate import evaluate, new_member
-from punchcard.engine.state import FAR_FUTURE
+from punchcard.engine.runtime.state import FAR_FUTURE
 
 ROOT = Path(__file__).resolve().parents[2]
 RULESETS = [ROOT / "rulesets/retail-tiers.yaml", ROOT / "rulesets/coffee-club.yaml"] + [

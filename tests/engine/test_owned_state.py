@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.decision import Outcome
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.decision import Outcome
 from punchcard.engine.evaluate import evaluate
 from punchcard.engine.testing import case_events
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.decision import Decision, Outcome
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.decision import Decision, Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 RULESETS = sorted((ROOT / "rulesets").glob("*.yaml")) + sorted((ROOT / "tests/engine/rulesets").glob("*.yaml"))

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.numbers import exact_text, figure
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.numbers import exact_text, figure
 
 RULESET = compile_ruleset("""
 punchcard: 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from punchcard.engine import Engine
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 RULESET = compile_ruleset("""
 punchcard: 1

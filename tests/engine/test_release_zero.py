@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from punchcard.engine import Engine, evaluate
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 RULESET = """punchcard: 1
 ruleset: review-zero

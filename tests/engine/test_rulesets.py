@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.testing import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 
 from punchcard.dsl.errors import PunchcardError
 from punchcard.engine import Engine, MemoryStore, evaluate, new_member
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 
 

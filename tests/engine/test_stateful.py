@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.ledger import FAR_FUTURE
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.policies.lifecycle.lots import FAR_FUTURE
 
 LEDGER_KINDS = {"earn", "redeem", "clawback", "negative_balance", "expire", "reverse", "adjust", "void"}
 START = dt.datetime(2026, 1, 5, 9, 0)
@@ -68,7 +68,7 @@ rulesets = st.builds(
     tiers=st.booleans(),
     stacking=st.sampled_from(["add", "multiply"]),
 )
-# Across the documented range (engine/numbers.py): GBP amounts in pence up to 10**12
+# Across the documented range (engine/runtime/numbers.py): GBP amounts in pence up to 10**12
 # pounds, and points a multiple of the ruleset's step up to 10**15 either way. Most
 # draws stay small, so that redemptions and refunds meet the points they act on.
 MAX_AMOUNT, MAX_POINTS = Decimal(10) ** 12, Decimal(10) ** 15

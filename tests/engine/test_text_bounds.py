@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.events import MAX_LIST, MAX_TEXT_FIELD
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.events import MAX_LIST, MAX_TEXT_FIELD
 
 RULESET = compile_ruleset("""
 punchcard: 1

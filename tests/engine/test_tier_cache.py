@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from punchcard.engine import calendar, tiers
-from punchcard.engine.compile import compile_ruleset
-from punchcard.engine.decision import Effect, TierView
-from punchcard.engine.state import FORGET, ZERO, MemberState, TierState
+from punchcard.engine.runtime import calendar
+from punchcard.engine.policies import tiers
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.decision import Effect, TierView
+from punchcard.engine.runtime.state import FORGET, ZERO, MemberState, TierState
 
 RULESET = """punchcard: 1
 ruleset: tier-cache

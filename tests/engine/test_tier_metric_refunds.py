@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from punchcard.dsl.check import check_text
 from punchcard.engine import evaluate
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 HEADER = """punchcard: 1
 ruleset: custom-metric

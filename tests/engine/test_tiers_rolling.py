@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import evaluate
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 TZ = ZoneInfo("Europe/Paris")
 LEVELS = (("member", Decimal(0)), ("silver", Decimal(1000)), ("gold", Decimal(10000)))

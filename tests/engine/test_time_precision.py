@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 RULESET = compile_ruleset("""
 punchcard: 1

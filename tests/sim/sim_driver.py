@@ -12,7 +12,7 @@ import random
 import time
 from dataclasses import dataclass, replace
 
-from punchcard.engine.compile import compile_ruleset
+from punchcard.engine.compiler.stages import compile_ruleset
 
 from sim_check import Mismatch, check_store
 from sim_history import make_history

@@ -58,7 +58,7 @@ def test_a_seed_replays_the_same_history_and_faults():
 
 def test_a_ledger_that_spends_the_newest_lot_first_is_caught_and_its_seed_named(monkeypatch):
     """The checks have teeth: spending lots in the wrong order fails, naming the seed."""
-    from punchcard.engine import ledger
+    from punchcard.engine.policies.lifecycle import lots as ledger
 
     monkeypatch.setattr(ledger, "_spend_order", lambda lot: (-lot.earned_at.timestamp(), lot.id))
     with pytest.raises(SimulationFailed, match="(?s)seed 5 on memory.*PUNCHCARD_SIM_SEED=5"):

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 import punchcard
 from punchcard.engine import Engine
-from punchcard.engine.numbers import MAX_AMOUNT, MAX_POINTS
+from punchcard.engine.runtime.numbers import MAX_AMOUNT, MAX_POINTS
 from punchcard.plugins.sql.audit import SCALE, Unreadable, units, units_text
 from punchcard.plugins.sql.models import LedgerEntry, LotRow, Member
 from punchcard.plugins.sql.store import SqlStore

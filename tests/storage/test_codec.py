@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Column, MetaData, Table, create_engine, insert, select, text
 
 from punchcard.engine import Engine
-from punchcard.engine.decision import Decision, Effect, Step, TierView
-from punchcard.engine.state import Allocation, CapUsage, OrderRecord, Redemption
+from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView
+from punchcard.engine.runtime.state import Allocation, CapUsage, OrderRecord, Redemption
 from punchcard.plugins.sql.codec import decision_from_json, decode, encode, encode_text
 from punchcard.plugins.sql.jsontext import decision_text, dumps
 from punchcard.plugins.sql.types import Instant, Money
@@ -140,7 +140,7 @@ def test_every_field_of_member_state_has_a_place_in_the_tables():
     state and history items have a column per field, so a new field must get one."""
     import dataclasses
 
-    from punchcard.engine.state import HistoryItem, StreakState, TierState
+    from punchcard.engine.runtime.state import HistoryItem, StreakState, TierState
 
     def names(cls):
         return {f.name for f in dataclasses.fields(cls)}

@@ -11,9 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .calendar import period_key
-from .limits import LEDGER_NOTE, ROUNDING_MODES, budget_effect, clip, limit_plan, paid, round_parts, used_up
-from .state import ZERO, CapUsage
+from ..policies.earning_limits import (
+    LEDGER_NOTE,
+    ROUNDING_MODES,
+    budget_effect,
+    clip,
+    limit_plan,
+    paid,
+    round_parts,
+    used_up,
+)
+from ..runtime.calendar import period_key
+from ..runtime.state import ZERO, CapUsage
 
 __all__ = ["Writer", "write_limits", "HELPERS"]
 

@@ -11,7 +11,6 @@ import json
 from typing import TYPE_CHECKING
 
 import networkx as nx
-
 from punchcard.dsl import ast
 
 if TYPE_CHECKING:

@@ -19,11 +19,11 @@ from typing import Any, Callable
 
 from punchcard.dsl.functions import ArgumentError
 
-from .codegen import NOT_WHEN, UNLESS
-from .decision import Step
-from .numbers import figure
-from .run import Rejected
-from .state import ZERO
+from ..compiler.codegen import NOT_WHEN, UNLESS
+from ..runtime.decision import Step
+from ..runtime.numbers import figure
+from ..runtime.run import Rejected
+from ..runtime.state import ZERO
 
 __all__ = ["Part", "RuleFailure", "FAILURES", "failure", "uncomputable", "run_rule", "decided_by", "consider",
            "rule_result", "earn", "stack", "multiply_step", "tier_part"]

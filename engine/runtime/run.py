@@ -6,8 +6,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Mapping
 
-from . import calendar, tiers
-from .codegen import EvalContext
+from ..compiler.codegen import EvalContext
+from ..policies import tiers
+from . import calendar
 from .decision import Decision, Effect, Outcome, Step
 from .events import Event
 from .state import ZERO, HistoryItem, MemberState

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from punchcard.dsl import ast
 from punchcard.dsl.functions import FunctionSpec
 
-from . import calendar
+from ..runtime import calendar
 
 __all__ = ["EvalContext", "CodeGen", "MISSING", "NOT_WHEN", "UNLESS"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .savepoint import MISSING, Savepoint
+from .undo import MISSING, Savepoint
 
 __all__ = [
     "ZERO",

@@ -24,13 +24,20 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any, Callable
 
+from ..policies.earning import (
+    FAILURES,
+    ONE,
+    Part,
+    multiply_step,
+    rule_result,
+    tier_part,
+)
+from ..policies.earning_limits import limit_plan
+from ..runtime.decision import Step
+from ..runtime.state import ZERO
 from .codegen import NOT_WHEN, UNLESS
-from .decision import Step
-from .earning import FAILURES, ONE, Part, multiply_step, rule_result, tier_part
 from .kernel_limits import HELPERS as LIMIT_HELPERS
 from .kernel_limits import Writer, write_limits
-from .limits import limit_plan
-from .state import ZERO
 
 __all__ = ["build_kernel", "kernel_source", "covers"]
 

@@ -11,22 +11,21 @@ executable plan per event type.
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
 import networkx as nx
-
 from punchcard.dsl.check import CheckedRuleset, check_path, check_text
 from punchcard.dsl.duration import Duration
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
 from punchcard.dsl.functions import FunctionSpec
 from punchcard.dsl.model import Ruleset
 
+from ..runtime.events import EventSchema
+from ..runtime.numbers import Quantities
 from .codegen import CodeGen
-from .events import EventSchema
-from .numbers import Quantities
 from .graph import build_rule_graph, event_order
 
 __all__ = ["Compiled", "Plan", "Rule", "Gate", "compile_ruleset", "STAGES", "MAX_COST"]

@@ -25,7 +25,15 @@ from zoneinfo import ZoneInfo
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError, Span
 from punchcard.dsl.vocabulary import OPTIONAL, field_base_type
 
-from .numbers import Quantities, check_amount, check_number, check_points, describe, exact_text, read_number
+from .numbers import (
+    Quantities,
+    check_amount,
+    check_number,
+    check_points,
+    describe,
+    exact_text,
+    read_number,
+)
 
 __all__ = ["Event", "EventSchema", "EventError", "parse_time", "to_decimal", "canonical_json", "shown", "YEARS",
            "POINTS_FIELDS", "valid_member", "MAX_TEXT_FIELD", "MAX_LIST"]

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import calendar, ledger, tiers
-from .codegen import EvalContext
-from .decision import Effect, Outcome, Step
-from .earning import RuleFailure, run_rule
-from .limits import round_parts
-from .numbers import figure
-from .run import Rejected, Run
-from .schedule import note_activity, schedule_prune
-from .state import ZERO, Lot, OrderRecord
+from ...compiler.codegen import EvalContext
+from ...runtime import calendar
+from ...runtime.decision import Effect, Outcome, Step
+from ...runtime.numbers import figure
+from ...runtime.run import Rejected, Run
+from ...runtime.state import ZERO, Lot, OrderRecord
+from ...schedule import note_activity, schedule_prune
+from .. import tiers
+from ..earning import RuleFailure, run_rule
+from ..earning_limits import round_parts
+from . import lots as ledger
 
 __all__ = ["HANDLERS", "reprice", "keep_review_hold"]
 
 
 def _gates(run: Run) -> None:
-    from .evaluate import run_gates
+    from ...evaluate import run_gates
 
     plan = run.compiled.plans[run.event.type]
     if plan.gates:
@@ -161,7 +163,7 @@ def reprice(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
     compiled = run.compiled
     plan = compiled.plans[order.type]
     ev, m, ctx = _order_view(run, order, amount)
-    from .evaluate import price
+    from ...evaluate import price
 
     scratch: list[Step] = []
     kept = price(compiled, plan, ev, m, ctx, order.tier, scratch)

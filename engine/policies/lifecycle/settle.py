@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import calendar
-from .decision import Effect
-from .ledger import expire, inactivity_deadline
-from .state import FAR_FUTURE, ZERO, Lot, MemberState
+from ...runtime import calendar
+from ...runtime.decision import Effect
+from ...runtime.state import FAR_FUTURE, ZERO, Lot, MemberState
+from .lots import expire, inactivity_deadline
 
 __all__ = ["settle"]
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Mapping
 
-from .calendar import period_key
-from .decision import Effect, Step
+from ..runtime.calendar import period_key
+from ..runtime.decision import Effect, Step
+from ..runtime.numbers import figure
+from ..runtime.state import ZERO, CapUsage, MemberState
 from .earning import Part
-from .numbers import figure
-from .state import ZERO, CapUsage, MemberState
 
 __all__ = ["ROUNDING_MODES", "LEDGER_NOTE", "round_points", "round_parts", "used_up", "apply_limits", "apply_cap",
            "clip", "record_usage", "ledger_lines", "paid", "budget_effect", "cap_key", "limit_plan", "LimitPlan",

@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from . import calendar
-from .decision import Effect
-from .numbers import figure
-from .state import FAR_FUTURE, ZERO, Allocation, Lot, MemberState, Redemption
+from ...runtime import calendar
+from ...runtime.decision import Effect
+from ...runtime.numbers import figure
+from ...runtime.state import FAR_FUTURE, ZERO, Allocation, Lot, MemberState, Redemption
 
 __all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back", "reverse", "expire",
            "inactivity_deadline", "FAR_FUTURE"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .calendar import period_key
-from .decision import Effect
-from .state import StreakState
+from ..runtime.calendar import period_key
+from ..runtime.decision import Effect
+from ..runtime.state import StreakState
 
 __all__ = ["advance", "check_break", "due_rewards"]
 

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from punchcard.dsl import ast
 
-from .compile import Gate, Rule
+from .stages import Gate, Rule
 
 if TYPE_CHECKING:
-    from .compile import Compiled
+    from .stages import Compiled
 
 __all__ = ["fill_plans", "reads_of", "rule_nodes"]
 

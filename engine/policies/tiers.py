@@ -24,9 +24,9 @@ import datetime as dt
 from bisect import bisect_right
 from decimal import Decimal
 
-from . import calendar
-from .decision import Effect, TierView
-from .state import FORGET, MemberState, ZERO
+from ..runtime import calendar
+from ..runtime.decision import Effect, TierView
+from ..runtime.state import FORGET, ZERO, MemberState
 
 __all__ = ["window_key", "window_end", "tier_index", "current_level", "add_metric", "upgrade", "close_windows",
            "view", "level_for", "status_deadlines", "TierPlan", "plan_of", "deadlines", "hold_levels"]
