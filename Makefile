@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench lint clean
 
 demo: $(VENV)/.installed
 	$(BIN)/punchcard demo
@@ -17,6 +17,17 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
+
+# mypy names modules by folder, not by pyproject's package-dir, so it checks a tree of links laid
+# out as the installed package: build/typecheck/punchcard/{engine,dsl,plugins,...} (see [tool.mypy]).
+TYPECHECK := build/typecheck/punchcard
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
+	ln -s $(CURDIR)/punchcard/* $(TYPECHECK)/
+	for dir in dsl engine plugins grammar rulesets; do ln -s $(CURDIR)/$$dir $(TYPECHECK)/$$dir; done
+	$(BIN)/mypy
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -71,6 +71,11 @@ else:
     count = result.partial.events
 elapsed = time.perf_counter() - start
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# ru_maxrss survives exec: it would report the parent's peak when that is larger. The
+# process's own peak (VmHWM, in kB like ru_maxrss) is its own, where Linux reports it.
+status = Path("/proc/self/status")
+if status.exists():
+    own = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"events": count, "seconds": elapsed, "rss_mb": own / 1024, "worker_rss_mb": children / 1024,
                   "evaluate_seconds": inside[0] if args["mode"] != "parse" else 0}))

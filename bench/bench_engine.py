@@ -27,13 +27,14 @@ import statistics
 import sys
 import time
 from array import array
-from collections import deque
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from handwritten import coffee_club, retail_tiers  # noqa: E402
 
 from punchcard.engine import Engine, MemoryStore, evaluate  # noqa: E402
 from punchcard.engine.compiler.stages import compile_ruleset  # noqa: E402
@@ -61,81 +62,14 @@ def generate(count: int, members: int, with_check_ins: bool, seed: int = 7) -> l
     return events
 
 
-def _floor(value: Decimal) -> Decimal:
-    return value.to_integral_value(rounding=ROUND_FLOOR)
-
-
 def coffee_by_hand():
-    """coffee-club, written out by hand: base, weekday-morning double, big-basket bonus, caps, budget."""
-    tz, members, budget = ZoneInfo("Europe/Moscow"), {}, [Decimal(1_000_000)]
-
-    def points(ev: dict) -> Decimal:
-        local = dt.datetime.fromisoformat(ev["time"]).replace(tzinfo=tz)
-        amount, category = Decimal(ev["amount"]), ev["category"]
-        state = members.setdefault(ev["member"], {"day": None, "day_points": Decimal(0), "month": None, "bigs": 0})
-        base = Decimal(0) if category == "gift_card" else amount
-        extra = base if category == "coffee" and local.hour < 10 and local.weekday() < 5 else Decimal(0)
-        month = (local.year, local.month)
-        if state["month"] != month:
-            state["month"], state["bigs"] = month, 0
-        bonus = Decimal(50) if amount >= 1300 and state["bigs"] < 4 else Decimal(0)
-        bonus = min(bonus, budget[0])
-        day = local.date()
-        if state["day"] != day:
-            state["day"], state["day_points"] = day, Decimal(0)
-        total = base + extra + bonus
-        room = Decimal(500) - state["day_points"]
-        if total > room:  # the daily cap cuts from the last contributions first
-            cut = total - room
-            bonus_cut = min(bonus, cut)
-            bonus, cut = bonus - bonus_cut, cut - bonus_cut
-            total = room
-        result = _floor(total)
-        if bonus > 0:
-            state["bigs"] += 1
-            budget[0] -= bonus
-        if result > 0:
-            state["day_points"] += result
-        return result
-
-    return points
+    """coffee-club written out by hand (bench/handwritten.py): event -> points."""
+    return coffee_club().points
 
 
 def retail_by_hand():
-    """retail-tiers by hand: 1 point per 100 yen, tier multipliers on base, velocity block, check-in streak."""
-    tz, members = ZoneInfo("Asia/Tokyo"), {}
-    levels = [(Decimal(20000), Decimal(2)), (Decimal(5000), Decimal("1.5")), (Decimal(1000), Decimal("1.2"))]
-
-    def multiplier(spend: Decimal) -> Decimal:
-        return next((m for floor, m in levels if spend >= floor), Decimal(1))
-
-    def points(ev: dict) -> Decimal:
-        local = dt.datetime.fromisoformat(ev["time"]).replace(tzinfo=tz)
-        state = members.setdefault(ev["member"], {"spend": {}, "recent": deque(), "day": None, "streak": 0,
-                                                 "best": Decimal(1)})
-        if ev["type"] == "check_in":
-            today = local.toordinal()
-            if state["day"] == today:
-                return Decimal(0)
-            state["streak"] = state["streak"] + 1 if state["day"] == today - 1 else 1
-            state["day"] = today
-            return Decimal(5) + min(2 * state["streak"], 20)
-        recent = state["recent"]
-        while recent and recent[0] <= local - dt.timedelta(minutes=60):
-            recent.popleft()
-        if len(recent) + 1 > 10:
-            return Decimal(0)  # blocked: changes nothing
-        recent.append(local)
-        amount = Decimal(ev["amount"])
-        year = local.year
-        spend = state["spend"]
-        held = max(multiplier(spend.get(year, Decimal(0))), multiplier(spend.get(year - 1, Decimal(0))))
-        state["best"] = held
-        base = Decimal(0) if ev["category"] == "gift_card" else amount / 100
-        spend[year] = spend.get(year, Decimal(0)) + amount
-        return _floor(base * held)
-
-    return points
+    """retail-tiers written out by hand (bench/handwritten.py): event -> points."""
+    return retail_tiers().points
 
 
 def timed(fn, events) -> tuple[float, array, list]:

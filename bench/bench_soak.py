@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "sim"))
+sys.path.insert(0, str(ROOT / "tests"))  # support/: the crash points the simulation arms
 
 from bench_store import Databases  # noqa: E402
 from sim_driver import SimulationFailed, shape_for, simulate  # noqa: E402

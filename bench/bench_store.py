@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # support/pgtemp.py: a throwaway PostgreSQL
 
 from punchcard.engine import Engine, MemoryStore  # noqa: E402
 from punchcard.engine.compiler.stages import compile_ruleset  # noqa: E402
@@ -100,7 +101,7 @@ class Databases:
         from sqlalchemy.engine import make_url
 
         if self.postgres_url is None:
-            from punchcard.plugins.sql.pgtemp import TempCluster
+            from support.pgtemp import TempCluster
 
             self.cluster = TempCluster().start()  # durable defaults: fsync, synchronous_commit on
             self.postgres_url = self.cluster.url()

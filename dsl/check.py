@@ -16,6 +16,7 @@ import networkx as nx
 
 from . import ast
 from .checker import ERROR, ExprChecker, Scope, SchemaView, did_you_mean
+from .cost import cost_diagnostics
 from .errors import Code, Diagnostic, PunchcardError, sort_diagnostics
 from .functions import FunctionSpec, function_table
 from .loader import RawRuleset, read_ruleset, read_ruleset_text
@@ -194,6 +195,11 @@ def _semantics(state: CheckedRuleset) -> None:
     state.diagnostics.extend(check_semantics(state))
 
 
+def _cost(state: CheckedRuleset) -> None:
+    """Refuse rules too costly to evaluate for one event type, at the costliest rule."""
+    state.diagnostics.extend(cost_diagnostics(state))
+
+
 STAGES: list[tuple[str, Stage]] = [
     ("validate", _validate),
     ("schema", _schema),
@@ -202,6 +208,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("typecheck", _typecheck),
     ("graph", _graph),
     ("semantics", _semantics),
+    ("cost", _cost),
 ]
 
 

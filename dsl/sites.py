@@ -9,7 +9,7 @@ from .checker import Scope
 from .model import Ruleset
 from .types import BOOL, MONEY, NUMBER, Type
 
-__all__ = ["Site", "expression_sites", "event_type_sites"]
+__all__ = ["Site", "expression_sites", "event_type_sites", "base_path"]
 
 NUMERIC = (NUMBER, MONEY)
 
@@ -24,14 +24,14 @@ class Site:
     owner: str  # graph node that reads this expression, e.g. "rule:big-basket"
 
 
-def _base_path(ruleset: Ruleset, index: int) -> tuple:
+def base_path(ruleset: Ruleset, index: int) -> tuple:
     return ("earning", "base", index) if isinstance(ruleset.earning.base, list) else ("earning", "base")
 
 
 def expression_sites(ruleset: Ruleset) -> Iterator[Site]:
     """Every expression of the document except ``let`` bodies, which are typed where used."""
     for i, base in enumerate(ruleset.earning.bases):
-        path, scope, owner = _base_path(ruleset, i), Scope(tuple(base.on)), f"base:{i}"
+        path, scope, owner = base_path(ruleset, i), Scope(tuple(base.on)), f"base:{i}"
         yield Site(path + ("points",), base.points, NUMERIC, scope, "points:", owner)
         for key in ("when", "unless"):
             if getattr(base, key) is not None:
@@ -76,7 +76,7 @@ def _gamification_sites(ruleset: Ruleset) -> Iterator[Site]:
 def event_type_sites(ruleset: Ruleset) -> Iterator[tuple[tuple, str]]:
     """Every place that names an event type (``on:``, activity lists, count(type) metrics)."""
     for i, base in enumerate(ruleset.earning.bases):
-        yield from ((_base_path(ruleset, i) + ("on", j), t) for j, t in enumerate(base.on))
+        yield from ((base_path(ruleset, i) + ("on", j), t) for j, t in enumerate(base.on))
     groups = (("earning", "rules"), ruleset.earning.rules), (("streaks",), ruleset.streaks), \
         (("achievements",), ruleset.achievements), (("fraud",), ruleset.fraud), \
         (("compliance", "forbid"), ruleset.compliance.forbid)

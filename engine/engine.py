@@ -25,6 +25,8 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from .evaluate import Clock, evaluate, new_member
+from .hooks import EngineHooks
+from .program import Compiled
 from .runtime.decision import Decision, Outcome, Step
 from .runtime.events import Event, EventError, valid_member
 from .runtime.state import MemberState
@@ -64,11 +66,13 @@ class Engine:
     """Turns events into decisions for one compiled ruleset, keeping members in a store.
 
     ``compiled`` is what :func:`punchcard.compile` returns. ``store`` is a
-    :class:`~punchcard.engine.store.Store`, a storage URL opened through the storage plugins
-    (``sqlite:///points.db``, ``postgresql://...``), or None for a new in-memory store.
-    ``plugins`` is a plugin manager (default: the installed plugins, loaded when first
-    needed); ``clock`` (a datetime, or a callable returning one), when given, is "now" for
-    every event instead of the event's own time (tests, replays at a fixed moment).
+    :class:`~punchcard.engine.store.Store`, or None for a new in-memory store.
+    ``plugins`` (an :class:`~punchcard.engine.hooks.EngineHooks`) hears of each committed
+    decision; the engine looks no plugins up itself, so without them nobody is told.
+    :class:`punchcard.Engine` is this engine with the installed plugins handed in, which also
+    opens a storage URL (``sqlite:///points.db``, ``postgresql://...``) through them.
+    ``clock`` (a datetime, or a callable returning one), when given, is "now" for every
+    event instead of the event's own time (tests, replays at a fixed moment).
 
     Every event runs in its own unit of work and is applied exactly once by its id, also
     when several processes share one store (docs/semantics.md, docs/storage.md)::
@@ -78,20 +82,22 @@ class Engine:
                                    "time": "2026-03-02T08:15:00", "amount": "150", "category": "coffee"})
     """
 
-    def __init__(self, compiled, store: Store | str | None = None, plugins=None, clock: Clock = None):
+    def __init__(self, compiled: Compiled, store: Store | None = None, *, plugins: EngineHooks | None = None,
+                 clock: Clock = None, trace: bool = False):
         self.compiled = compiled
+        self.trace = trace  # decisions explain themselves (Decision.trace) only when the host asks
         self.plugins = plugins
         self.clock = clock
         self.store = self._open(store)
         # budget rule -> limit: a store may read budgets without a lock and check the limit at commit
         self._budget_limits = {b.rule: b.max_points for b in compiled.model.earning.budgets}
 
-    def _open(self, store: Store | str | None) -> Store:
+    def _open(self, store: Store | None) -> Store:
         if store is None:
             return MemoryStore()
-        if isinstance(store, str):
-            plugins = self.plugins or _default_plugins()
-            return plugins.open_store(store)
+        if isinstance(store, str):  # URLs mean plugins, and plugins are the front door's to find
+            raise TypeError(f"a storage URL is opened by punchcard.Engine through the storage plugins; "
+                            f"punchcard.engine.Engine takes a store, not {type(store).__name__}")
         return store
 
     def process(self, raw: Mapping[str, Any] | Event) -> Decision:
@@ -107,7 +113,9 @@ class Engine:
         Only a failing store raises, as :class:`~punchcard.engine.store.StoreError` after a
         bounded number of retries of a transient failure: the event was not stored (or its
         commit's outcome is unknown), and running the same events again applies each once.
-        Decision listeners (plugins) hear of the decision after its commit.
+        Decision listeners (plugins) hear of the decision after its commit. The decision
+        carries its effects always, and its explanation (``trace``) when the engine was
+        made with ``trace=True``; a duplicate returns the decision as it was stored.
         """
         try:
             event = raw if isinstance(raw, Event) else self.compiled.schema.parse(raw)
@@ -123,7 +131,7 @@ class Engine:
         of its member as last committed when its member id is valid (0 when it is not, or the
         member is new). Nothing is stored; a store failure reading the member raises
         :class:`StoreError`. Stores that parse a batch themselves call it for a bad event."""
-        decision, _ = evaluate(self.compiled, self._committed(valid_member(raw)), raw)
+        decision, _ = evaluate(self.compiled, self._committed(valid_member(raw)), raw, trace=self.trace)
         return decision
 
     def _committed(self, member_id: str | None) -> MemberState | None:
@@ -209,20 +217,18 @@ class Engine:
         batch of events in one transaction."""
         state = uow.load_member(event.member) or new_member(event.member)
         budgets = uow.budgets_used(self._budget_limits) if self._budget_limits else {}
-        owned = getattr(uow, "private_states", False)
-        decision, new_state = evaluate(self.compiled, state, event, self.clock, budgets, owned=owned)
+        decision, new_state = evaluate(self.compiled, state, event, self.clock, budgets, owned=uow.private_states,
+                                       trace=self.trace)
         changed = None if decision.outcome in (Outcome.REJECTED, Outcome.BLOCKED) else new_state
         uow.save(event, decision, changed, budget_uses(decision))
         return decision
 
     def process_many(self, events: Iterable[Mapping[str, Any] | Event]) -> list[Decision]:
-        """Many events; a store with a batch mode commits them in batches, each still exactly-once.
-        Raises :class:`StoreError` as :meth:`process` does: the batches before it are stored."""
-        batch = getattr(self.store, "process_batch", None)
-        if batch is None:
-            return [self.process(event) for event in events]
+        """Many events; a store with a batch mode commits them in batches, each still exactly-once
+        (by default, :class:`~punchcard.engine.store.BaseStore`, one by one). Raises
+        :class:`StoreError` as :meth:`process` does: the batches before it are stored."""
         try:
-            return batch(self, list(events))
+            return self.store.process_batch(self, list(events))
         except StoreError:
             raise
         except Exception as exc:
@@ -237,16 +243,10 @@ class Engine:
 
     def notify(self, decision: Decision) -> None:
         """Tell the decision listeners about a committed decision. Call it only after the
-        commit; a failing listener is logged and never undoes the decision."""
-        if self.plugins is None:
-            self.plugins = _default_plugins()
-        self.plugins.decision_committed(decision)
-
-
-def _default_plugins():
-    from punchcard.plugins.manager import get_plugin_manager
-
-    return get_plugin_manager()
+        commit; a failing listener is logged and never undoes the decision. Without plugins
+        handed in, there is nobody to tell."""
+        if self.plugins is not None:
+            self.plugins.decision_committed(decision)
 
 
 def budget_uses(decision: Decision) -> dict[str, Decimal]:

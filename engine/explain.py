@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.tree import Tree
 
-from punchcard.display import markup_safe as _safe
+from punchcard.engine.runtime.display import markup_safe as _safe
 
 from .runtime.decision import Decision, to_jsonable
 

@@ -1,27 +1,40 @@
-"""Housekeeping up to an instant: pending release, expiry, notices, tier windows, streaks.
+"""Housekeeping up to an instant: each policy's upkeep, in a fixed order, and the next
+instant any of them has something to do.
 
-It runs before every event of a member (so a balance is always current at the
-event's time) and is all a ``tick`` event does. Running it twice for the same
+It runs before every event of a member (so a balance is always current at the event's
+time) and is all a ``tick`` event does. It is skipped entirely until an event's time
+reaches ``state.due``: the earliest deadline the policies returned last time, or one a
+change scheduled since (:meth:`MemberState.schedule`). Running it twice for the same
 instant changes nothing the second time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import getcontext, localcontext
 
 from .policies import streaks, tiers
-from .policies.lifecycle.settle import settle
-from .runtime import calendar
+from .policies.lifecycle import upkeep
+from .program import Compiled
 from .runtime.decision import Effect
 from .runtime.numbers import ruleset_context
 from .runtime.state import MemberState
-from .schedule import forget_on, oldest_record, recompute_due
 
-__all__ = ["housekeep", "prune"]
+__all__ = ["housekeep", "first_after", "UPKEEP"]
+
+Upkeep = Callable[[Compiled, MemberState, dt.datetime, list[Effect]], list[dt.datetime]]
+
+# Each step does what is due by ``now``, adds its effects, and returns its deadlines after it.
+UPKEEP: tuple[Upkeep, ...] = (
+    upkeep.settle_lots,  # release pending points, expire lots, send notices
+    tiers.housekeep,  # close the windows that ended
+    streaks.housekeep,  # break the streaks whose periods were missed
+    upkeep.forget_old,  # forget what no rule can read any more
+)
 
 
-def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
+def housekeep(compiled: Compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     """Everything due up to ``now``. Skipped entirely while nothing is due (``state.due``)."""
     clock = state.clock
     if clock is not None and now <= clock:
@@ -37,55 +50,19 @@ def housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
         return _housekeep(compiled, state, now)
 
 
-def _housekeep(compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
-    effects, lots_ahead = settle(compiled, state, now)
-    expired = _any_expired(effects)
-    model = compiled.model
-    if model.tiers is not None:
-        effects += tiers.close_windows(compiled, state, now)
-    if model.streaks:
-        _break_streaks(compiled, state, now, effects)
-    if state.oldest_record is None:  # not known (a state just loaded from storage)
-        state.oldest_record = oldest_record(state)
-    forget = forget_on(compiled, state)
-    if expired or (forget is not None and forget <= now):
-        prune(compiled, state, now)
-    recompute_due(compiled, state, now, lots_ahead)
+def _housekeep(compiled: Compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
+    effects: list[Effect] = []
+    deadlines: list[dt.datetime] = []
+    for step in UPKEEP:
+        deadlines += step(compiled, state, now, effects)
+    state.due = first_after(now, deadlines)
     return effects
 
 
-def _any_expired(effects: list[Effect]) -> bool:
-    for effect in effects:
-        if effect.kind == "expire":
-            return True
-    return False
-
-
-def _break_streaks(compiled, state: MemberState, now: dt.datetime, effects: list[Effect]) -> None:
-    local = calendar.local(now, compiled.tz)
-    for streak in compiled.model.streaks:
-        updated, broken = streaks.check_break(streak, state.streaks.get(streak.id), local)
-        if broken:
-            state.put("streaks", streak.id, updated)
-            effects += broken
-
-
-def prune(compiled, state: MemberState, now: dt.datetime) -> None:
-    """Forget what no rule can read any more, so state grows with members, not events.
-
-    Runs when something expired, or when the oldest order or redemption is due to be
-    forgotten, so most housekeeping passes skip it."""
-    window = compiled.model.points.refunds.window
-    horizon = calendar.add(now, -window.amount, window.unit, compiled.tz)
-    if any(o.time < horizon for o in state.orders.values()):
-        state.orders = {k: o for k, o in state.orders.items() if o.time >= horizon}
-        state.shared = state.shared - {"orders"}
-    if any(r.time < horizon for r in state.redemptions.values()):
-        state.redemptions = {k: r for k, r in state.redemptions.items() if r.time >= horizon}
-        state.shared = state.shared - {"redemptions"}
-    referenced = {a.lot for r in state.redemptions.values() if not r.reversed for a in r.allocations}
-    state.lots = [lot for lot in state.lots if lot.remaining > 0 or lot.id in referenced or
-                  (lot.order in state.orders) or lot.hold is not None]
-    state.pending_from = 0  # the lots were renumbered
-    state.oldest_record = oldest_record(state)
-    state.forget_on = None
+def first_after(now: dt.datetime, deadlines: list[dt.datetime]) -> dt.datetime | None:
+    """The earliest deadline after ``now`` (the first of equal ones, as min() picks), or None."""
+    due = None
+    for deadline in deadlines:
+        if deadline > now and (due is None or deadline < due):
+            due = deadline
+    return due

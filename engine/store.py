@@ -21,6 +21,12 @@ never carries SQL parameters, stored documents or passwords.
 A store that cannot store a decision as it was made (its ledger cannot account for
 it) raises :class:`Refused` having stored nothing; the engine then stores the event as
 rejected, with that reason, so a replay meets the same answer in the same order.
+
+Everything the engine asks of a store or a unit is on the protocols below, so the
+engine calls it directly. What a store may leave alone has a default in
+:class:`BaseStore` and :class:`BaseUnit` (which :class:`MemoryStore` and the SQL store
+build on): units hand out states the engine must copy before changing
+(``private_states = False``), and a batch is its events processed one by one.
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ import copy
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
 from .runtime.decision import Decision
 from .runtime.events import Event
 from .runtime.state import ZERO, MemberState
 
-__all__ = ["ProcessedEvent", "UnitOfWork", "Store", "MemoryStore", "Conflict", "StoreError", "Refused"]
+__all__ = ["ProcessedEvent", "UnitOfWork", "Store", "Processor", "BaseUnit", "BaseStore", "MemoryStore", "Conflict",
+           "StoreError", "Refused"]
 
 
 class Conflict(RuntimeError):
@@ -74,8 +81,17 @@ class ProcessedEvent:
     decision: Decision
 
 
+class Processor(Protocol):
+    """The engine as a store's batch mode sees it: :class:`punchcard.engine.engine.Engine`,
+    whose ``recall``, ``decide`` and ``notify`` a store that batches also calls."""
+
+    def process(self, raw: Mapping[str, Any] | Event) -> Decision: ...
+
+
 @runtime_checkable
 class UnitOfWork(Protocol):
+    private_states: bool  # load_member's states are copies nobody else holds: the engine may change them
+
     def __enter__(self) -> "UnitOfWork": ...
 
     def __exit__(self, *exc) -> None: ...
@@ -83,8 +99,8 @@ class UnitOfWork(Protocol):
     def processed(self, event_id: str) -> ProcessedEvent | None: ...
 
     def load_member(self, member_id: str) -> MemberState | None:
-        """The member's state. A unit whose ``private_states`` attribute is true promises a
-        copy nobody else holds, which the engine then changes in place (``owned=True``)."""
+        """The member's state. A unit whose ``private_states`` is true promises a copy
+        nobody else holds, which the engine then changes in place (``owned=True``)."""
 
     def budgets_used(self, rules: Iterable[str]) -> dict[str, Decimal]:
         """Points used per budget rule. The engine passes a mapping of each rule to its
@@ -104,10 +120,30 @@ class Store(Protocol):
 
     def decisions(self, member_id: str, limit: int = 20) -> list[Decision]: ...
 
+    def process_batch(self, engine: Processor, events: list[Mapping[str, Any] | Event]) -> list[Decision]:
+        """Decide and store ``events`` in order, each exactly once, as
+        :meth:`Engine.process_many <punchcard.engine.engine.Engine.process_many>` returns them;
+        a store may commit many per transaction, calling the engine's ``recall``,
+        ``decide`` and ``notify``."""
+
     def close(self) -> None: ...
 
 
-class _MemoryUnit:
+class BaseUnit:
+    """The defaults of a unit of work: states as the store holds them, which the engine
+    copies before changing."""
+
+    private_states: bool = False
+
+
+class BaseStore:
+    """The defaults of a store: a batch is its events processed one by one."""
+
+    def process_batch(self, engine: Processor, events: list[Mapping[str, Any] | Event]) -> list[Decision]:
+        return [engine.process(event) for event in events]
+
+
+class _MemoryUnit(BaseUnit):
     private_states = True  # load_member hands out a clone
 
     def __init__(self, store: "MemoryStore", member_id: str):
@@ -154,7 +190,7 @@ class _MemoryUnit:
         self._writes.clear()
 
 
-class MemoryStore:
+class MemoryStore(BaseStore):
     """Everything in dicts; one lock per member, so members never wait on each other."""
 
     def __init__(self):

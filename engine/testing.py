@@ -7,24 +7,35 @@ the same keys: points, balance, pending, total, tier, outcome, reason, effects,
 fired (conditions that matched), not_fired, paid (rules whose points survived
 stacking, caps and rounding), trace, streak (each streak's length after the event),
 badges (badge names: those the event earned, or on the test those the member holds).
+
+Each :class:`CaseResult` also records what the case did: every decision as JSON
+(``Decision.to_dict``, the profile and opening-points events first) and the member
+afterwards (:func:`state_json`). Two runs of one case, through other evaluators, stores
+or the dry-run, agree when :func:`first_difference` finds nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from punchcard.dsl.vocabulary import EXPECT_KEYS
+from punchcard.engine.program import Compiled
 
 from .engine import Engine
 from .runtime.decision import Decision, to_jsonable
 from .runtime.state import MemberState
 from .store import MemoryStore
 
-__all__ = ["CaseResult", "run_tests", "case_events", "check_expect", "badges_earned", "badges_held", "EXPECT_KEYS"]
+__all__ = ["CaseResult", "run_tests", "run_case", "judge_case", "case_events", "case_member", "check_expect",
+           "badges_earned", "badges_held", "state_json", "first_difference", "STATE_KEYS", "EXPECT_KEYS"]
 
+STATE_KEYS = frozenset({"streak", "total"})  # expect keys read from the member, not the decision
 
 
 @dataclass
@@ -34,44 +45,81 @@ class CaseResult:
     failures: list[str] = field(default_factory=list)
     decision: Decision | None = None  # the decision of the first failing event
     event: dict | None = None
+    decisions: list[dict] = field(default_factory=list)  # every decision of the case, as Decision.to_dict()
+    state: dict | None = None  # the member after the last event, as state_json()
+    states: list[dict | None] | None = None  # the member after each event, when recorded
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
 
-def run_tests(compiled, store_factory: Callable[[], Any] = MemoryStore) -> list[CaseResult]:
-    return [_run_case(compiled, test, store_factory) for test in compiled.model.tests]
+def run_tests(compiled: Compiled, store_factory: Callable[[], Any] = MemoryStore) -> list[CaseResult]:
+    """Every test of ``compiled``, each on a new store from ``store_factory`` (closed afterwards):
+    a store shares event ids and budgets among its members, so cases never share one."""
+    results = []
+    for test in compiled.model.tests:
+        store = store_factory()
+        try:
+            results.append(run_case(compiled, test, store))
+        finally:
+            store.close()
+    return results
 
 
-def _run_case(compiled, test, store_factory) -> CaseResult:
-    result = CaseResult(compiled.label, test.name)
-    engine = Engine(compiled, store_factory())
-    member_id = str(test.member.get("id", "member"))
-    decision = None
-    setup = _setup_events(compiled, test, member_id)
-    try:
-        for raw in setup:
-            engine.process(raw)
-        for raw, event in zip(test.events, case_events(compiled, test)[len(setup):]):
-            decision = engine.process(event)
-            expect = raw.get("expect") or {}
-            state = engine.member(member_id) if {"streak", "total"} & set(expect) else None
-            _note(result, check_expect(expect, decision, state, badges_earned(decision)), decision, event,
-                  f"event {event['id']}")
-        state = engine.member(member_id)
-        _note(result, check_expect(test.expect, decision, state, badges_held(compiled, state)), decision, None,
-              "after the last event")
-    finally:
-        close = getattr(engine.store, "close", None)
-        if close:
-            close()
+def run_case(compiled: Compiled, test, store, *, every_state: bool = False) -> CaseResult:
+    """One test through ``Engine`` on ``store`` (left open), judged and recorded; with
+    ``every_state``, the member after each event too (one more read of the store per event)."""
+    engine = Engine(compiled, store, trace=True)
+    member_id = case_member(test)
+    events = case_events(compiled, test)
+    setup = len(events) - len(test.events)
+    decisions, states, after = [], {}, []
+    for index, event in enumerate(events):
+        decisions.append(engine.process(event))
+        own = index - setup
+        wanted = own >= 0 and bool(STATE_KEYS & set(test.events[own].get("expect") or {}))
+        state = engine.member(member_id) if every_state or wanted else None
+        if wanted:
+            states[own] = state
+        if every_state:
+            after.append(state_json(state))  # now: the next event may change the state read
+    result = judge_case(compiled, test, decisions, engine.member(member_id), states)
+    result.states = after if every_state else None
     return result
 
 
-def case_events(compiled, test) -> list[dict]:
+def judge_case(compiled: Compiled, test, decisions: Sequence[Decision], final: MemberState | None,
+               states: Mapping[int, MemberState | None] | None = None) -> CaseResult:
+    """A case's result from its decisions (one per :func:`case_events` event, in order) and the
+    member after the last. ``states[n]`` is the member right after the test's own event ``n``,
+    for the ``streak`` and ``total`` an event's ``expect`` may hold; ``states`` None: the
+    decisions came from somewhere that shows no member between events, and those two keys of
+    an event's ``expect`` are left to the test's own (checked against ``final``)."""
+    result = CaseResult(compiled.label, test.name, decisions=[d.to_dict() for d in decisions],
+                        state=state_json(final))
+    own = decisions[len(decisions) - len(test.events):]
+    events = case_events(compiled, test)[len(decisions) - len(test.events):]
+    for index, (raw, decision, event) in enumerate(zip(test.events, own, events, strict=True)):
+        expect = dict(raw.get("expect") or {})
+        if states is None:
+            expect = {k: v for k, v in expect.items() if k not in STATE_KEYS}
+        state = (states or {}).get(index)
+        _note(result, check_expect(expect, decision, state, badges_earned(decision)), decision, event,
+              f"event {event['id']}")
+    last = own[-1] if own else None
+    _note(result, check_expect(test.expect, last, final, badges_held(compiled, final) if final else []), last,
+          None, "after the last event")
+    return result
+
+
+def case_member(test) -> str:
+    return str(test.member.get("id", "member"))
+
+
+def case_events(compiled: Compiled, test) -> list[dict]:
     """The raw events a test sends, in order: profile and opening points first, then its own."""
-    member_id = str(test.member.get("id", "member"))
+    member_id = case_member(test)
     own = [{"member": member_id, "id": f"e{index + 1}", **{k: v for k, v in raw.items() if k != "expect"}}
            for index, raw in enumerate(test.events)]
     return _setup_events(compiled, test, member_id) + own
@@ -83,7 +131,7 @@ def _note(result: CaseResult, failures: list[str], decision, event, where: str) 
     result.failures += [f"{where}: {f}" for f in failures]
 
 
-def _setup_events(compiled, test, member_id: str) -> list[dict]:
+def _setup_events(compiled: Compiled, test, member_id: str) -> list[dict]:
     """The member's profile and opening points arrive as events a minute before the first."""
     from .runtime.events import parse_time
 
@@ -108,7 +156,7 @@ def badges_earned(decision: Decision) -> list[str]:
     return sorted(e.detail["badge"] for e in decision.effects if e.kind == "badge" and e.detail.get("badge"))
 
 
-def badges_held(compiled, state: MemberState) -> list[str]:
+def badges_held(compiled: Compiled, state: MemberState) -> list[str]:
     """The badge names a member holds: the ``badge:`` of each achievement unlocked."""
     names = {achievement.id: achievement.badge for achievement in compiled.model.achievements}
     return sorted(names[a] for a in state.badges if names.get(a))
@@ -181,3 +229,47 @@ def _same(wanted: Any, got: Any) -> bool:
         return Decimal(str(wanted)) == Decimal(str(got))
     except (InvalidOperation, ValueError):
         return str(to_jsonable(wanted)) == str(to_jsonable(got))
+
+
+def state_json(state: MemberState | None) -> dict | None:
+    """A member's state as plain JSON: every field that takes part in equality (not the running
+    sums and shortcuts kept beside them), decimals as exact text, times as ISO 8601."""
+    return None if state is None else _plain(state)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.compare}
+    if isinstance(value, Mapping):  # tier windows are keyed by number: JSON keys are text
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return to_jsonable(value)
+
+
+def first_difference(reference: CaseResult, other: CaseResult) -> str | None:
+    """Where ``other`` first departs from ``reference``: the first differing decision (by
+    position), or the member after it when both recorded every state; else a different count
+    of decisions, else the member's final state."""
+    mine, theirs = reference.states, other.states
+    for index, (want, got) in enumerate(zip(reference.decisions, other.decisions, strict=False)):
+        where = f"decision {index + 1} (event {want.get('event_id')!r})"
+        if want != got:
+            return f"{where} differs" + _differing(want, got)
+        if mine is not None and theirs is not None and mine[index] != theirs[index]:
+            return f"the member after {where} differs" + _differing(mine[index], theirs[index])
+    if len(reference.decisions) != len(other.decisions):
+        return f"{len(other.decisions)} decisions, the reference made {len(reference.decisions)}"
+    if reference.state != other.state:
+        return "the final state differs" + _differing(reference.state, other.state)
+    return None
+
+
+def _differing(want: dict | None, got: dict | None) -> str:
+    """The keys two JSON documents differ in, with both sides' values."""
+    want, got = want or {}, got or {}
+    keys = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+    return (f" in {', '.join(keys) or 'presence'}:\n  reference: {json.dumps({k: want.get(k) for k in keys})}\n"
+            f"  this cell: {json.dumps({k: got.get(k) for k in keys})}")

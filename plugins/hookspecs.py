@@ -31,13 +31,20 @@ hookimpl = pluggy.HookimplMarker("punchcard")
 
 
 @hookspec(firstresult=True)
-def punchcard_open_store(url: str) -> Any | None:
+def punchcard_open_store(url: str, create: bool, migrating: bool) -> Any | None:
     """Open the store for a storage URL.
 
     Called when a host or a command opens storage, e.g. ``memory://``,
     ``sqlite:///points.db`` or ``postgresql+psycopg://host/db``.
 
     :param url: the storage URL exactly as the host gave it.
+    :param create: whether opening may create a ledger that is not there yet (a
+        new SQLite file); reading commands pass ``False``, and then a missing
+        ledger is an error. An implementation may leave this argument out.
+    :param migrating: opened to read or migrate its schema (``punchcard db``):
+        the schema is neither checked nor created, and only the store's schema
+        methods (:class:`punchcard.plugins.protocols.MigratableStore`) and
+        ``close()`` are called. An implementation may leave this argument out.
     :returns: a store object for URLs this plugin understands, else ``None``.
         The first plugin that returns something wins; when none does,
         ``Plugins.open_store`` raises ``ValueError`` naming the installed

@@ -103,9 +103,11 @@ class Plugins:
             specs.append(spec)
         return specs
 
-    def open_store(self, url: str) -> Any:
-        """The store for ``url`` from the first storage plugin that understands it."""
-        store = self.pm.hook.punchcard_open_store(url=url)
+    def open_store(self, url: str, *, create: bool = True, migrating: bool = False) -> Any:
+        """The store for ``url`` from the first storage plugin that understands it.
+        ``create=False``: a ledger that is not there is an error, not a new one;
+        ``migrating``: opened to read or migrate its schema (see the hookspec)."""
+        store = self.pm.hook.punchcard_open_store(url=url, create=create, migrating=migrating)
         if store is None:
             installed = sorted({impl.plugin_name for impl in self._impls("punchcard_open_store")})
             raise ValueError(f"no storage plugin understands URL {redact(url)!r}; "

@@ -1,4 +1,4 @@
-"""The shapes of objects plugins hand to the engine.
+"""The shapes of objects plugins hand to the engine and the commands.
 
 Protocols rather than base classes, so a plugin needs nothing from punchcard to
 build them; ``isinstance`` checks the attributes are there, not their types.
@@ -7,9 +7,9 @@ build them; ``isinstance`` checks the attributes are there, not their types.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
-__all__ = ["Scorer", "Messenger"]
+__all__ = ["Scorer", "Messenger", "AuditReport", "AuditableStore", "MigratableStore"]
 
 
 @runtime_checkable
@@ -32,3 +32,44 @@ class Messenger(Protocol):
     def compose(self, member: Mapping[str, Any], context: Mapping[str, Any]) -> str:
         """The message text for this member in this context."""
         ...
+
+
+class AuditReport(Protocol):
+    """What an audit found: the counts it checked, and each difference in words."""
+
+    members: int
+    entries: int
+    lots: int
+    differences: Sequence[Any]  # each printable, and with to_json()
+
+    @property
+    def ok(self) -> bool: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class AuditableStore(Protocol):
+    """A store with a ledger to check balances against (``punchcard audit``)."""
+
+    def audit(self) -> AuditReport:
+        """Every balance checked against the ledger; a failing store raises StoreError."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class MigratableStore(Protocol):
+    """A store with a versioned schema (``punchcard db``), opened with ``migrating=True``."""
+
+    def schema_revision(self) -> tuple[str | None, str]:
+        """(the database's revision, None when empty; the revision this punchcard needs)."""
+        ...
+
+    def upgrade_schema(self, revision: str = "head") -> tuple[str | None, str | None]:
+        """Migrate to ``revision`` in one transaction: (from, to). Refuses, changing
+        nothing, a database it cannot account for."""
+        ...
+
+    def close(self) -> None: ...

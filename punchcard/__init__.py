@@ -9,11 +9,10 @@ The front door::
                                "time": "2026-03-02T08:15:00", "amount": "150", "category": "coffee"})
 """
 
-from punchcard.api import check, check_many, check_text, load_checked, ruleset_json_schema
+from punchcard.api import Engine, check, check_many, check_text, compile, load_checked, ruleset_json_schema
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
-from punchcard.engine import (Compiled, Decision, Effect, Engine, Event, EventError, MemberState, MemoryStore,
-                              Outcome, evaluate, new_member)
-from punchcard.engine.compiler.stages import compile_ruleset as compile
+from punchcard.engine import (Compiled, Decision, Effect, Event, EventError, MemberState, MemoryStore, Outcome,
+                              evaluate, new_member)
 from punchcard.engine.store import StoreError
 
 __version__ = "0.1.0"

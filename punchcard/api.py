@@ -1,24 +1,52 @@
-"""The public, in-process API (re-exported from ``punchcard``)."""
+"""The public, in-process API (re-exported from ``punchcard``).
+
+The engine itself looks no plugins up: these are where the installed ones (the
+process-wide plugin manager) are handed in, unless the caller hands in its own.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable
 
 from punchcard.dsl.check import CheckedRuleset, check_path, check_text, load_checked
+from punchcard.dsl.functions import FunctionSpec
 from punchcard.dsl.model import Ruleset
+from punchcard.engine import Compiled, Store, compile_ruleset
+from punchcard.engine import Engine as _BareEngine
+from punchcard.engine.evaluate import Clock
+from punchcard.plugins.manager import Plugins, get_plugin_manager
 
-__all__ = ["check", "check_text", "check_many", "load_checked", "ruleset_json_schema", "plugin_functions"]
+__all__ = ["check", "check_text", "check_many", "load_checked", "ruleset_json_schema", "plugin_functions",
+           "compile", "Engine"]
 
 
-def plugin_functions():
-    """DSL functions contributed by plugins (empty until plugins are loaded)."""
-    try:
-        from punchcard.plugins.manager import get_plugin_manager
-    except ImportError:  # plugins are optional for the language itself
-        return []
+def plugin_functions() -> list[FunctionSpec]:
+    """DSL functions contributed by the installed plugins."""
     return get_plugin_manager().functions()
+
+
+def compile(ruleset: str | os.PathLike | CheckedRuleset, functions: Sequence[FunctionSpec] | None = None, *,
+            plugins: Plugins | None = None, specialise: bool = True) -> Compiled:
+    """Compile a ruleset (a path, YAML text, or a checked ruleset) with the functions of
+    ``plugins``, by default the installed plugins. See
+    :func:`punchcard.engine.compile_ruleset`, which knows only the built-in functions."""
+    return compile_ruleset(ruleset, functions, plugins=plugins if plugins is not None else get_plugin_manager(),
+                           specialise=specialise)
+
+
+class Engine(_BareEngine):
+    """:class:`punchcard.engine.Engine` with plugins handed in: by default the installed
+    ones, whose decision listeners hear of each committed decision. ``store`` may also be
+    a storage URL (``memory://``, ``sqlite:///points.db``, ``postgresql+psycopg://...``),
+    opened by the first storage plugin that understands it."""
+
+    def __init__(self, compiled: Compiled, store: Store | str | None = None, *, plugins: Plugins | None = None,
+                 clock: Clock = None, trace: bool = False):
+        plugins = plugins if plugins is not None else get_plugin_manager()
+        opened = plugins.open_store(store) if isinstance(store, str) else store
+        super().__init__(compiled, opened, plugins=plugins, clock=clock, trace=trace)
 
 
 def check(path: str | os.PathLike) -> CheckedRuleset:

@@ -6,7 +6,7 @@ events with --strict), 2 a usage error (bad options, unreadable input).
 Conventions every command follows: a store is named by ``--store URL``; ``--format``
 takes ``text`` (people) or ``json`` (machines), ``jsonl`` where there is one document a
 line; placeholders in ``--help`` say what is expected (RULESET, FILE, URL, TIME); text
-that came from outside is printed through :mod:`punchcard.display`.
+that came from outside is printed through :mod:`punchcard.engine.runtime.display`.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def postgres_url():
     if os.environ.get(POSTGRES_ENV):
         yield os.environ[POSTGRES_ENV]
         return
-    from punchcard.plugins.sql.pgtemp import FAST, ClusterUnavailable, TempCluster
+    from support.pgtemp import FAST, ClusterUnavailable, TempCluster
 
     try:
         cluster = TempCluster(settings=FAST).start()

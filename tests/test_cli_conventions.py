@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import punchcard
 from punchcard.cli import app
-from punchcard.display import markup_safe, shown, shown_lines
+from punchcard.engine.runtime.display import markup_safe, shown, shown_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 COFFEE = ROOT / "rulesets/coffee-club.yaml"

@@ -12,46 +12,15 @@ which the engine reports as "not known" for the rule that read it; any other fai
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Callable
 
 from punchcard.dsl import ast
 from punchcard.dsl.functions import FunctionSpec
 
 from ..runtime import calendar
+from ..runtime.context import MISSING, NOT_WHEN, UNLESS
 
-__all__ = ["EvalContext", "CodeGen", "MISSING", "NOT_WHEN", "UNLESS"]
-
-MISSING = object()
-NOT_WHEN = object()  # what a rule's combined function returns when its when: is false
-UNLESS = object()  # ... and when its unless: matched
-
-
-class EvalContext:
-    """What one evaluation can see besides the event and the member."""
-
-    __slots__ = ("now", "tz", "lets", "history", "streak_length", "current")
-
-    def __init__(self, now, tz, history=(), current=None):
-        self.now, self.tz, self.history, self.current = now, tz, history, current
-        self.lets: dict[str, Any] = {}
-        self.streak_length = 0
-
-    def _window(self, kind: str, amount: int, unit: str):
-        since = calendar.add(self.now, -amount, unit, self.tz)
-        return [h for h in self.history if h.type == kind and since < h.time <= self.now]
-
-    def count(self, kind: str, amount: int, unit: str):
-        return Decimal(len(self._window(kind, amount, unit)))
-
-    def sum(self, kind: str, name: str, amount: int, unit: str):
-        total = Decimal(0)
-        for item in self._window(kind, amount, unit):
-            for key, value in item.values:
-                if key == name:
-                    total += value
-        return total
-
+__all__ = ["CodeGen"]
 
 _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "in", "not in": "not in"}
 _ARITH = {"+", "-", "*", "/"}

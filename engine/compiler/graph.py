@@ -11,15 +11,21 @@ import json
 from typing import TYPE_CHECKING
 
 import networkx as nx
+
 from punchcard.dsl import ast
 
 if TYPE_CHECKING:
     from punchcard.dsl.check import CheckedRuleset
 
-__all__ = ["PHASES", "build_rule_graph", "event_order", "to_mermaid", "to_dot", "to_json"]
+__all__ = ["PHASES", "POLICY_OF_PHASE", "build_rule_graph", "event_order", "policy_walk", "to_mermaid", "to_dot",
+           "to_json"]
 
 PHASES = ("facts", "gates", "earning", "stacking", "tier_multiplier", "caps", "rounding", "ledger", "tiers",
           "streaks")
+# Which policy runs each phase: earning owns everything from the rules to rounding.
+POLICY_OF_PHASE = {"gates": "gates", "earning": "earning", "stacking": "earning", "tier_multiplier": "earning",
+                   "caps": "earning", "rounding": "earning", "ledger": "ledger", "tiers": "tiers",
+                   "streaks": "streaks"}
 _HUBS = {"stacking": "stacking", "tier-multiplier": "tier_multiplier", "rounding": "rounding",
          "ledger": "ledger"}
 
@@ -41,6 +47,7 @@ def build_rule_graph(checked: "CheckedRuleset") -> nx.DiGraph:
         if expr.owner not in graph:
             _add(graph, expr.owner, phase, expr.scope.event_types)
         _reads(graph, expr.owner, expr.node, checked)
+    _gamification(graph, checked)
     _chain_phases(graph, checked)
     for i, cap in enumerate(model.earning.caps):
         _add(graph, f"cap:{i}", "caps", label=f"cap {cap.rule or 'all'} per {cap.per} per {cap.period}")
@@ -51,6 +58,15 @@ def build_rule_graph(checked: "CheckedRuleset") -> nx.DiGraph:
         graph.add_edge("tier-multiplier", f"budget:{i}")
         graph.add_edge(f"budget:{i}", "rounding")
     return graph
+
+
+def _gamification(graph: nx.DiGraph, checked: "CheckedRuleset") -> None:
+    """Every streak and achievement is a node, whether or not it has an expression."""
+    model = checked.model
+    for kind, items in (("streak", model.streaks), ("achievement", model.achievements)):
+        for item in items:
+            if f"{kind}:{item.id}" not in graph:
+                _add(graph, f"{kind}:{item.id}", "streaks", item.on)
 
 
 def _facts(graph: nx.DiGraph, checked: "CheckedRuleset") -> None:
@@ -104,6 +120,12 @@ def event_order(graph: nx.DiGraph, event_type: str) -> list[str]:
     keep = [n for n, d in graph.nodes(data=True) if d["on"] is None or event_type in d["on"]]
     sub = graph.subgraph(keep)
     return list(nx.lexicographical_topological_sort(sub, key=lambda n: (PHASES.index(sub.nodes[n]["phase"]), n)))
+
+
+def policy_walk(graph: nx.DiGraph, order: list[str]) -> tuple[str, ...]:
+    """The policies an event walks through, in the order of its nodes (facts are read on demand)."""
+    phases = (graph.nodes[node]["phase"] for node in order)
+    return tuple(dict.fromkeys(POLICY_OF_PHASE[phase] for phase in phases if phase != "facts"))
 
 
 def _by_phase(graph: nx.DiGraph):

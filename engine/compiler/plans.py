@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from punchcard.dsl import ast
 
-from .stages import Gate, Rule
-
-if TYPE_CHECKING:
-    from .stages import Compiled
+from ..program import Compiled, Gate, Rule
 
 __all__ = ["fill_plans", "reads_of", "rule_nodes"]
-
-_AGGREGATE_COST = 50
-
 
 def reads_of(node: ast.Node | None) -> tuple[tuple[str, str, str], ...]:
     """The facts an expression reads directly, for "the values that decided it":
@@ -29,30 +21,7 @@ def reads_of(node: ast.Node | None) -> tuple[tuple[str, str, str], ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _cost(node: ast.Node | None) -> int:
-    if node is None:
-        return 0
-    return sum(_AGGREGATE_COST if isinstance(n, ast.Call) and n.function in ("count", "sum") else 1
-               for n in ast.walk(node))
-
-
-def _let_costs(compiled: "Compiled") -> None:
-    """Each plan also pays once for every let its expressions read, directly or through other lets."""
-    checked = compiled.checked
-    for plan in compiled.plans.values():
-        seen: set[str] = set()
-        stack = [name for expr in checked.exprs.values()
-                 if plan.event_type in (expr.scope.event_types or (plan.event_type,)) for name in expr.lets]
-        while stack:
-            name = stack.pop()
-            if name in seen or name not in checked.lets:
-                continue
-            seen.add(name)
-            plan.cost += _cost(checked.lets[name])
-            stack.extend(checked.let_uses.get(name, ()))
-
-
-def fill_plans(compiled: "Compiled") -> None:
+def fill_plans(compiled: Compiled) -> None:
     model = compiled.model
     _earning(compiled)
     for i, rule in enumerate(model.fraud):
@@ -65,14 +34,13 @@ def fill_plans(compiled: "Compiled") -> None:
     for name, plan in compiled.plans.items():
         plan.is_order = name in amounts
     _history_needs(compiled)
-    _let_costs(compiled)
 
 
-def _fn(compiled: "Compiled", path: tuple):
+def _fn(compiled: Compiled, path: tuple):
     return compiled.functions.get(path)
 
 
-def _node(compiled: "Compiled", path: tuple):
+def _node(compiled: Compiled, path: tuple):
     expr = compiled.checked.exprs.get(path)
     return expr.node if expr else None
 
@@ -86,37 +54,34 @@ def _rule_paths(model):
         yield ("earning", "rules", i), "multiply" if item.multiply is not None else "bonus"
 
 
-def rule_nodes(compiled: "Compiled") -> dict[tuple, tuple]:
+def rule_nodes(compiled: Compiled) -> dict[tuple, tuple]:
     """For code generation: each earning rule's when, unless and value trees, keyed by path + ("decide",)."""
     return {path + ("decide",): (_node(compiled, path + ("when",)), _node(compiled, path + ("unless",)),
                                  _node(compiled, path + (value,)))
             for path, value in _rule_paths(compiled.model)}
 
 
-def _earning(compiled: "Compiled") -> None:
+def _earning(compiled: Compiled) -> None:
     items = list(compiled.model.earning.bases) + list(compiled.model.earning.rules)
     for item, (path, value) in zip(items, _rule_paths(compiled.model)):
         is_base = value == "points"
         when_node = _node(compiled, path + ("when",))
         rule = Rule("base" if is_base else item.id, "base" if is_base else value, _fn(compiled, path + ("decide",)),
                     None if is_base else item.group, item.when, reads_of(when_node))
-        cost = _cost(_node(compiled, path + (value,))) + (0 if is_base else _cost(when_node))
         for event_type in item.on:
             plan = compiled.plans[event_type]
             (plan.bases if is_base else plan.rules).append(rule)
-            plan.cost += cost
 
 
-def _gate(compiled: "Compiled", path: tuple, rule, kind: str, action: str, reason: str | None) -> None:
+def _gate(compiled: Compiled, path: tuple, rule, kind: str, action: str, reason: str | None) -> None:
     node = _node(compiled, path + ("when",))
     gate = Gate(rule.id, kind, action, _fn(compiled, path + ("when",)), rule.when, reason, reads_of(node))
     types = rule.on or [t for t in compiled.plans if t not in ("tick", "review_decision")]
     for event_type in types:
         compiled.plans[event_type].gates.append(gate)
-        compiled.plans[event_type].cost += _cost(node)
 
 
-def _gamification(compiled: "Compiled") -> None:
+def _gamification(compiled: Compiled) -> None:
     model = compiled.model
     for i, streak in enumerate(model.streaks):
         path = ("streaks", i)
@@ -132,7 +97,7 @@ def _gamification(compiled: "Compiled") -> None:
             compiled.plans[event_type].achievements.append(entry)
 
 
-def _metric(compiled: "Compiled") -> None:
+def _metric(compiled: Compiled) -> None:
     tiers = compiled.model.tiers
     if tiers is None or isinstance(tiers.metric, str):
         return
@@ -141,7 +106,7 @@ def _metric(compiled: "Compiled") -> None:
         compiled.plans[event_type].metric = fn
 
 
-def _history_needs(compiled: "Compiled") -> None:
+def _history_needs(compiled: Compiled) -> None:
     """Keep only the history the rules read, bounded by the longest window."""
     longest, types = None, set()
     trees = [e.node for e in compiled.checked.exprs.values()] + list(compiled.checked.lets.values())

@@ -28,7 +28,7 @@ from .mapping import CsvTyping
 from .passes import run_passes
 from .replay import Job, replay_rows
 from .rows import Scan, check_header, event_row, prepare
-from .sides import compiled_for, same_events
+from .sides import Side, same_events
 from .spill import partition_count, stable_partition
 
 __all__ = ["replay_bag", "replay_dataframe", "dry_run_on_dask", "events_bag"]
@@ -128,12 +128,12 @@ def _replay_numbered(numbered, options):
 
     plan = setup(options)
     typing = CsvTyping(plan.main.model.event_fields()) if _is_csv(options) else None
-    spec = plan.specs[0]
+    side = plan.sides()[0]
     prepared = numbered.filter(lambda item: item[1] is not None).map(
         lambda item: (item[0], prepare(item[1], options.column_map, typing)))
-    scan = prepared.reduction(lambda part: _scan(part, spec, plan.since, plan.until), _merge_scans).compute()
+    scan = prepared.reduction(lambda part: _scan(part, side, plan.since, plan.until), _merge_scans).compute()
     partitions = partition_count(scan.rows * 120, max(1, options.workers))
-    grouped = _grouped(prepared, spec, plan, options, partitions, scan).persist()
+    grouped = _grouped(prepared, side, plan, options, partitions, scan).persist()
     start, end = plan.since or scan.first, plan.until or scan.last
     jobs = [Job(index, None, plan.sides(), start, end) for index in range(partitions)]
     partial, sides, passes = run_passes(jobs, plan.sides(), _dask_runner(grouped), _Silent(), Path("."),
@@ -148,8 +148,8 @@ def _is_csv(options) -> bool:
         return False
 
 
-def _scan(part, spec: str, since, until) -> Scan:
-    compiled, scan = compiled_for(spec), Scan(since, until)
+def _scan(part, side: Side, since, until) -> Scan:
+    compiled, scan = side.compiled, Scan(since, until)
     for line, row in part:
         scan.take(line, row, compiled)
     return scan
@@ -163,13 +163,13 @@ def _merge_scans(scans) -> Scan:
     return total
 
 
-def _grouped(prepared, spec: str, plan, options, partitions: int, scan: Scan):
+def _grouped(prepared, side: Side, plan, options, partitions: int, scan: Scan):
     import dask.bag as db
 
     from .runner import read_seeds_into
 
-    keep_raw = not same_events([compiled_for(s) for s in plan.specs])
-    kept = prepared.map(lambda item: _row(item, spec, plan.since, plan.until, keep_raw)).filter(
+    keep_raw = not same_events([other.compiled for other in plan.sides()])
+    kept = prepared.map(lambda item: _row(item, side, plan.since, plan.until, keep_raw)).filter(
         lambda row: row is not None)
     keyed = kept.map(lambda row: (stable_partition(row[0], partitions), ("row", row)))
     seeds: list = []
@@ -180,10 +180,10 @@ def _grouped(prepared, spec: str, plan, options, partitions: int, scan: Scan):
     return keyed.groupby(lambda pair: pair[0], npartitions=max(1, min(partitions, keyed.npartitions * 4)))
 
 
-def _row(item, spec: str, since, until, keep_raw: bool) -> tuple | None:
+def _row(item, side: Side, since, until, keep_raw: bool) -> tuple | None:
     """The replayable row of a prepared (line, row), as the local reader spills it; None when left out."""
     line, row = item
-    event = Scan(since, until).take(line, row, compiled_for(spec))
+    event = Scan(since, until).take(line, row, side.compiled)
     return event_row(event, line, row if keep_raw else None) if event is not None else None
 
 

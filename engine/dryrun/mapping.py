@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+
 from punchcard.dsl.vocabulary import field_base_type
 
 from .formats import InputError, RowError, group_reason, load_json

@@ -23,6 +23,7 @@ from punchcard.engine.engine import duplicate_of
 from punchcard.engine.evaluate import evaluate
 from punchcard.engine.housekeeping import housekeep
 from punchcard.engine.policies.tiers import current_level
+from punchcard.engine.program import Compiled
 from punchcard.engine.runtime.decision import Decision, Outcome
 from punchcard.engine.runtime.events import Event, EventError
 from punchcard.engine.store import ProcessedEvent
@@ -171,7 +172,7 @@ class SideRun:
         return last.tier.current if last is not None and last.tier else None
 
 
-def closing_tick(compiled, member: str, state, end) -> tuple[Decision, object]:
+def closing_tick(compiled: Compiled, member: str, state, end) -> tuple[Decision, object]:
     """The decision and state of a ``tick`` at ``end``, as ``Engine`` would make them."""
     decision, new_state = evaluate(compiled, state, {"type": "tick", "id": tick_id(member), "member": member,
                                                      "time": end})
@@ -185,7 +186,7 @@ def closing_tick(compiled, member: str, state, end) -> tuple[Decision, object]:
     return decision, new_state
 
 
-def _in_effect(compiled, local) -> bool:
+def _in_effect(compiled: Compiled, local) -> bool:
     """Would the ruleset take a tick at ``local`` (inside its effective dates)?"""
     effective = compiled.model.effective
     day = local.date()

@@ -21,9 +21,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
-from punchcard.engine.policies.lifecycle import lots as ledger
-from punchcard.engine.policies import tiers
 from punchcard.engine.evaluate import new_member
+from punchcard.engine.policies import tier_windows
+from punchcard.engine.policies.lifecycle import lots as ledger
+from punchcard.engine.program import Compiled
 from punchcard.engine.runtime.events import EventError, parse_time, to_decimal
 from punchcard.engine.runtime.numbers import check_points
 from punchcard.engine.runtime.state import Lot, MemberState
@@ -71,7 +72,7 @@ def seed_values(seed: Seed) -> tuple:
     return (*seed.profile.values(), seed.balance, seed.tier, seed.joined)
 
 
-def seed_state(compiled, seed: Seed, start: dt.datetime) -> MemberState:
+def seed_state(compiled: Compiled, seed: Seed, start: dt.datetime) -> MemberState:
     """The member as the replay starts; raises ValueError naming what is wrong with the row."""
     state = new_member(seed.member, _profile(compiled, seed, start))
     if seed.joined is not None:
@@ -83,7 +84,7 @@ def seed_state(compiled, seed: Seed, start: dt.datetime) -> MemberState:
     return state
 
 
-def _profile(compiled, seed: Seed, start: dt.datetime) -> dict[str, Any]:
+def _profile(compiled: Compiled, seed: Seed, start: dt.datetime) -> dict[str, Any]:
     if not seed.profile:
         return {}
     raw = {**seed.profile, "type": "profile", "id": f"{seed.member}#profile", "member": seed.member,
@@ -94,7 +95,7 @@ def _profile(compiled, seed: Seed, start: dt.datetime) -> dict[str, Any]:
         raise ValueError("; ".join(exc.problems)) from None
 
 
-def _opening_points(compiled, seed: Seed) -> Decimal:
+def _opening_points(compiled: Compiled, seed: Seed) -> Decimal:
     """The opening balance, held to what the engine holds an adjustment to: a number read
     strictly, within the most points one event may move, a multiple of the rounding step.
     Anything else would start the replay from a balance no event could have made."""
@@ -104,7 +105,7 @@ def _opening_points(compiled, seed: Seed) -> Decimal:
         raise ValueError(f"{seed.balance_key} {exc}") from None
 
 
-def _opening_balance(compiled, state: MemberState, points: Decimal, start: dt.datetime) -> None:
+def _opening_balance(compiled: Compiled, state: MemberState, points: Decimal, start: dt.datetime) -> None:
     if points < 0:
         state.debt = -points  # a negative opening balance is a debt new points pay off first
         return
@@ -113,11 +114,11 @@ def _opening_balance(compiled, state: MemberState, points: Decimal, start: dt.da
                               expires_at=ledger.lot_expiry(compiled, start)))
 
 
-def _opening_tier(compiled, state: MemberState, name: str, start: dt.datetime) -> None:
+def _opening_tier(compiled: Compiled, state: MemberState, name: str, start: dt.datetime) -> None:
     model = compiled.model.tiers
     names = [level.name for level in model.levels] if model else []
     if name not in names:
         raise ValueError(f"tier {name!r} is not a tier of {compiled.label} (tiers: {', '.join(names) or 'none'})")
-    key = tiers.window_key(model, start, state.joined)
+    key = tier_windows.window_key(model, start, state.joined)
     state.tier.level = name
     state.tier.reached[key] = names.index(name)

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from punchcard.engine.program import Compiled
 from punchcard.engine.runtime.events import Event, EventError, parse_time
 
 from .formats import InputError, RowError, group_reason, open_source
@@ -59,7 +60,7 @@ def check_header(path: Path, header: list[str] | None, cmap: ColumnMap) -> None:
                          "rename one in the file or map it with --map")
 
 
-def prepared_rows(path: Path, cmap: ColumnMap, compiled):
+def prepared_rows(path: Path, cmap: ColumnMap, compiled: Compiled):
     """``(line, row)`` of a file (``-``: standard input), mapped and typed; a row that cannot be
     read is a RowError."""
     source = open_source(path)
@@ -69,7 +70,7 @@ def prepared_rows(path: Path, cmap: ColumnMap, compiled):
         yield line, prepare(row, cmap, typing)
 
 
-def accepted_rows(path: Path, compiled, bad: BadRows, cmap: ColumnMap | None = None):
+def accepted_rows(path: Path, compiled: Compiled, bad: BadRows, cmap: ColumnMap | None = None):
     """``(line, row)`` of the rows of an events file (``-``: standard input) that the dry-run
     replays: read as it reads them and accepted by the ruleset's event schema. Every other row
     is counted into ``bad`` by :meth:`Scan.take`, the dry-run's own count, and reading goes on."""
@@ -79,7 +80,7 @@ def accepted_rows(path: Path, compiled, bad: BadRows, cmap: ColumnMap | None = N
             yield line, row
 
 
-def row_time(row: dict, compiled) -> dt.datetime | None:
+def row_time(row: dict, compiled: Compiled) -> dt.datetime | None:
     try:
         return parse_time(row.get("time"), compiled.tz, compiled.schema.naive_ok)
     except ValueError:
@@ -107,7 +108,7 @@ class Scan:
     first: dt.datetime | None = None
     last: dt.datetime | None = None
 
-    def take(self, line: int, row, compiled) -> Event | None:
+    def take(self, line: int, row, compiled: Compiled) -> Event | None:
         """Count a row; its event when it goes on to the replay."""
         self.rows += 1
         if isinstance(row, RowError):

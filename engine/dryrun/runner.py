@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from punchcard.dsl.functions import FunctionSpec
 from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.runtime.events import parse_time
 
@@ -77,6 +78,7 @@ class Options:
     progress: Progress | None = None
     observe: Callable | None = None  # (member, MemberRun) of the final pass, workers=1 only: for tests
     label: str | None = None  # how the report names the input (default: the path)
+    functions: tuple[FunctionSpec, ...] = ()  # the rulesets may use these beyond the built-ins
 
 
 @dataclass
@@ -128,20 +130,21 @@ class Setup:
     main: object
     since: dt.datetime | None
     until: dt.datetime | None
+    functions: tuple[FunctionSpec, ...] = ()
 
     def sides(self) -> tuple[Side, ...]:
-        return tuple(Side(spec, self.main.model.timezone) for spec in self.specs)
+        return tuple(Side(spec, self.main.model.timezone, functions=self.functions) for spec in self.specs)
 
 
 def setup(options: Options) -> Setup:
     from . import sides
 
     specs = [_spec(options.ruleset)] + ([_spec(options.against)] if options.against is not None else [])
-    main = compile_ruleset(specs[0] if "\n" in specs[0] else Path(specs[0]))
+    main = compile_ruleset(specs[0] if "\n" in specs[0] else Path(specs[0]), options.functions)
     sides._COMPILED.setdefault(specs[0], main)
     for spec in specs[1:]:
-        compiled_for(spec)
-    return Setup(specs, main, *resolve_window(options.since, options.until, main.tz))
+        compiled_for(spec, options.functions)
+    return Setup(specs, main, *resolve_window(options.since, options.until, main.tz), options.functions)
 
 
 def finish(options: Options, setup_: Setup, partial: Partial, scan: Scan, sides, passes: int,

@@ -24,6 +24,8 @@ from decimal import ROUND_FLOOR, Decimal
 from itertools import accumulate
 from typing import Iterator
 
+from punchcard.engine.program import Compiled
+
 from .shape import Shape, shape_of
 
 __all__ = ["SampleOptions", "generate", "csv_columns", "PERSONAS"]
@@ -205,7 +207,7 @@ class _Generator:
             self._purchase(out, member, when, (self.shape.scale * Decimal("0.3")).quantize(self.shape.cents))
 
 
-def generate(compiled, options: SampleOptions) -> Iterator[dict]:
+def generate(compiled: Compiled, options: SampleOptions) -> Iterator[dict]:
     """Exactly ``options.count`` events in time order. Habits are scaled to ``count`` over
     ``days``, so a few events over many members may leave long idle stretches: generation goes
     on past them (and past ``days`` if the draws fell short), stopping early only when the
@@ -222,7 +224,7 @@ def generate(compiled, options: SampleOptions) -> Iterator[dict]:
         day += dt.timedelta(days=1)
 
 
-def csv_columns(compiled) -> list[str]:
+def csv_columns(compiled: Compiled) -> list[str]:
     shape = shape_of(compiled)
     columns = ["type", "id", "member", "time", *shape.order_fields, "order", "amount", "points", "target", "verdict"]
     return list(dict.fromkeys(columns))

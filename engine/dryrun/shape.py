@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from punchcard.dsl.vocabulary import BUILTIN_EVENTS, OPTIONAL, field_base_type
+from punchcard.engine.program import Compiled
 
 __all__ = ["Shape", "shape_of", "MONEY_SCALE"]
 
@@ -47,7 +48,7 @@ class Shape:
     types: set[str] = field(default_factory=set)
 
 
-def shape_of(compiled) -> Shape:
+def shape_of(compiled: Compiled) -> Shape:
     model = compiled.model
     custom = {name: fields for name, fields in model.schema_.events.items() if name not in BUILTIN_EVENTS}
     order_type = next((n for n, f in custom.items() if field_base_type(f.get("amount", "")) == "money"), None)
@@ -90,7 +91,7 @@ def _review_threshold(model) -> Decimal | None:
     return None
 
 
-def _points_per_money(compiled, order_type: str, fields: dict, scale: Decimal, categories: list[str]) -> Decimal:
+def _points_per_money(compiled: Compiled, order_type: str, fields: dict, scale: Decimal, categories: list[str]) -> Decimal:
     """Points one unit of money earns for a plain purchase: what redemptions are sized by."""
     from punchcard.engine.evaluate import evaluate
 

@@ -1,6 +1,7 @@
 """A ruleset taking part in a replay, as a picklable handle.
 
-Worker processes get the ruleset's path (or text) and compile it once each; the
+Worker processes get the ruleset's path (or text), and the functions it may use beyond
+the built-ins (those of the plugins the run was handed), and compile it once each; the
 compiled ruleset is cached per process. A side also carries its budget plan for the
 current pass (see :mod:`.budgets`), either inline or as a file every worker loads
 once.
@@ -13,7 +14,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence
 from zoneinfo import ZoneInfo
+
+from punchcard.dsl.functions import FunctionSpec
 
 from .budgets import Plan
 
@@ -23,13 +27,14 @@ _COMPILED: dict[str, object] = {}
 _PLANS: dict[str, Plan] = {}
 
 
-def compiled_for(spec: str):
-    """The compiled ruleset for a path or a YAML text, compiled once per process."""
+def compiled_for(spec: str, functions: Sequence[FunctionSpec] = ()):
+    """The compiled ruleset for a path or a YAML text, compiled once per process, with the
+    built-in functions and ``functions``."""
     compiled = _COMPILED.get(spec)
     if compiled is None:
         from punchcard.engine.compiler.stages import compile_ruleset
 
-        compiled = _COMPILED[spec] = compile_ruleset(spec if "\n" in spec else Path(spec))
+        compiled = _COMPILED[spec] = compile_ruleset(spec if "\n" in spec else Path(spec), functions)
     return compiled
 
 
@@ -49,10 +54,11 @@ class Side:
     spec: str  # a ruleset path, or its YAML text
     month_tz_name: str  # months are those of the ruleset under test, for both sides
     plan_ref: Plan | str = field(default_factory=Plan)
+    functions: tuple[FunctionSpec, ...] = ()  # beyond the built-ins: those of the plugins handed in
 
     @property
     def compiled(self):
-        return compiled_for(self.spec)
+        return compiled_for(self.spec, self.functions)
 
     @cached_property
     def budgets(self) -> dict[str, Decimal]:
@@ -73,4 +79,4 @@ class Side:
         return plan
 
     def with_plan(self, plan_ref: Plan | str) -> "Side":
-        return Side(self.spec, self.month_tz_name, plan_ref)
+        return Side(self.spec, self.month_tz_name, plan_ref, self.functions)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from punchcard.engine.runtime.decision import to_jsonable
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from punchcard.display import shown
+from punchcard.engine.runtime.display import shown
+from punchcard.engine.runtime.decision import to_jsonable
 
 from .sections import TOTAL_LABELS
 

@@ -1,202 +1,78 @@
-"""Earning: base points, then multipliers and bonuses combined as ``stacking`` says,
-then the tier multiplier. Caps, budgets and rounding follow in :mod:`engine.limits`.
+"""Earning: what an event's rules pay, from the base through stacking, the tier multiplier,
+caps, budgets and rounding (docs/semantics.md).
 
-Stacking (docs/semantics.md):
-
-* ``multipliers: add``      -> base x (1 + sum(m - 1));  each rule contributes base x (m - 1)
-* ``multipliers: multiply`` -> base x prod(m);  rule i contributes running x (m_i - 1), in rule order
-* ``groups: best``          -> within a named group only the largest contribution counts
-* bonuses add; the tier multiplier T adds base x (T - 1) (``multiplier_applies_to: base``)
-  or (base + rules) x (T - 1) (``multiplier_applies_to: earned``).
+This module runs the earning phase of an event (:func:`on_event`) and re-prices an
+order for a refund (:func:`reprice`). The rules and stacking are in
+:mod:`.earning_rules`; caps, budgets and rounding in :mod:`.earning_limits`. Earning has
+no deadlines and no housekeeping of its own: the caps' periods roll over when read.
 """
 
 from __future__ import annotations
 
-import decimal
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
-from punchcard.dsl.functions import ArgumentError
-
-from ..compiler.codegen import NOT_WHEN, UNLESS
+from ..program import Compiled, Plan
+from ..runtime.context import EvalContext
 from ..runtime.decision import Step
-from ..runtime.numbers import figure
-from ..runtime.run import Rejected
-from ..runtime.state import ZERO
+from ..runtime.numbers import MAX_POINTS, figure
+from ..runtime.run import Rejected, Run
+from ..runtime.state import OrderRecord
+from .earning_limits import apply_limits, budget_effect, ledger_lines, round_parts
+from .earning_rules import Part, earn, stack
 
-__all__ = ["Part", "RuleFailure", "FAILURES", "failure", "uncomputable", "run_rule", "decided_by", "consider",
-           "rule_result", "earn", "stack", "multiply_step", "tier_part"]
+__all__ = ["on_event", "price", "reprice", "at_most_max"]
 
-ONE = Decimal(1)
-
-
-@dataclass(slots=True)
-class Part:
-    """One rule's share of an event's points, followed through every phase."""
-
-    rule: str
-    kind: str  # base | multiply | bonus | tier
-    raw: Decimal  # base points, the multiplier, or the bonus
-    group: str | None = None
-    points: Decimal = ZERO  # after stacking
-    capped: Decimal = ZERO  # after caps and budgets
-    final: Decimal = ZERO  # after rounding
+_ONE = Decimal(1)
 
 
-class RuleFailure(Exception):
-    """A rule could not be evaluated: a field it reads is missing, or arithmetic failed."""
+def on_event(run: Run, plan: Plan) -> None:
+    """The points the event's rules give (``run.earned``), unless a gate forbids them."""
+    if run.no_points:
+        run.trace.append(Step("earning", "compliance", False, "a compliance rule forbids points for this event"))
+        return
+    ev, m, ctx = run.values(), run.member_view(), run.context()
+    kept = price(run.compiled, plan, ev, m, ctx, m["tier"], run.trace)
+    total, uses = apply_limits(run.compiled, kept, run.state, run.now, run.budgets_used, run.trace)
+    ledger_lines(kept, run.trace)
+    run.effects += [budget_effect(rule, used, clipped) for rule, (used, clipped) in uses.items()]
+    at_most_max(total)
+    run.earned = total
 
 
-FAILURES = (KeyError, ArithmeticError, TypeError, ValueError)
+def price(compiled: Compiled, plan: Plan, ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext,
+          tier_name: str | None, trace: list[Step]) -> list[Part]:
+    """Earning, stacking and the tier multiplier of ``tier_name``: every part, before caps."""
+    base, parts = earn(plan, ev, m, ctx, trace)
+    tiers_model = compiled.model.tiers
+    multiplier = compiled.tier_multipliers.get(tier_name, _ONE)
+    applies_to = tiers_model.multiplier_applies_to if tiers_model else "base"
+    return stack(base, parts, compiled.model.earning.stacking, multiplier, tier_name, applies_to, trace)
 
 
-def failure(exc: Exception) -> str:
-    """Why a rule could not be evaluated, in the analyst's words."""
-    if isinstance(exc, KeyError):
-        return f"not known: {exc.args[0]}"
-    if isinstance(exc, ArithmeticError):
-        return f"arithmetic failed ({type(exc).__name__})"
-    return f"could not be evaluated ({exc})"
-
-
-def uncomputable(rule_id: str, exc: Exception) -> str:
-    """Why an event is rejected when a rule's arithmetic fails (docs/expressions.md)."""
-    signals = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []  # what Decimal signalled
-    if isinstance(exc, ZeroDivisionError) or decimal.DivisionUndefined in signals:  # x / 0, and 0 / 0
-        what = "division by zero"
-    elif isinstance(exc, (OverflowError, decimal.Overflow)):
-        what = "a number too large (overflow)"
-    elif isinstance(exc, ArgumentError):  # a function's argument out of its range says which
-        what = str(exc)
-    else:
-        what = failure(exc)
-    return f"rule {rule_id} could not be computed: {what}"
-
-
-def run_rule(fn: Callable, ev: dict, m: dict, ctx, label: str | None = None) -> Any:
-    """``fn``'s value. A missing field raises RuleFailure (the rule does not fire); any other
-    failure rejects the event naming ``label``, when given, as :func:`rule_result` does."""
-    try:
-        return fn(ev, m, ctx)
-    except FAILURES as exc:
-        if label is not None and not isinstance(exc, KeyError):
-            raise Rejected(uncomputable(label, exc)) from None
-        raise RuleFailure(failure(exc)) from None
-
-
-def decided_by(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
-    """The values of the facts a rule reads, for its trace line."""
-    out = {}
-    for root, name, label in reads:
-        if root == "event":
-            out[label] = ev.get(name)
-        elif root == "member":
-            out[label] = m.get(name)
-        elif name in ctx.lets:
-            out[label] = ctx.lets[name]
-    return out
-
-
-def consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
-    try:
-        raw = rule.decide(ev, m, ctx)  # when, unless and value in one generated function
-    except FAILURES as exc:
-        raw = exc
-    return rule_result(rule, raw, ev, m, ctx, trace)
-
-
-def rule_result(rule, raw, ev, m, ctx, trace: list[Step]) -> Part | None:
-    """A rule's trace line and part, given what its function returned (or the failure it raised).
-    Failed arithmetic rejects the event: paying 0 for a rule that cannot be computed would
-    hide the fault. A missing optional field only means the rule does not fire."""
-    if isinstance(raw, Exception) and not isinstance(raw, KeyError):
-        raise Rejected(uncomputable(rule.id, raw))
-    if isinstance(raw, Exception):
-        trace.append(Step("earning", rule.id, False, failure(raw), decided_by(rule.reads, ev, m, ctx)))
-        return None
-    if raw is NOT_WHEN or raw is UNLESS:
-        note = rule.when_note if raw is NOT_WHEN else "unless: matched"
-        trace.append(Step("earning", rule.id, False, note, decided_by(rule.reads, ev, m, ctx)))
-        return None
-    if type(raw) is not Decimal:
-        raw = Decimal(raw)
-    if raw < 0:
-        trace.append(Step("earning", rule.id, False, f"gave {figure(raw)}; negative points are ignored"))
-        return None
-    trace.append(Step("earning", rule.id, True, rule.when_note, decided_by(rule.reads, ev, m, ctx), after=raw))
-    return Part(rule.id, rule.kind, raw, rule.group)
-
-
-def earn(plan, ev: dict, m: dict, ctx, trace: list[Step]) -> tuple[Decimal, list[Part]]:
-    """Base points and the rules that fired, before stacking."""
-    base = ZERO
-    parts: list[Part] = []
-    for rule in plan.bases:
-        part = consider(rule, ev, m, ctx, trace)
-        if part is not None:
-            base += part.raw
-            part.points = part.raw
-            parts.append(part)
-    for rule in plan.rules:
-        part = consider(rule, ev, m, ctx, trace)
-        if part is not None:
-            parts.append(part)
-    return base, parts
-
-
-def stack(base: Decimal, parts: list[Part], stacking, tier_multiplier: Decimal, tier_name: str | None,
-          applies_to: str, trace: list[Step]) -> list[Part]:
-    """Combine fired rules into per-rule contributions; returns the parts that count."""
-    kept = _best_of_groups(base, parts, stacking, trace)
-    running = base
+def reprice(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
+    """The order's points had it been for ``amount``: same time, same tier, same rules.
+    Caps are not applied again: the order keeps at most what it got."""
+    compiled = run.compiled
+    plan = compiled.plans[order.type]
+    ev, m, ctx = order_view(run, order, amount)
+    scratch: list[Step] = []
+    kept = price(compiled, plan, ev, m, ctx, order.tier, scratch)
     for part in kept:
-        if part.kind == "multiply":
-            if stacking.multipliers == "add":
-                part.points = base * (part.raw - ONE)
-            else:
-                part.points = running * (part.raw - ONE)
-                running *= part.raw
-            trace.append(multiply_step(part, stacking.multipliers))
-        elif part.kind == "bonus":
-            part.points = part.raw
-    if tier_multiplier != ONE and tier_name is not None:
-        on = base if applies_to == "base" else sum((p.points for p in kept), ZERO)
-        kept.append(tier_part(tier_name, tier_multiplier, on, applies_to, trace))
-    return kept
+        part.capped = part.points
+    return round_parts(kept, compiled.model.rounding, False, scratch)
 
 
-def multiply_step(part: Part, mode: str) -> Step:
-    """The stacking trace line of a multiplier that counts."""
-    return Step("stacking", part.rule, True, f"x{figure(part.raw)} ({mode})", before=part.raw, after=part.points)
+def order_view(run: Run, order: OrderRecord, amount: Decimal) -> tuple[dict[str, Any], dict[str, Any], EvalContext]:
+    """What the rules saw of the order, as if it had been for ``amount``: same time, same tier."""
+    ev = {**dict(order.fields), "amount": amount, "id": order.id, "type": order.type,
+          "member": run.state.member_id, "time": order.time}
+    m = {**run.state.profile, "id": run.state.member_id, "tier": order.tier, "balance": run.state.available(run.now)}
+    return ev, m, EvalContext(order.time, run.compiled.tz, run.state.history, None)
 
 
-def tier_part(tier_name: str, multiplier: Decimal, on: Decimal, applies_to: str, trace: list[Step]) -> Part:
-    """The tier multiplier's share: ``on`` x (T - 1), with its trace line."""
-    tier = Part(f"tier:{tier_name}", "tier", multiplier, points=on * (multiplier - ONE))
-    trace.append(Step("tier_multiplier", tier.rule, True, f"x{figure(multiplier)} on {applies_to}", before=on,
-                      after=tier.points))
-    return tier
-
-
-def _best_of_groups(base: Decimal, parts: list[Part], stacking, trace: list[Step]) -> list[Part]:
-    if stacking.groups != "best":
-        return list(parts)
-    best: dict[str, Part] = {}
-    for part in parts:
-        if part.group is None:
-            continue
-        if part.group not in best or _worth(base, part) > _worth(base, best[part.group]):
-            best[part.group] = part
-    kept = []
-    for part in parts:
-        if part.group is None or best[part.group] is part:
-            kept.append(part)
-        else:
-            winner = best[part.group]
-            trace.append(Step("stacking", part.rule, False, f"group {part.group}: {winner.rule} is worth more"))
-    return kept
-
-
-def _worth(base: Decimal, part: Part) -> Decimal:
-    return base * (part.raw - ONE) if part.kind == "multiply" else part.raw
+def at_most_max(points: Decimal) -> None:
+    """One event earns at most MAX_POINTS: past it, the event is refused rather than cut."""
+    if points > MAX_POINTS:
+        raise Rejected(f"this event would earn {figure(points)} points, more than the "
+                       f"{MAX_POINTS:,f} one event may earn")

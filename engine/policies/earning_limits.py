@@ -9,15 +9,16 @@ multipliers in reverse rule order, base last), and the trace says how much.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Mapping
 
+from ..program import CapSpec, Compiled, LimitPlan, cap_key
 from ..runtime.calendar import period_key
 from ..runtime.decision import Effect, Step
 from ..runtime.numbers import figure
+from ..runtime.run import NO_TRACE
 from ..runtime.state import ZERO, CapUsage, MemberState
-from .earning import Part
+from .earning_rules import Part
 
 __all__ = ["ROUNDING_MODES", "LEDGER_NOTE", "round_points", "round_parts", "used_up", "apply_limits", "apply_cap",
            "clip", "record_usage", "ledger_lines", "paid", "budget_effect", "cap_key", "limit_plan", "LimitPlan",
@@ -35,43 +36,9 @@ def round_points(value: Decimal, mode: str, step: Decimal) -> Decimal:
     return (units * step).quantize(step) if step < 1 else units * step
 
 
-def cap_key(index: int) -> str:
-    return f"cap:{index}"
-
-
-@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: each spec exists once per ruleset
-class CapSpec:
-    """A cap with what every event would otherwise work out again."""
-
-    index: int
-    key: str  # where the member's usage is kept in ``state.caps``
-    label: str  # how the trace names it
-    rule: str | None
-    period: str | None  # None: per event
-    max_points: Decimal | None
-    max_times: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class LimitPlan:
-    rule_caps: tuple[CapSpec, ...]
-    budgets: tuple[tuple[str, Decimal, str], ...]  # (rule, max_points, trace label)
-    total_caps: tuple[CapSpec, ...]
-
-
-def limit_plan(compiled) -> LimitPlan:
-    """Built once per compiled ruleset."""
-    plan = compiled.limit_plan
-    if plan is None:
-        earning = compiled.model.earning
-        specs = [CapSpec(i, cap_key(i), f"cap:{cap.rule or 'total'}/{cap.period}", cap.rule,
-                         None if cap.per == "event" or cap.period == "event" else cap.period, cap.max_points,
-                         cap.max_times) for i, cap in enumerate(earning.caps)]
-        plan = compiled.limit_plan = LimitPlan(
-            tuple(s for s in specs if s.rule is not None),
-            tuple((b.rule, b.max_points, f"budget:{b.rule}") for b in earning.budgets),
-            tuple(s for s in specs if s.rule is None))
-    return plan
+def limit_plan(compiled: Compiled) -> LimitPlan:
+    """The ruleset's caps and budgets, worked out when it was compiled."""
+    return compiled.limit_plan
 
 
 def _usage(state: MemberState, spec: CapSpec, local: dt.datetime) -> CapUsage:
@@ -136,12 +103,14 @@ def _by_rule(parts: list[Part]) -> dict[str, list[Part]]:
     return found
 
 
-def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.datetime,
-                 budgets_used: Mapping[str, Decimal], trace: list[Step]) -> tuple[Decimal, dict[str, Decimal]]:
-    """Caps, budgets, rounding. Updates cap usage on ``state``; returns the total and budget uses."""
+def apply_limits(compiled: Compiled, parts: list[Part], state: MemberState, local: dt.datetime,
+                 budgets_used: Mapping[str, Decimal], trace: list[Step],
+                 ) -> tuple[Decimal, dict[str, tuple[Decimal, bool]]]:
+    """Caps, budgets, rounding. Updates cap usage on ``state``; returns the total and, per budgeted
+    rule that used its budget or was cut by it, (points used, whether the budget cut it)."""
     if not parts:  # nothing earned: no limit can bite, and nothing is rounded or used
         return ZERO, {}
-    plan = compiled.limit_plan or limit_plan(compiled)
+    plan = compiled.limit_plan
     for part in parts:
         part.capped = part.points
     bit = False
@@ -151,12 +120,13 @@ def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.date
         targets = by_rule.get(spec.rule)
         if targets:  # a rule that did not fire uses none of its cap
             bit |= apply_cap(spec, targets, state, local, trace, usages)
-    budget_parts: list[tuple[str, list[Part]]] = []
+    budget_parts: list[tuple[str, list[Part], bool]] = []
     for rule, max_points, label in plan.budgets:
         targets = by_rule.get(rule)
         if targets:
-            bit |= clip(targets, max_points - budgets_used.get(rule, ZERO), label, trace)
-            budget_parts.append((rule, targets))
+            clipped = clip(targets, max_points - budgets_used.get(rule, ZERO), label, trace)
+            budget_parts.append((rule, targets, clipped))
+            bit |= clipped
     for spec in plan.total_caps:
         bit |= apply_cap(spec, parts, state, local, trace, usages)
     total = round_parts(parts, compiled.model.rounding, bit, trace)
@@ -164,8 +134,8 @@ def apply_limits(compiled, parts: list[Part], state: MemberState, local: dt.date
         record_usage(usages, by_rule, state, total)
     if not budget_parts:
         return total, {}
-    uses = {rule: paid(targets) for rule, targets in budget_parts}
-    return total, {rule: used for rule, used in uses.items() if used}
+    uses = {rule: (paid(targets), clipped) for rule, targets, clipped in budget_parts}
+    return total, {rule: use for rule, use in uses.items() if use[0] or use[1]}
 
 
 def round_parts(parts: list[Part], rounding, capped: bool, trace: list[Step]) -> Decimal:
@@ -183,7 +153,7 @@ def round_parts(parts: list[Part], rounding, capped: bool, trace: list[Step]) ->
         if capped and total > unrounded:  # rounding never lifts a capped total past its cap
             total = round_points(unrounded, "floor", rounding.step)
         _spread_rounding(parts, total - unrounded)
-    if total != unrounded:
+    if total != unrounded and trace is not NO_TRACE:
         trace.append(Step("rounding", "rounding", True, f"{rounding.mode} to {figure(rounding.step)} per {rounding.scope}",
                           before=unrounded, after=total))
     return total
@@ -215,13 +185,16 @@ def paid(parts: list[Part]) -> Decimal:
     return sum((part.final for part in parts), ZERO)
 
 
-def budget_effect(rule: str, used: Decimal) -> Effect:
-    """The points a budgeted rule took from its program budget for one event."""
-    return Effect("budget", used, None, {"rule": rule})
+def budget_effect(rule: str, used: Decimal, clipped: bool = False) -> Effect:
+    """The points a budgeted rule took from its program budget for one event; ``clipped``
+    when the budget cut them, so they depend on exactly how much of it was left."""
+    return Effect("budget", used, None, {"rule": rule, "clipped": True} if clipped else {"rule": rule})
 
 
 def ledger_lines(parts: list[Part], trace: list[Step]) -> None:
     """The ledger's trace line for each part: its points before and after caps and rounding."""
+    if trace is NO_TRACE:
+        return
     for part in parts:
         trace.append(Step("ledger", part.rule, True, LEDGER_NOTE, before=part.points, after=part.final))
 

@@ -1,4 +1,9 @@
-"""Streaks: consecutive local periods (day, week, month) with qualifying activity.
+"""Streaks and achievements: consecutive local periods (day, week, month) with qualifying
+activity, and badges won once.
+
+This module owns what they do to an event (:func:`on_event`), the deadline a streak
+needs (:func:`deadlines`: the start of the first period its freezes cannot cover) and
+their housekeeping (:func:`housekeep`: breaking streaks whose periods were missed).
 
 A missed period uses a freeze if one is left, otherwise the streak breaks. Rewards:
 ``at: N`` pays once when the streak reaches N, ``every: N`` at each multiple of N,
@@ -9,12 +14,97 @@ run: a broken streak starts a new run.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
+from ..program import Compiled, Plan
+from ..runtime import calendar
 from ..runtime.calendar import period_key
-from ..runtime.decision import Effect
-from ..runtime.state import StreakState
+from ..runtime.decision import Effect, Step
+from ..runtime.rules import RuleFailure, run_rule
+from ..runtime.run import Run
+from ..runtime.state import ZERO, MemberState, StreakState
+from .earning import at_most_max
+from .earning_limits import round_points
+from .lifecycle.lots import add_lot
 
-__all__ = ["advance", "check_break", "due_rewards"]
+__all__ = ["on_event", "housekeep", "deadlines", "streak_deadline", "advance", "check_break", "due_rewards"]
+
+
+def on_event(run: Run, plan: Plan) -> None:
+    """The streaks and achievements this event counts towards, and their bonuses."""
+    for streak, when, bonuses in plan.streaks:
+        if when is not None and not _holds(run, when, f"streak:{streak.id}"):
+            continue
+        state, effects, counted = advance(streak, run.state.streaks.get(streak.id), run.now)
+        run.effects += effects
+        if counted:
+            state, due = due_rewards(streak, state)
+            run.context().streak_length = state.length
+            for label, reward in due:
+                _bonus(run, label, f"streak:{label}", bonuses[id(reward)])
+        run.state.put("streaks", streak.id, state)
+        run.state.schedule(streak_deadline(streak, state, run.compiled.tz))
+    for achievement, when, bonus in plan.achievements:
+        if achievement.id in run.state.badges or not _holds(run, when, f"achievement:{achievement.id}"):
+            continue
+        run.state.badges = run.state.badges | {achievement.id}
+        run.effects.append(Effect("badge", None, None, {"achievement": achievement.id, "badge": achievement.badge}))
+        if bonus is not None:
+            _bonus(run, f"achievement:{achievement.id}", f"achievement:{achievement.id}", bonus)
+
+
+def _bonus(run: Run, label: str, source: str, fn) -> None:
+    """A streak's or an achievement's bonus: rounded as earning rounds, held as the event is."""
+    try:
+        raw = Decimal(run_rule(fn, run.values(), run.member_view(), run.context(), label))
+    except RuleFailure as exc:
+        run.trace.append(Step("streaks", label, False, str(exc)))
+        return
+    rounding = run.compiled.model.rounding
+    points = round_points(max(raw, ZERO), rounding.mode, rounding.step)
+    at_most_max(points)
+    run.trace.append(Step("streaks", label, True, "bonus", before=raw, after=points))
+    if points > 0:
+        lot_id = f"{run.event.id}#{source}"
+        run.effects += add_lot(run.compiled, run.state, lot_id, source, points, run.now, run.event.id, run.hold)
+        run.points += points
+
+
+def _holds(run: Run, fn, label: str) -> bool:
+    try:
+        return bool(run_rule(fn, run.values(), run.member_view(), run.context(), label))
+    except RuleFailure as exc:
+        run.trace.append(Step("streaks", label, False, str(exc)))
+        return False
+
+
+def housekeep(compiled: Compiled, state: MemberState, now: dt.datetime, effects: list[Effect]) -> list[dt.datetime]:
+    """Break the streaks whose missed periods exceed their freezes; returns their deadlines."""
+    if not compiled.model.streaks:
+        return []
+    local = calendar.local(now, compiled.tz)
+    for streak in compiled.model.streaks:
+        updated, broken = check_break(streak, state.streaks.get(streak.id), local)
+        if broken:
+            state.put("streaks", streak.id, updated)
+            effects += broken
+    return deadlines(compiled, state)
+
+
+def deadlines(compiled: Compiled, state: MemberState) -> list[dt.datetime]:
+    found = []
+    for streak in compiled.model.streaks:
+        deadline = streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
+        if deadline is not None:
+            found.append(deadline)
+    return found
+
+
+def streak_deadline(streak, current: StreakState | None, tz) -> dt.datetime | None:
+    """The start of the first period whose miss the streak's freezes cannot cover."""
+    if current is None or current.length == 0 or current.last_period is None:
+        return None
+    return calendar.period_start(current.last_period + current.freezes_left + 2, streak.period, tz)
 
 
 def advance(streak, current: StreakState | None, local: dt.datetime) -> tuple[StreakState, list[Effect], bool]:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ..program import Compiled
+
 __all__ = ["Quantities", "MAX_AMOUNT", "MAX_POINTS", "MAX_BALANCE", "MAX_DIGITS", "MAX_TEXT", "HEADROOM", "read_number", "places",
            "is_multiple", "exact_text", "precision", "context", "ruleset_context", "check_amount", "check_points",
            "check_number", "describe", "figure", "FIGURE_TEXT"]
@@ -187,14 +189,14 @@ def context(step: Decimal) -> decimal.Context:
     return found
 
 
-_CONTEXT = "numbers:context"  # its key in ``compiled.expiry_cache``
+_CONTEXT = "numbers:context"  # its key in ``compiled.memo``
 
 
-def ruleset_context(compiled) -> decimal.Context:
+def ruleset_context(compiled: Compiled) -> decimal.Context:
     """:func:`context` for a compiled ruleset, worked out once."""
-    found = compiled.expiry_cache.get(_CONTEXT)
+    found = compiled.memo.get(_CONTEXT)
     if found is None:
-        found = compiled.expiry_cache[_CONTEXT] = context(compiled.model.rounding.step)
+        found = compiled.memo[_CONTEXT] = context(compiled.model.rounding.step)
     return found
 
 

@@ -1,19 +1,41 @@
-"""One evaluation in progress: the cloned state, the trace, the effects so far."""
+"""One evaluation in progress: the state it changes, the trace, the effects so far, and
+what the phases hand on to each other (the review hold, the points earned)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Mapping
 
-from ..compiler.codegen import EvalContext
-from ..policies import tiers
+from ..program import Compiled
 from . import calendar
-from .decision import Decision, Effect, Outcome, Step
+from .context import EvalContext
+from .decision import Effect, Outcome, Step
 from .events import Event
 from .state import ZERO, HistoryItem, MemberState
 
-__all__ = ["Run", "Rejected"]
+__all__ = ["Run", "Rejected", "NO_TRACE", "TierName"]
+
+TierName = Callable[[Compiled, MemberState], "str | None"]  # the member's current level, from the tiers policy
+
+
+class _Untraced(list):  # type: ignore[type-arg]
+    """Where the trace goes when nobody asked for it: every line is dropped."""
+
+    __slots__ = ()
+
+    def append(self, item: object) -> None:
+        pass
+
+    def extend(self, items: object) -> None:
+        pass
+
+    def __iadd__(self, items: object) -> _Untraced:  # type: ignore[override,misc]
+        return self
+
+
+NO_TRACE: list[Step] = _Untraced()
 
 
 class Rejected(Exception):
@@ -27,14 +49,19 @@ class Rejected(Exception):
 class Run:
     """Mutable on purpose: each phase adds to the trace, the effects and the points."""
 
-    __slots__ = ("compiled", "state", "event", "now", "budgets_used", "trace", "effects", "points", "outcome",
-                 "reason", "ctx", "member", "_values")
+    __slots__ = ("compiled", "state", "event", "now", "budgets_used", "trace", "tracing", "effects", "points",
+                 "outcome", "reason", "ctx", "member", "_values", "tier_name", "hold", "no_points", "earned")
 
-    def __init__(self, compiled: Any, state: MemberState, event: Event, now: dt.datetime,
-                 budgets_used: Mapping[str, Decimal]):
+    def __init__(self, compiled: Compiled, state: MemberState, event: Event, now: dt.datetime,
+                 budgets_used: Mapping[str, Decimal], tier_name: TierName, tracing: bool = True):
         self.compiled, self.state, self.event, self.now = compiled, state, event, now  # state: owned or a clone
         self.budgets_used = budgets_used
-        self.trace: list[Step] = []
+        self.tier_name = tier_name
+        self.tracing = tracing
+        self.trace: list[Step] = [] if tracing else NO_TRACE
+        self.hold: str | None = None  # "review" when a gate holds the event's points
+        self.no_points = False  # a compliance gate forbids points for this event
+        self.earned = ZERO  # what the earning phase gives, before streak and achievement bonuses
         self.effects: list[Effect] = []
         self.points = ZERO
         self.outcome = Outcome.APPLIED
@@ -57,8 +84,8 @@ class Run:
     def member_view(self) -> dict[str, Any]:
         """What ``member.<field>`` reads: the profile plus id, tier and balance."""
         if self.member is None:
-            tier = tiers.current_level(self.compiled, self.state)
-            self.member = {**self.state.profile, "id": self.state.member_id, "tier": tier.name if tier else None}
+            tier = self.tier_name(self.compiled, self.state)
+            self.member = {**self.state.profile, "id": self.state.member_id, "tier": tier}
             if self.compiled.reads_balance:  # summing lots costs; only when a rule reads member.balance
                 self.member["balance"] = self.state.available(self.now)
         return self.member
@@ -75,10 +102,3 @@ class Run:
             history.append(HistoryItem(self.event.time, self.event.type, values))
             if self.ctx is not None:
                 self.ctx.history = history
-
-    def decision(self) -> Decision:
-        balance, pending = self.state.balances(self.now)
-        event = self.event
-        return Decision(event.id, self.state.member_id, self.compiled.label, self.outcome, self.points,
-                        tuple(self.effects), balance, pending, tiers.view(self.compiled, self.state, self.now),
-                        tuple(self.trace), self.reason, event.type, event.time)

@@ -30,7 +30,7 @@ from punchcard.engine.engine import STORE_ATTEMPTS, store_backoff
 from punchcard.engine.evaluate import new_member
 from punchcard.engine.runtime.events import Event, EventError
 from punchcard.engine.runtime.state import ZERO, MemberState
-from punchcard.engine.store import ProcessedEvent, Refused, StoreError
+from punchcard.engine.store import BaseUnit, ProcessedEvent, Refused, StoreError
 
 from .errors import driver_errors, release, store_error
 from .record import clipped_by, record_event
@@ -141,7 +141,7 @@ def _transaction(store, engine, events: list[Event], locked_budgets: bool) -> tu
         release(conn)
 
 
-class Chunk:
+class Chunk(BaseUnit):
     """One transaction's worth of events, evaluated against state held in memory.
 
     To :meth:`Engine.recall <punchcard.engine.engine.Engine.recall>` and

@@ -91,12 +91,12 @@ def failures(doing: str, where: str) -> Iterator[None]:
 
 
 def translated(doing: str):
-    """A method decorator: ``failures(doing, self.<store>.shown_url)`` around the call."""
+    """A method decorator: ``failures(doing, self.shown_url)`` around the call (the store's
+    URL as it may be shown: a unit of work names its store's)."""
     def wrap(method):
         @functools.wraps(method)
         def call(self, *args, **kwargs):
-            store = getattr(self, "store", self)
-            with failures(doing, store.shown_url):
+            with failures(doing, self.shown_url):
                 return method(self, *args, **kwargs)
         return call
     return wrap

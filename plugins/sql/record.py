@@ -40,7 +40,8 @@ def record_event(changes: Changes, event: Event, decision: Decision, before: Mem
 
 
 def clipped_by(decision: Decision, rule: str) -> bool:
-    """Whether a budget cut this decision's points: then they depend on exactly how much
-    of the budget was used when it was decided."""
-    label = f"budget:{rule}"
-    return any(step.phase == "caps" and step.rule == label and step.fired for step in decision.trace)
+    """Whether budget ``rule`` cut this decision's points (its budget effect says so, even
+    with nothing used): then they depend on exactly how much of the budget was used when
+    it was decided."""
+    return any(effect.kind == "budget" and effect.detail.get("rule") == rule and effect.detail.get("clipped") is True
+               for effect in decision.effects)

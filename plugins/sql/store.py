@@ -12,6 +12,7 @@ import os
 import random
 import time
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -19,18 +20,18 @@ from sqlalchemy.engine import Connection
 from punchcard.engine.runtime.decision import Decision
 from punchcard.engine.runtime.state import MemberState
 
-from punchcard.engine.store import StoreError
+from punchcard.engine.store import BaseStore, StoreError
 
 from .connect import backend_of, create_sql_engine, is_retryable, redact
 from .cache import MemberCache
 from .errors import describe, driver_errors, failures, translated
-from .faults import Faults
-from .migrate import ensure_schema
+from .audit import AuditReport, audit
+from .migrate import current, ensure_schema, head, upgrade
 from .models import Budget, Member, ProcessedEventRow
 from .repository import Dialect, load_members, to_processed
 from .unit import SqlUnit
 
-__all__ = ["SqlStore", "BEGIN_ATTEMPTS", "DEFAULT_BATCH"]
+__all__ = ["SqlStore", "CrashPoints", "NoFaults", "BEGIN_ATTEMPTS", "DEFAULT_BATCH"]
 
 log = logging.getLogger("punchcard.store.sql")
 
@@ -38,20 +39,42 @@ BEGIN_ATTEMPTS = 5  # a busy SQLite database is waited on (busy_timeout) this ma
 DEFAULT_BATCH = 1000  # events per transaction in process_batch; more amortise the commit
 
 
-class SqlStore:
+class CrashPoints(Protocol):
+    """Named points in every transaction a test may stop the process at: ``locked``,
+    ``flushed``, ``commit`` (``commit(conn)`` commits) and ``committed``."""
+
+    def at(self, point: str) -> None: ...
+
+    def commit(self, conn: Connection) -> None: ...
+
+
+class NoFaults:
+    """The crash points of a store nobody is testing: none stops anything (the crash tests
+    put armed ones in ``SqlStore.faults``)."""
+
+    def at(self, point: str) -> None:
+        pass
+
+    def commit(self, conn: Connection) -> None:
+        conn.commit()
+
+
+class SqlStore(BaseStore):
     """A Store on SQLAlchemy. ``auto_upgrade`` (default: SQLite only) creates the schema
     in an empty database; PostgreSQL is never migrated implicitly. ``cache_size``
     members are kept decoded between transactions (see cache.py; 0 turns it off);
     ``busy_timeout`` (seconds, SQLite) is how long to wait for the write lock.
     ``create=False`` refuses a SQLite file that does not exist yet, rather than
-    creating it (what reading commands want).
+    creating it (what reading commands want). ``migrating=True`` opens the database to
+    read or migrate its schema (:meth:`schema_revision`, :meth:`upgrade_schema`): the
+    schema is neither checked nor created.
 
     Opening checks a SQLite file with ``PRAGMA quick_check`` and refuses a corrupt one
     before anything is written to it. Every failure of the database raises
     :class:`~punchcard.engine.store.StoreError` (see errors.py)."""
 
     def __init__(self, url: str, *, batch_size: int = DEFAULT_BATCH, auto_upgrade: bool | None = None,
-                 cache_size: int = 5000, create: bool = True, **engine_options):
+                 cache_size: int = 5000, create: bool = True, migrating: bool = False, **engine_options):
         backend = backend_of(url)
         if backend is None:
             raise ValueError(f"not a SQL ledger URL: {redact(url)}")
@@ -59,23 +82,27 @@ class SqlStore:
         with failures("opening it", self.shown_url):
             self.engine = create_sql_engine(url, **engine_options)
         self.dialect = Dialect(self.engine.dialect.name)
-        self.faults = Faults()
+        self.faults: CrashPoints = NoFaults()
         self.cache = MemberCache(cache_size)
         auto = (backend == "sqlite" and create) if auto_upgrade is None else auto_upgrade
         try:
             with failures("opening it", self.shown_url):
                 if backend == "sqlite":
-                    self._check_file(create)
-                ensure_schema(self.engine, auto and backend == "sqlite", self.shown_url)
+                    self._check_file(create, migrating)
+                if not migrating:
+                    ensure_schema(self.engine, auto and backend == "sqlite", self.shown_url)
         except BaseException:
             self.engine.dispose()
             raise
 
-    def _check_file(self, create: bool) -> None:
-        """A missing file (unless ``create``) or a corrupt one is refused before any write."""
+    def _check_file(self, create: bool, migrating: bool = False) -> None:
+        """A missing file (unless ``create``) or a corrupt one is refused before any write;
+        a migration reports a corrupt file in the database's own words, so it is not read here."""
         path = self.engine.url.database
         if not create and not os.path.exists(path):
             raise StoreError(f"no ledger at {self.shown_url}: {path} does not exist")
+        if migrating:
+            return
         try:
             with self.read() as conn, conn.begin():
                 problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
@@ -147,11 +174,21 @@ class SqlStore:
         with self.read() as conn, conn.begin():
             return {row.rule: row.used for row in conn.execute(select(Budget.__table__))}
 
-    def audit(self):
-        from .audit import audit
-
+    def audit(self) -> AuditReport:
         with failures("auditing it", self.shown_url):
             return audit(self)
+
+    # -- the schema (punchcard db) ----------------------------------------------------
+    def schema_revision(self) -> tuple[str | None, str]:
+        """(the database's schema revision, None when empty; the one this punchcard needs)."""
+        with failures("reading its schema revision", self.shown_url), self.read() as conn:
+            return current(conn), head()
+
+    def upgrade_schema(self, revision: str = "head") -> tuple[str | None, str | None]:
+        """Run the migrations up to ``revision`` in one transaction: (from, to). A database
+        it cannot account for raises :class:`~punchcard.plugins.sql.migrate.SchemaError`."""
+        with failures("upgrading its schema", self.shown_url):
+            return upgrade(self.engine, revision, self.shown_url)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Iterable, Mapping
 
 from punchcard.engine.evaluate import new_member
-from punchcard.engine.store import ProcessedEvent
+from punchcard.engine.store import BaseUnit, ProcessedEvent
 from punchcard.engine.runtime.state import MemberState
 
 from .errors import release, translated
@@ -34,7 +34,7 @@ from .writes import BudgetMoved, Changes, apply, apply_pipelined
 __all__ = ["SqlUnit"]
 
 
-class SqlUnit:
+class SqlUnit(BaseUnit):
     def __init__(self, store, member_id: str, contended: bool = False):
         self.store, self.member_id, self.contended = store, member_id, contended
         self._conn = None
@@ -58,6 +58,10 @@ class SqlUnit:
 
     def __exit__(self, *exc) -> None:
         self._close()
+
+    @property
+    def shown_url(self) -> str:
+        return self.store.shown_url
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None

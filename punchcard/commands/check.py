@@ -10,7 +10,7 @@ import typer
 
 from punchcard.cli import OutputFormat, app, stderr, stdout
 from punchcard.discovery import EXIT_NOTHING_TO_DO, find_rulesets, none_found
-from punchcard.display import shown, shown_lines
+from punchcard.engine.runtime.display import shown, shown_lines
 
 __all__ = ["check", "schema", "rulesets_or_exit"]
 

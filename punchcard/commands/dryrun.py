@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 
 from punchcard.cli import OutputFormat, app, format_option, stderr, stdout
-from punchcard.display import shown, shown_lines
+from punchcard.engine.runtime.display import shown, shown_lines
 
 __all__ = ["dry_run", "demo", "sample_events"]
 
@@ -130,6 +130,7 @@ def dry_run(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
 ) -> None:
     """Replay event history through a ruleset (and optionally an older one) and report what it would do."""
+    from punchcard.api import plugin_functions
     from punchcard.engine.dryrun import InputError, Options, load_map
 
     _logging()
@@ -142,7 +143,7 @@ def dry_run(
     except InputError as exc:
         raise _usage(str(exc))
     options = Options(ruleset, events, members, against, _when(since, "--from"), _when(until, "--until"), cmap,
-                      strict, workers)
+                      strict, workers, functions=tuple(plugin_functions()))
     result = _run(options, dask, progress)
     _output(result, report, format, cmap.to_json() if column_map else None)
 
@@ -187,7 +188,7 @@ def sample_events(
     """Generate deterministic, realistic sample events for a ruleset."""
     from punchcard.discovery import bundled_rulesets_dir
     from punchcard.dsl.errors import PunchcardError
-    from punchcard.engine.compiler.stages import compile_ruleset
+    from punchcard.api import compile
     from punchcard.engine.dryrun import InputError
     from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate
     from punchcard.engine.dryrun.writers import write_events
@@ -195,7 +196,7 @@ def sample_events(
     path = _existing(ruleset, "--ruleset") or bundled_rulesets_dir() / _DEMO_OLD
     first = _when(start, "--start")
     try:
-        compiled = compile_ruleset(path)
+        compiled = compile(path)
         options = SampleOptions(count, members, seed, first.date() if isinstance(first, dt.datetime) else first, days)
         written = write_events(generate(compiled, options), output, csv_columns(compiled))
     except PunchcardError as exc:

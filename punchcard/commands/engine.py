@@ -12,7 +12,7 @@ import typer
 from punchcard.cli import OutputFormat, app, stderr, stdout
 from punchcard.commands.check import rulesets_or_exit
 from punchcard.discovery import EXIT_NOTHING_TO_DO
-from punchcard.display import markup_safe, shown, shown_lines
+from punchcard.engine.runtime.display import markup_safe, shown, shown_lines
 
 __all__ = ["test", "explain", "graph"]
 
@@ -21,13 +21,13 @@ def _compile_or_exit(path: Path, format: OutputFormat = OutputFormat.text):
     """The compiled ruleset; when it does not load, its diagnostics as ``check`` prints them
     (text, or ``check --format json``'s list) and exit 1."""
     from punchcard.dsl.errors import PunchcardError
-    from punchcard.engine.compiler.stages import compile_ruleset
+    from punchcard.api import compile
 
     if not path.exists():
         stderr.print(f"no such ruleset: {shown(path)}", markup=False)
         raise typer.Exit(2)
     try:
-        return compile_ruleset(path)
+        return compile(path)
     except PunchcardError as exc:
         if format is OutputFormat.json:
             stdout.print_json(json.dumps([d.to_json() for d in exc.diagnostics]))

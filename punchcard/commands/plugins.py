@@ -7,7 +7,7 @@ import json
 import typer
 
 from punchcard.cli import OutputFormat, app, stderr, stdout
-from punchcard.display import shown, shown_lines
+from punchcard.engine.runtime.display import shown, shown_lines
 
 __all__ = ["plugins"]
 

@@ -12,7 +12,7 @@ from typing import Iterator
 import typer
 
 from punchcard.cli import app, stderr, stdout, store_option
-from punchcard.display import shown, shown_lines
+from punchcard.engine.runtime.display import shown, shown_lines
 
 from .store_access import fail, open_store, setup_logging
 
@@ -120,6 +120,8 @@ def process(
     format: ProcessFormat = typer.Option(ProcessFormat.text, "--format", help="text, or jsonl: one decision JSON a line."),
     batch: int = typer.Option(1000, "--batch", min=1, help="Events per transaction (1: one transaction per event)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any event was rejected or blocked too."),
+    trace: bool = typer.Option(False, "--trace", help="Keep each decision's explanation (its trace) with it, "
+                                                      "in the output and the store."),
 ) -> None:
     """Run events through a ruleset into a store, each exactly once.
 
@@ -140,7 +142,7 @@ def process(
 
     bad = BadRows()
     try:
-        outcomes = _run(_engine_for(compiled, target), read_events(events, compiled, bad), batch, format,
+        outcomes = _run(_engine_for(compiled, target, trace), read_events(events, compiled, bad), batch, format,
                         _count_lines(events))
     except InputError as exc:  # the input as a whole: missing, unknown format, no CSV header
         raise fail(str(exc))
@@ -174,7 +176,7 @@ def _report_bad_rows(bad, outcomes: Counter, as_json: bool) -> None:
         stdout.out(json.dumps({"summary": summary}, ensure_ascii=False, separators=(",", ":")), highlight=False)
 
 
-def _engine_for(compiled, store):
-    from punchcard.engine import Engine
+def _engine_for(compiled, store, trace: bool):
+    from punchcard.api import Engine  # the installed plugins hear of each decision
 
-    return Engine(compiled, store=store)
+    return Engine(compiled, store=store, trace=trace)

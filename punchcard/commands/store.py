@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from decimal import Decimal
 from typing import Optional
 
 import typer
 
 from punchcard.cli import OLD_STORE_ARGUMENT, OutputFormat, app, pick_store, stderr, stdout, store_option
-from punchcard.display import shown
+from punchcard.engine.runtime.display import shown
 
-from .store_access import fail, open_sql, open_store, setup_logging, shown_url
+from .store_access import fail, open_auditable, open_migratable, open_store, setup_logging, shown_url
 
 __all__ = ["member", "audit", "db_upgrade", "db_current"]
 
@@ -112,7 +111,7 @@ def audit(
     setup_logging()
     from punchcard.engine.store import StoreError
 
-    target = open_sql(pick_store(store, ctx.args))
+    target = open_auditable(pick_store(store, ctx.args))
     try:
         report = target.audit()
     except StoreError as exc:
@@ -133,33 +132,6 @@ def audit(
 
 
 # -- punchcard db ----------------------------------------------------------------------
-def _engine(url: str):
-    from punchcard.plugins.sql.connect import create_sql_engine
-    from punchcard.plugins.sql.urls import backend_of
-
-    if backend_of(url) is None:
-        raise fail(f"'{shown_url(url)}' is not a SQL ledger URL (sqlite:///file.db or postgresql://...)")
-    return create_sql_engine(url)
-
-
-def _refuse_missing_file(engine, url: str) -> None:
-    """Reading a SQLite ledger that is not there must not create an empty one."""
-    from punchcard.engine.store import StoreError
-
-    if engine.dialect.name == "sqlite" and not os.path.exists(engine.url.database):
-        raise StoreError(f"no ledger at {shown_url(url)}: {engine.url.database} does not exist")
-
-
-def _db_failure(exc: Exception) -> str:
-    """What went wrong, in the database's words but without SQL or its parameters."""
-    from punchcard.engine.store import StoreError
-    from punchcard.plugins.sql.errors import describe, driver_errors
-
-    if isinstance(exc, StoreError) or not isinstance(exc, driver_errors()):
-        return str(exc)
-    return describe(exc)
-
-
 @db_app.command("upgrade", context_settings=OLD_STORE_ARGUMENT)
 def db_upgrade(
     ctx: typer.Context,
@@ -168,17 +140,15 @@ def db_upgrade(
 ) -> None:
     """Create or upgrade the ledger schema (alembic migrations, in one transaction)."""
     setup_logging()
-    from punchcard.plugins.sql import migrate
-    from punchcard.plugins.sql.urls import redact
+    from punchcard.engine.store import StoreError
 
-    url = pick_store(store, ctx.args)
-    engine = _engine(url)
+    target = open_migratable(pick_store(store, ctx.args), create=True)
     try:
-        before, after = migrate.upgrade(engine, revision, redact(url))
-    except Exception as exc:  # exit 2, as every store failure
-        raise fail(f"upgrade failed, nothing changed: {_db_failure(exc)}")
+        before, after = target.upgrade_schema(revision)
+    except StoreError as exc:  # exit 2, as every store failure
+        raise fail(f"upgrade failed, nothing changed: {exc}")
     finally:
-        engine.dispose()
+        target.close()
     stderr.print(f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (already)"),
                  markup=False, soft_wrap=True)
 
@@ -187,16 +157,13 @@ def db_upgrade(
 def db_current(ctx: typer.Context, store: Optional[str] = store_option(required=False)) -> None:
     """Print the schema revision of a ledger database, and the one this punchcard needs."""
     setup_logging()
-    from punchcard.plugins.sql import migrate
+    from punchcard.engine.store import StoreError
 
-    url = pick_store(store, ctx.args)
-    engine = _engine(url)
+    target = open_migratable(pick_store(store, ctx.args), create=False)
     try:
-        _refuse_missing_file(engine, url)
-        with engine.connect() as conn:
-            now = migrate.current(conn)
-    except Exception as exc:
-        raise fail(_db_failure(exc))
+        now, needed = target.schema_revision()
+    except StoreError as exc:
+        raise fail(str(exc))
     finally:
-        engine.dispose()
-    stdout.out(f"{now or 'empty'} (this punchcard needs {migrate.head()})")
+        target.close()
+    stdout.out(f"{now or 'empty'} (this punchcard needs {needed})")

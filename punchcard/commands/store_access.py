@@ -1,17 +1,25 @@
 """Opening the ledger a store command names, and how those commands fail: a message on
-standard error and exit 2 (a store failure is never mistaken for a rejected event)."""
+standard error and exit 2 (a store failure is never mistaken for a rejected event).
+
+Every store is opened through the storage plugins (``punchcard_open_store``); what a
+command needs beyond the Store interface (an audit, the schema) it asks of the store it
+got, by the protocols in :mod:`punchcard.plugins.protocols`."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+from typing import Any
 
 import typer
 
-from punchcard.display import shown, shown_lines
+from punchcard.engine.runtime.display import shown, shown_lines
+from punchcard.plugins.protocols import AuditableStore, MigratableStore
 
-__all__ = ["setup_logging", "fail", "shown_url", "open_store", "open_sql"]
+__all__ = ["setup_logging", "fail", "shown_url", "open_store", "open_auditable", "open_migratable"]
+
+SQL_LEDGER = "sqlite:///file.db or postgresql://..."
 
 
 def setup_logging() -> None:
@@ -35,31 +43,31 @@ def shown_url(url: str) -> str:
     return shown(redact(url))
 
 
-def open_store(url: str, create: bool = True):
-    """The store at ``url``; ``create=False`` (reading commands): a SQLite file that does
-    not exist is an error, not a new empty ledger. Any failure exits 2."""
-    from punchcard.plugins.sql.urls import backend_of
-
-    if backend_of(url) is not None:
-        return open_sql(url, create)
+def open_store(url: str, create: bool = True, migrating: bool = False) -> Any:
+    """The store at ``url``, opened by the storage plugins; ``create=False`` (reading
+    commands): a ledger that is not there is an error, not a new empty one. ``migrating``:
+    opened to read or migrate its schema. Any failure exits 2."""
     from punchcard.plugins.manager import get_plugin_manager
 
     try:
-        return get_plugin_manager().open_store(url)
-    except Exception as exc:  # unknown URL, unreachable server, schema not migrated
+        return get_plugin_manager().open_store(url, create=create, migrating=migrating)
+    except Exception as exc:  # unknown URL, missing, corrupt, unreachable, schema not migrated
         raise fail(str(exc))
 
 
-def open_sql(url: str, create: bool = False):
-    from punchcard.engine.store import StoreError
-    from punchcard.plugins.sql.urls import backend_of
+def open_auditable(url: str) -> AuditableStore:
+    """The existing ledger at ``url``, which must be one that can be audited."""
+    return _capable(open_store(url, create=False), AuditableStore, url, "audited")
 
-    if backend_of(url) is None:
-        raise fail(f"'{shown_url(url)}' is not a SQL ledger URL (sqlite:///file.db or postgresql://...)")
-    from punchcard.plugins.sql.store import SqlStore
 
-    try:
-        return SqlStore(url, create=create)
-    except (StoreError, ValueError) as exc:  # missing, corrupt, unreachable, schema not migrated
-        raise fail(str(exc))
+def open_migratable(url: str, create: bool) -> MigratableStore:
+    """The database at ``url``, opened to read or migrate its schema."""
+    return _capable(open_store(url, create=create, migrating=True), MigratableStore, url, "migrated")
+
+
+def _capable(store: Any, protocol: type, url: str, what: str) -> Any:
+    if isinstance(store, protocol):
+        return store
+    store.close()
+    raise fail(f"'{shown_url(url)}' cannot be {what}: it is not a SQL ledger URL ({SQL_LEDGER})")
 

@@ -36,7 +36,7 @@ def _observed(ruleset, events, **options):
 
 def _reference(ruleset, events, end):
     compiled = compile_ruleset(ruleset)
-    engine = Engine(compiled, MemoryStore())
+    engine = Engine(compiled, MemoryStore(), trace=True)
     rows = []
     for line, row in read_rows(events):
         try:

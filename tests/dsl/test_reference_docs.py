@@ -87,6 +87,10 @@ def test_the_documented_limits_are_the_real_ones():
     assert f"| {ExprLimits.max_length} characters |" in expressions
     assert f"| {ExprLimits.max_depth} levels |" in expressions
     assert f"| {ExprLimits.max_list_items} |" in expressions
+    from punchcard.dsl.cost import AGGREGATE_COST, MAX_COST
+
+    assert f"| {MAX_COST:,} (see [Cost](#cost)) |" in expressions and f"at most {MAX_COST:,} per event" in expressions
+    assert f"counts {AGGREGATE_COST}, because" in expressions
     fmt = (DOCS / "ruleset-format.md").read_text(encoding="utf-8")
     limits = Limits()
     assert f"{limits.max_bytes:,} bytes" in fmt and f"| {limits.max_depth} |" in fmt

@@ -1,6 +1,6 @@
 """A rule that cannot be computed rejects the event, naming the rule; it never pays 0 silently.
 
-Both ways of evaluating earning (the generated kernel and the plain path) must agree.
+Both ways of walking an event (the generated walk and the general path) must agree.
 """
 
 from __future__ import annotations
@@ -28,12 +28,9 @@ earning:
 """
 
 
-def engine(when: str = "true", bonus: str = "event.amount / event.items", kernel: bool = True) -> Engine:
-    compiled = compile_ruleset(RULESET.replace("WHEN", when).replace("BONUS", bonus))
-    if not kernel:
-        for plan in compiled.plans.values():
-            plan.kernel = None
-    return Engine(compiled, MemoryStore())
+def engine(when: str = "true", bonus: str = "event.amount / event.items", specialise: bool = True) -> Engine:
+    compiled = compile_ruleset(RULESET.replace("WHEN", when).replace("BONUS", bonus), specialise=specialise)
+    return Engine(compiled, MemoryStore(), trace=True)
 
 
 def purchase(items, amount="10.00", **extra) -> dict:
@@ -41,12 +38,12 @@ def purchase(items, amount="10.00", **extra) -> dict:
             "items": items, **extra}
 
 
-@pytest.mark.parametrize("kernel", [True, False])
+@pytest.mark.parametrize("specialise", [True, False])
 @pytest.mark.parametrize("when, bonus", [("true", "event.amount / event.items"),
                                          ("event.amount / event.items > 1", "5"),
                                          ("true", "0 / event.items")])
-def test_division_by_zero_rejects_the_event_naming_the_rule(kernel, when, bonus):
-    runner = engine(when, bonus, kernel)
+def test_division_by_zero_rejects_the_event_naming_the_rule(specialise, when, bonus):
+    runner = engine(when, bonus, specialise)
     decision = runner.process(purchase(0))
     assert decision.outcome == "rejected"
     assert "per-item" in decision.reason and "division by zero" in decision.reason
@@ -54,9 +51,9 @@ def test_division_by_zero_rejects_the_event_naming_the_rule(kernel, when, bonus)
     assert runner.member("ann") is None  # nothing was applied: not even the member was stored
 
 
-@pytest.mark.parametrize("kernel", [True, False])
-def test_a_missing_optional_field_still_only_skips_the_rule(kernel):
-    decision = engine('event.channel == "app"', "5", kernel).process(purchase(2))
+@pytest.mark.parametrize("specialise", [True, False])
+def test_a_missing_optional_field_still_only_skips_the_rule(specialise):
+    decision = engine('event.channel == "app"', "5", specialise).process(purchase(2))
     assert decision.outcome == "applied" and decision.points == 10
     assert "not known" in next(s.note for s in decision.trace if s.rule == "per-item")
 
@@ -64,7 +61,7 @@ def test_a_missing_optional_field_still_only_skips_the_rule(kernel):
 @settings(max_examples=40, deadline=None)
 @given(st.integers(min_value=0, max_value=50))
 def test_both_paths_agree_on_every_item_count(items):
-    first, second = engine().process(purchase(items)), engine(kernel=False).process(purchase(items))
+    first, second = engine().process(purchase(items)), engine(specialise=False).process(purchase(items))
     assert (first.outcome, first.points, first.reason) == (second.outcome, second.points, second.reason)
     assert (first.outcome == "rejected") == (items == 0)
 
@@ -72,12 +69,9 @@ def test_both_paths_agree_on_every_item_count(items):
 OVERFLOW = "let:\n  a0: event.items * 999999999999999\n" + "".join(f"  a{i}: a{i-1} * a{i-1}\n" for i in range(1, 18))
 
 
-@pytest.mark.parametrize("kernel", [True, False])
-def test_overflow_rejects_the_event_naming_the_rule(kernel):
-    compiled = compile_ruleset(RULESET.replace("WHEN", "true").replace("BONUS", "a17") + OVERFLOW)
-    if not kernel:
-        for plan in compiled.plans.values():
-            plan.kernel = None
+@pytest.mark.parametrize("specialise", [True, False])
+def test_overflow_rejects_the_event_naming_the_rule(specialise):
+    compiled = compile_ruleset(RULESET.replace("WHEN", "true").replace("BONUS", "a17") + OVERFLOW, specialise=specialise)
     decision = Engine(compiled, MemoryStore()).process(purchase(1))
     assert decision.outcome == "rejected"
     assert decision.reason == "rule per-item could not be computed: a number too large (overflow)"

@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 
 from punchcard.engine.runtime import calendar
 from punchcard.engine.policies.lifecycle import lots as ledger
-from punchcard.engine import schedule
+from punchcard.engine.housekeeping import first_after
+from punchcard.engine.policies import streaks
+from punchcard.engine.policies.lifecycle import upkeep
 from punchcard.engine.policies.lifecycle import settle
-from punchcard.engine.policies import tiers
+from punchcard.engine.policies import tier_windows, tiers
 from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.evaluate import evaluate, new_member
 from punchcard.engine.runtime.state import FAR_FUTURE
@@ -122,7 +124,7 @@ def test_a_far_future_copy_has_nothing_to_forget():
     compiled = COMPILED[0]
     state = new_member("m")
     state.oldest_record = pickle.loads(pickle.dumps(FAR_FUTURE))
-    assert schedule.forget_on(compiled, state) is None and state.forget_on is None
+    assert upkeep.forget_on(compiled, state) is None and state.forget_on is None
 
 
 def test_the_first_record_schedules_pruning_however_far_future_is_held():
@@ -130,25 +132,25 @@ def test_the_first_record_schedules_pruning_however_far_future_is_held():
     states = [new_member("m"), new_member("m")]
     states[1].oldest_record = pickle.loads(pickle.dumps(FAR_FUTURE))
     for state in states:
-        schedule.schedule_prune(compiled, state, moment)
+        upkeep.schedule_prune(compiled, state, moment)
     assert states[0] == states[1]
     assert states[0].oldest_record == states[1].oldest_record == moment
-    assert states[0].due == states[0].forget_on == schedule.forget_at(compiled, moment)
+    assert states[0].due == states[0].forget_on == upkeep.forget_at(compiled, moment)
 
 
 def _plain_due(compiled, state, now, lots_ahead):
     """The schedule as a list of every deadline and min() over those after ``now``."""
     found = [lots_ahead] if lots_ahead is not None else []
-    found += schedule.inactivity_deadlines(compiled, state)
+    found += upkeep.inactivity_deadlines(compiled, state)
     if compiled.model.tiers is not None:
         model = compiled.model.tiers
-        found.append(tiers.window_end(model, tiers.window_key(model, now, state.joined), state.joined, compiled.tz))
-        found += [d for d in tiers.status_deadlines(compiled, state) if d > now]
+        found.append(tier_windows.window_end(model, tier_windows.window_key(model, now, state.joined), state.joined, compiled.tz))
+        found += [d for d in tier_windows.status_deadlines(compiled, state) if d > now]
     for streak in compiled.model.streaks:
-        deadline = schedule.streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
+        deadline = streaks.streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
         if deadline is not None:
             found.append(deadline)
-    forget = schedule.forget_on(compiled, state)
+    forget = upkeep.forget_on(compiled, state)
     if forget is not None:
         found.append(forget)
     later = [d for d in found if d > now]
@@ -181,7 +183,10 @@ def test_the_schedule_picks_what_min_would(history, days_on):
     now = state.clock + dt.timedelta(days=days_on)
     for lots_ahead in (None, now + dt.timedelta(days=1), now - dt.timedelta(days=1)):
         want = _plain_due(compiled, state, now, lots_ahead)
-        schedule.recompute_due(compiled, state, now, lots_ahead)
+        found = [lots_ahead] if lots_ahead is not None else []
+        found += upkeep.inactivity_deadlines(compiled, state) + tiers.deadlines(compiled, state, now)
+        found += streaks.deadlines(compiled, state) + [d for d in [upkeep.forget_on(compiled, state)] if d]
+        state.due = first_after(now, found)
         assert state.due == want and (want is None or _same_moment(state.due, want))
 
 

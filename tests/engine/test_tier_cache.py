@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine.runtime import calendar
-from punchcard.engine.policies import tiers
+from punchcard.engine.policies import tier_windows, tiers
+from punchcard.engine.program import TierPlan
 from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.runtime.decision import Effect, TierView
 from punchcard.engine.runtime.state import FORGET, ZERO, MemberState, TierState
@@ -50,7 +51,7 @@ def _status_until(model, key, joined, tz, keep=True):
     extra = 1 if keep and not isinstance(downgrade, str) and downgrade.keep_through == "next_window" else 0
     if model.window == "rolling_12_months" and extra:
         extra = 12
-    end = tiers.window_end(model, key + extra, joined, tz)
+    end = tier_windows.window_end(model, key + extra, joined, tz)
     if not isinstance(downgrade, str) and downgrade.grace is not None:
         end = calendar.add(end, downgrade.grace.amount, downgrade.grace.unit, tz)
     return end
@@ -71,12 +72,12 @@ def ref_tier_index(c, state, now):
     if isinstance(model.downgrade, str):
         return max([*state.tier.reached.values(), *state.tier.closed.values(), 0])
     if model.window == "rolling_12_months":
-        current = tiers.window_key(model, now, state.joined)
-        best = max(state.tier.reached.get(current, 0), tiers.level_for(model.levels, _metric(model, state, current)))
+        current = tier_windows.window_key(model, now, state.joined)
+        best = max(state.tier.reached.get(current, 0), tier_windows.level_for(model.levels, _metric(model, state, current)))
         for key in range(current - 1, current - 37, -1):
             if now >= _status(c, state, key):
                 break
-            best = max(best, state.tier.reached.get(key, 0), tiers.level_for(model.levels, _metric(model, state, key)))
+            best = max(best, state.tier.reached.get(key, 0), tier_windows.level_for(model.levels, _metric(model, state, key)))
         return best
     best = 0
     for key, index in state.tier.reached.items():
@@ -110,18 +111,18 @@ def ref_change(c, state, now, why):
 
 def ref_upgrade(c, state, local):
     model = c.model.tiers
-    key = tiers.window_key(model, local, state.joined)
-    reached = tiers.level_for(model.levels, _metric(model, state, key))
+    key = tier_windows.window_key(model, local, state.joined)
+    reached = tier_windows.level_for(model.levels, _metric(model, state, key))
     if reached > state.tier.reached.get(key, 0):
         state.put_tier("reached", key, reached)
-        state.schedule(tiers.window_end(model, key, state.joined, c.tz))
+        state.schedule(tier_windows.window_end(model, key, state.joined, c.tz))
     return ref_change(c, state, local, "threshold reached")
 
 
 def ref_add_metric(c, state, amount, local):
-    key = tiers.window_key(c.model.tiers, local, state.joined)
+    key = tier_windows.window_key(c.model.tiers, local, state.joined)
     if key not in state.tier.metric:
-        state.schedule(tiers.window_end(c.model.tiers, key, state.joined, c.tz))
+        state.schedule(tier_windows.window_end(c.model.tiers, key, state.joined, c.tz))
     state.put_tier("metric", key, state.tier.metric.get(key, ZERO) + amount)
     return key
 
@@ -131,15 +132,15 @@ def ref_close_windows(c, state, now):
     never = model.downgrade == "never"  # levels are kept for good: only metrics are forgotten
     if model.window != "rolling_12_months":
         for key in sorted(set(state.tier.metric) | set(state.tier.reached)):
-            if key not in state.tier.closed and tiers.window_end(model, key, state.joined, c.tz) <= now:
-                state.put_tier("closed", key, tiers.level_for(model.levels, _metric(model, state, key)))
+            if key not in state.tier.closed and tier_windows.window_end(model, key, state.joined, c.tz) <= now:
+                state.put_tier("closed", key, tier_windows.level_for(model.levels, _metric(model, state, key)))
         for key in list(state.tier.closed):
             if _status(c, state, key) <= now:
                 for which in ("metric",) if never else ("closed", "reached", "metric"):
                     if which in ("closed", "reached") or key in state.tier.metric:
                         state.put_tier(which, key, FORGET)
     else:
-        oldest = tiers.window_key(model, now, state.joined) - 37 - 12
+        oldest = tier_windows.window_key(model, now, state.joined) - 37 - 12
         for which in ("metric",) if never else ("metric", "reached"):
             for key in [k for k in getattr(state.tier, which) if k < oldest]:
                 state.put_tier(which, key, FORGET)
@@ -151,7 +152,7 @@ def ref_view(c, state, local):
     names = [level.name for level in model.levels]
     current = state.tier.level if state.tier.level in names else names[0]
     index = names.index(current)
-    metric = _metric(model, state, tiers.window_key(model, local, state.joined))
+    metric = _metric(model, state, tier_windows.window_key(model, local, state.joined))
     nxt = model.levels[index + 1] if index + 1 < len(model.levels) else None
     keep = model.levels[index].min - metric
     return TierView(current, metric, nxt.name if nxt else None, max(nxt.min - metric, ZERO) if nxt else None,
@@ -202,15 +203,15 @@ def _both(fast, slow, state, *args):
 @given(cases())
 def test_reads_equal_the_plain_computation(case):
     compiled, state, now = case
-    assert tiers.tier_index(compiled, state, now) == ref_tier_index(compiled, state, now)
-    assert tiers.status_deadlines(compiled, state) == ref_status_deadlines(compiled, state)
+    assert tier_windows.tier_index(compiled, state, now) == ref_tier_index(compiled, state, now)
+    assert tier_windows.status_deadlines(compiled, state) == ref_status_deadlines(compiled, state)
     assert tiers.view(compiled, state, now) == ref_view(compiled, state, now)
     names = [lv.name for lv in compiled.model.tiers.levels]
     level = compiled.model.tiers.levels[names.index(state.tier.level) if state.tier.level in names else 0]
     assert tiers.current_level(compiled, state) is level
     model = compiled.model.tiers
-    key = tiers.window_key(model, now, state.joined)
-    expected = [tiers.window_end(model, key, state.joined, compiled.tz)]
+    key = tier_windows.window_key(model, now, state.joined)
+    expected = [tier_windows.window_end(model, key, state.joined, compiled.tz)]
     expected += [d for d in ref_status_deadlines(compiled, state) if d > now]
     if model.window == "rolling_12_months" and not isinstance(model.downgrade, str) and model.downgrade.grace:
         expected.append(min(d for d in (_status(compiled, state, k) for k in range(key - 37, key + 1)) if d > now))
@@ -236,14 +237,14 @@ def test_the_level_lookup_equals_the_scan_with_thresholds_in_any_order(mins, met
     from types import SimpleNamespace as NS
 
     levels = [NS(name=f"l{i}", min=m) for i, m in enumerate(mins)]
-    plan = tiers.TierPlan(NS(levels=levels, window="calendar_year", downgrade="never"))
-    assert tiers._level(plan, metric) == tiers.level_for(levels, metric)
+    plan = TierPlan(NS(levels=levels, window="calendar_year", downgrade="never"))
+    assert tier_windows.level_of(plan, metric) == tier_windows.level_for(levels, metric)
 
 
 def test_a_ruleset_without_tiers():
     plain = compile_ruleset(RULESET.replace("tiers: %s\n", ""))
     state = MemberState("m")
-    assert tiers.plan_of(plain) is None
+    assert tier_windows.plan_of(plain) is None
     assert tiers.current_level(plain, state) is None and tiers.view(plain, state, dt.datetime(2026, 1, 1)) is None
     assert tiers.deadlines(plain, state, dt.datetime(2026, 1, 1, tzinfo=TZ)) == []
 
@@ -252,13 +253,13 @@ def test_a_replaced_model_gets_its_own_plan():
     """``dataclasses.replace`` keeps the cache dict: the plan must follow the model, not the dict."""
     this = COMPILED["calendar_year", 1]  # a status lasts to the window's end
     other = dataclasses.replace(this, model=COMPILED["calendar_year", 3].model)  # a year more, and grace
-    assert other.expiry_cache is this.expiry_cache
-    assert tiers.plan_of(other).model is other.model.tiers and tiers.plan_of(this).model is this.model.tiers
+    assert other.memo is this.memo
+    assert tier_windows.plan_of(other).model is other.model.tiers and tier_windows.plan_of(this).model is this.model.tiers
     state = MemberState("m", joined=dt.datetime(2026, 1, 1, tzinfo=TZ), tier=TierState(None, {}, {2026: 2}, {2025: 1}))
     for moment in (dt.datetime(2026, 6, 1, tzinfo=TZ), dt.datetime(2027, 6, 1, tzinfo=TZ)):
         for compiled in (this, other, this):
-            assert tiers.status_deadlines(compiled, state) == ref_status_deadlines(compiled, state)
-            assert tiers.tier_index(compiled, state, moment) == ref_tier_index(compiled, state, moment)
+            assert tier_windows.status_deadlines(compiled, state) == ref_status_deadlines(compiled, state)
+            assert tier_windows.tier_index(compiled, state, moment) == ref_tier_index(compiled, state, moment)
 
 
 def test_an_unknown_level_fails_the_same_way():

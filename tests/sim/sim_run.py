@@ -8,7 +8,7 @@ in the history's order, so the final ledger does not depend on how workers inter
   those events again with the same ids.
 - SQLite and PostgreSQL: each worker is a forked process with its own store. Runs are
   armed with a fault drawn from the seed: SIGKILL at a crash point of the store
-  (``PUNCHCARD_SQL_CRASH``: members locked, rows flushed, inside COMMIT, committed) or
+  (support/faults.py: members locked, rows flushed, inside COMMIT, committed) or
   between two events, and on PostgreSQL a dropped connection (``pg_terminate_backend``
   from another connection, just before COMMIT). A killed worker is started again from
   its last logged decision less a few events; a dropped connection is retried with the
@@ -29,6 +29,7 @@ from pathlib import Path
 from punchcard.engine import Engine, MemoryStore
 
 from sim_history import History
+from support.faults import Faults
 
 __all__ = ["Stats", "run_memory", "run_sql"]
 
@@ -90,7 +91,7 @@ class Run:
 
     start: int
     batch: int  # 1: Engine.process per event; more: Engine.process_many
-    crash: str = ""  # PUNCHCARD_SQL_CRASH for this run
+    crash: str = ""  # the crash point armed for this run (support/faults.py), "" for none
     die_after: int = 0  # SIGKILL itself after this many decisions (0: never)
     drops: tuple[int, ...] = ()  # drop the connection at these COMMITs (1-based)
 
@@ -174,12 +175,12 @@ def _after(code: int, run: Run, log: Path, stats: Stats, seed: int) -> list[str]
 def _worker(url: str, compiled, events: list[dict], run: Run, log_path: str) -> None:
     """A worker process: exit 0 when done, SIGKILLed by a fault, STORE_FAILED on a store
     failure it cannot retry past, 4 on anything else (an exception escaped)."""
-    os.environ["PUNCHCARD_SQL_CRASH"] = run.crash
     try:
         from punchcard.plugins.sql.store import SqlStore
 
         with open(log_path, "a", buffering=1) as log:
             store = SqlStore(url, batch_size=max(run.batch, 1))
+            store.faults = Faults(run.crash)
             if run.drops:
                 store.faults = DropConnection(run.drops, url, store.faults, log)
             code = _work(Engine(compiled, store=store), events, run, log)

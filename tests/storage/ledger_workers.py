@@ -4,9 +4,9 @@ from the URL (connections are never shared across processes)."""
 from __future__ import annotations
 
 import json
-import os
 
 from punchcard.engine import Engine
+from support.faults import Faults
 
 __all__ = ["redeem_at_barrier", "replay", "run_events", "start_all"]
 
@@ -40,9 +40,9 @@ def replay(url, compiled, events, batch, barrier, out_path) -> None:
 
 
 def run_events(url, compiled, events, batch, crash) -> None:
-    """Process ``events`` with a crash point armed (see punchcard.plugins.sql.faults)."""
-    os.environ["PUNCHCARD_SQL_CRASH"] = crash
+    """Process ``events`` with a crash point armed (``point[:n]``, see support/faults.py)."""
     engine = _engine(url, compiled, batch)
+    engine.store.faults = Faults(crash)
     if batch > 1:
         engine.process_many(events)
     else:

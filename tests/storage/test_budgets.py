@@ -96,7 +96,7 @@ def test_a_draw_meanwhile_that_matters_makes_the_event_run_again_locked(pg):
     decision = engine.process(purchase("ann", "a-1"))  # read 900 and drew 60; bob took 960 meanwhile
     assert opened == [False, True]
     assert decision.points == Decimal(41)  # 1 base point and the 40 the budget had left
-    assert any(s.rule == "budget:launch-bonus" and s.fired for s in decision.trace)
+    assert any(e.kind == "budget" and e.detail == {"rule": "launch-bonus", "clipped": True} for e in decision.effects)
     assert engine.store.budgets()["launch-bonus"] == LIMIT
     assert engine.store.audit().ok
 

@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 
 from punchcard.cli import app
 from punchcard.engine import Engine, MemoryStore
-from punchcard.plugins.sql.faults import Faults
 from punchcard.plugins.sql.models import ProcessedEventRow
 from punchcard.plugins.sql.store import SqlStore
 from ledger_scenarios import mixed_events
 from ledger_workers import run_events, start_all
+from support.faults import Faults
+from support.walhook import on_wal_commit
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +110,19 @@ def test_single_events_killed_around_the_commit_replay_to_the_same_ledger(backen
         store.close()
 
 
+def test_a_batch_of_duplicates_killed_at_its_commit_changed_nothing(store_urls, everything, fork):
+    """A transaction that writes nothing puts nothing in SQLite's WAL, so its COMMIT never
+    calls the WAL hook: the worker dies as that COMMIT returns, with the ledger as it was."""
+    url = store_urls.new("sqlite")
+    first = Engine(everything, store=SqlStore(url))
+    first.process_many(EVENTS[:BATCH])
+    first.store.close()
+    assert start_all(fork, run_events, [(url, everything, EVENTS[:BATCH], BATCH, "commit:1")]) == [KILLED]
+    store = SqlStore(url)
+    assert _stored(store) == _distinct_before(1)
+    store.close()
+
+
 def test_crash_points_are_checked():
     with pytest.raises(ValueError, match="unknown crash point 'flushd'"):
         Faults("flushd:2")
@@ -120,8 +134,6 @@ def test_sqlites_commit_crash_point_runs_inside_commit_after_the_transaction_is_
     """The hook the SQLite ``commit`` point dies in: called while COMMIT runs, when another
     connection can already read the transaction."""
     import sqlite3
-
-    from punchcard.plugins.sql.walhook import on_wal_commit
 
     path = str(tmp_path / "hook.db")
     conn = sqlite3.connect(path, isolation_level=None)

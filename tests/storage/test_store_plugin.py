@@ -28,7 +28,7 @@ def test_sql_urls_open_a_sql_store(plugins, store_urls):
 def test_other_urls_are_left_to_other_plugins(url):
     from punchcard.plugins import store_sql
 
-    assert store_sql.punchcard_open_store(url) is None
+    assert store_sql.punchcard_open_store(url, create=True, migrating=False) is None
 
 
 def test_unknown_urls_name_the_sql_plugin(plugins):

@@ -1,37 +1,28 @@
-"""Built-in event types: refund, redeem, redeem_reversal, adjust, tick, review_decision."""
+"""What the points lifecycle does to an event: the ledger phase of an analyst event (its
+points become a lot, an order is remembered for refunds), and the built-in events that
+move points: refund, redeem, redeem_reversal, adjust, profile and tick."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from ...compiler.codegen import EvalContext
+from ...program import Plan
 from ...runtime import calendar
-from ...runtime.decision import Effect, Outcome, Step
+from ...runtime.decision import Effect, Step
 from ...runtime.numbers import figure
 from ...runtime.run import Rejected, Run
-from ...runtime.state import ZERO, Lot, OrderRecord
-from ...schedule import note_activity, schedule_prune
+from ...runtime.state import ZERO, OrderRecord
 from .. import tiers
-from ..earning import RuleFailure, run_rule
-from ..earning_limits import round_parts
+from ..earning import order_view, reprice
+from ..gates import gate_builtin
 from . import lots as ledger
+from .upkeep import note_activity, schedule_prune
 
-__all__ = ["HANDLERS", "reprice", "keep_review_hold"]
-
-
-def _gates(run: Run) -> None:
-    from ...evaluate import run_gates
-
-    plan = run.compiled.plans[run.event.type]
-    if plan.gates:
-        run.remember()
-        review, _ = run_gates(run, plan)
-        if review:
-            raise Rejected(f"{run.event.type} needs review before it can be applied", Outcome.REVIEW)
+__all__ = ["HANDLERS", "on_event"]
 
 
 def redeem(run: Run) -> None:
-    _gates(run)
+    gate_builtin(run)
     points = run.event.fields["points"]
     if points <= 0:
         raise Rejected("points to redeem must be more than 0")
@@ -87,35 +78,6 @@ def tick(run: Run) -> None:
     run.trace.append(Step("housekeeping", "tick", True, f"{len(run.effects)} effects up to {run.now.isoformat()}"))
 
 
-def review_decision(run: Run) -> None:
-    target, verdict = run.event.fields["target"], run.event.fields["verdict"]
-    if verdict not in ("release", "void"):
-        raise Rejected("verdict must be release or void")
-    held = [(i, lot) for i, lot in enumerate(run.state.lots) if lot.order == target and lot.hold == "review"]
-    if not held:
-        raise Rejected(f"no points of event {target!r} are held for review")
-    for index, lot in held:
-        if verdict == "release":
-            run.state.put_lot(index, lot.with_(hold=None))
-            run.effects.append(Effect("release", lot.remaining, lot.id, {"review": "released"}))
-        else:
-            run.state.put_lot(index, lot.with_(hold=None, remaining=ZERO, voided=lot.voided + lot.remaining))
-            run.state.count("voided", lot.remaining)
-            run.effects.append(Effect("void", -lot.remaining, lot.id, {"review": "voided"}))
-            run.points -= lot.remaining
-    run.trace.append(Step("ledger", "review", True, f"{verdict} {len(held)} lot(s) of {target}"))
-
-
-def keep_review_hold(run: Run) -> None:
-    """An event held for review that earned nothing still awaits its decision: a lot of 0
-    points remembers the hold, so the release or void finds it and is applied, with 0 points."""
-    event_id = run.event.id
-    for lot in run.state.lots:
-        if lot.order == event_id and lot.hold == "review":
-            return  # its points are held already
-    run.state.add_lot(Lot(event_id, "earn", run.now, ZERO, ZERO, hold="review", order=event_id))
-
-
 def _past_window(run: Run, moment) -> bool:
     """The refund window, measured to the member's clock: the later of this event's time and
     the latest the member has seen. Housekeeping forgets a record only once it is past the
@@ -127,7 +89,7 @@ def _past_window(run: Run, moment) -> bool:
 
 
 def refund(run: Run) -> None:
-    _gates(run)
+    gate_builtin(run)
     order_id, amount = run.event.fields["order"], run.event.fields["amount"]
     order = run.state.orders.get(order_id)
     if order is not None and _past_window(run, order.time):
@@ -155,67 +117,31 @@ def refund(run: Run) -> None:
     run.state.put("orders", order_id, OrderRecord(
         order.id, order.type, order.time, order.fields, order.amount, order.points - clawback,
         order.refunded + amount, order.tier, order.window))
-    _lower_metric(run, order, amount, clawback)
+    tiers.on_refund(run, order, amount, clawback, lambda at: order_view(run, order, at))
 
 
-def reprice(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
-    """The order's points had it been for ``amount``: same time, same tier, same rules."""
-    compiled = run.compiled
-    plan = compiled.plans[order.type]
-    ev, m, ctx = _order_view(run, order, amount)
-    from ...evaluate import price
-
-    scratch: list[Step] = []
-    kept = price(compiled, plan, ev, m, ctx, order.tier, scratch)
-    for part in kept:
-        part.capped = part.points  # caps are not re-applied: the order keeps at most what it got
-    return round_parts(kept, compiled.model.rounding, False, scratch)
-
-
-def _order_view(run: Run, order: OrderRecord, amount: Decimal) -> tuple[dict, dict, EvalContext]:
-    """What the rules saw of the order, as if it had been for ``amount``: same time, same tier."""
-    ev = {**dict(order.fields), "amount": amount, "id": order.id, "type": order.type,
-          "member": run.state.member_id, "time": order.time}
-    m = {**run.state.profile, "id": run.state.member_id, "tier": order.tier, "balance": run.state.available(run.now)}
-    return ev, m, EvalContext(order.time, run.compiled.tz, run.state.history, None)
+def on_event(run: Run, plan: Plan) -> None:
+    """The ledger phase: the points earned become a lot (held if a gate holds the event),
+    and an order is remembered so a refund can re-price it."""
+    earned = run.earned
+    if earned > 0:
+        run.effects += ledger.add_lot(run.compiled, run.state, run.event.id, "earn", earned, run.now, run.event.id,
+                                      run.hold)
+        run.points += earned
+    if plan.is_order:
+        _record_order(run, earned)
+    note_activity(run.compiled, run.state, run.event.type, run.now)
 
 
-def _lower_metric(run: Run, order: OrderRecord, amount: Decimal, clawback: Decimal) -> None:
-    """The refund comes off the metric of the window the order counted in."""
-    model = run.compiled.model.tiers
-    if model is None or order.window is None:
-        return
-    if model.metric == "spend":
-        lowered = amount
-    elif model.metric == "points_earned":
-        lowered = clawback
-    elif isinstance(model.metric, str):
-        return  # counts are of events: a refund does not undo one
-    else:
-        lowered = _custom_metric_lowered(run, order, amount)
-        if lowered <= 0:
-            return
-    tiers.hold_levels(run.compiled, run.state, order.window, run.now)  # held levels last to the month end
-    run.state.put_tier("metric", order.window, run.state.tier.metric.get(order.window, ZERO) - lowered)
-
-
-def _custom_metric_lowered(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
-    """``{on, add}`` with ``refund`` in ``on:``: the order's ``add:`` evaluated at what was left
-    to refund and at what is left after this refund; the metric drops by the difference, as
-    the order's points do. A refund never raises the metric."""
-    fn = run.compiled.plans[order.type].metric
-    if fn is None or "refund" not in run.compiled.model.tiers.metric.on:
-        return ZERO  # the order never counted, or refunds are left out of the metric
-    left = order.amount - order.refunded
-    try:
-        # an add: that cannot be computed rejects the refund, as it rejects an order (earning.run_rule)
-        before = Decimal(run_rule(fn, *_order_view(run, order, left), "tiers.metric"))
-        after = Decimal(run_rule(fn, *_order_view(run, order, left - amount), "tiers.metric")) \
-            if amount < left else ZERO  # refunded in full: the order counts for nothing
-    except RuleFailure as exc:
-        run.trace.append(Step("tiers", "metric", False, str(exc)))
-        return ZERO
-    return max(before - after, ZERO)
+def _record_order(run: Run, points: Decimal) -> None:
+    event, state = run.event, run.state
+    window = tiers.order_window(run.compiled, state, run.now)
+    # the tier the rules saw: it only changes in a later phase
+    tier = run.member["tier"] if run.member is not None else tiers.current_name(run.compiled, state)
+    schedule_prune(run.compiled, state, event.time)
+    state.put("orders", event.id, OrderRecord(
+        event.id, event.type, event.time, tuple(event.fields.items()), event.fields["amount"], points, ZERO,
+        tier, window))
 
 
 def profile(run: Run) -> None:
@@ -232,5 +158,4 @@ HANDLERS = {
     "redeem_reversal": redeem_reversal,
     "adjust": adjust,
     "tick": tick,
-    "review_decision": review_decision,
 }

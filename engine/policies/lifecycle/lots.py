@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from ...program import Compiled, LotPlan
 from ...runtime import calendar
 from ...runtime.decision import Effect
 from ...runtime.numbers import figure
@@ -27,20 +28,20 @@ class Shortfall(Exception):
         self.have, self.need = have, need
 
 
-def lot_expiry(compiled, earned_at: dt.datetime) -> dt.datetime | None:
+def lot_expiry(compiled: Compiled, earned_at: dt.datetime) -> dt.datetime | None:
     expiry = compiled.model.points.expiry
     if isinstance(expiry, str) or expiry.after is None:
         return None
     if expiry.round_to != "none":  # rounded expiry depends only on the earning's local month
         key = (earned_at.year, earned_at.month)
-        cached = compiled.expiry_cache.get(key)
+        cached = compiled.memo.get(key)
         if cached is None:
-            cached = compiled.expiry_cache[key] = _expiry_at(compiled, expiry, earned_at)
+            cached = compiled.memo[key] = _expiry_at(compiled, expiry, earned_at)
         return cached
     return _expiry_at(compiled, expiry, earned_at)
 
 
-def _expiry_at(compiled, expiry, earned_at: dt.datetime) -> dt.datetime:
+def _expiry_at(compiled: Compiled, expiry, earned_at: dt.datetime) -> dt.datetime:
     moment = calendar.add(earned_at, expiry.after.amount, expiry.after.unit, compiled.tz)
     if expiry.round_to == "month_end":
         return calendar.month_end(moment, compiled.tz)
@@ -49,31 +50,7 @@ def _expiry_at(compiled, expiry, earned_at: dt.datetime) -> dt.datetime:
     return moment
 
 
-class _LotPlan:
-    """What every new lot of a ruleset shares, worked out once per compiled ruleset."""
-
-    __slots__ = ("pending", "rounded", "months")
-
-    def __init__(self, compiled):
-        points = compiled.model.points
-        self.pending = None if points.pending is None or points.pending.amount == 0 else points.pending  # a Duration
-        expiry = points.expiry
-        # a rounded expiry (and so its notice) depends only on the earning's local month
-        self.rounded = not isinstance(expiry, str) and expiry.after is not None and expiry.round_to != "none"
-        self.months: dict[int, tuple] = {}  # year * 12 + month -> (expires_at, notice_at)
-
-
-_PLAN = "ledger:plan"  # its key in ``compiled.expiry_cache`` (a string: its hash is kept)
-
-
-def _lot_plan(compiled) -> _LotPlan:
-    plan = compiled.expiry_cache.get(_PLAN)
-    if plan is None:
-        plan = compiled.expiry_cache[_PLAN] = _LotPlan(compiled)
-    return plan
-
-
-def _lot_dates(compiled, plan: _LotPlan, earned_at: dt.datetime) -> tuple:
+def _lot_dates(compiled: Compiled, plan: LotPlan, earned_at: dt.datetime) -> tuple:
     """(expires_at, notice_at) of a lot earned at ``earned_at``."""
     if not plan.rounded:
         expires = lot_expiry(compiled, earned_at)
@@ -86,12 +63,12 @@ def _lot_dates(compiled, plan: _LotPlan, earned_at: dt.datetime) -> tuple:
     return dates
 
 
-def add_lot(compiled, state: MemberState, lot_id: str, source: str, points: Decimal, now: dt.datetime,
+def add_lot(compiled: Compiled, state: MemberState, lot_id: str, source: str, points: Decimal, now: dt.datetime,
             order: str | None = None, hold: str | None = None, pending: bool = True) -> list[Effect]:
     """A new lot. A negative balance is paid off first from the new points."""
     debt = state.debt
     repaid = points if points < debt else debt  # min(debt, points), the same object included
-    plan = _lot_plan(compiled)
+    plan = compiled.lot_plan
     expires, notice_at = _lot_dates(compiled, plan, now)
     wait = plan.pending if pending else None
     pending_until = None if wait is None else calendar.add(now, wait.amount, wait.unit, compiled.tz)
@@ -107,15 +84,15 @@ def add_lot(compiled, state: MemberState, lot_id: str, source: str, points: Deci
     return effects
 
 
-def _notice_at(compiled, expires: dt.datetime | None) -> dt.datetime | None:
+def _notice_at(compiled: Compiled, expires: dt.datetime | None) -> dt.datetime | None:
     notice = compiled.model.points.expiry_notice
     if expires is None or notice is None:
         return None
     if compiled.model.points.expiry.round_to == "none":  # one instant per lot: nothing to share
         return calendar.add(expires, -notice.amount, notice.unit, compiled.tz)
-    cached = compiled.expiry_cache.get(expires)
+    cached = compiled.memo.get(expires)
     if cached is None:
-        cached = compiled.expiry_cache[expires] = calendar.add(expires, -notice.amount, notice.unit, compiled.tz)
+        cached = compiled.memo[expires] = calendar.add(expires, -notice.amount, notice.unit, compiled.tz)
     return cached
 
 
@@ -197,7 +174,7 @@ def expire(state: MemberState, index: int, lot: Lot, at: dt.datetime, why: str) 
     return Effect("expire", -lot.remaining, lot.id, {"at": at, "why": why})
 
 
-def inactivity_deadline(compiled, state: MemberState) -> dt.datetime | None:
+def inactivity_deadline(compiled: Compiled, state: MemberState) -> dt.datetime | None:
     if state.last_activity is None:  # checked first: it is None unless the ruleset expires on inactivity
         return None
     expiry = compiled.model.points.expiry

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ...program import Compiled
 from ...runtime import calendar
 from ...runtime.decision import Effect
 from ...runtime.state import FAR_FUTURE, ZERO, Lot, MemberState
@@ -20,7 +21,7 @@ from .lots import expire, inactivity_deadline
 __all__ = ["settle"]
 
 
-def settle(compiled, state: MemberState, now: dt.datetime) -> tuple[list[Effect], dt.datetime | None]:
+def settle(compiled: Compiled, state: MemberState, now: dt.datetime) -> tuple[list[Effect], dt.datetime | None]:
     """Release what is due, expire what has expired, send expiry notices. Effects come releases
     first, then expiries, then notices. Also returns the earliest lot deadline still ahead."""
     inactive_at = inactivity_deadline(compiled, state)
@@ -122,7 +123,7 @@ def _notice_effects(notices: dict) -> list[Effect]:
     return [Effect("expiry_notice", points, None, {"expires_at": at}) for at, points in sorted(notices.items())]
 
 
-def _inactivity_notice(compiled, state: MemberState, now: dt.datetime, deadline: dt.datetime | None,
+def _inactivity_notice(compiled: Compiled, state: MemberState, now: dt.datetime, deadline: dt.datetime | None,
                        notices: dict) -> None:
     """One notice ahead of the inactivity deadline, never twice for the same deadline."""
     if deadline is None or deadline <= now:

@@ -1,9 +1,10 @@
-"""The generated kernels against the general path, on the same events, in one run.
+"""The generated walks against the general path, on the same events, in one run.
 
-    .venv/bin/python bench/bench_kernel.py [--events 200000] [--members 5000] [--rounds 5]
+    .venv/bin/python bench/bench_walk.py [--events 200000] [--members 5000] [--rounds 5]
 
 For coffee-club and retail-tiers it compiles the ruleset twice, once as usual and once
-with every event type on the general path (``plan.kernel = None``), and replays the same
+with generation off (``specialise=False``: every event type walks its phases one by one),
+and replays the same
 generated events through both with the state handed over (``owned=True``), alternating
 the two for ``--rounds`` rounds and keeping each one's best. The collector is paused
 during a round, so the figures are the engine's own work. Both must give the same
@@ -28,10 +29,7 @@ from punchcard.engine.compiler.stages import compile_ruleset  # noqa: E402
 
 
 def general_path(path: Path):
-    compiled = compile_ruleset(path)
-    for plan in compiled.plans.values():
-        plan.kernel = None
-    return compiled
+    return compile_ruleset(path, specialise=False)
 
 
 def one_round(compiled, events: list[dict]) -> tuple[float, list]:
@@ -48,14 +46,14 @@ def one_round(compiled, events: list[dict]) -> tuple[float, list]:
 
 def bench(name: str, events: list[dict], rounds: int) -> None:
     path = ROOT / f"rulesets/{name}.yaml"
-    sides = {"general path": general_path(path), "kernels": compile_ruleset(path)}
+    sides = {"general path": general_path(path), "generated": compile_ruleset(path)}
     best, points = dict.fromkeys(sides, float("inf")), {}
     for _ in range(rounds):
         for label, compiled in sides.items():
             seconds, points[label] = one_round(compiled, events)
             best[label] = min(best[label], seconds)
-    if points["kernels"] != points["general path"]:
-        raise SystemExit(f"{name}: the kernels and the general path disagree")
+    if points["generated"] != points["general path"]:
+        raise SystemExit(f"{name}: the generated walks and the general path disagree")
     base = best["general path"]
     print(f"\n{name}: {len(events):,} events, the same points both ways")
     for label, seconds in best.items():

@@ -1,5 +1,5 @@
-"""The kernel benchmark compares like with like: the general path it times has no kernel
-left, and it refuses to report when the two disagree on points."""
+"""The walk benchmark compares like with like: the general path it times has no generated
+walk left, and it refuses to report when the two disagree on points."""
 
 import importlib.util
 from pathlib import Path
@@ -16,22 +16,22 @@ def _load(name: str):
     return module
 
 
-def test_the_general_path_has_no_kernel_and_the_usual_compile_has():
-    bench = _load("bench_kernel")
+def test_the_general_path_has_no_walk_and_the_usual_compile_has():
+    bench = _load("bench_walk")
     general = bench.general_path(ROOT / "rulesets/coffee-club.yaml")
-    assert all(plan.kernel is None for plan in general.plans.values())
-    assert bench.compile_ruleset(ROOT / "rulesets/coffee-club.yaml").plans["purchase"].kernel is not None
+    assert all(plan.walk is None for plan in general.plans.values())
+    assert bench.compile_ruleset(ROOT / "rulesets/coffee-club.yaml").plans["purchase"].walk is not None
 
 
 def test_it_reports_both_sides_on_the_same_events(capsys):
-    bench = _load("bench_kernel")
+    bench = _load("bench_walk")
     bench.bench("retail-tiers", bench.generate(300, 20, with_check_ins=True), rounds=1)
     out = capsys.readouterr().out
-    assert "the same points both ways" in out and "kernels" in out and "general path" in out
+    assert "the same points both ways" in out and "generated" in out and "general path" in out
 
 
 def test_it_refuses_to_report_when_the_two_disagree(monkeypatch):
-    bench = _load("bench_kernel")
+    bench = _load("bench_walk")
     rounds = iter(range(100))
     real = bench.one_round
 

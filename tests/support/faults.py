@@ -1,5 +1,5 @@
-"""Crash points for the crash tests: ``PUNCHCARD_SQL_CRASH=point[:n]`` makes the
-process SIGKILL itself the n-th time (default 1st) it reaches ``point``.
+"""Crash points for the crash tests: ``store.faults = Faults("point[:n]")`` makes the
+process SIGKILL itself the n-th time (default 1st) the store reaches ``point``.
 
 Points: ``locked`` (member rows locked, nothing written), ``flushed`` (all rows
 written, not committed), ``commit`` (inside the commit, its outcome unknown to the
@@ -7,8 +7,12 @@ client), ``committed`` (commit returned). ``commit`` on PostgreSQL: COMMIT sent 
 server, reply not read, so the server decides alone whether the transaction happened.
 On SQLite: killed from inside COMMIT, once the transaction is written and synced to
 the WAL and before COMMIT returns (SQLite's WAL hook, see walhook.py), so it did
-happen although the process never learnt it. Unset, this is one dictionary lookup per
-point.
+happen although the process never learnt it. A transaction that wrote nothing (a batch
+of duplicates) puts nothing in the WAL, so SQLite never calls the hook: the process
+dies as its COMMIT returns, which is the same moment for a commit that changes nothing.
+
+The store's own crash points (``punchcard.plugins.sql.store.NoFaults``) do nothing and
+cost one call each.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["CRASH_ENV", "POINTS", "Faults"]
+from .walhook import on_wal_commit
 
-CRASH_ENV = "PUNCHCARD_SQL_CRASH"
+__all__ = ["POINTS", "Faults"]
+
 POINTS = ("locked", "flushed", "commit", "committed")
 
 
@@ -27,11 +32,12 @@ def _die() -> None:
 
 
 class Faults:
-    def __init__(self, spec: str | None = None):
-        spec = os.environ.get(CRASH_ENV, "") if spec is None else spec
+    """Crash points armed at ``spec`` (``point[:n]``; empty: none armed)."""
+
+    def __init__(self, spec: str = ""):
         point, _, count = spec.partition(":")
         if point and point not in POINTS:
-            raise ValueError(f"{CRASH_ENV}: unknown crash point {point!r} (known: {', '.join(POINTS)})")
+            raise ValueError(f"unknown crash point {point!r} (known: {', '.join(POINTS)})")
         self.point, self.left = point or None, int(count or 1)
 
     def reached(self, point: str) -> bool:
@@ -50,11 +56,7 @@ class Faults:
         if self.point == "commit" and self.reached("commit"):
             if conn.dialect.name == "postgresql":
                 _send_commit_and_die(conn)
-            from .walhook import on_wal_commit
-
-            on_wal_commit(conn.connection.dbapi_connection, _die)
-            conn.commit()
-            raise RuntimeError("SQLite's WAL hook did not run inside COMMIT")
+            _commit_sqlite_and_die(conn)
         conn.commit()
 
 
@@ -63,4 +65,16 @@ def _send_commit_and_die(conn) -> None:
     raw.send_query(b"COMMIT")
     while raw.flush():
         pass
+    _die()
+
+
+def _commit_sqlite_and_die(conn) -> None:
+    raw = conn.connection.dbapi_connection
+    mode = raw.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal":  # outside WAL mode the hook never runs, writes or not
+        raise RuntimeError(f"the commit crash point needs SQLite's WAL mode, not {mode!r}")
+    on_wal_commit(raw, _die)
+    conn.commit()
+    # Reached only when COMMIT wrote no WAL frames (the hook runs for every commit that
+    # writes): a transaction that changed nothing, whose commit has no outcome to lose.
     _die()

@@ -1,0 +1,187 @@
+"""The compiled program: plain data, built once per ruleset by :mod:`engine.compiler`.
+
+Everything the runtime and the policies read about a ruleset lives here: one
+:class:`Plan` per event type (its gates, rules, streaks and the phases it walks), and
+the member-independent parts of the tiers, caps, budgets and lots worked out once.
+This module imports nothing of the runtime, so every module can name :class:`Compiled`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import networkx as nx
+
+from punchcard.dsl.check import CheckedRuleset
+from punchcard.dsl.duration import Duration
+from punchcard.dsl.model import Earning, Points, Ruleset, Tiers
+
+__all__ = ["Compiled", "Plan", "Rule", "Gate", "Reads", "CapSpec", "LimitPlan", "TierPlan", "LotPlan", "cap_key"]
+
+Reads = tuple[tuple[str, str, str], ...]  # ("event"|"member"|"let", name, label) for the trace
+ExprFn = Callable[..., Any]  # generated from the checked tree: (ev, m, ctx) -> value
+
+
+@dataclass
+class Rule:
+    """An earning rule (or the base) ready to run."""
+
+    id: str
+    kind: str  # base | multiply | bonus
+    decide: ExprFn  # when, unless and value in one generated call (codegen.NOT_WHEN / UNLESS)
+    group: str | None = None
+    when_text: str | None = None
+    reads: Reads = ()
+    when_note: str = field(init=False)  # the trace's note, written once
+
+    def __post_init__(self) -> None:
+        self.when_note = f"when: {self.when_text}" if self.when_text else ""
+
+
+@dataclass
+class Gate:
+    """A fraud or compliance rule that runs before earning."""
+
+    id: str
+    kind: str  # fraud | forbid
+    action: str
+    when: ExprFn
+    when_text: str
+    reason: str | None = None
+    reads: Reads = ()
+
+
+@dataclass
+class Plan:
+    """Everything that runs for one event type, in the phase order the rule graph fixes."""
+
+    event_type: str
+    gates: list[Gate] = field(default_factory=list)
+    bases: list[Rule] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    metric: ExprFn | None = None
+    streaks: list[Any] = field(default_factory=list)  # (Streak model, when fn, {id(reward): bonus fn})
+    achievements: list[Any] = field(default_factory=list)  # (Achievement model, when fn, bonus fn)
+    order: list[str] = field(default_factory=list)  # topological order of rule-graph nodes
+    phases: tuple[str, ...] = ()  # the policies an event of this type walks through, in order
+    is_order: bool = False  # carries a money amount, so it can be refunded
+    walk: Callable[..., None] | None = None  # the phases as one generated function; None: walked one by one
+    walk_source: str = ""  # the generated function's source, for ``punchcard explain --source``
+
+
+def cap_key(index: int) -> str:
+    return f"cap:{index}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: each spec exists once per ruleset
+class CapSpec:
+    """A cap with what every event would otherwise work out again."""
+
+    index: int
+    key: str  # where the member's usage is kept in ``state.caps``
+    label: str  # how the trace names it
+    rule: str | None
+    period: str | None  # None: per event
+    max_points: Decimal | None
+    max_times: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPlan:
+    """A ruleset's caps and budgets in the order they apply."""
+
+    rule_caps: tuple[CapSpec, ...]
+    budgets: tuple[tuple[str, Decimal, str], ...]  # (rule, max_points, trace label)
+    total_caps: tuple[CapSpec, ...]
+
+    @classmethod
+    def of(cls, earning: Earning) -> LimitPlan:
+        specs = [CapSpec(i, cap_key(i), f"cap:{cap.rule or 'total'}/{cap.period}", cap.rule,
+                         None if cap.per == "event" or cap.period == "event" else cap.period, cap.max_points,
+                         cap.max_times) for i, cap in enumerate(earning.caps)]
+        return cls(tuple(s for s in specs if s.rule is not None),
+                   tuple((b.rule, b.max_points, f"budget:{b.rule}") for b in earning.budgets),
+                   tuple(s for s in specs if s.rule is None))
+
+
+class TierPlan:
+    """The member-independent part of a ruleset's tiers, worked out once.
+
+    ``keep_until`` / ``end_until`` hold, per window key, when a window's level stops
+    counting with and without ``keep_through``; ``ends`` when the window itself ends.
+    The tiers policy fills them on first use, and only for calendar and rolling windows:
+    an anniversary window depends on when the member joined."""
+
+    __slots__ = ("model", "levels", "names", "mins", "rank", "ascending", "calendar", "rolling",
+                 "never", "grace", "shared", "ends", "keep_until", "end_until", "ahead")
+
+    def __init__(self, tiers: Tiers) -> None:
+        self.model = tiers
+        self.levels = tuple(tiers.levels)
+        self.names = tuple(level.name for level in self.levels)
+        self.mins = tuple(level.min for level in self.levels)
+        self.rank: dict[str, int] = {}
+        for i, name in enumerate(self.names):
+            self.rank.setdefault(name, i)  # names.index() finds the first
+        self.ascending = all(a <= b for a, b in zip(self.mins, self.mins[1:], strict=False))
+        self.calendar = tiers.window == "calendar_year"
+        self.rolling = tiers.window == "rolling_12_months"
+        self.never = isinstance(tiers.downgrade, str)
+        self.grace = not self.never and tiers.downgrade.grace is not None  # type: ignore[union-attr]
+        self.shared = tiers.window != "anniversary_year"  # deadlines the same for every member
+        self.ends: dict[int, dt.datetime] = {}
+        self.keep_until: dict[int, dt.datetime] = {}
+        self.end_until: dict[int, dt.datetime] = {}
+        # per level index: (next level's name, its threshold), or None at the top
+        self.ahead = tuple((self.names[i + 1], self.mins[i + 1]) if i + 1 < len(self.levels) else None
+                           for i in range(len(self.levels)))
+
+
+class LotPlan:
+    """What every new lot of a ruleset shares, worked out once."""
+
+    __slots__ = ("pending", "rounded", "months")
+
+    def __init__(self, points: Points) -> None:
+        self.pending = None if points.pending is None or points.pending.amount == 0 else points.pending
+        expiry = points.expiry
+        # a rounded expiry (and so its notice) depends only on the earning's local month
+        self.rounded = not isinstance(expiry, str) and expiry.after is not None and expiry.round_to != "none"
+        self.months: dict[int, tuple[dt.datetime | None, dt.datetime | None]] = {}  # year*12+month -> dates
+
+
+@dataclass
+class Compiled:
+    """A checked ruleset compiled for the runtime: plans per event type and what they share."""
+
+    model: Ruleset
+    checked: CheckedRuleset
+    tz: ZoneInfo
+    graph: nx.DiGraph
+    schema: Any  # runtime.events.EventSchema: parses raw events for this ruleset
+    plans: dict[str, Plan] = field(default_factory=dict)
+    functions: dict[Any, ExprFn] = field(default_factory=dict)
+    history_span: Duration | None = None
+    history_types: frozenset[str] = frozenset()
+    source: str = ""  # the generated Python, for ``punchcard explain --source``
+    reads_balance: bool = False
+    specialised: bool = True  # each event type's phases generated as one function (compile's switch)
+    memo: dict[Any, Any] = field(default_factory=dict)  # per-ruleset results the runtime keeps (expiry dates ...)
+    label: str = field(init=False)  # id@version, on every decision
+    tier_plan: TierPlan | None = field(init=False)
+    limit_plan: LimitPlan = field(init=False)
+    lot_plan: LotPlan = field(init=False)
+    tier_multipliers: dict[str | None, Decimal] = field(init=False)  # level name -> earn multiplier
+
+    def __post_init__(self) -> None:
+        self.label = self.model.label
+        self.tier_plan = TierPlan(self.model.tiers) if self.model.tiers is not None else None
+        self.limit_plan = LimitPlan.of(self.model.earning)
+        self.lot_plan = LotPlan(self.model.points)
+        levels = self.model.tiers.levels if self.model.tiers is not None else ()
+        self.tier_multipliers = {level.name: level.earn_multiplier for level in levels}
