@@ -20,8 +20,8 @@ events per second, p50, p99 and the slowest event, and the ratio to the baseline
 from __future__ import annotations
 
 import argparse
-import gc
 import datetime as dt
+import gc
 import random
 import statistics
 import sys

@@ -8,9 +8,9 @@ shared by the checker, the printer and the code generator without copies.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterator
 
 __all__ = [
     "Node",
@@ -41,7 +41,7 @@ class Node:
     line: int = field(default=1, kw_only=True, compare=False, repr=False)
     column: int = field(default=1, kw_only=True, compare=False, repr=False)
 
-    def children(self) -> tuple["Node", ...]:
+    def children(self) -> tuple[Node, ...]:
         return ()
 
 

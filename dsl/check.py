@@ -9,13 +9,13 @@ the sources for rendering errors.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import networkx as nx
 
 from . import ast
-from .checker import ERROR, ExprChecker, Scope, SchemaView, did_you_mean
+from .checker import ERROR, ExprChecker, SchemaView, Scope, did_you_mean
 from .cost import cost_diagnostics
 from .errors import Code, Diagnostic, PunchcardError, sort_diagnostics
 from .functions import FunctionSpec, function_table
@@ -71,7 +71,7 @@ class CheckedRuleset:
     def ok(self) -> bool:
         return self.model is not None and not self.errors
 
-    def raise_for_errors(self) -> "CheckedRuleset":
+    def raise_for_errors(self) -> CheckedRuleset:
         if not self.ok:
             raise PunchcardError(self.errors or self.diagnostics, self.sources)
         return self

@@ -10,14 +10,29 @@ gives one message.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from . import ast
 from .errors import Code, Diagnostic, Span
 from .functions import AGGREGATES, FunctionSpec
-from .types import (BOOL, DATE, DATETIME, DURATION, MONEY, NOTHING, NUMBER, STRING, TIME, Type,
-                    arithmetic_result, comparable, is_numeric, list_of, unify)
+from .types import (
+    BOOL,
+    DATE,
+    DATETIME,
+    DURATION,
+    MONEY,
+    NOTHING,
+    NUMBER,
+    STRING,
+    TIME,
+    Type,
+    arithmetic_result,
+    comparable,
+    is_numeric,
+    list_of,
+    unify,
+)
 
 __all__ = ["ERROR", "Scope", "SchemaView", "ExprChecker", "ENVELOPE_FIELDS", "MEMBER_BUILTINS", "did_you_mean"]
 

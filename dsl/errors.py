@@ -7,9 +7,9 @@ collected (never stopped at the first), sorted by position and rendered as
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Iterable
 
 __all__ = [
     "Code",
@@ -59,7 +59,7 @@ class Span:
     line: int = 0  # 0: the file as a whole, no position inside it (a file that is not there)
     column: int = 0
 
-    def shifted(self, line_offset: int, column: int) -> "Span":
+    def shifted(self, line_offset: int, column: int) -> Span:
         return replace(self, line=self.line + line_offset, column=column)
 
 

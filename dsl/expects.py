@@ -4,7 +4,8 @@ them. A typo is found here, at its place, not when the test runs and fails."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from .checker import did_you_mean
 from .errors import Code, Diagnostic
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["expect_diagnostics"]
 
 
-def expect_diagnostics(state: "CheckedRuleset", expect: Any, path: tuple) -> Iterator[Diagnostic]:
+def expect_diagnostics(state: CheckedRuleset, expect: Any, path: tuple) -> Iterator[Diagnostic]:
     """Diagnostics for one ``expect:`` mapping at ``path`` (on a test or on one of its events)."""
     if not isinstance(expect, dict):
         return
@@ -28,7 +29,7 @@ def expect_diagnostics(state: "CheckedRuleset", expect: Any, path: tuple) -> Ite
     yield from _names(state, expect, path)
 
 
-def _names(state: "CheckedRuleset", expect: dict, path: tuple) -> Iterator[Diagnostic]:
+def _names(state: CheckedRuleset, expect: dict, path: tuple) -> Iterator[Diagnostic]:
     model = state.model
     tiers = [level.name for level in model.tiers.levels] if model.tiers else []
     badges = sorted({a.badge for a in model.achievements if a.badge})

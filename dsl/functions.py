@@ -12,9 +12,10 @@ first argument names an event type, so the checker handles them itself
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .types import BOOL, DATE, DATETIME, MONEY, NUMBER, STRING, TIME, Type, is_numeric, unify
 

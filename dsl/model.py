@@ -18,8 +18,16 @@ from punchcard.grammar import reserved_words
 
 from .duration import Duration, DurationField
 from .types import FIELD_TYPES
-from .vocabulary import BUILTIN_EVENTS, EXPECT_KEYS, FACT_KEYWORDS, MAX_STEP_PLACES, MINOR_UNITS, OPTIONAL, \
-    STATED_KEYS, field_base_type
+from .vocabulary import (
+    BUILTIN_EVENTS,
+    EXPECT_KEYS,
+    FACT_KEYWORDS,
+    MAX_STEP_PLACES,
+    MINOR_UNITS,
+    OPTIONAL,
+    STATED_KEYS,
+    field_base_type,
+)
 
 __all__ = [
     "Expr",
@@ -211,7 +219,7 @@ class MetricSum(_Strict):
 
 
 class Tiers(_Strict):
-    metric: Union[Literal["spend", "points_earned"], Annotated[str, Field(pattern=r"^count\([a-z_]+\)$")], MetricSum]
+    metric: Literal["spend", "points_earned"] | Annotated[str, Field(pattern=r"^count\([a-z_]+\)$")] | MetricSum
     window: Literal["calendar_year", "rolling_12_months", "anniversary_year"] = "calendar_year"
     levels: list[TierLevel] = Field(min_length=1)
     upgrade: Literal["immediate"] = "immediate"

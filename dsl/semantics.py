@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["build_dependency_graph", "check_semantics", "constant_value", "duration_at_least"]
 
 
-def build_dependency_graph(state: "CheckedRuleset") -> nx.DiGraph:
+def build_dependency_graph(state: CheckedRuleset) -> nx.DiGraph:
     """Edges run from a reader (rule, let) to what it reads (let, field)."""
     graph = nx.DiGraph()
     for name, node in state.lets.items():
@@ -48,7 +49,7 @@ def _add_reads(graph: nx.DiGraph, reader: str, node: ast.Node) -> None:
             graph.add_edge(reader, f"let:{child.id}")
 
 
-def check_semantics(state: "CheckedRuleset") -> list[Diagnostic]:
+def check_semantics(state: CheckedRuleset) -> list[Diagnostic]:
     for name in state.lets:  # second pass: lets defined later than their readers
         for used in state.let_uses.get(name, ()):
             state.graph.add_edge(f"let:{name}", f"let:{used}")
@@ -57,7 +58,7 @@ def check_semantics(state: "CheckedRuleset") -> list[Diagnostic]:
     return [d for check in checks for d in check(state)]
 
 
-def _cycles(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _cycles(state: CheckedRuleset) -> Iterator[Diagnostic]:
     lets = state.graph.subgraph(n for n in state.graph if n.startswith("let:"))
     for cycle in sorted(nx.simple_cycles(lets), key=lambda c: sorted(c)):
         names = [n.removeprefix("let:") for n in cycle]
@@ -77,7 +78,7 @@ def _all_ids(model: Ruleset) -> Iterator[tuple[tuple, str]]:
             yield prefix + (i, "id"), item.id
 
 
-def _duplicate_ids(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _duplicate_ids(state: CheckedRuleset) -> Iterator[Diagnostic]:
     seen: dict[str, tuple] = {}
     for path, rule_id in _all_ids(state.model):
         if rule_id in seen:
@@ -88,7 +89,7 @@ def _duplicate_ids(state: "CheckedRuleset") -> Iterator[Diagnostic]:
             seen[rule_id] = path
 
 
-def _references(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _references(state: CheckedRuleset) -> Iterator[Diagnostic]:
     rules = [r.id for r in state.model.earning.rules] + ["base"]
     for section in ("caps", "budgets"):
         for i, item in enumerate(getattr(state.model.earning, section)):
@@ -98,7 +99,7 @@ def _references(state: "CheckedRuleset") -> Iterator[Diagnostic]:
                                  hint=did_you_mean(item.rule, rules) or f"earning rules: {', '.join(rules)}")
 
 
-def _durations_in_place(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _durations_in_place(state: CheckedRuleset) -> Iterator[Diagnostic]:
     """A duration is written where it is used, right of + or - or as within:; anywhere else
     it has no value for generated code to compute, so ``check`` refuses it, at the duration."""
     trees = [(path, expr.node) for path, expr in state.exprs.items()]
@@ -122,7 +123,7 @@ def _misplaced_durations(tree: ast.Node) -> list[ast.Node]:
     return [n for n in ast.walk(tree) if isinstance(n, ast.DurationLit) and id(n) not in allowed]
 
 
-def _earning_types(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _earning_types(state: CheckedRuleset) -> Iterator[Diagnostic]:
     """Earning runs on the ruleset's own event types: a built-in event (redeem, refund, ...)
     is handled by the ledger and never reaches an earning rule, so naming one is a mistake."""
     earning = state.model.earning
@@ -136,7 +137,7 @@ def _earning_types(state: "CheckedRuleset") -> Iterator[Diagnostic]:
                                  state.source.value((*path, "on", j)).span, hint="list your own event types under on:, such as purchase")
 
 
-def _tiers(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _tiers(state: CheckedRuleset) -> Iterator[Diagnostic]:
     tiers = state.model.tiers
     if tiers is None:
         return
@@ -157,7 +158,7 @@ def _tiers(state: "CheckedRuleset") -> Iterator[Diagnostic]:
     yield from _metric_types(state, tiers.metric)
 
 
-def _metric_types(state: "CheckedRuleset", metric) -> Iterator[Diagnostic]:
+def _metric_types(state: CheckedRuleset, metric) -> Iterator[Diagnostic]:
     """Of the built-in types only a refund changes an ``{on, add}`` metric: it re-evaluates the
     refunded order's ``add:`` (engine.builtins), so it needs an order type (a money ``amount``) beside it."""
     if isinstance(metric, str):
@@ -177,7 +178,7 @@ def _metric_types(state: "CheckedRuleset", metric) -> Iterator[Diagnostic]:
                          hint="list the order types too, e.g. on: [purchase, refund]")
 
 
-def _rounding_stated(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _rounding_stated(state: CheckedRuleset) -> Iterator[Diagnostic]:
     """Rounding changes what members get, so every ruleset says how it rounds."""
     if isinstance(state.raw.data, dict) and "rounding" not in state.raw.data:
         yield Diagnostic(Code.SCHEMA_ERROR, "the ruleset does not say how points are rounded",
@@ -186,7 +187,7 @@ def _rounding_stated(state: "CheckedRuleset") -> Iterator[Diagnostic]:
                               "rule|event; the unit to round to)")
 
 
-def _stacking_stated(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _stacking_stated(state: CheckedRuleset) -> Iterator[Diagnostic]:
     """``stacking:`` is never implied where it changes the points: two or more multipliers
     (add or multiply), or two or more rules in one group (best or add). Bonuses alone add."""
     data = state.raw.data.get("earning") if isinstance(state.raw.data, dict) else None
@@ -214,7 +215,7 @@ def duration_at_least(actual: Duration, required: Duration) -> bool:
     return actual.approx_days() >= required.approx_days()
 
 
-def _compliance(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _compliance(state: CheckedRuleset) -> Iterator[Diagnostic]:
     require, points = state.model.compliance.require, state.model.points
     expiry = points.expiry
     if require.min_expiry is not None and expiry != "never":
@@ -234,7 +235,7 @@ def _compliance(state: "CheckedRuleset") -> Iterator[Diagnostic]:
                          "refunds.clawback is none", state.source.value(("points", "refunds", "clawback")).span)
 
 
-def _tests(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _tests(state: CheckedRuleset) -> Iterator[Diagnostic]:
     known = state.schema.events
     for i, test in enumerate(state.model.tests):
         for j, event in enumerate(test.events):
@@ -270,7 +271,7 @@ def constant_value(node: ast.Node):
     return None
 
 
-def _warnings(state: "CheckedRuleset") -> Iterator[Diagnostic]:
+def _warnings(state: CheckedRuleset) -> Iterator[Diagnostic]:
     for path, expr in state.exprs.items():
         if path[-1] == "when" and constant_value(_inline_lets(expr.node, state)) is False:
             yield Diagnostic(Code.NEVER_FIRES, f"{expr.owner.split(':', 1)[-1]} can never fire: when: is always false",
@@ -285,7 +286,7 @@ def _warnings(state: "CheckedRuleset") -> Iterator[Diagnostic]:
                              Severity.WARNING, hint="remove it, or use it in a rule")
 
 
-def _inline_lets(node: ast.Node, state: "CheckedRuleset", depth: int = 0) -> ast.Node:
+def _inline_lets(node: ast.Node, state: CheckedRuleset, depth: int = 0) -> ast.Node:
     if isinstance(node, ast.Name) and node.id in state.lets and depth < 16:
         return _inline_lets(state.lets[node.id], state, depth + 1)
     return node

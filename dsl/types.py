@@ -35,7 +35,7 @@ __all__ = [
 @dataclass(frozen=True)
 class Type:
     name: str
-    item: "Type | None" = None
+    item: Type | None = None
 
     def __str__(self) -> str:
         return f"list of {self.item}" if self.name == "list" else self.name

@@ -21,8 +21,9 @@ import dataclasses
 import logging
 import random
 import time
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .evaluate import Clock, evaluate, new_member
 from .hooks import EngineHooks

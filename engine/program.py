@@ -117,8 +117,23 @@ class TierPlan:
     The tiers policy fills them on first use, and only for calendar and rolling windows:
     an anniversary window depends on when the member joined."""
 
-    __slots__ = ("model", "levels", "names", "mins", "rank", "ascending", "calendar", "rolling",
-                 "never", "grace", "shared", "ends", "keep_until", "end_until", "ahead")
+    __slots__ = (
+        "ahead",
+        "ascending",
+        "calendar",
+        "end_until",
+        "ends",
+        "grace",
+        "keep_until",
+        "levels",
+        "mins",
+        "model",
+        "names",
+        "never",
+        "rank",
+        "rolling",
+        "shared",
+    )
 
     def __init__(self, tiers: Tiers) -> None:
         self.model = tiers
@@ -145,7 +160,7 @@ class TierPlan:
 class LotPlan:
     """What every new lot of a ruleset shares, worked out once."""
 
-    __slots__ = ("pending", "rounded", "months")
+    __slots__ = ("months", "pending", "rounded")
 
     def __init__(self, points: Points) -> None:
         self.pending = None if points.pending is None or points.pending.amount == 0 else points.pending

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .runtime.decision import Decision
 from .runtime.events import Event
@@ -92,7 +93,7 @@ class Processor(Protocol):
 class UnitOfWork(Protocol):
     private_states: bool  # load_member's states are copies nobody else holds: the engine may change them
 
-    def __enter__(self) -> "UnitOfWork": ...
+    def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, *exc) -> None: ...
 
@@ -146,7 +147,7 @@ class BaseStore:
 class _MemoryUnit(BaseUnit):
     private_states = True  # load_member hands out a clone
 
-    def __init__(self, store: "MemoryStore", member_id: str):
+    def __init__(self, store: MemoryStore, member_id: str):
         self.store, self.member_id = store, member_id
         self._writes: list = []
         self._lock = store._member_lock(member_id)

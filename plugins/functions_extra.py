@@ -9,8 +9,8 @@ exactly as a third-party plugin would add its own.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Sequence
 
 from punchcard.dsl.functions import FunctionSpec
 from punchcard.dsl.types import DATE, MONEY, NUMBER, Type, is_numeric, unify

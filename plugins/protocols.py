@@ -6,8 +6,9 @@ build them; ``isinstance`` checks the attributes are there, not their types.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Scorer", "Messenger", "AuditReport", "AuditableStore", "MigratableStore"]
 

@@ -11,8 +11,18 @@ The front door::
 
 from punchcard.api import Engine, check, check_many, check_text, compile, load_checked, ruleset_json_schema
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
-from punchcard.engine import (Compiled, Decision, Effect, Event, EventError, MemberState, MemoryStore, Outcome,
-                              evaluate, new_member)
+from punchcard.engine import (
+                              Compiled,
+                              Decision,
+                              Effect,
+                              Event,
+                              EventError,
+                              MemberState,
+                              MemoryStore,
+                              Outcome,
+                              evaluate,
+                              new_member,
+)
 from punchcard.engine.store import StoreError
 
 __version__ = "0.1.0"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -48,7 +48,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+    version: bool | None = typer.Option(None, "--version", callback=_version, is_eager=True,
                                            help="Print the version and exit."),
 ) -> None:
     """Loyalty programs whose rules are data: check, test, explain and dry-run rulesets."""
@@ -68,7 +68,7 @@ def store_option(required: bool = True) -> Any:
 OLD_STORE_ARGUMENT = {"allow_extra_args": True}
 
 
-def pick_store(option: Optional[str], extra: list[str]) -> str:
+def pick_store(option: str | None, extra: list[str]) -> str:
     """The store URL from ``--store``, or from the older positional spelling with a note."""
     if len(extra) > 1 or (option and extra):
         raise typer.BadParameter("give the store once, as --store URL", param_hint="'--store'")
@@ -81,7 +81,7 @@ def pick_store(option: Optional[str], extra: list[str]) -> str:
     return option
 
 
-def format_option(default: str = "text", old_names: Optional[dict[str, str]] = None,
+def format_option(default: str = "text", old_names: dict[str, str] | None = None,
                   help: str = "text for people, json for machines.") -> Any:
     """``--format text|json``; ``old_names`` maps former names (still accepted, with a note)."""
     aliases = old_names or {}

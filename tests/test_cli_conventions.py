@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import typer
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import punchcard

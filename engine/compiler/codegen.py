@@ -11,8 +11,9 @@ which the engine reports as "not known" for the rule that read it; any other fai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from punchcard.dsl import ast
 from punchcard.dsl.functions import FunctionSpec
@@ -54,7 +55,7 @@ class CodeGen:
             self.sources.append(self._rule_source(i, *rules[key]))
         namespace = self._namespace()
         code = compile("\n".join(self.sources), "<punchcard ruleset>", "exec")
-        exec(code, namespace)  # noqa: S102 - source generated above from the checked tree only
+        exec(code, namespace)
         built = {key: namespace[f"_x{i}"] for i, key in enumerate(keys)}
         built.update({key: namespace[f"_r{i}"] for i, key in enumerate(rule_keys)})
         return built

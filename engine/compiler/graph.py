@@ -34,7 +34,7 @@ def _add(graph: nx.DiGraph, node: str, phase: str, on=None, label: str | None = 
     graph.add_node(node, phase=phase, on=tuple(on) if on else None, label=label or node)
 
 
-def build_rule_graph(checked: "CheckedRuleset") -> nx.DiGraph:
+def build_rule_graph(checked: CheckedRuleset) -> nx.DiGraph:
     model, graph = checked.model, nx.DiGraph()
     for hub, phase in _HUBS.items():
         _add(graph, hub, phase)
@@ -60,7 +60,7 @@ def build_rule_graph(checked: "CheckedRuleset") -> nx.DiGraph:
     return graph
 
 
-def _gamification(graph: nx.DiGraph, checked: "CheckedRuleset") -> None:
+def _gamification(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
     """Every streak and achievement is a node, whether or not it has an expression."""
     model = checked.model
     for kind, items in (("streak", model.streaks), ("achievement", model.achievements)):
@@ -69,14 +69,14 @@ def _gamification(graph: nx.DiGraph, checked: "CheckedRuleset") -> None:
                 _add(graph, f"{kind}:{item.id}", "streaks", item.on)
 
 
-def _facts(graph: nx.DiGraph, checked: "CheckedRuleset") -> None:
+def _facts(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
     for name, node in checked.lets.items():
         _add(graph, f"let:{name}", "facts")
     for name, node in checked.lets.items():
         _reads(graph, f"let:{name}", node, checked)
 
 
-def _reads(graph: nx.DiGraph, reader: str, node: ast.Node, checked: "CheckedRuleset") -> None:
+def _reads(graph: nx.DiGraph, reader: str, node: ast.Node, checked: CheckedRuleset) -> None:
     for child in ast.walk(node):
         path = ast.path_of(child)
         if isinstance(child, ast.Name) and child.id in checked.lets:
@@ -93,7 +93,7 @@ def _reads(graph: nx.DiGraph, reader: str, node: ast.Node, checked: "CheckedRule
             graph.add_edge(fact, reader)
 
 
-def _chain_phases(graph: nx.DiGraph, checked: "CheckedRuleset") -> None:
+def _chain_phases(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
     for node, data in list(graph.nodes(data=True)):
         if data["phase"] == "gates" and node != "gates":
             graph.add_edge(node, "gates")

@@ -12,8 +12,8 @@ executable plan per event type.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 import networkx as nx
@@ -96,7 +96,7 @@ STAGES: list[tuple[str, Callable[[_State], None]]] = [
 ]
 
 
-def compile_ruleset(ruleset: "str | os.PathLike | CheckedRuleset", functions: Sequence[FunctionSpec] | None = None,
+def compile_ruleset(ruleset: str | os.PathLike | CheckedRuleset, functions: Sequence[FunctionSpec] | None = None,
                     *, plugins: EngineHooks | None = None, specialise: bool = True) -> Compiled:
     """Compile a ruleset given as a path, YAML text, or an already checked ruleset.
 
@@ -115,7 +115,7 @@ def compile_ruleset(ruleset: "str | os.PathLike | CheckedRuleset", functions: Se
     return state.compiled
 
 
-def _checked(ruleset: "str | os.PathLike | CheckedRuleset", functions: Sequence[FunctionSpec] | None,
+def _checked(ruleset: str | os.PathLike | CheckedRuleset, functions: Sequence[FunctionSpec] | None,
              plugins: EngineHooks | None) -> CheckedRuleset:
     if isinstance(ruleset, CheckedRuleset):
         return ruleset

@@ -33,7 +33,7 @@ def new_partial(index: int, sides) -> Partial:
 class Changes:
     """The events whose decisions differ between the new ruleset and the old, for one member."""
 
-    __slots__ = ("count", "points", "outcome", "sample")
+    __slots__ = ("count", "outcome", "points", "sample")
 
     def __init__(self):
         self.count, self.points, self.outcome = 0, False, False

@@ -27,9 +27,9 @@ so ``--workers N`` and Dask give the same figures as ``--workers 1``.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable
 
 __all__ = ["Plan", "Use", "check_pass", "demand_of", "MAX_PASSES"]
 
@@ -65,7 +65,7 @@ class Plan:
         return out
 
     @classmethod
-    def from_uses(cls, uses: list[Use]) -> "Plan":
+    def from_uses(cls, uses: list[Use]) -> Plan:
         steps: dict[str, tuple[list, list]] = {}
         for use in uses:
             keys, totals = steps.setdefault(use.rule, ([], []))

@@ -21,10 +21,11 @@ import io
 import json
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 __all__ = ["InputError", "RowError", "SUFFIXES", "Source", "STDIN", "is_stdin", "detect", "open_text", "open_source",
            "read_rows", "load_json", "json_row", "columns_of", "uncompressed_size", "normalize_value", "group_reason",
@@ -135,7 +136,7 @@ def _sniff(path: Path, gz: bool) -> str:
 def open_text(path: Path, gz: bool) -> io.TextIOBase:
     if gz:
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, "r", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
 
 
 def uncompressed_size(path: Path) -> int:

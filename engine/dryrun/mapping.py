@@ -20,9 +20,10 @@ need help: an empty cell is a missing value, so an optional field may be blank.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

@@ -46,8 +46,24 @@ def tick_id(member: str) -> str:
 class SideRun:
     """One ruleset's replay of one member. ``record``: keep every decision, for ``observe``."""
 
-    __slots__ = ("side", "compiled", "budgets", "state", "opening", "seed_error", "processed", "uses",
-                 "kept", "issued", "events", "head", "last", "last_at", "decisions", "tick")
+    __slots__ = (
+        "budgets",
+        "compiled",
+        "decisions",
+        "events",
+        "head",
+        "issued",
+        "kept",
+        "last",
+        "last_at",
+        "opening",
+        "processed",
+        "seed_error",
+        "side",
+        "state",
+        "tick",
+        "uses",
+    )
 
     def __init__(self, side, record: bool = False):
         self.side, self.compiled, self.budgets = side, side.compiled, side.budgets

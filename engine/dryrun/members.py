@@ -16,10 +16,11 @@ reached in the tier window the replay starts in.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from punchcard.engine.evaluate import new_member
 from punchcard.engine.policies import tier_windows

@@ -49,7 +49,7 @@ class BadRows:
     def _trim(self) -> None:
         self.rows = sorted(self.rows)[:BAD_ROW_SAMPLE]
 
-    def merge(self, other: "BadRows") -> None:
+    def merge(self, other: BadRows) -> None:
         self.count += other.count
         for key, (rows, example) in other.by_reason.items():
             self._group(key, rows, example)
@@ -91,7 +91,7 @@ class Leaders:
         self.members.sort(key=MemberSummary.order)
         del self.members[self.size:]
 
-    def merge(self, other: "Leaders") -> None:
+    def merge(self, other: Leaders) -> None:
         for summary in other.members:
             if self.admits(summary.score, summary.member):
                 self.add(summary)
@@ -108,7 +108,7 @@ class Partial:
     changed_count: Counter = field(default_factory=Counter)  # members, and by what changed
     events: int = 0
 
-    def merge(self, other: "Partial") -> None:
+    def merge(self, other: Partial) -> None:
         for mine, theirs in zip(self.tallies, other.tallies):
             mine.merge(theirs)
         self.bad.merge(other.bad)

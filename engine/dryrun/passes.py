@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .account import new_partial
 from .budgets import MAX_PASSES, Plan, check_pass

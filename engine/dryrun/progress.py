@@ -28,7 +28,7 @@ class RichProgress:
                             TimeRemainingColumn(), console=console, transient=False)
         self.task = None
 
-    def __enter__(self) -> "RichProgress":
+    def __enter__(self) -> RichProgress:
         self.bar.start()
         return self
 

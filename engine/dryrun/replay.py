@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
-from typing import Callable
 
 from .account import Changes, account_member, new_partial
 from .formats import group_reason

@@ -136,7 +136,7 @@ class Scan:
             self.last = moment
         return True
 
-    def merge(self, other: "Scan") -> None:
+    def merge(self, other: Scan) -> None:
         self.bad.merge(other.bad)
         self.rows += other.rows
         self.filtered += other.filtered

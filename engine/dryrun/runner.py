@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from punchcard.dsl.functions import FunctionSpec
 from punchcard.engine.compiler.stages import compile_ruleset

@@ -19,10 +19,10 @@ import heapq
 import math
 import random
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from itertools import accumulate
-from typing import Iterator
 
 from punchcard.engine.program import Compiled
 

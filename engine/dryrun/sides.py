@@ -10,11 +10,11 @@ once.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from punchcard.dsl.functions import FunctionSpec
@@ -78,5 +78,5 @@ class Side:
                 plan = _PLANS[self.plan_ref] = pickle.load(handle)
         return plan
 
-    def with_plan(self, plan_ref: Plan | str) -> "Side":
+    def with_plan(self, plan_ref: Plan | str) -> Side:
         return Side(self.spec, self.month_tz_name, plan_ref, self.functions)

@@ -12,8 +12,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from punchcard.engine.runtime.display import shown
 from punchcard.engine.runtime.decision import to_jsonable
+from punchcard.engine.runtime.display import shown
 
 from .sections import TOTAL_LABELS
 

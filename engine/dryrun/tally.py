@@ -228,7 +228,7 @@ class Tally:
             self.lifetime[key] += value
 
     # -- merging -------------------------------------------------------------------------
-    def merge(self, other: "Tally") -> None:
+    def merge(self, other: Tally) -> None:
         self.outcomes.update(other.outcomes)
         for key, (count, example) in other.reasons.items():
             mine = self.reasons.get(key)

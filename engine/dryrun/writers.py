@@ -15,9 +15,10 @@ import gzip
 import io
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from .formats import SUFFIXES, InputError
 

@@ -9,8 +9,8 @@ multipliers in reverse rule order, base last), and the trace says how much.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from typing import Mapping
 
 from ..program import CapSpec, Compiled, LimitPlan, cap_key
 from ..runtime.calendar import period_key

@@ -37,7 +37,7 @@ __all__ = [
 PERIODS = ("day", "week", "month", "year", "lifetime", "event")
 _EXACT = {"minute": 60, "hour": 3600}
 _UNITS = ("minute", "hour", "day", "week", "month", "year")
-FAR_PAST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+FAR_PAST = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _edge(moment, forward: bool):
@@ -117,7 +117,7 @@ def _add(moment, amount: int, unit: str, tz: ZoneInfo | None):
             shifted = moment + delta  # elapsed time equals wall-clock time where the offset never changes
             if fixed_offset_since(zone) <= shifted.year <= _LAST_YEAR:
                 return shifted
-        return (moment.astimezone(dt.timezone.utc) + delta).astimezone(zone)
+        return (moment.astimezone(dt.UTC) + delta).astimezone(zone)
     if unit in ("day", "week"):
         shifted = _shift_wall(moment, dt.timedelta(days=amount * (7 if unit == "week" else 1)))
     elif unit in ("month", "year"):
@@ -149,7 +149,7 @@ def _reattach(wall, original, tz):
     if fixed_offset_since(zone) <= wall.year <= _LAST_YEAR:
         return wall.replace(tzinfo=zone, fold=0)  # no DST there: every wall time exists exactly once
     # round-trip through UTC normalises wall times that fall into a DST gap
-    return wall.replace(tzinfo=zone).astimezone(dt.timezone.utc).astimezone(zone)
+    return wall.replace(tzinfo=zone).astimezone(dt.UTC).astimezone(zone)
 
 
 _FIRST_YEAR, _LAST_YEAR = 1970, 2099

@@ -18,7 +18,7 @@ UNLESS = object()  # ... and when its unless: matched
 class EvalContext:
     """What one evaluation can see besides the event and the member."""
 
-    __slots__ = ("now", "tz", "lets", "history", "streak_length", "current")
+    __slots__ = ("current", "history", "lets", "now", "streak_length", "tz")
 
     def __init__(self, now, tz, history=(), current=None):
         self.now, self.tz, self.history, self.current = now, tz, history, current

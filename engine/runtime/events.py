@@ -16,10 +16,11 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError, Span

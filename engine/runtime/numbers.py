@@ -49,7 +49,7 @@ class Quantities:
     step: Decimal = Decimal(1)
 
     @classmethod
-    def of(cls, model) -> "Quantities":
+    def of(cls, model) -> Quantities:
         return cls(model.currency, model.money_places, model.rounding.step)
 
 

@@ -4,9 +4,9 @@ what the phases hand on to each other (the review hold, the points earned)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from ..program import Compiled
 from . import calendar
@@ -49,8 +49,26 @@ class Rejected(Exception):
 class Run:
     """Mutable on purpose: each phase adds to the trace, the effects and the points."""
 
-    __slots__ = ("compiled", "state", "event", "now", "budgets_used", "trace", "tracing", "effects", "points",
-                 "outcome", "reason", "ctx", "member", "_values", "tier_name", "hold", "no_points", "earned")
+    __slots__ = (
+        "_values",
+        "budgets_used",
+        "compiled",
+        "ctx",
+        "earned",
+        "effects",
+        "event",
+        "hold",
+        "member",
+        "no_points",
+        "now",
+        "outcome",
+        "points",
+        "reason",
+        "state",
+        "tier_name",
+        "trace",
+        "tracing",
+    )
 
     def __init__(self, compiled: Compiled, state: MemberState, event: Event, now: dt.datetime,
                  budgets_used: Mapping[str, Decimal], tier_name: TierName, tracing: bool = True):

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
-FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 FORGET = object()  # MemberState.put_tier: remove the key
 
 
@@ -67,7 +67,7 @@ class Lot:
         return self.hold is None and (self.pending_until is None or self.pending_until <= now) \
             and (self.expires_at is None or self.expires_at > now)
 
-    def with_(self, **changes) -> "Lot":
+    def with_(self, **changes) -> Lot:
         """A copy with some fields changed (dataclasses.replace is too slow for the hot path)."""
         new = Lot(self.id, self.source, self.earned_at, self.amount, self.remaining, self.pending_until,
                   self.expires_at, self.hold, self.order, self.noticed, self.notice_at, self.expired, self.spent,
@@ -121,7 +121,7 @@ class TierState:
     reached: dict[int, int] = field(default_factory=dict)  # window key -> highest level index reached
     closed: dict[int, int] = field(default_factory=dict)  # window key -> level index at window end
 
-    def clone(self) -> "TierState":
+    def clone(self) -> TierState:
         return TierState(self.level, dict(self.metric), dict(self.reached), dict(self.closed))
 
 
@@ -188,7 +188,7 @@ class MemberState:
     # copied at once: nearly every event writes them.
     SHARED = frozenset({"profile", "orders", "redemptions", "history", "tier", "streaks", "caps", "totals"})
 
-    def clone(self) -> "MemberState":
+    def clone(self) -> MemberState:
         return MemberState(
             self.member_id, self.profile, self.joined, self.clock, list(self.lots), self.debt,
             self.redemptions, self.orders, self.tier, self.streaks, self.badges,

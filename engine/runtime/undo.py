@@ -33,10 +33,20 @@ MISSING = object()  # a journaled key that was not there before
 class Savepoint:
     """Everything needed to put ``state`` back; ``restore()`` does it, ``release()`` forgets it."""
 
-    __slots__ = ("state", "scalars", "small", "lots", "lots_len", "history", "history_len", "orders",
-                 "redemptions", "writes")
+    __slots__ = (
+        "history",
+        "history_len",
+        "lots",
+        "lots_len",
+        "orders",
+        "redemptions",
+        "scalars",
+        "small",
+        "state",
+        "writes",
+    )
 
-    def __init__(self, state: "MemberState"):
+    def __init__(self, state: MemberState):
         self.state = state
         self.scalars = _read_scalars(state)
         self.small = _read_small(state)

@@ -25,9 +25,9 @@ from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 
-from punchcard.engine.runtime.decision import Decision
 from punchcard.engine.engine import STORE_ATTEMPTS, store_backoff
 from punchcard.engine.evaluate import new_member
+from punchcard.engine.runtime.decision import Decision
 from punchcard.engine.runtime.events import Event, EventError
 from punchcard.engine.runtime.state import ZERO, MemberState
 from punchcard.engine.store import BaseUnit, ProcessedEvent, Refused, StoreError

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from json.encoder import encode_basestring
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from json.encoder import encode_basestring
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView

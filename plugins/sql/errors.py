@@ -20,8 +20,8 @@ import functools
 import re
 import sqlite3
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 

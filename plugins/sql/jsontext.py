@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from json.encoder import c_make_encoder, encode_basestring
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from json.encoder import c_make_encoder, encode_basestring
+from typing import Any
 
 from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView, to_jsonable
 

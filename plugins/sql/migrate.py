@@ -66,11 +66,10 @@ def downgrade(engine: Engine, revision: str) -> tuple[str | None, str | None]:
 
 
 def _migrate(engine: Engine, step, revision: str) -> tuple[str | None, str | None]:
-    with engine.connect() as conn:
-        with conn.begin():
-            before = current(conn)
-            step(alembic_config(conn), revision)
-            after = current(conn)
+    with engine.connect() as conn, conn.begin():
+        before = current(conn)
+        step(alembic_config(conn), revision)
+        after = current(conn)
     log.info("schema migrated from %s to %s", before or "empty", after or "empty")
     return before, after
 

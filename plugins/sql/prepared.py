@@ -12,7 +12,7 @@ unique key), because the rows go through ``Connection.exec_driver_sql``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy.engine import Connection, CursorResult
 
@@ -24,7 +24,7 @@ __all__ = ["Prepared", "executemany"]
 class Prepared:
     """One statement, compiled for one set of parameter names."""
 
-    __slots__ = ("statement", "sql", "row")
+    __slots__ = ("row", "sql", "statement")
 
     def __init__(self, statement, keys: frozenset[str], dialect):
         self.statement = statement
@@ -53,7 +53,7 @@ def _row_function(names: list[str], binders: list[Callable | None]) -> Callable[
     scope = {f"_bind{i}": bind for i, bind in enumerate(binders) if bind is not None}
     items = [f"_bind{i}(row[{name!r}])" if binders[i] is not None else f"row[{name!r}]"
              for i, name in enumerate(names)]
-    exec(f"def row_parameters(row):\n    return ({', '.join(items)},)\n", scope)  # noqa: S102 (names are column keys)
+    exec(f"def row_parameters(row):\n    return ({', '.join(items)},)\n", scope)
     return scope["row_parameters"]
 
 

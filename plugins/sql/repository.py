@@ -8,8 +8,8 @@ database-wide write lock) live in :class:`Dialect`.
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from sqlalchemy import String, any_, bindparam, false, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -21,8 +21,8 @@ from punchcard.engine.runtime.state import ZERO
 from punchcard.engine.store import ProcessedEvent
 
 from .codec import decision_from_json
-from .prepared import executemany
 from .models import Budget, HistoryRow, LotRow, Member, MemberRecord, ProcessedEventRow, StreakRow, TierWindow
+from .prepared import executemany
 from .rows import Loaded, state_from_rows
 
 __all__ = ["Dialect", "MemberKey", "load_members", "processed_events", "to_processed", "among"]

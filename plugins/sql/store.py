@@ -19,13 +19,12 @@ from sqlalchemy.engine import Connection
 
 from punchcard.engine.runtime.decision import Decision
 from punchcard.engine.runtime.state import MemberState
-
 from punchcard.engine.store import BaseStore, StoreError
 
-from .connect import backend_of, create_sql_engine, is_retryable, redact
-from .cache import MemberCache
-from .errors import describe, driver_errors, failures, translated
 from .audit import AuditReport, audit
+from .cache import MemberCache
+from .connect import backend_of, create_sql_engine, is_retryable, redact
+from .errors import describe, driver_errors, failures, translated
 from .migrate import current, ensure_schema, head, upgrade
 from .models import Budget, Member, ProcessedEventRow
 from .repository import Dialect, load_members, to_processed

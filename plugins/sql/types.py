@@ -20,7 +20,7 @@ from .jsontext import dumps
 
 __all__ = ["Money", "Instant", "Document", "decimal_text", "instant_text", "SQLITE_BINDS"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def decimal_text(value: Decimal) -> str:

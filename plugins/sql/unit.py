@@ -18,12 +18,12 @@ makes every read exact.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Iterable, Mapping
 
 from punchcard.engine.evaluate import new_member
-from punchcard.engine.store import BaseUnit, ProcessedEvent
 from punchcard.engine.runtime.state import MemberState
+from punchcard.engine.store import BaseUnit, ProcessedEvent
 
 from .errors import release, translated
 from .record import clipped_by, record_event
@@ -46,7 +46,7 @@ class SqlUnit(BaseUnit):
         self._limits: dict[str, Decimal] | None = None  # set when the budgets were read without a lock
 
     @translated("locking a member")
-    def __enter__(self) -> "SqlUnit":
+    def __enter__(self) -> SqlUnit:
         self._conn = self.store.begin()
         try:
             self._member_row = self.store.dialect.lock_members(self._conn, [self.member_id])[0]

@@ -20,9 +20,19 @@ from sqlalchemy.engine import Connection
 
 from punchcard.engine.store import Conflict, StoreError
 
+from .models import (
+    Budget,
+    BudgetUse,
+    HistoryRow,
+    LedgerEntry,
+    LotRow,
+    Member,
+    MemberRecord,
+    ProcessedEventRow,
+    StreakRow,
+    TierWindow,
+)
 from .prepared import executemany
-from .models import Budget, BudgetUse, HistoryRow, LedgerEntry, LotRow, Member, MemberRecord, ProcessedEventRow, \
-    StreakRow, TierWindow
 
 __all__ = ["Changes", "StaleMember", "BudgetMoved", "apply", "apply_pipelined"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
 
 import typer
 
@@ -17,7 +16,7 @@ __all__ = ["check", "schema", "rulesets_or_exit"]
 
 @app.command()
 def check(
-    paths: List[Path] = typer.Argument(..., metavar="RULESET...", help="Ruleset files, ruleset folders, or folders "
+    paths: list[Path] = typer.Argument(..., metavar="RULESET...", help="Ruleset files, ruleset folders, or folders "
                                                                        "of rulesets."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
@@ -56,7 +55,7 @@ def schema() -> None:
     stdout.out(json.dumps(ruleset_json_schema(), indent=2))
 
 
-def rulesets_or_exit(paths: List[Path], format: OutputFormat) -> List[Path]:
+def rulesets_or_exit(paths: list[Path], format: OutputFormat) -> list[Path]:
     """Every ruleset under ``paths``; none at all ends the command with exit 5, as pytest
     does when it collects nothing (still printing an empty list for ``--format json``)."""
     found = find_rulesets(paths)

@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -32,7 +31,7 @@ def _usage(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _when(value: Optional[str], option: str):
+def _when(value: str | None, option: str):
     if value is None:
         return None
     try:
@@ -41,7 +40,7 @@ def _when(value: Optional[str], option: str):
         raise _usage(f"{option} {value!r} is not a date (2026-12-31) or an ISO time (2026-12-31T18:00:00+09:00)")
 
 
-def _existing(path: Optional[Path], option: str) -> Optional[Path]:
+def _existing(path: Path | None, option: str) -> Path | None:
     if path is not None and not path.exists():
         raise _usage(f"{option} {path}: no such file")
     return path
@@ -52,10 +51,11 @@ def _logging() -> None:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _run(options, dask: Optional[str], show_progress: bool):
+def _run(options, dask: str | None, show_progress: bool):
     """The dry-run itself; every problem becomes an exit code and a message on stderr."""
     from punchcard.dsl.errors import PunchcardError, render
-    from punchcard.engine.dryrun import InputError, StrictError, dry_run as run
+    from punchcard.engine.dryrun import InputError, StrictError
+    from punchcard.engine.dryrun import dry_run as run
 
     try:
         if dask:
@@ -86,7 +86,7 @@ def _bad_rows(bad) -> None:
         stderr.print(f"  {shown(file)} line {line}: {shown(reason)}", markup=False, soft_wrap=True)
 
 
-def _output(result, report_path: Optional[Path], format: OutputFormat, map_json=None) -> None:
+def _output(result, report_path: Path | None, format: OutputFormat, map_json=None) -> None:
     from punchcard.engine.dryrun import build_report, to_json_report
     from punchcard.engine.dryrun.html import render_html
     from punchcard.engine.dryrun.tables import print_tables
@@ -109,23 +109,23 @@ def dry_run(
     ruleset: Path = typer.Argument(..., metavar="RULESET", help="The ruleset to replay the history through."),
     events: Path = typer.Option(..., "--events", metavar="FILE", help="JSON Lines, CSV or Parquet; .gz is read as "
                                                                       "gzip."),
-    members: Optional[Path] = typer.Option(None, "--members", metavar="FILE", help="JSON Lines of member profiles, "
+    members: Path | None = typer.Option(None, "--members", metavar="FILE", help="JSON Lines of member profiles, "
                                                                                    "opening balances and tiers."),
-    against: Optional[Path] = typer.Option(None, "--against", metavar="RULESET", help="Another version to compare "
+    against: Path | None = typer.Option(None, "--against", metavar="RULESET", help="Another version to compare "
                                                                                       "with, in one pass."),
-    since: Optional[str] = typer.Option(None, "--from", metavar="TIME", help="Only events at or after this date or "
+    since: str | None = typer.Option(None, "--from", metavar="TIME", help="Only events at or after this date or "
                                                                              "time."),
-    until: Optional[str] = typer.Option(None, "--until", metavar="TIME", help="Only events before the end of this "
+    until: str | None = typer.Option(None, "--until", metavar="TIME", help="Only events before the end of this "
                                                                               "date (or this time); housekeeping "
                                                                               "runs up to it."),
-    report: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Write a self-contained HTML report "
+    report: Path | None = typer.Option(None, "--report", metavar="FILE", help="Write a self-contained HTML report "
                                                                                  "here."),
     format: OutputFormat = format_option(old_names=_OLD_FORMATS),
-    column_map: Optional[Path] = typer.Option(None, "--map", metavar="FILE", help="YAML: columns to event fields, "
+    column_map: Path | None = typer.Option(None, "--map", metavar="FILE", help="YAML: columns to event fields, "
                                                                                   "constants."),
     strict: bool = typer.Option(False, "--strict", help="A bad row is fatal (exit 1)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes; the figures do not depend on it."),
-    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help="Run the partitions on a Dask cluster: a scheduler "
+    dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS", help="Run the partitions on a Dask cluster: a scheduler "
                                                             "address, or 'local' for a local one."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
 ) -> None:
@@ -154,7 +154,7 @@ def demo(
                                                                                           "report."),
     format: OutputFormat = format_option(old_names=_OLD_FORMATS),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes; the figures do not depend on it."),
-    until: Optional[str] = typer.Option(None, "--until", metavar="TIME", help="Run housekeeping up to this date "
+    until: str | None = typer.Option(None, "--until", metavar="TIME", help="Run housekeeping up to this date "
                                                                               "(e.g. to see expiry)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
 ) -> None:
@@ -179,16 +179,16 @@ def sample_events(
     count: int = typer.Option(20_000, "--count", min=1, help="How many events."),
     members: int = typer.Option(2_500, "--members", min=1, help="How many members."),
     seed: int = typer.Option(7, "--seed", help="The same seed gives the same file."),
-    ruleset: Optional[Path] = typer.Option(None, "--ruleset", metavar="RULESET", help="Events fit this ruleset's "
+    ruleset: Path | None = typer.Option(None, "--ruleset", metavar="RULESET", help="Events fit this ruleset's "
                                                                                       "schema (default: the bundled "
                                                                                       "retail-tiers)."),
     start: str = typer.Option("2026-01-01", "--start", metavar="DATE", help="The first day."),
     days: int = typer.Option(365, "--days", min=1, help="Days of habits to spread the events over."),
 ) -> None:
     """Generate deterministic, realistic sample events for a ruleset."""
+    from punchcard.api import compile
     from punchcard.discovery import bundled_rulesets_dir
     from punchcard.dsl.errors import PunchcardError
-    from punchcard.api import compile
     from punchcard.engine.dryrun import InputError
     from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate
     from punchcard.engine.dryrun.writers import write_events

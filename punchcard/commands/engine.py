@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -20,8 +19,8 @@ __all__ = ["test", "explain", "graph"]
 def _compile_or_exit(path: Path, format: OutputFormat = OutputFormat.text):
     """The compiled ruleset; when it does not load, its diagnostics as ``check`` prints them
     (text, or ``check --format json``'s list) and exit 1."""
-    from punchcard.dsl.errors import PunchcardError
     from punchcard.api import compile
+    from punchcard.dsl.errors import PunchcardError
 
     if not path.exists():
         stderr.print(f"no such ruleset: {shown(path)}", markup=False)
@@ -38,7 +37,7 @@ def _compile_or_exit(path: Path, format: OutputFormat = OutputFormat.text):
 
 @app.command()
 def test(
-    paths: List[Path] = typer.Argument(..., metavar="RULESET...", help="Ruleset files or folders whose tests: to "
+    paths: list[Path] = typer.Argument(..., metavar="RULESET...", help="Ruleset files or folders whose tests: to "
                                                                        "run."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
@@ -81,9 +80,9 @@ def _print_failures(failed) -> None:
 def explain(
     ruleset: Path = typer.Argument(..., metavar="RULESET", help="The ruleset file or folder."),
     event: str = typer.Option(..., "--event", metavar="JSON", help="The event as JSON, or @FILE."),
-    member: Optional[str] = typer.Option(None, "--member", metavar="JSON", help="The member as JSON, or @FILE: id, profile fields, "
+    member: str | None = typer.Option(None, "--member", metavar="JSON", help="The member as JSON, or @FILE: id, profile fields, "
                                                                 "opening points (or balance) and tier."),
-    history: Optional[Path] = typer.Option(None, "--history", metavar="FILE", help="Earlier events of the member: JSON Lines, CSV or "
+    history: Path | None = typer.Option(None, "--history", metavar="FILE", help="Earlier events of the member: JSON Lines, CSV or "
                                                                    "Parquet, .gz allowed."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
@@ -114,7 +113,7 @@ def explain(
     raise typer.Exit(1 if decision.outcome == "rejected" else 0)
 
 
-def _history(compiled, path: Optional[Path], member_id: str) -> list[tuple[int, dict]]:
+def _history(compiled, path: Path | None, member_id: str) -> list[tuple[int, dict]]:
     """The member's earlier events, read as ``dry-run --events`` reads them; an unreadable row is
     reported and left out, like a history event the ruleset rejects."""
     from punchcard.engine.dryrun import InputError

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 from decimal import Decimal
-from typing import Optional
 
 import typer
 
@@ -100,7 +99,7 @@ def member(
 @app.command(context_settings=OLD_STORE_ARGUMENT)
 def audit(
     ctx: typer.Context,
-    store: Optional[str] = store_option(required=False),
+    store: str | None = store_option(required=False),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
     """Check every balance against the append-only ledger; exit 1 on any difference.
@@ -135,7 +134,7 @@ def audit(
 @db_app.command("upgrade", context_settings=OLD_STORE_ARGUMENT)
 def db_upgrade(
     ctx: typer.Context,
-    store: Optional[str] = store_option(required=False),
+    store: str | None = store_option(required=False),
     revision: str = typer.Option("head", "--to", metavar="REVISION", help="Target revision."),
 ) -> None:
     """Create or upgrade the ledger schema (alembic migrations, in one transaction)."""
@@ -154,7 +153,7 @@ def db_upgrade(
 
 
 @db_app.command("current", context_settings=OLD_STORE_ARGUMENT)
-def db_current(ctx: typer.Context, store: Optional[str] = store_option(required=False)) -> None:
+def db_current(ctx: typer.Context, store: str | None = store_option(required=False)) -> None:
     """Print the schema revision of a ledger database, and the one this punchcard needs."""
     setup_logging()
     from punchcard.engine.store import StoreError

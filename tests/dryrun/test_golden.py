@@ -10,14 +10,13 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
+from dryrun_helpers import SAMPLE, V2
 from typer.testing import CliRunner
 
 from punchcard.cli import app
 from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.dryrun.report import SCHEMA
 from punchcard.engine.testing import run_tests
-
-from dryrun_helpers import SAMPLE, V2
 
 GOLDEN = Path(__file__).parent / "golden/demo-report.json"
 FLOWS = ("redeemed", "expired", "clawed_back", "adjusted_down", "voided")

@@ -8,18 +8,18 @@ import shutil
 from decimal import Decimal
 
 import pytest
+from dryrun_helpers import V1, purchase, write_jsonl
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from dryrun_helpers import V1, purchase, write_jsonl
 from typer.testing import CliRunner
 
 from punchcard.cli import app
 from punchcard.engine.compiler.stages import compile_ruleset
-from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.dryrun import InputError, Options, build_report, dry_run, to_json_report
 from punchcard.engine.dryrun.formats import detect
 from punchcard.engine.dryrun.samples import SampleOptions, csv_columns, generate
 from punchcard.engine.dryrun.writers import write_events
+from punchcard.engine.runtime.decision import to_jsonable
 
 runner = CliRunner()
 

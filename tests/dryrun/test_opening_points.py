@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 from dryrun_helpers import RULESETS, V1, purchase, write_jsonl
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from punchcard.cli import app

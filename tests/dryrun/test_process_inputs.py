@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from dryrun_helpers import RULESETS, write_jsonl
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from punchcard.cli import app

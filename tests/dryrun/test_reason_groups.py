@@ -5,12 +5,13 @@ and the numbers that say why (bounds, the rounding step, units, dates) stay."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from punchcard.engine.runtime.decision import Decision, Outcome
 from punchcard.engine.dryrun import formats, tally
 from punchcard.engine.dryrun.formats import group_reason
 from punchcard.engine.dryrun.tally import Tally
+from punchcard.engine.runtime.decision import Decision, Outcome
 
 
 def test_one_grouping_rule_is_left():

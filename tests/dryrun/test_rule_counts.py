@@ -12,14 +12,14 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from dryrun_helpers import RULESETS, V2, purchase, write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from dryrun_helpers import RULESETS, V2, purchase, write_jsonl
 from punchcard.cli import app
-from punchcard.engine.runtime.decision import Outcome
 from punchcard.engine.dryrun import Options, dry_run
+from punchcard.engine.runtime.decision import Outcome
 
 COFFEE = RULESETS / "coffee-club.yaml"
 runner = CliRunner()

@@ -14,10 +14,10 @@ import json
 
 from dryrun_helpers import V1, V2, write_jsonl
 
-from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.dryrun import Options, build_report, dry_run
 from punchcard.engine.dryrun.rows import event_row, row_event
 from punchcard.engine.dryrun.spill import Spill, read_partition
+from punchcard.engine.runtime.decision import to_jsonable
 
 
 def _full(options: Options, watched: bool) -> str:

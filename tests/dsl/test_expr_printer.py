@@ -154,7 +154,7 @@ def test_negative_numbers_come_back_as_unary_minus():
 
 @pytest.mark.parametrize("node", [
     ast.Number(Decimal("NaN")), ast.TimeLit(dt.time(10, 0, 0, 5)),
-    ast.TimeLit(dt.time(10, 0, tzinfo=dt.timezone.utc)),
+    ast.TimeLit(dt.time(10, 0, tzinfo=dt.UTC)),
 ])
 def test_values_without_syntax_are_refused(node):
     with pytest.raises(ValueError):

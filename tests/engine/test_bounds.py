@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Context, Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.runtime.calendar import add, month_end, year_end
 from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime.calendar import add, month_end, year_end
 from punchcard.engine.runtime.numbers import MAX_AMOUNT
 from punchcard.engine.runtime.state import FAR_FUTURE
 
 
-@lru_cache(maxsize=None)
+@cache
 def program(currency: str = "USD", minor_unit: int | None = None, step: str = "1", rate: str = "1",
             timezone: str = "Pacific/Kiritimati", expiry: str = "{after: 36 months, round_to: month_end}"):
     override = "" if minor_unit is None else f"minor_unit: {minor_unit}\n"
@@ -207,7 +207,7 @@ def test_deadlines_past_the_calendar_end_never_raise(expiry):
 
 
 def test_calendar_arithmetic_stops_at_the_ends_of_the_calendar():
-    utc = dt.timezone.utc
+    utc = dt.UTC
     late = dt.datetime(9990, 6, 15, 12, tzinfo=utc)
     assert add(late, 20, "year", utc) == FAR_FUTURE
     assert add(late, 200, "month", utc) == FAR_FUTURE

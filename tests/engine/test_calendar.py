@@ -18,12 +18,12 @@ ZONES = [ZoneInfo(name) for name in ("Asia/Tokyo", "Europe/Moscow", "UTC", "Euro
 def general_add(moment: dt.datetime, amount: int, unit: str, zone: ZoneInfo) -> dt.datetime:
     if unit in ("minute", "hour"):
         seconds = amount * (60 if unit == "minute" else 3600)
-        return (moment.astimezone(dt.timezone.utc) + dt.timedelta(seconds=seconds)).astimezone(zone)
+        return (moment.astimezone(dt.UTC) + dt.timedelta(seconds=seconds)).astimezone(zone)
     if unit in ("day", "week"):
         wall = moment.replace(tzinfo=None) + dt.timedelta(days=amount * (7 if unit == "week" else 1))
     else:
         wall = calendar.add_months(moment.replace(tzinfo=None), amount * (12 if unit == "year" else 1))
-    return wall.replace(tzinfo=zone).astimezone(dt.timezone.utc).astimezone(zone)
+    return wall.replace(tzinfo=zone).astimezone(dt.UTC).astimezone(zone)
 
 
 def test_zones_with_and_without_daylight_saving_are_told_apart():
@@ -36,7 +36,7 @@ def test_zones_with_and_without_daylight_saving_are_told_apart():
 @given(st.sampled_from(ZONES), st.datetimes(dt.datetime(1960, 1, 1), dt.datetime(2110, 1, 1)),
        st.integers(-400, 400), st.sampled_from(["minute", "hour", "day", "week", "month", "year"]))
 def test_adding_calendar_units_matches_the_general_path(zone, wall, amount, unit):
-    moment = wall.replace(tzinfo=zone).astimezone(dt.timezone.utc).astimezone(zone)
+    moment = wall.replace(tzinfo=zone).astimezone(dt.UTC).astimezone(zone)
     try:
         expected = general_add(moment, amount, unit, zone)
     except (OverflowError, ValueError):

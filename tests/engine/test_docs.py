@@ -12,7 +12,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "docs/semantics.md").read_te
 @pytest.mark.parametrize("code", BLOCKS)
 def test_semantics_examples_run(code, monkeypatch):
     monkeypatch.chdir(ROOT)
-    exec(compile(code, "docs/semantics.md", "exec"), {})  # noqa: S102 - our own documentation
+    exec(compile(code, "docs/semantics.md", "exec"), {})
 
 
 def test_semantics_names_the_worked_example_files():
@@ -24,7 +24,7 @@ def test_semantics_names_the_worked_example_files():
 def test_readme_python_example_runs(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     (code,) = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+    exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.split() == ["applied", "300", "300"]
 
 
@@ -36,7 +36,7 @@ def test_performance_example_runs(monkeypatch, capsys):
     (code,) = re.findall(r"```python\n(.*?)```", (ROOT / "docs/performance.md").read_text(), re.S)
     thresholds = gc.get_threshold()
     try:
-        exec(compile(code, "docs/performance.md", "exec"), {})  # noqa: S102 - our own documentation
+        exec(compile(code, "docs/performance.md", "exec"), {})
         assert gc.get_threshold() == (50_000, 20, 20)
     finally:
         gc.set_threshold(*thresholds)

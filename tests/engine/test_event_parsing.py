@@ -36,7 +36,7 @@ times = st.one_of(
     st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2040, 1, 1), allow_imaginary=False).map(
         lambda d: d.isoformat()),
     st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2040, 1, 1), timezones=st.sampled_from(
-        [dt.timezone.utc, dt.timezone(dt.timedelta(hours=3)), ZoneInfo("America/New_York")])),
+        [dt.UTC, dt.timezone(dt.timedelta(hours=3)), ZoneInfo("America/New_York")])),
     st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2030, 1, 1)).map(lambda d: d.isoformat() + "Z"),
     st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2030, 1, 1)).map(lambda d: d.isoformat() + "+05:30"),
 )

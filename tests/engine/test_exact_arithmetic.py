@@ -9,7 +9,7 @@ balance the decision reports as JSON.
 from __future__ import annotations
 
 from decimal import Context, Decimal, localcontext
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +25,7 @@ STEPS = ["1", "0.01", "0.000001", "0.5", "5"]
 WIDE = Context(prec=100)
 
 
-@lru_cache(maxsize=None)
+@cache
 def program(step: str):
     return compile_ruleset(f"""
 punchcard: 1

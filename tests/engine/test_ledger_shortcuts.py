@@ -16,15 +16,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from punchcard.engine.runtime import calendar
-from punchcard.engine.policies.lifecycle import lots as ledger
-from punchcard.engine.housekeeping import first_after
-from punchcard.engine.policies import streaks
-from punchcard.engine.policies.lifecycle import upkeep
-from punchcard.engine.policies.lifecycle import settle
-from punchcard.engine.policies import tier_windows, tiers
 from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.evaluate import evaluate, new_member
+from punchcard.engine.housekeeping import first_after
+from punchcard.engine.policies import streaks, tier_windows, tiers
+from punchcard.engine.policies.lifecycle import lots as ledger
+from punchcard.engine.policies.lifecycle import settle, upkeep
+from punchcard.engine.runtime import calendar
 from punchcard.engine.runtime.state import FAR_FUTURE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +31,7 @@ RULESETS = [ROOT / "rulesets/retail-tiers.yaml", ROOT / "rulesets/coffee-club.ya
                                                              "tier-windows")]
 COMPILED = [compile_ruleset(path) for path in RULESETS]
 ZONES = [ZoneInfo(name) for name in ("Asia/Tokyo", "Europe/Moscow", "UTC", "Europe/Berlin", "America/Los_Angeles")]
-ZONES += [dt.timezone.utc, dt.timezone(dt.timedelta(hours=-5))]
+ZONES += [dt.UTC, dt.timezone(dt.timedelta(hours=-5))]
 UNITS = ["minute", "hour", "day", "week", "month", "year"]
 
 
@@ -59,7 +57,7 @@ def moments(draw):
     wall = draw(st.datetimes(dt.datetime(1960, 1, 1), dt.datetime(2110, 1, 1)))
     moment = wall.replace(tzinfo=zone, fold=draw(st.integers(0, 1)))
     if draw(st.booleans()):
-        moment = moment.astimezone(dt.timezone.utc).astimezone(zone)
+        moment = moment.astimezone(dt.UTC).astimezone(zone)
     return draw(st.sampled_from([moment, moment, moment, moment.date()]))
 
 
@@ -98,7 +96,7 @@ def _plain_dates(compiled, earned_at):
 def test_a_new_lot_takes_its_dates_from_the_plan_exactly(compiled, walls):
     state = new_member("m")
     for i, wall in enumerate(walls):
-        earned_at = wall.replace(tzinfo=compiled.tz).astimezone(dt.timezone.utc).astimezone(compiled.tz)
+        earned_at = wall.replace(tzinfo=compiled.tz).astimezone(dt.UTC).astimezone(compiled.tz)
         ledger.add_lot(compiled, state, f"l{i}", "earn", Decimal(5), earned_at)
         lot = state.lots[-1]
         for got, want in zip((lot.pending_until, lot.expires_at, lot.notice_at), _plain_dates(compiled, earned_at)):

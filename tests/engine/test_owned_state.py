@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine.compiler.stages import compile_ruleset
-from punchcard.engine.runtime.decision import Outcome
 from punchcard.engine.evaluate import evaluate
+from punchcard.engine.runtime.decision import Outcome
 from punchcard.engine.testing import case_events
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -65,7 +65,7 @@ def test_a_release_is_decided_once():
 
 
 def test_a_release_of_an_event_never_held_or_unknown_is_rejected():
-    plain = compile_ruleset(RULESET.split("fraud:")[0])
+    plain = compile_ruleset(RULESET.split("fraud:", maxsplit=1)[0])
     decisions, _ = _run([_purchase("o-1", "0.50"), _review("v-1", "o-1"), _review("v-2", "o-9")], plain)
     assert [d.outcome for d in decisions] == ["applied", "rejected", "rejected"]
     assert all("held for review" in d.reason for d in decisions[1:])

@@ -11,7 +11,6 @@ from punchcard.engine import Engine, MemoryStore, evaluate, new_member
 from punchcard.engine.compiler.stages import compile_ruleset
 
 
-
 def purchase(event_id, time, amount, member="m1", category="food", **extra):
     return {"type": "purchase", "id": event_id, "member": member, "time": time, "amount": str(amount),
             "category": category, **extra}
@@ -129,7 +128,7 @@ def test_now_is_the_event_time_or_the_injected_clock():
     member = new_member("m1", {"birth_date": dt.date(2008, 6, 1)})
     young, _ = evaluate(compiled, member, purchase("a", "2026-05-31T10:00:00", 1))
     grown, _ = evaluate(compiled, member, purchase("a", "2026-05-31T10:00:00", 1),
-                        clock=dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc))
+                        clock=dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC))
     assert young.points == 1 and grown.points == 101
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -24,7 +24,7 @@ LEDGER_KINDS = {"earn", "redeem", "clawback", "negative_balance", "expire", "rev
 START = dt.datetime(2026, 1, 5, 9, 0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def family_member(mode: str, step: str, pending: int, expiry: str, tiers: bool, stacking: str):
     tier_block = """
 tiers:

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from punchcard.engine.runtime import calendar
+from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.policies import tier_windows, tiers
 from punchcard.engine.program import TierPlan
-from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.runtime import calendar
 from punchcard.engine.runtime.decision import Effect, TierView
 from punchcard.engine.runtime.state import FORGET, ZERO, MemberState, TierState
 
@@ -164,7 +164,7 @@ def instants():
     local = st.datetimes(dt.datetime(2023, 1, 1), dt.datetime(2029, 12, 31)).map(lambda d: d.replace(tzinfo=TZ))
     edges = st.builds(lambda y, m, s: dt.datetime(y, m, 1, tzinfo=TZ) + dt.timedelta(seconds=s),
                       st.integers(2024, 2029), st.integers(1, 12), st.integers(-2, 2))
-    return st.one_of(local, edges, local.map(lambda d: d.astimezone(dt.timezone.utc)))
+    return st.one_of(local, edges, local.map(lambda d: d.astimezone(dt.UTC)))
 
 
 def _keys(window):

@@ -159,7 +159,7 @@ def _reference_level(orders: dict, now: dt.datetime) -> int:
 
 @st.composite
 def histories(draw):
-    start = dt.datetime(2026, 1, 1, tzinfo=TZ).astimezone(dt.timezone.utc)  # no local time twice or never
+    start = dt.datetime(2026, 1, 1, tzinfo=TZ).astimezone(dt.UTC)  # no local time twice or never
     # (days, minutes) between events: often within a month, sometimes months apart
     gaps = draw(st.lists(st.tuples(st.integers(0, 6) | st.integers(0, 80), st.integers(1, 24 * 60)),
                          min_size=1, max_size=25))

@@ -38,7 +38,7 @@ def _purchase(time: str, event_id: str = "e1") -> dict:
 
 def test_a_nanosecond_time_is_read_to_the_microsecond():
     event = RULESET.schema.parse(_purchase("2026-03-02T12:15:00.123456789Z"))
-    assert event.time == dt.datetime(2026, 3, 2, 12, 15, 0, 123456, tzinfo=dt.timezone.utc)
+    assert event.time == dt.datetime(2026, 3, 2, 12, 15, 0, 123456, tzinfo=dt.UTC)
     assert event.body["time"] == "2026-03-02T12:15:00.123456789+00:00"
 
 

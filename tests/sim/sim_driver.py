@@ -12,12 +12,12 @@ import random
 import time
 from dataclasses import dataclass, replace
 
-from punchcard.engine.compiler.stages import compile_ruleset
-
 from sim_check import Mismatch, check_store
 from sim_history import make_history
 from sim_oracle import UNITS
 from sim_run import Stats, run_memory, run_sql
+
+from punchcard.engine.compiler.stages import compile_ruleset
 
 __all__ = ["RULESET", "SEED_ENV", "SHAPES", "STEPS", "Shape", "shape_for", "SimulationFailed", "simulate",
            "replay_seed", "compiled"]

@@ -29,7 +29,7 @@ __all__ = ["History", "SimEvent", "make_history", "money", "out_of_bounds_values
 
 MAX_AMOUNT = 10 ** 12  # the documented bounds, in currency units and in points (inclusive)
 MAX_POINTS = 10 ** 15
-START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 KINDS = ["purchase"] * 8 + ["redeem"] * 4 + ["refund"] * 3 + ["redeem_reversal"] * 2 + ["adjust"] * 2 + ["tick"]
 
 

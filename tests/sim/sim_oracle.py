@@ -43,7 +43,7 @@ RATE = (3, 2)  # 1.5 points per currency unit
 EXPIRY = dt.timedelta(days=60)  # "after: 60 days" in UTC: calendar days are 24 hours there
 REFUND_MONTHS = 3
 BALANCE_LIMIT = 10 ** 18  # points a member may hold, either way ("Numbers and bounds")
-FAR = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+FAR = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ GBP = Units("GBP", 2, 2)
 UNITS = {units.currency: units for units in (GBP, Units("JPY", 0, 0), Units("BHD", 3, 3))}
 
 
-def _latest(m: "_Member", now: dt.datetime) -> dt.datetime:
+def _latest(m: _Member, now: dt.datetime) -> dt.datetime:
     """The member's clock for this event: the later of its time and the latest seen."""
     return now if m.clock is None or m.clock < now else m.clock
 

@@ -26,10 +26,10 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from punchcard.engine import Engine, MemoryStore
-
 from sim_history import History
 from support.faults import Faults
+
+from punchcard.engine import Engine, MemoryStore
 
 __all__ = ["Stats", "run_memory", "run_sql"]
 
@@ -185,7 +185,7 @@ def _worker(url: str, compiled, events: list[dict], run: Run, log_path: str) -> 
                 store.faults = DropConnection(run.drops, url, store.faults, log)
             code = _work(Engine(compiled, store=store), events, run, log)
             store.close()
-    except BaseException:  # noqa: BLE001 - reported through the exit code
+    except BaseException:
         traceback.print_exc()
         os._exit(4)
     os._exit(code)

@@ -13,10 +13,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sim_driver import RULESET, Shape, simulate
 
 import punchcard
-
-from sim_driver import RULESET, Shape, simulate
 
 
 def _member():

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sim_oracle import Oracle, Posting
 
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def _at(days: float) -> dt.datetime:

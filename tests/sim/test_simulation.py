@@ -15,12 +15,12 @@ import datetime as dt
 import random
 
 import pytest
-
-from punchcard.engine import Engine, MemoryStore
 from sim_check import check_store
 from sim_driver import Shape, SimulationFailed, compiled, replay_seed, shape_for, simulate
 from sim_history import START, History, SimEvent, make_history, money
 from sim_oracle import Oracle
+
+from punchcard.engine import Engine, MemoryStore
 
 # each store meets every currency: a seed's remainder by 4 picks it (see shape_for)
 SEEDS = {"memory": [1100, 1101, 1102, 1103, 1104], "sqlite": [2200, 2201, 2203], "postgresql": [3300, 3301, 3303]}

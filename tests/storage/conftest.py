@@ -6,9 +6,9 @@ from __future__ import annotations
 import multiprocessing
 
 import pytest
+from ledger_scenarios import COFFEE, EVERYTHING, HERE
 
 import punchcard
-from ledger_scenarios import COFFEE, EVERYTHING, HERE
 
 SQL_BACKENDS = ["sqlite", "postgresql"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from punchcard.engine import Engine
 from support.faults import Faults
+
+from punchcard.engine import Engine
 
 __all__ = ["redeem_at_barrier", "replay", "run_events", "start_all"]
 

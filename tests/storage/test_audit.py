@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from ledger_scenarios import mixed_events
 from sqlalchemy import delete, func, select, update
 from typer.testing import CliRunner
 
@@ -12,7 +13,6 @@ from punchcard.cli import app
 from punchcard.engine import Engine
 from punchcard.plugins.sql.models import Budget, LedgerEntry, LotRow, Member
 from punchcard.plugins.sql.store import SqlStore
-from ledger_scenarios import mixed_events
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ import decimal
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from ledger_scenarios import HERE
 from sqlalchemy import select, update
 
 import punchcard
@@ -16,7 +18,6 @@ from punchcard.engine.runtime.numbers import MAX_AMOUNT, MAX_POINTS
 from punchcard.plugins.sql.audit import SCALE, Unreadable, units, units_text
 from punchcard.plugins.sql.models import LedgerEntry, LotRow, Member
 from punchcard.plugins.sql.store import SqlStore
-from ledger_scenarios import HERE
 
 CENT = Decimal("0.01")  # the ruleset's rounding step: its smallest unit of points
 TINY = Decimal("1e-13")  # finer than the step: 29 significant digits next to 10**15

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from ledger_scenarios import mixed_events
 
 from punchcard.engine import Engine, MemoryStore
-from ledger_scenarios import mixed_events
 
 PURCHASE = {"type": "purchase", "id": "o-1", "member": "masha", "time": "2026-03-02T08:15:00", "amount": "150",
             "category": "coffee"}
@@ -30,7 +30,7 @@ def test_a_purchase_is_stored_and_read_back(store_factory, coffee):
 
 def test_a_fresh_store_is_empty(store_factory):
     first, second = store_factory(), store_factory()
-    Engine_ = Engine  # noqa: N806 - a local alias keeps the line short
+    Engine_ = Engine
     assert first is not second
     assert first.member("masha") is None and second.decisions("masha") == []
     assert isinstance(Engine_, type)

@@ -9,10 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from ledger_scenarios import COFFEE, purchases
 from typer.testing import CliRunner
 
 from punchcard.cli import app
-from ledger_scenarios import COFFEE, purchases
 
 RUNNER = CliRunner()
 EVENTS = [

@@ -22,7 +22,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 _VALUES = [
     Decimal("0.1"), Decimal("-12.3400"), Decimal("1E+3"), 7, "$d", None, True, 0.1,
-    dt.date(2026, 3, 8), dt.datetime(2026, 3, 8, 1, 30, tzinfo=NEW_YORK), dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    dt.date(2026, 3, 8), dt.datetime(2026, 3, 8, 1, 30, tzinfo=NEW_YORK), dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     (1, ("a", Decimal("2"))), frozenset({"b", "a"}), [1, [2]], {1: Decimal("1"), 2: Decimal("2")}, {"$d": "not a tag"},
     OrderRecord("o-1", "purchase", dt.datetime(2026, 3, 2, tzinfo=NEW_YORK), (("amount", Decimal("150")),),
                 Decimal("150"), Decimal("300")),
@@ -86,7 +86,7 @@ def test_instants_in_the_repeated_hour_keep_their_own_utc_text():
     assert first == second
     assert [instant_text(first), instant_text(second), instant_text(first)] == [
         "2026-11-01T05:30:00.000000+00:00", "2026-11-01T06:30:00.000000+00:00", "2026-11-01T05:30:00.000000+00:00"]
-    assert instant_text(second.astimezone(dt.timezone.utc)) == "2026-11-01T06:30:00.000000+00:00"
+    assert instant_text(second.astimezone(dt.UTC)) == "2026-11-01T06:30:00.000000+00:00"
 
 
 def test_naive_datetimes_are_refused(tmp_path):

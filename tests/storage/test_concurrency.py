@@ -9,11 +9,11 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 
 import pytest
+from ledger_scenarios import purchases
+from ledger_workers import redeem_at_barrier, replay, start_all
 
 from punchcard.engine import Engine, MemoryStore
 from punchcard.plugins.sql.store import SqlStore
-from ledger_scenarios import purchases
-from ledger_workers import redeem_at_barrier, replay, start_all
 
 pytestmark = pytest.mark.slow
 

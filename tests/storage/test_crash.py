@@ -12,17 +12,17 @@ import random
 import signal
 
 import pytest
+from ledger_scenarios import mixed_events
+from ledger_workers import run_events, start_all
 from sqlalchemy import func, select
+from support.faults import Faults
+from support.walhook import on_wal_commit
 from typer.testing import CliRunner
 
 from punchcard.cli import app
 from punchcard.engine import Engine, MemoryStore
 from punchcard.plugins.sql.models import ProcessedEventRow
 from punchcard.plugins.sql.store import SqlStore
-from ledger_scenarios import mixed_events
-from ledger_workers import run_events, start_all
-from support.faults import Faults
-from support.walhook import on_wal_commit
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,8 @@ import threading
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event as sa_event, text
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
 
 from punchcard.engine import Engine
 from punchcard.engine.store import StoreError

@@ -8,6 +8,8 @@ import json
 import logging
 
 import pytest
+from ledger_scenarios import EVERYTHING, mixed_events
+from store_faults import ReadOnlyAt, Terminator, read_only, snapshot, sqlite_path
 from typer.testing import CliRunner
 
 from punchcard.cli import app
@@ -15,8 +17,6 @@ from punchcard.engine import Engine
 from punchcard.engine.engine import STORE_ATTEMPTS
 from punchcard.engine.store import StoreError
 from punchcard.plugins.sql.store import SqlStore
-from ledger_scenarios import EVERYTHING, mixed_events
-from store_faults import ReadOnlyAt, Terminator, read_only, snapshot, sqlite_path
 
 EVENTS = mixed_events(seed=33, count=160, members=5)
 BATCH = 20

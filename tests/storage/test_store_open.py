@@ -6,15 +6,15 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from ledger_scenarios import COFFEE, EVERYTHING, mixed_events
 from sqlalchemy import text
+from store_faults import corrupt_page, sqlite_path
 from typer.testing import CliRunner
 
 from punchcard.cli import app
 from punchcard.engine import Engine
 from punchcard.engine.store import StoreError
 from punchcard.plugins.sql.store import SqlStore
-from ledger_scenarios import COFFEE, EVERYTHING, mixed_events
-from store_faults import corrupt_page, sqlite_path
 
 RUNNER = CliRunner()
 

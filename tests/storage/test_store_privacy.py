@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from ledger_scenarios import COFFEE, mixed_events
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
@@ -17,7 +19,6 @@ from punchcard.engine.store import StoreError
 from punchcard.plugins.sql.errors import failures
 from punchcard.plugins.sql.store import SqlStore
 from punchcard.plugins.sql.urls import redact
-from ledger_scenarios import COFFEE, mixed_events
 
 RUNNER = CliRunner()
 SECRETS = ("SeCrEt-in-userinfo", "SeCrEt-in-query")
@@ -101,9 +102,8 @@ def test_sql_parameters_and_bodies_never_reach_the_logs(sql_url, everything, cap
 
 def test_a_database_error_quoting_a_value_is_masked(store_urls):
     store = SqlStore(store_urls.new("postgresql"))
-    with pytest.raises(StoreError) as failed:
-        with failures("reading", store.shown_url), store.engine.connect() as conn:
-            conn.execute(text("SELECT CAST(:v AS numeric)"), {"v": "private-value-42"})
+    with pytest.raises(StoreError) as failed, failures("reading", store.shown_url), store.engine.connect() as conn:
+        conn.execute(text("SELECT CAST(:v AS numeric)"), {"v": "private-value-42"})
     store.close()
     assert "private-value-42" not in str(failed.value) and "invalid input syntax" in str(failed.value)
     assert "SQLSTATE 22P02" in str(failed.value) and failed.value.__cause__ is None
@@ -131,9 +131,8 @@ def test_a_value_a_column_could_not_take_is_not_quoted(store_urls):
     from punchcard.plugins.sql.models import Budget
 
     store = SqlStore(store_urls.new("sqlite"))
-    with pytest.raises(StoreError) as failed:
-        with failures("writing", store.shown_url), store.engine.connect() as conn:
-            conn.execute(insert(Budget.__table__), {"rule": "private-rule", "used": 123.456})
+    with pytest.raises(StoreError) as failed, failures("writing", store.shown_url), store.engine.connect() as conn:
+        conn.execute(insert(Budget.__table__), {"rule": "private-rule", "used": 123.456})
     store.close()
     assert "TypeError" in str(failed.value)
     assert "123.456" not in str(failed.value) and "private-rule" not in str(failed.value)

@@ -75,7 +75,7 @@ class TempCluster:
         if done.returncode != 0:
             raise ClusterUnavailable(f"{args[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
 
-    def start(self) -> "TempCluster":
+    def start(self) -> TempCluster:
         self.dir = Path(tempfile.mkdtemp(prefix="punchcard-pg-"))
         if self.user:
             os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
@@ -96,7 +96,7 @@ class TempCluster:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
-    def __enter__(self) -> "TempCluster":
+    def __enter__(self) -> TempCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["on_wal_commit"]
 
