@@ -44,6 +44,7 @@ __all__ = ["generate", "run", "main"]
 
 MEMBERS = 5000
 CATEGORIES = ["coffee", "coffee", "food", "food", "books", "gift_card"]
+REDEEM_SHARE = 0.05  # of the events: the rest are purchases
 
 
 def generate(count: int, seed: int, prefix: str) -> list[dict]:
@@ -53,7 +54,7 @@ def generate(count: int, seed: int, prefix: str) -> list[dict]:
     for i in range(count):
         base = {"id": f"{prefix}-{i}", "member": f"m{rng.randrange(MEMBERS)}",
                 "time": (start + i * step).strftime("%Y-%m-%dT%H:%M:%S")}
-        if rng.random() < 0.05:
+        if rng.random() < REDEEM_SHARE:
             events.append({**base, "type": "redeem", "points": str(rng.choice([50, 100, 300]))})
         else:
             events.append({**base, "type": "purchase", "amount": str(rng.choice([90, 150, 420, 1350, "99.90"])),
@@ -185,7 +186,7 @@ class Table:
         widths = [max(len(str(row[i])) for row in [header, *self.rows]) for i in range(len(header))]
         for row in [header, *self.rows]:
             print("  ".join(str(cell).rjust(width) if i else str(cell).ljust(width)
-                            for i, (cell, width) in enumerate(zip(row, widths))))
+                            for i, (cell, width) in enumerate(zip(row, widths, strict=True))))
 
 
 def without_budget() -> str:

@@ -22,6 +22,13 @@ from zoneinfo import ZoneInfo
 __all__ = ["BY_HAND", "ByHand", "coffee_club", "disagreements", "engine_view", "retail_tiers"]
 
 ZERO = Decimal(0)
+# The rulesets' figures, as the rulesets write them.
+MORNING_UNTIL = 10  # coffee-club: coffee earns double before 10:00...
+WORKDAYS = 5  # ...Monday to Friday (weekday() 0-4)
+BIG_ORDER = 1300  # coffee-club: an order of at least this earns the bonus...
+BIG_ORDERS_A_MONTH = 4  # ...at most this many times a month
+VELOCITY_LIMIT = 10  # retail-tiers: purchases an hour before the gate blocks them
+REVIEW_ABOVE = 10000  # retail-tiers: a purchase above this is held for review
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,11 @@ def coffee_club() -> ByHand:
             state = members[ev["member"]] = {"day": None, "day_points": ZERO, "month": None, "bigs": 0,
                                              "balance": ZERO}
         base = ZERO if category == "gift_card" else amount
-        extra = base if category == "coffee" and local.hour < 10 and local.weekday() < 5 else ZERO
+        extra = base if category == "coffee" and local.hour < MORNING_UNTIL and local.weekday() < WORKDAYS else ZERO
         month = (local.year, local.month)
         if state["month"] != month:
             state["month"], state["bigs"] = month, 0
-        bonus = min(Decimal(50), budget[0]) if amount >= 1300 and state["bigs"] < 4 else ZERO
+        bonus = min(Decimal(50), budget[0]) if amount >= BIG_ORDER and state["bigs"] < BIG_ORDERS_A_MONTH else ZERO
         total, bonus = _coffee_cap(state, local.date(), base + extra + bonus, bonus)
         result = _floor(total)
         if bonus > 0:
@@ -112,7 +119,7 @@ def _purchase(state: dict, ev: dict, local: dt.datetime) -> Decimal:
     recent = state["recent"]
     while recent and recent[0] <= local - dt.timedelta(minutes=60):
         recent.popleft()
-    if len(recent) >= 10:
+    if len(recent) >= VELOCITY_LIMIT:
         return ZERO  # the velocity gate blocks it: nothing changes
     recent.append(local)
     amount = Decimal(ev["amount"])
@@ -139,7 +146,7 @@ def retail_tiers() -> ByHand:
         result = _check_in(state, local) if ev["type"] == "check_in" else _purchase(state, ev, local)
         if not result:
             return result
-        if ev["type"] == "purchase" and Decimal(ev["amount"]) > 10000:
+        if ev["type"] == "purchase" and Decimal(ev["amount"]) > REVIEW_ABOVE:
             state["held"] += result  # held for review: pending until someone decides, never released by time
         else:
             state["lots"].append((local + wait, result))

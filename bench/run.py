@@ -25,13 +25,13 @@ QUICK = {
 
 def main() -> int:
     if sys.argv[1:2] == ["table"]:
-        return subprocess.run([sys.executable, str(HERE / "bench_table.py"), *sys.argv[2:]]).returncode
+        return subprocess.run([sys.executable, str(HERE / "bench_table.py"), *sys.argv[2:]], check=False).returncode
     quick = "--quick" in sys.argv[1:]
     failed = 0
     for script in sorted(HERE.glob("bench_*.py")):
         print(f"== {script.name}", flush=True)
         args = QUICK.get(script.name, []) if quick else []
-        failed += subprocess.run([sys.executable, str(script), *args]).returncode != 0
+        failed += subprocess.run([sys.executable, str(script), *args], check=False).returncode != 0
     return 1 if failed else 0
 
 

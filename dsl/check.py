@@ -10,74 +10,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-
-import networkx as nx
 
 from . import ast
+from .checked import CheckedExpr, CheckedRuleset
 from .checker import ERROR, ExprChecker, SchemaView, Scope, did_you_mean
 from .cost import cost_diagnostics
+from .document import validate_document, without_paths
 from .errors import Code, Diagnostic, PunchcardError, sort_diagnostics
 from .functions import FunctionSpec, function_table
 from .loader import RawRuleset, read_ruleset, read_ruleset_text
-from .model import Ruleset
 from .parser import parse_expression
+from .semantics import build_dependency_graph, check_semantics
 from .sites import event_type_sites, expression_sites
-from .sourcemap import SourceMap
+from .sourcemap import Path, SourceMap
 from .types import FIELD_TYPES, NUMBER, Type
 from .vocabulary import BUILTIN_EVENTS, OPTIONAL, field_base_type
 
 __all__ = ["CheckedExpr", "CheckedRuleset", "STAGES", "check_text", "check_path", "load_checked"]
-
-
-@dataclass
-class CheckedExpr:
-    path: tuple
-    text: str
-    node: ast.Node
-    type: Type
-    scope: Scope
-    owner: str
-    lets: frozenset[str] = frozenset()
-    aggregates: tuple[ast.Call, ...] = ()
-
-
-@dataclass
-class CheckedRuleset:
-    raw: RawRuleset
-    functions: dict[str, FunctionSpec]
-    model: Ruleset | None = None
-    schema: SchemaView | None = None
-    lets: dict[str, ast.Node] = field(default_factory=dict)
-    exprs: dict[tuple, CheckedExpr] = field(default_factory=dict)
-    let_types: dict[tuple[str, Scope], Type] = field(default_factory=dict)
-    let_uses: dict[str, set[str]] = field(default_factory=dict)  # let -> lets it reads
-    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-
-    @property
-    def source(self) -> SourceMap:
-        return self.raw.source
-
-    @property
-    def sources(self) -> dict[str, str]:
-        return self.raw.sources
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.is_error]
-
-    @property
-    def ok(self) -> bool:
-        return self.model is not None and not self.errors
-
-    def raise_for_errors(self) -> CheckedRuleset:
-        if not self.ok:
-            raise PunchcardError(self.errors or self.diagnostics, self.sources)
-        return self
-
-    def locator(self, path: tuple):
-        return self.source.value(path).locate
 
 
 Stage = Callable[[CheckedRuleset], None]
@@ -86,8 +35,6 @@ Stage = Callable[[CheckedRuleset], None]
 def _validate(state: CheckedRuleset) -> None:
     """Validate; on errors, drop the broken items and validate again so later stages
     can still report problems elsewhere in the file (errors are collected, not stopped at)."""
-    from .document import validate_document, without_paths
-
     data = state.raw.data
     for _attempt in range(4):
         model, problems, broken = validate_document(data, state.source)
@@ -101,7 +48,7 @@ def _validate(state: CheckedRuleset) -> None:
 
 
 def _schema(state: CheckedRuleset) -> None:
-    model = state.model
+    model = state.valid_model
     events: dict[str, dict[str, Type]] = {}
     optional: set[tuple[str, str]] = set()
     for name, fields in model.event_fields().items():
@@ -121,8 +68,8 @@ def _schema(state: CheckedRuleset) -> None:
 
 
 def _event_types(state: CheckedRuleset) -> None:
-    known = state.schema.events
-    for path, name in event_type_sites(state.model):
+    known = state.valid_schema.events
+    for path, name in event_type_sites(state.valid_model):
         if name not in known:
             state.diagnostics.append(Diagnostic(
                 Code.UNKNOWN_NAME, f"unknown event type {name!r}", state.source.value(path).span,
@@ -130,17 +77,17 @@ def _event_types(state: CheckedRuleset) -> None:
 
 
 def _parse(state: CheckedRuleset) -> None:
-    for name, text in state.model.let.items():
+    for name, text in state.valid_model.let.items():
         node = _parse_one(state, ("let", name), text)
         if node is not None:
             state.lets[name] = node
-    for site in expression_sites(state.model):
+    for site in expression_sites(state.valid_model):
         node = _parse_one(state, site.path, site.text)
         if node is not None:
             state.exprs[site.path] = CheckedExpr(site.path, site.text, node, ERROR, site.scope, site.owner)
 
 
-def _parse_one(state: CheckedRuleset, path: tuple, text: str) -> ast.Node | None:
+def _parse_one(state: CheckedRuleset, path: Path, text: str) -> ast.Node | None:
     try:
         return parse_expression(text, state.locator(path))
     except PunchcardError as exc:
@@ -149,7 +96,7 @@ def _parse_one(state: CheckedRuleset, path: tuple, text: str) -> ast.Node | None
 
 
 def _typecheck(state: CheckedRuleset) -> None:
-    sites = {site.path: site for site in expression_sites(state.model)}
+    sites = {site.path: site for site in expression_sites(state.valid_model)}
     for path, expr in state.exprs.items():
         site = sites[path]
         checker = _checker(state, path, site.scope)
@@ -162,8 +109,8 @@ def _typecheck(state: CheckedRuleset) -> None:
             _type_let(state, name, Scope(None))
 
 
-def _checker(state: CheckedRuleset, path: tuple, scope: Scope) -> ExprChecker:
-    return ExprChecker(state.schema, state.functions, set(state.model.let),
+def _checker(state: CheckedRuleset, path: Path, scope: Scope) -> ExprChecker:
+    return ExprChecker(state.valid_schema, state.functions, set(state.valid_model.let),
                        lambda name, s: _type_let(state, name, s), state.locator(path), scope)
 
 
@@ -184,14 +131,10 @@ def _type_let(state: CheckedRuleset, name: str, scope: Scope) -> Type:
 
 
 def _graph(state: CheckedRuleset) -> None:
-    from .semantics import build_dependency_graph
-
     state.graph = build_dependency_graph(state)
 
 
 def _semantics(state: CheckedRuleset) -> None:
-    from .semantics import check_semantics
-
     state.diagnostics.extend(check_semantics(state))
 
 
@@ -226,11 +169,13 @@ def check_text(text: str, file: str = "<input>", functions: Sequence[FunctionSpe
     return _checked_or_load_error(lambda: read_ruleset_text(text, file), functions, file)
 
 
-def check_path(path: str | os.PathLike, functions: Sequence[FunctionSpec] = ()) -> CheckedRuleset:
+def check_path(path: str | os.PathLike[str], functions: Sequence[FunctionSpec] = ()) -> CheckedRuleset:
     return _checked_or_load_error(lambda: read_ruleset(path), functions, str(path))
 
 
-def _checked_or_load_error(read, functions, file) -> CheckedRuleset:
+def _checked_or_load_error(
+    read: Callable[[], RawRuleset], functions: Sequence[FunctionSpec], file: str
+) -> CheckedRuleset:
     try:
         raw = read()
     except PunchcardError as exc:
@@ -240,7 +185,7 @@ def _checked_or_load_error(read, functions, file) -> CheckedRuleset:
     return _run(raw, functions)
 
 
-def load_checked(path: str | os.PathLike, functions: Sequence[FunctionSpec] = ()) -> CheckedRuleset:
+def load_checked(path: str | os.PathLike[str], functions: Sequence[FunctionSpec] = ()) -> CheckedRuleset:
     """Check a ruleset and raise PunchcardError unless it is clean of errors."""
     return check_path(path, functions).raise_for_errors()
 

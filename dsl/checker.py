@@ -37,6 +37,7 @@ from .types import (
 __all__ = ["ERROR", "Scope", "SchemaView", "ExprChecker", "ENVELOPE_FIELDS", "MEMBER_BUILTINS", "did_you_mean"]
 
 ERROR = Type("error")
+_FIELD_PARTS = 2  # a field is read as a record and one of its fields: event.amount
 ENVELOPE_FIELDS: dict[str, Type] = {"id": STRING, "type": STRING, "member": STRING, "time": DATETIME}
 MEMBER_BUILTINS: dict[str, Type] = {"id": STRING, "tier": STRING, "balance": NUMBER}
 _LITERAL_TYPES = {ast.Number: NUMBER, ast.String: STRING, ast.Bool: BOOL, ast.DateLit: DATE,
@@ -115,7 +116,7 @@ class ExprChecker:
 
     def visit_Field(self, node: ast.Field) -> Type:
         path = ast.path_of(node)
-        if path is None or len(path) != 2:
+        if path is None or len(path) != _FIELD_PARTS:
             return self.error(node, Code.TYPE_ERROR, "fields can be read only as event.x, member.x or streak.length")
         root, name = path
         if name.startswith("__"):
@@ -125,11 +126,14 @@ class ExprChecker:
         if root == "member":
             return self._member_field(node, name)
         if root == "streak":
-            if self.scope.streak and name == "length":
-                return NUMBER
-            return self.error(node, Code.UNKNOWN_NAME, f"streak.{name} is not available here",
-                              hint="streak.length can be used inside a streak's rewards")
+            return self._streak_field(node, name)
         return self.error(node, Code.UNKNOWN_NAME, f"unknown name {root!r}", hint=did_you_mean(root, self._all_names()))
+
+    def _streak_field(self, node: ast.Field, name: str) -> Type:
+        if self.scope.streak and name == "length":
+            return NUMBER
+        return self.error(node, Code.UNKNOWN_NAME, f"streak.{name} is not available here",
+                          hint="streak.length can be used inside a streak's rewards")
 
     def _event_field(self, node: ast.Field, name: str) -> Type:
         if name in ENVELOPE_FIELDS:
@@ -196,8 +200,8 @@ class ExprChecker:
         if node.op in ("in", "not in"):
             if not right.is_list:
                 return self.error(node, Code.TYPE_ERROR, f"'{node.op}' needs a list on its right, not {right}")
-            if right.item != NOTHING and not comparable(left, right.item, "=="):
-                return self.error(node, Code.TYPE_ERROR, f"a {left} is never in a list of {right.item}")
+            if right.element != NOTHING and not comparable(left, right.element, "=="):
+                return self.error(node, Code.TYPE_ERROR, f"a {left} is never in a list of {right.element}")
             return BOOL
         if not comparable(left, right, node.op):
             return self.error(node, Code.TYPE_ERROR, f"cannot compare {left} {node.op} {right}",
@@ -207,11 +211,11 @@ class ExprChecker:
 
     def _check_tier_literal(self, node: ast.Compare) -> None:
         for side, other in ((node.left, node.right), (node.right, node.left)):
-            if ast.path_of(side) == ("member", "tier") and isinstance(other, ast.String) and self.schema.tiers:
-                if other.value not in self.schema.tiers:
-                    self.error(other, Code.UNKNOWN_NAME, f"there is no tier {other.value!r}",
-                               hint=did_you_mean(other.value, self.schema.tiers) or
-                               f"tiers are {', '.join(self.schema.tiers)}")
+            if (ast.path_of(side) == ("member", "tier") and isinstance(other, ast.String) and self.schema.tiers
+                    and other.value not in self.schema.tiers):
+                self.error(other, Code.UNKNOWN_NAME, f"there is no tier {other.value!r}",
+                           hint=did_you_mean(other.value, self.schema.tiers) or
+                           f"tiers are {', '.join(self.schema.tiers)}")
 
     def visit_Logical(self, node: ast.Logical) -> Type:
         for side in (node.left, node.right):
@@ -281,11 +285,11 @@ class ExprChecker:
                               "and within: a duration", hint=f"for example {example}")
         self.check(within, (DURATION,), "within:")
         path = ast.path_of(node.args[0])
-        event_type = path[0] if path else None
-        if event_type not in self.schema.events or len(path) != (1 if name == "count" else 2):
+        if not path or path[0] not in self.schema.events or len(path) != (1 if name == "count" else 2):
             return self.error(node.args[0], Code.TYPE_ERROR, f"{name}() needs an event type "
                               f"{'' if name == 'count' else 'and a field '}as its first argument",
                               hint=f"for example {example}")
+        event_type = path[0]
         self.aggregates.append(node)
         if name == "count":
             return NUMBER
@@ -324,7 +328,7 @@ def _fits(actual: Type, accepted: Type) -> bool:
         return True
     if accepted == NUMBER and actual == MONEY:
         return True
-    return actual.is_list and accepted.is_list and (actual.item == NOTHING or actual.item == accepted.item)
+    return actual.is_list and accepted.is_list and actual.item in (NOTHING, accepted.item)
 
 
 def _compare_hint(left: Type, right: Type) -> str | None:

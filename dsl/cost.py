@@ -12,15 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from . import ast
+from .checked import CheckedRuleset
 from .errors import Code, Diagnostic
 from .model import Ruleset
 from .sites import base_path
-
-if TYPE_CHECKING:
-    from .check import CheckedRuleset
 
 __all__ = ["MAX_COST", "AGGREGATE_COST", "EventCost", "node_cost", "event_costs", "cost_diagnostics"]
 

@@ -7,12 +7,14 @@ file:line:column and rewrite the message ("Extra inputs are not permitted" becom
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from .errors import Code, Diagnostic, Span
 from .model import Ruleset
@@ -36,7 +38,8 @@ def validate_document(data: Any, source: SourceMap) -> tuple[Ruleset | None, lis
         errors = exc.errors(include_url=False)
         paths = [_resolve(err["loc"], data) for err in errors]
         # a bad key (a reserved word as a field name) drops only that key, not its section
-        broken = [p + (_BAD_KEY,) if err["loc"] and err["loc"][-1] == "[key]" else p for p, err in zip(paths, errors)]
+        broken = [(*p, _BAD_KEY) if err["loc"] and err["loc"][-1] == "[key]" else p
+                  for p, err in zip(paths, errors, strict=True)]
         return None, _diagnostics(errors, paths, source), broken
 
 
@@ -51,8 +54,6 @@ def without_paths(data: dict, paths: list[tuple], source: SourceMap) -> dict | N
     """A copy of ``data`` without the broken items (a list item or a section), or None
     when what is broken is the header and nothing meaningful is left to check.
     ``source`` is re-keyed in place so positions still match the pruned data."""
-    import copy
-
     pruned = copy.deepcopy(data)
     for path in sorted({_prune_point(p) for p in paths}, key=lambda p: tuple(map(str, p)), reverse=True):
         if not path or path[0] in _REQUIRED_TOP:
@@ -75,7 +76,7 @@ def _shift_positions(source: SourceMap, list_path: tuple, removed: int) -> None:
                     and path[size] >= removed:
                 pos = store.pop(path)
                 if path[size] > removed:
-                    moved[path[:size] + (path[size] - 1,) + path[size + 1:]] = pos
+                    moved[(*path[:size], path[size] - 1, *path[size + 1:])] = pos
         store.update(moved)
 
 
@@ -90,9 +91,9 @@ def _prune_point(path: tuple) -> tuple:
     return path[:1]
 
 
-def _diagnostics(errors: list[dict], paths: list[tuple], source: SourceMap) -> list[Diagnostic]:
-    resolved = list(zip(paths, errors))
-    by_path: dict[tuple, list[dict]] = {}
+def _diagnostics(errors: list[ErrorDetails], paths: list[tuple], source: SourceMap) -> list[Diagnostic]:
+    resolved = list(zip(paths, errors, strict=True))
+    by_path: dict[tuple, list[ErrorDetails]] = {}
     for path, err in resolved:
         by_path.setdefault(path, []).append(err)
     result = []
@@ -111,7 +112,8 @@ def _resolve(loc: tuple, data: Any) -> tuple:
     path: list = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if (isinstance(node, dict) and part in node) or in_list:
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and part.endswith("_") and part[:-1] in node:
@@ -120,14 +122,15 @@ def _resolve(loc: tuple, data: Any) -> tuple:
     return tuple(path)
 
 
-def _diagnostic(path: tuple, err: dict, source: SourceMap) -> Diagnostic:
+def _diagnostic(path: tuple, err: ErrorDetails, source: SourceMap) -> Diagnostic:
     kind, loc = err["type"], err["loc"]
     where = ".".join(str(p) for p in path) or "the document"
     if kind == "extra_forbidden":
         key = loc[-1]
         options = keys_at(path[:-1])
         close = difflib.get_close_matches(str(key), options, n=1, cutoff=0.6)
-        hint = f"did you mean `{close[0]}`?" if close else (f"known keys here: {', '.join(options)}" if options else None)
+        known = f"known keys here: {', '.join(options)}" if options else None
+        hint = f"did you mean `{close[0]}`?" if close else known
         if _split_by_a_comma(str(key), err.get("input")):
             hint = _FLOW_HINT
         return Diagnostic(Code.SCHEMA_ERROR, f"unknown key {key!r}", source.key(path), hint=hint, width=len(str(key)))

@@ -28,7 +28,8 @@ class Duration(BaseModel):
         return f"{self.amount} {self.unit}{'' if self.amount == 1 else 's'}"
 
     def approx_days(self) -> Decimal:
-        per = {"minute": Decimal(1) / 1440, "hour": Decimal(1) / 24, "day": 1, "week": 7, "month": 30, "year": 365}
+        per: dict[str, Decimal | int] = {"minute": Decimal(1) / 1440, "hour": Decimal(1) / 24, "day": 1, "week": 7,
+                                         "month": 30, "year": 365}
         return Decimal(self.amount) * Decimal(per[self.unit])
 
     def timedelta(self) -> dt.timedelta | None:

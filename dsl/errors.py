@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "Code",
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-class Code(str, Enum):
+class Code(StrEnum):
     """Stable error codes. Never rename one: hosts and CI scripts match on them."""
 
     YAML_ERROR = "yaml_error"
@@ -46,7 +46,7 @@ class Code(str, Enum):
     CONFLICT = "conflict"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 

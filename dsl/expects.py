@@ -5,14 +5,12 @@ them. A typo is found here, at its place, not when the test runs and fails."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .checked import CheckedRuleset
 from .checker import did_you_mean
 from .errors import Code, Diagnostic
 from .vocabulary import EXPECT_KEYS
-
-if TYPE_CHECKING:
-    from .check import CheckedRuleset
 
 __all__ = ["expect_diagnostics"]
 
@@ -23,21 +21,21 @@ def expect_diagnostics(state: CheckedRuleset, expect: Any, path: tuple) -> Itera
         return
     for key in expect:
         if key not in EXPECT_KEYS:
-            yield Diagnostic(Code.SCHEMA_ERROR, f"unknown expect key {key!r}", state.source.key(path + (key,)),
+            yield Diagnostic(Code.SCHEMA_ERROR, f"unknown expect key {key!r}", state.source.key((*path, key)),
                              hint=did_you_mean(str(key), EXPECT_KEYS) or f"known keys: {', '.join(EXPECT_KEYS)}",
                              width=len(str(key)))
     yield from _names(state, expect, path)
 
 
 def _names(state: CheckedRuleset, expect: dict, path: tuple) -> Iterator[Diagnostic]:
-    model = state.model
+    model = state.valid_model
     tiers = [level.name for level in model.tiers.levels] if model.tiers else []
     badges = sorted({a.badge for a in model.achievements if a.badge})
     streaks = [s.id for s in model.streaks]
     tier = expect.get("tier")
     if tier is not None and tier not in tiers:  # null: the member has no tier
         yield _unknown(state, "tier", tier, "which is not a tier of this ruleset", tiers, "this ruleset has no tiers",
-                       state.source.value(path + ("tier",)).span)
+                       state.source.value((*path, "tier")).span)
     wanted = expect.get("badges")
     for index, badge in (enumerate(wanted) if isinstance(wanted, list) else [(None, wanted)] if wanted else []):
         if str(badge) not in badges:
@@ -48,7 +46,7 @@ def _names(state: CheckedRuleset, expect: dict, path: tuple) -> Iterator[Diagnos
     for streak in (lengths if isinstance(lengths, dict) else ()):
         if streak not in streaks:
             yield _unknown(state, "streak", streak, "which is not a streak of this ruleset", streaks,
-                           "this ruleset has no streaks", state.source.key(path + ("streak", streak)))
+                           "this ruleset has no streaks", state.source.key((*path, "streak", streak)))
 
 
 def _unknown(state, kind: str, name: Any, why: str, known: list[str], none: str, span) -> Diagnostic:

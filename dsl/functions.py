@@ -84,8 +84,10 @@ class FunctionSpec:
 
 
 def _same_numeric(args: Sequence[Type]) -> Type | None:
-    result = args[0]
+    result: Type | None = args[0]
     for t in args[1:]:
+        if result is None:  # two of the arguments do not mix: nor does the whole list
+            return None
         result = unify(result, t)
     return result if result is not None and is_numeric(result) else None
 

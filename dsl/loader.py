@@ -12,16 +12,19 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import Code, Diagnostic, PunchcardError, Span
+from .sourcemap import Path as SourcePath
 from .sourcemap import ScalarPos, SourceMap
-from .yamlsrc import Limits, load_yaml
+from .yamlsrc import DEFAULT_LIMITS, Limits, load_yaml
 
 __all__ = ["RawRuleset", "read_ruleset", "read_ruleset_text", "MAIN_FILE", "MAX_INCLUDES"]
 
 MAIN_FILE = "ruleset.yaml"
 MAX_INCLUDES = 64
+
+_Pos = TypeVar("_Pos", ScalarPos, Span)  # what a source map records at a path: a value or a key
 
 
 @dataclass
@@ -32,12 +35,12 @@ class RawRuleset:
     path: str = "<input>"
 
 
-def read_ruleset_text(text: str, file: str = "<input>", limits: Limits = Limits()) -> RawRuleset:
+def read_ruleset_text(text: str, file: str = "<input>", limits: Limits = DEFAULT_LIMITS) -> RawRuleset:
     document = load_yaml(text, file, limits)
     return RawRuleset(document.data, document.source, {file: text}, file)
 
 
-def read_ruleset(path: str | os.PathLike, limits: Limits = Limits()) -> RawRuleset:
+def read_ruleset(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> RawRuleset:
     """Load a ruleset file, or a folder's ruleset.yaml, and everything it includes."""
     path = Path(path)
     main = path / MAIN_FILE if path.is_dir() else path
@@ -124,7 +127,7 @@ _HEADER = ("punchcard", "ruleset", "version", "include")
 def _merge(into: dict, extra: dict, path: tuple, target: SourceMap, source: SourceMap) -> list[Diagnostic]:
     errors = []
     for key, value in extra.items():
-        here = path + (key,)
+        here = (*path, key)
         if not path and key in _HEADER:
             errors.append(Diagnostic(Code.INCLUDE_ERROR, f"{key}: belongs in {MAIN_FILE} only", source.key(here)))
         elif key not in into:
@@ -136,7 +139,7 @@ def _merge(into: dict, extra: dict, path: tuple, target: SourceMap, source: Sour
             offset = len(into[key])
             into[key].extend(value)
             for index in range(len(value)):
-                _copy_positions(source, target, here + (index,), here + (offset + index,))
+                _copy_positions(source, target, (*here, index), (*here, offset + index))
         else:
             first = target.key(here)
             errors.append(Diagnostic(Code.INCLUDE_ERROR, f"{'.'.join(map(str, here))} is set twice "
@@ -144,11 +147,17 @@ def _merge(into: dict, extra: dict, path: tuple, target: SourceMap, source: Sour
     return errors
 
 
-def _copy_positions(source: SourceMap, target: SourceMap, old: tuple, new: tuple) -> None:
-    size = len(old)
-    for store_from, store_to in ((source.values, target.values), (source.keys, target.keys)):
-        for path, pos in list(store_from.items()):
-            if path[:size] == old:
-                store_to[new + path[size:]] = pos
+def _copy_positions(source: SourceMap, target: SourceMap, old: SourcePath, new: SourcePath) -> None:
+    _copy_under(source.values, target.values, old, new)
+    _copy_under(source.keys, target.keys, old, new)
     if old not in source.values:
         target.values.setdefault(new, ScalarPos(source.key(old)))
+
+
+def _copy_under(store_from: dict[SourcePath, _Pos], store_to: dict[SourcePath, _Pos], old: SourcePath,
+                new: SourcePath) -> None:
+    """Copy every entry at or under ``old`` to the same place under ``new``."""
+    size = len(old)
+    for path, pos in list(store_from.items()):
+        if path[:size] == old:
+            store_to[new + path[size:]] = pos

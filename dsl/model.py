@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 from punchcard.grammar import reserved_words
 
@@ -67,9 +68,9 @@ def _expr_text(value: Any) -> Any:
     return value
 
 
-Expr = Annotated[str, BeforeValidator(_expr_text, json_schema_input_type=Union[str, int, float, bool])]
+Expr = Annotated[str, BeforeValidator(_expr_text, json_schema_input_type=str | int | float | bool)]
 EventTypes = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v,
-                                                  json_schema_input_type=Union[str, list[str]])]
+                                                  json_schema_input_type=str | list[str])]
 Id = Annotated[str, Field(pattern=_ID_RE, max_length=64)]
 
 
@@ -78,7 +79,7 @@ class _Strict(BaseModel):
 
 
 class Effective(_Strict):
-    from_: dt.date | None = Field(None, alias="from")
+    from_: dt.date | None = Field(default=None, alias="from")
     until: dt.date | None = None
 
 
@@ -91,7 +92,8 @@ class Rounding(_Strict):
     @classmethod
     def _positive(cls, step: Decimal) -> Decimal:
         # at most 6 decimals: a balance of up to 10**18 such steps is exact in any 28-digit sum
-        if step <= 0 or step.normalize().as_tuple().exponent < -MAX_STEP_PLACES:
+        exponent = step.normalize().as_tuple().exponent  # "n", "N" or "F" for a NaN or an infinity
+        if step <= 0 or not isinstance(exponent, int) or exponent < -MAX_STEP_PLACES:
             raise ValueError(f"step must be a positive number with at most {MAX_STEP_PLACES} decimals, "
                              "such as 1, 0.1 or 0.01")
         return step
@@ -180,7 +182,7 @@ class Budget(_Strict):
 
 # In a JSON Schema: two or more rules with multiply: need stacking:, as check says. (Two rules
 # sharing a group need it too; JSON Schema cannot compare two items' values, so only check tells.)
-_STACKING_STATED = {"if": {"required": ["rules"], "properties": {"rules": {
+_STACKING_STATED: JsonDict = {"if": {"required": ["rules"], "properties": {"rules": {
     "contains": {"type": "object", "required": ["multiply"]}, "minContains": 2}}},
     "then": {"required": ["stacking"]}}
 
@@ -254,8 +256,8 @@ class Points(_Strict):
 
 
 class StreakReward(_Strict):
-    at: int | None = Field(None, ge=1)
-    every: int | None = Field(None, ge=1)
+    at: int | None = Field(default=None, ge=1)
+    every: int | None = Field(default=None, ge=1)
     each: Literal["period"] | None = None
     bonus: Expr
 
@@ -295,7 +297,7 @@ class ComplianceRequire(_Strict):
     min_expiry: DurationField | None = None
     min_expiry_notice: DurationField | None = None
     refunds_claw_back: bool | None = None
-    max_messages_per_day: int | None = Field(None, ge=0)
+    max_messages_per_day: int | None = Field(default=None, ge=0)
 
 
 class ForbidRule(_Strict):
@@ -311,7 +313,7 @@ class Compliance(_Strict):
 
 
 # A test's expect: may use only the keys the test runner knows.
-_EXPECT_SCHEMA = {"type": "object", "propertyNames": {"enum": list(EXPECT_KEYS)}}
+_EXPECT_SCHEMA: JsonDict = {"type": "object", "propertyNames": {"enum": list(EXPECT_KEYS)}}
 
 
 class RulesetTest(_Strict):
@@ -385,4 +387,5 @@ class Ruleset(_Strict):
         ``profile`` event updates member fields, so it carries the member schema."""
         profile = {name: kind if kind.startswith(OPTIONAL) else OPTIONAL + kind
                    for name, kind in self.schema_.member.items()}
-        return {**BUILTIN_EVENTS, "profile": profile, **self.schema_.events}
+        declared = {name: fields or {} for name, fields in self.schema_.events.items()}  # None only before validation
+        return {**BUILTIN_EVENTS, "profile": profile, **declared}

@@ -8,12 +8,12 @@ function supplied by the ruleset loader).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from punchcard.grammar import grammar_text, reserved_words
 
@@ -261,16 +261,18 @@ def _check_depth(node: ast.Node, locate: Locator) -> None:
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, locate: Locator) -> Diagnostic:
     line, column = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        pos = exc.pos_in_stream or 0  # the lexer always sets it
+        char = text[pos] if pos < len(text) else "?"
         return Diagnostic(Code.PARSE_ERROR, f"unexpected character {char!r}", locate(line, column),
-                          hint=_char_hint(text, exc.pos_in_stream))
-    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        lines = text.splitlines() or [""]
-        return Diagnostic(Code.PARSE_ERROR, "the expression ends too early", locate(len(lines), len(lines[-1]) + 1),
-                          hint=_expected_hint(getattr(exc, "expected", None) or getattr(exc, "accepts", set())))
-    token: Token = exc.token
-    return Diagnostic(Code.PARSE_ERROR, f"unexpected {str(token)!r}", locate(line, column),
-                      hint=_token_hint(token, exc), width=max(len(str(token)), 1))
+                          hint=_char_hint(text, pos))
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        token: Token = exc.token
+        return Diagnostic(Code.PARSE_ERROR, f"unexpected {str(token)!r}", locate(line, column),
+                          hint=_token_hint(token, exc), width=max(len(str(token)), 1))
+    # UnexpectedEOF, or the parser met the end token: the text stops before the expression does
+    lines = text.splitlines() or [""]
+    return Diagnostic(Code.PARSE_ERROR, "the expression ends too early", locate(len(lines), len(lines[-1]) + 1),
+                      hint=_expected_hint(getattr(exc, "expected", None) or getattr(exc, "accepts", set())))
 
 
 def _char_hint(text: str, pos: int) -> str | None:
@@ -299,10 +301,13 @@ def _token_hint(token: Token, exc: UnexpectedToken) -> str | None:
     return _expected_hint(exc.accepts or exc.expected)
 
 
-def _expected_hint(expected) -> str | None:
+_MAX_EXPECTED_WORDS = 6  # a hint names a few of the tokens that could come next, not all of them
+
+
+def _expected_hint(expected: Iterable[str] | None) -> str | None:
     words = sorted({_TOKEN_WORDS.get(t, t.strip('"').lower()) for t in expected or () if not t.startswith("__")})
     if not words:
         return None
-    if len(words) > 6:
-        words = words[:6] + ["..."]
+    if len(words) > _MAX_EXPECTED_WORDS:
+        words = [*words[:_MAX_EXPECTED_WORDS], "..."]
     return "expected " + ", ".join(words)

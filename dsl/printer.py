@@ -8,7 +8,9 @@ printed rules read the way an analyst would write them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from . import ast
 
@@ -117,7 +119,8 @@ def _signed(text: str) -> tuple[str, int]:
     return (text, UNARY) if text.startswith("-") else (text, POSTFIX)
 
 
-_PRINTERS = {
+# Each printer takes the node class it is filed under: the table dispatches on type(node).
+_PRINTERS: dict[type[ast.Node], Callable[[Any], tuple[str, int]]] = {
     ast.If: _if,
     ast.Logical: _logical,
     ast.Not: _not,

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import operator
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
 
 import networkx as nx
 
 from . import ast
+from .checked import CheckedRuleset
 from .checker import did_you_mean
 from .duration import Duration
 from .errors import Code, Diagnostic, Severity
 from .expects import expect_diagnostics
-from .model import Ruleset
+from .model import Expiry, Ruleset
+from .sourcemap import Path
 from .vocabulary import BUILTIN_EVENTS
 
-if TYPE_CHECKING:
-    from .check import CheckedRuleset
+__all__ = ["build_dependency_graph", "check_semantics", "constant_value", "Constant", "duration_at_least"]
 
-__all__ = ["build_dependency_graph", "check_semantics", "constant_value", "duration_at_least"]
+
+_FIELD_PARTS = 2  # event.amount, member.tier: a record and one of its fields
+_MAX_INLINE_DEPTH = 16  # lets read through when looking for a constant when:; deeper chains are not followed
 
 
 def build_dependency_graph(state: CheckedRuleset) -> nx.DiGraph:
@@ -40,7 +45,7 @@ def _add_reads(graph: nx.DiGraph, reader: str, node: ast.Node) -> None:
             graph.add_edge(reader, f"let:{child.id}")
         elif isinstance(child, ast.Name):
             continue
-        elif path and len(path) == 2 and path[0] in ("event", "member"):
+        elif path and len(path) == _FIELD_PARTS and path[0] in ("event", "member"):
             graph.add_node(f"field:{path[0]}.{path[1]}", kind="field")
             graph.add_edge(reader, f"field:{path[0]}.{path[1]}")
     # lets may be defined after their first use: resolve names again once all exist
@@ -60,27 +65,33 @@ def check_semantics(state: CheckedRuleset) -> list[Diagnostic]:
 
 def _cycles(state: CheckedRuleset) -> Iterator[Diagnostic]:
     lets = state.graph.subgraph(n for n in state.graph if n.startswith("let:"))
-    for cycle in sorted(nx.simple_cycles(lets), key=lambda c: sorted(c)):
+    for cycle in sorted(nx.simple_cycles(lets), key=sorted):
         names = [n.removeprefix("let:") for n in cycle]
-        first = min(names, key=lambda n: list(state.model.let).index(n))
+        first = min(names, key=lambda n: list(state.valid_model.let).index(n))
         start = names.index(first)
         ordered = names[start:] + names[:start] + [first]
         yield Diagnostic(Code.CYCLE_ERROR, f"let names depend on each other in a cycle: {' -> '.join(ordered)}",
                          state.source.key(("let", first)), hint="a fact cannot be defined in terms of itself")
 
 
-def _all_ids(model: Ruleset) -> Iterator[tuple[tuple, str]]:
-    groups = ((("earning", "rules"), model.earning.rules), (("streaks",), model.streaks),
-              (("achievements",), model.achievements), (("fraud",), model.fraud),
-              (("compliance", "forbid"), model.compliance.forbid))
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def _all_ids(model: Ruleset) -> Iterator[tuple[Path, str]]:
+    groups: tuple[tuple[Path, Sequence[_HasId]], ...] = (
+        (("earning", "rules"), model.earning.rules), (("streaks",), model.streaks),
+        (("achievements",), model.achievements), (("fraud",), model.fraud),
+        (("compliance", "forbid"), model.compliance.forbid))
     for prefix, items in groups:
         for i, item in enumerate(items):
-            yield prefix + (i, "id"), item.id
+            yield (*prefix, i, "id"), item.id
 
 
 def _duplicate_ids(state: CheckedRuleset) -> Iterator[Diagnostic]:
     seen: dict[str, tuple] = {}
-    for path, rule_id in _all_ids(state.model):
+    for path, rule_id in _all_ids(state.valid_model):
         if rule_id in seen:
             first = state.source.value(seen[rule_id]).span
             yield Diagnostic(Code.DUPLICATE_ID, f"the id {rule_id!r} is used twice (first at line {first.line})",
@@ -90,9 +101,9 @@ def _duplicate_ids(state: CheckedRuleset) -> Iterator[Diagnostic]:
 
 
 def _references(state: CheckedRuleset) -> Iterator[Diagnostic]:
-    rules = [r.id for r in state.model.earning.rules] + ["base"]
+    rules = [r.id for r in state.valid_model.earning.rules] + ["base"]
     for section in ("caps", "budgets"):
-        for i, item in enumerate(getattr(state.model.earning, section)):
+        for i, item in enumerate(getattr(state.valid_model.earning, section)):
             if item.rule is not None and item.rule not in rules:
                 yield Diagnostic(Code.UNKNOWN_RULE, f"{section[:-1]} names an unknown rule {item.rule!r}",
                                  state.source.value(("earning", section, i, "rule")).span,
@@ -126,7 +137,7 @@ def _misplaced_durations(tree: ast.Node) -> list[ast.Node]:
 def _earning_types(state: CheckedRuleset) -> Iterator[Diagnostic]:
     """Earning runs on the ruleset's own event types: a built-in event (redeem, refund, ...)
     is handled by the ledger and never reaches an earning rule, so naming one is a mistake."""
-    earning = state.model.earning
+    earning = state.valid_model.earning
     base_path = ("earning", "base") if not isinstance(earning.base, list) else None
     owners = [(base_path or ("earning", "base", i), b.on) for i, b in enumerate(earning.bases)]
     owners += [(("earning", "rules", i), r.on) for i, r in enumerate(earning.rules)]
@@ -134,11 +145,12 @@ def _earning_types(state: CheckedRuleset) -> Iterator[Diagnostic]:
         for j, name in enumerate(types):
             if name in BUILTIN_EVENTS or name == "profile":
                 yield Diagnostic(Code.SCHEMA_ERROR, f"{name} is a built-in event: it never runs earning rules",
-                                 state.source.value((*path, "on", j)).span, hint="list your own event types under on:, such as purchase")
+                                 state.source.value((*path, "on", j)).span,
+                                 hint="list your own event types under on:, such as purchase")
 
 
 def _tiers(state: CheckedRuleset) -> Iterator[Diagnostic]:
-    tiers = state.model.tiers
+    tiers = state.valid_model.tiers
     if tiers is None:
         return
     if tiers.levels[0].min != 0:
@@ -170,8 +182,8 @@ def _metric_types(state: CheckedRuleset, metric) -> Iterator[Diagnostic]:
                              hint="list your own event types, and refund to let refunds lower the metric")
     if "refund" not in metric.on:
         return
-    events = state.model.schema_.events
-    if not any(events.get(t, {}).get("amount", "").endswith("money") for t in metric.on):
+    events = state.valid_model.schema_.events
+    if not any((events.get(t) or {}).get("amount", "").endswith("money") for t in metric.on):
         yield Diagnostic(Code.SCHEMA_ERROR, "refund in tiers.metric.on re-evaluates the refunded order's add:, but "
                          "no event type listed there has a money amount to refund",
                          state.source.value(("tiers", "metric", "on", list(metric.on).index("refund"))).span,
@@ -193,7 +205,7 @@ def _stacking_stated(state: CheckedRuleset) -> Iterator[Diagnostic]:
     data = state.raw.data.get("earning") if isinstance(state.raw.data, dict) else None
     if not isinstance(data, dict) or "stacking" in data:
         return
-    rules = state.model.earning.rules
+    rules = state.valid_model.earning.rules
     multipliers = sum(rule.multiply is not None for rule in rules)
     groups = [rule.group for rule in rules if rule.group is not None]
     shared = next((group for group in groups if groups.count(group) > 1), None)
@@ -215,11 +227,20 @@ def duration_at_least(actual: Duration, required: Duration) -> bool:
     return actual.approx_days() >= required.approx_days()
 
 
+def _expiry_period(expiry: Expiry) -> tuple[Duration, str]:
+    """The period points expire after, and its key: the model holds exactly one of the two."""
+    if expiry.after is not None:
+        return expiry.after, "after"
+    if expiry.inactivity is None:
+        raise ValueError("an expiry has after: or inactivity:")
+    return expiry.inactivity, "inactivity"
+
+
 def _compliance(state: CheckedRuleset) -> Iterator[Diagnostic]:
-    require, points = state.model.compliance.require, state.model.points
+    require, points = state.valid_model.compliance.require, state.valid_model.points
     expiry = points.expiry
     if require.min_expiry is not None and expiry != "never":
-        actual, key = (expiry.after, "after") if expiry.after is not None else (expiry.inactivity, "inactivity")
+        actual, key = _expiry_period(expiry)
         if not duration_at_least(actual, require.min_expiry):
             yield Diagnostic(Code.COMPLIANCE_ERROR, f"points expire after {actual}, but compliance requires at "
                              f"least {require.min_expiry}", state.source.value(("points", "expiry", key)).span)
@@ -236,8 +257,8 @@ def _compliance(state: CheckedRuleset) -> Iterator[Diagnostic]:
 
 
 def _tests(state: CheckedRuleset) -> Iterator[Diagnostic]:
-    known = state.schema.events
-    for i, test in enumerate(state.model.tests):
+    known = state.valid_schema.events
+    for i, test in enumerate(state.valid_model.tests):
         for j, event in enumerate(test.events):
             kind = event.get("type")
             if not isinstance(kind, str) or kind not in known:  # test events are free-form: type may be a list
@@ -248,7 +269,10 @@ def _tests(state: CheckedRuleset) -> Iterator[Diagnostic]:
         yield from expect_diagnostics(state, test.expect, ("tests", i, "expect"))
 
 
-def constant_value(node: ast.Node):
+Constant = bool | Decimal | str  # the values literals write
+
+
+def constant_value(node: ast.Node) -> Constant | None:
     """The value of an expression made only of literals, or None when it reads anything."""
     if isinstance(node, (ast.Bool, ast.Number, ast.String)):
         return node.value
@@ -256,19 +280,31 @@ def constant_value(node: ast.Node):
         inner = constant_value(node.operand)
         return None if inner is None else not inner
     if isinstance(node, ast.Logical):
-        left, right = constant_value(node.left), constant_value(node.right)
-        if node.op == "and" and (left is False or right is False):
-            return False
-        if node.op == "or" and (left is True or right is True):
-            return True
-        return None if left is None or right is None else (left and right if node.op == "and" else left or right)
-    if isinstance(node, ast.Compare) and node.op in ("==", "!=", "<", "<=", ">", ">="):
-        left, right = constant_value(node.left), constant_value(node.right)
-        if left is None or right is None or type(left) is not type(right):
-            return None
-        return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-                ">": left > right, ">=": left >= right}[node.op]
+        return _constant_logical(node)
+    if isinstance(node, ast.Compare) and node.op in _COMPARISONS:
+        return _constant_compare(node)
     return None
+
+
+def _constant_logical(node: ast.Logical) -> Constant | None:
+    left, right = constant_value(node.left), constant_value(node.right)
+    if node.op == "and" and (left is False or right is False):
+        return False
+    if node.op == "or" and (left is True or right is True):
+        return True
+    return None if left is None or right is None else (left and right if node.op == "and" else left or right)
+
+
+# Each is applied to two values of one type only (bools, numbers or strings), which all order.
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _constant_compare(node: ast.Compare) -> bool | None:
+    left, right = constant_value(node.left), constant_value(node.right)
+    if left is None or right is None or type(left) is not type(right):
+        return None
+    return _COMPARISONS[node.op](left, right)
 
 
 def _warnings(state: CheckedRuleset) -> Iterator[Diagnostic]:
@@ -280,14 +316,14 @@ def _warnings(state: CheckedRuleset) -> Iterator[Diagnostic]:
         return  # a rule dropped by that error may be the let's reader: "never used" would mislead
     used = {name for expr in state.exprs.values() for name in expr.lets}
     used |= {u for uses in state.let_uses.values() for u in uses}
-    for name in state.model.let:
+    for name in state.valid_model.let:
         if name not in used:
             yield Diagnostic(Code.UNUSED_LET, f"let {name!r} is never used", state.source.key(("let", name)),
                              Severity.WARNING, hint="remove it, or use it in a rule")
 
 
 def _inline_lets(node: ast.Node, state: CheckedRuleset, depth: int = 0) -> ast.Node:
-    if isinstance(node, ast.Name) and node.id in state.lets and depth < 16:
+    if isinstance(node, ast.Name) and node.id in state.lets and depth < _MAX_INLINE_DEPTH:
         return _inline_lets(state.lets[node.id], state, depth + 1)
     return node
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from .checker import Scope
 from .model import Ruleset
+from .sourcemap import Path
 from .types import BOOL, MONEY, NUMBER, Type
 
 __all__ = ["Site", "expression_sites", "event_type_sites", "base_path"]
@@ -14,9 +16,16 @@ __all__ = ["Site", "expression_sites", "event_type_sites", "base_path"]
 NUMERIC = (NUMBER, MONEY)
 
 
+class _NamesEvents(Protocol):
+    """A rule, streak or achievement: the event types it runs on (None: every type)."""
+
+    @property
+    def on(self) -> Sequence[str] | None: ...
+
+
 @dataclass(frozen=True)
 class Site:
-    path: tuple
+    path: Path
     text: str
     expected: tuple[Type, ...]
     scope: Scope
@@ -24,7 +33,7 @@ class Site:
     owner: str  # graph node that reads this expression, e.g. "rule:big-basket"
 
 
-def base_path(ruleset: Ruleset, index: int) -> tuple:
+def base_path(ruleset: Ruleset, index: int) -> Path:
     return ("earning", "base", index) if isinstance(ruleset.earning.base, list) else ("earning", "base")
 
 
@@ -32,22 +41,22 @@ def expression_sites(ruleset: Ruleset) -> Iterator[Site]:
     """Every expression of the document except ``let`` bodies, which are typed where used."""
     for i, base in enumerate(ruleset.earning.bases):
         path, scope, owner = base_path(ruleset, i), Scope(tuple(base.on)), f"base:{i}"
-        yield Site(path + ("points",), base.points, NUMERIC, scope, "points:", owner)
+        yield Site((*path, "points"), base.points, NUMERIC, scope, "points:", owner)
         for key in ("when", "unless"):
             if getattr(base, key) is not None:
-                yield Site(path + (key,), getattr(base, key), (BOOL,), scope, f"{key}:", owner)
+                yield Site((*path, key), getattr(base, key), (BOOL,), scope, f"{key}:", owner)
     for i, rule in enumerate(ruleset.earning.rules):
         path, scope, owner = ("earning", "rules", i), Scope(tuple(rule.on)), f"rule:{rule.id}"
         for key, expected in (("when", (BOOL,)), ("unless", (BOOL,)), ("multiply", (NUMBER,)), ("bonus", NUMERIC)):
             if getattr(rule, key) is not None:
-                yield Site(path + (key,), getattr(rule, key), expected, scope, f"{key}:", owner)
+                yield Site((*path, key), getattr(rule, key), expected, scope, f"{key}:", owner)
     yield from _tier_sites(ruleset)
     yield from _gamification_sites(ruleset)
-    for i, rule in enumerate(ruleset.fraud):
-        yield Site(("fraud", i, "when"), rule.when, (BOOL,), Scope(tuple(rule.on)), "when:", f"fraud:{rule.id}")
-    for i, rule in enumerate(ruleset.compliance.forbid):
-        scope = Scope(tuple(rule.on) if rule.on else None)
-        yield Site(("compliance", "forbid", i, "when"), rule.when, (BOOL,), scope, "when:", f"forbid:{rule.id}")
+    for i, fraud in enumerate(ruleset.fraud):
+        yield Site(("fraud", i, "when"), fraud.when, (BOOL,), Scope(tuple(fraud.on)), "when:", f"fraud:{fraud.id}")
+    for i, forbid in enumerate(ruleset.compliance.forbid):
+        scope = Scope(tuple(forbid.on) if forbid.on else None)
+        yield Site(("compliance", "forbid", i, "when"), forbid.when, (BOOL,), scope, "when:", f"forbid:{forbid.id}")
 
 
 def _tier_sites(ruleset: Ruleset) -> Iterator[Site]:
@@ -73,17 +82,18 @@ def _gamification_sites(ruleset: Ruleset) -> Iterator[Site]:
             yield Site(("achievements", i, "bonus"), achievement.bonus, NUMERIC, scope, "bonus:", owner)
 
 
-def event_type_sites(ruleset: Ruleset) -> Iterator[tuple[tuple, str]]:
+def event_type_sites(ruleset: Ruleset) -> Iterator[tuple[Path, str]]:
     """Every place that names an event type (``on:``, activity lists, count(type) metrics)."""
     for i, base in enumerate(ruleset.earning.bases):
-        yield from ((base_path(ruleset, i) + ("on", j), t) for j, t in enumerate(base.on))
-    groups = (("earning", "rules"), ruleset.earning.rules), (("streaks",), ruleset.streaks), \
-        (("achievements",), ruleset.achievements), (("fraud",), ruleset.fraud), \
-        (("compliance", "forbid"), ruleset.compliance.forbid)
+        yield from (((*base_path(ruleset, i), "on", j), t) for j, t in enumerate(base.on))
+    groups: tuple[tuple[Path, Sequence[_NamesEvents]], ...] = (
+        (("earning", "rules"), ruleset.earning.rules), (("streaks",), ruleset.streaks),
+        (("achievements",), ruleset.achievements), (("fraud",), ruleset.fraud),
+        (("compliance", "forbid"), ruleset.compliance.forbid))
     for prefix, items in groups:
         for i, item in enumerate(items):
             for j, t in enumerate(item.on or []):
-                yield prefix + (i, "on", j), t
+                yield (*prefix, i, "on", j), t
     tiers = ruleset.tiers
     if tiers is not None and isinstance(tiers.metric, str) and tiers.metric.startswith("count("):
         yield ("tiers", "metric"), tiers.metric[len("count("):-1]

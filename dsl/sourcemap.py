@@ -4,6 +4,7 @@ character inside a quoted, escaped or folded scalar."""
 
 from __future__ import annotations
 
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,7 @@ def _locate_in_source(pos: ScalarPos, line: int, column: int) -> Span | None:
     return None if index is None else _span_at(pos, index, 1 if past_end else 0)
 
 
-def _source_chars(pos: ScalarPos):
+def _source_chars(pos: ScalarPos) -> Iterator[tuple[str, int]]:
     """(character, index) pairs of the scalar's source, with quoting undone."""
     text, i, end = pos.text, pos.start, pos.end
     if pos.style in ("'", '"'):
@@ -80,7 +81,7 @@ def _source_chars(pos: ScalarPos):
             i += 1
 
 
-def _double_escape(text: str, i: int):
+def _double_escape(text: str, i: int) -> Generator[tuple[str, int], None, int]:
     code = text[i + 1]
     if code in _BREAKS:  # an escaped line break joins the lines without a space
         return i + 2
@@ -91,18 +92,23 @@ def _double_escape(text: str, i: int):
     return i + 2 + digits
 
 
-def _align(value: str, source, target: int) -> int | None:
+def _align(value: str, source: Iterator[tuple[str, int]], target: int) -> int | None:
     """Walk value and source together; folding turned line breaks into spaces and
     indentation disappeared, so unmatched source characters are skipped."""
     index = None
     for k in range(target + 1):
-        wanted = value[k]
-        for char, index in source:
-            if char == wanted or (wanted == " " and char in _BREAKS):
-                break
-        else:
+        index = _next_match(source, value[k])
+        if index is None:
             return None
     return index
+
+
+def _next_match(source: Iterator[tuple[str, int]], wanted: str) -> int | None:
+    """Advance ``source`` past the next character that can stand for ``wanted``; its index."""
+    for char, index in source:
+        if char == wanted or (wanted == " " and char in _BREAKS):
+            return index
+    return None
 
 
 def _span_at(pos: ScalarPos, index: int, extra: int) -> Span:

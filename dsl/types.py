@@ -44,6 +44,13 @@ class Type:
     def is_list(self) -> bool:
         return self.name == "list"
 
+    @property
+    def element(self) -> Type:
+        """A list type's item type (:func:`list_of` always sets one)."""
+        if self.item is None:
+            raise TypeError(f"{self} is not a list type")
+        return self.item
+
 
 NUMBER = Type("number")
 MONEY = Type("money")
@@ -90,7 +97,7 @@ def unify(a: Type, b: Type) -> Type | None:
     if is_numeric(a) and is_numeric(b):
         return MONEY
     if a.is_list and b.is_list:
-        item = unify(a.item, b.item)
+        item = unify(a.element, b.element)
         return list_of(item) if item else None
     return None
 

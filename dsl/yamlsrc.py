@@ -15,9 +15,10 @@ The result is plain Python data plus a :class:`SourceMap` from paths such as
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from yaml.composer import Composer
@@ -30,7 +31,7 @@ from yaml.scanner import Scanner
 from .errors import Code, Diagnostic, PunchcardError, Span
 from .sourcemap import Path, ScalarPos, SourceMap
 
-__all__ = ["Limits", "Document", "load_yaml"]
+__all__ = ["Limits", "DEFAULT_LIMITS", "Document", "load_yaml"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Limits:
     max_depth: int = 64
     max_aliases: int = 100
     max_nodes: int = 100_000
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass
@@ -93,7 +97,7 @@ _TIMESTAMPS = yaml.constructor.SafeConstructor()
 class _Builder:
     """Turns a composed node tree into Python data, recording positions and limits."""
 
-    def __init__(self, file: str, text: str, limits: Limits, alias_spans: list[Span] = ()):
+    def __init__(self, file: str, text: str, limits: Limits, alias_spans: Sequence[Span] = ()) -> None:
         self.file, self.limits, self.alias_spans = file, limits, alias_spans
         self.source = SourceMap(file, text)
         self.lines = text.splitlines()
@@ -108,7 +112,7 @@ class _Builder:
     def span(self, node: Node) -> Span:
         return Span(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
-    def fail(self, node: Node, code: Code, message: str, hint: str | None = None):
+    def fail(self, node: Node, code: Code, message: str, hint: str | None = None) -> NoReturn:
         """Raise at ``node``; a limit reached while repeating an alias is reported at the alias."""
         where = self.alias_at if code is Code.LIMIT_ERROR and self.alias_at is not None else self.span(node)
         raise PunchcardError(Diagnostic(code, message, where, hint=hint))
@@ -136,7 +140,7 @@ class _Builder:
         if isinstance(node, SequenceNode):
             self._check_tag(node, "seq")
             self.source.values[path] = ScalarPos(self.span(node))
-            return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
+            return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)
         self.fail(node, Code.YAML_ERROR, "unsupported YAML node")
@@ -176,8 +180,8 @@ class _Builder:
             if key in result:
                 self.fail(key_node, Code.YAML_ERROR, f"duplicate key {key!r}",
                           hint="each key may appear once in a mapping; the second would silently win")
-            self.source.keys[path + (key,)] = self.span(key_node)
-            result[key] = self.build(value_node, path + (key,), depth + 1)
+            self.source.keys[(*path, key)] = self.span(key_node)
+            result[key] = self.build(value_node, (*path, key), depth + 1)
         return result
 
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
@@ -240,7 +244,7 @@ def _precheck_depth(text: str, file: str, limits: Limits) -> list[Span]:
     return aliases
 
 
-def load_yaml(text: str, file: str = "<input>", limits: Limits = Limits()) -> Document:
+def load_yaml(text: str, file: str = "<input>", limits: Limits = DEFAULT_LIMITS) -> Document:
     """Parse one YAML document safely. Raises :class:`PunchcardError` on any problem."""
     if len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
         raise PunchcardError(Diagnostic(Code.LIMIT_ERROR, f"the file is larger than {limits.max_bytes} bytes",

@@ -84,7 +84,7 @@ class Engine:
     """
 
     def __init__(self, compiled: Compiled, store: Store | None = None, *, plugins: EngineHooks | None = None,
-                 clock: Clock = None, trace: bool = False):
+                 clock: Clock = None, trace: bool = False) -> None:
         self.compiled = compiled
         self.trace = trace  # decisions explain themselves (Decision.trace) only when the host asks
         self.plugins = plugins
@@ -251,7 +251,7 @@ class Engine:
 
 
 def budget_uses(decision: Decision) -> dict[str, Decimal]:
-    return {e.detail["rule"]: e.points for e in decision.effects if e.kind == "budget"}
+    return {e.detail["rule"]: e.points for e in decision.effects if e.kind == "budget" and e.points is not None}
 
 
 def duplicate_of(prior: ProcessedEvent, event: Event, label: str, state: MemberState | None = None) -> Decision:

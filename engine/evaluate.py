@@ -14,7 +14,7 @@ import logging
 import traceback
 from collections.abc import Callable, Mapping
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import Any, overload
 
 from .housekeeping import housekeep
 from .policies import earning, gates, streaks, tiers
@@ -50,10 +50,24 @@ def new_member(member_id: str, profile: Mapping[str, Any] | None = None) -> Memb
     return state
 
 
+@overload
+def evaluate(compiled: Compiled, state: MemberState, event: Event | Mapping[str, Any], clock: Clock = None,
+             budgets: Mapping[str, Decimal] | None = None, *, owned: bool = False,
+             trace: bool = True) -> tuple[Decision, MemberState]: ...
+
+
+@overload
 def evaluate(compiled: Compiled, state: MemberState | None, event: Event | Mapping[str, Any], clock: Clock = None,
              budgets: Mapping[str, Decimal] | None = None, *, owned: bool = False,
-             trace: bool = True) -> tuple[Decision, MemberState]:
+             trace: bool = True) -> tuple[Decision, MemberState | None]: ...
+
+
+def evaluate(compiled: Compiled, state: MemberState | None, event: Event | Mapping[str, Any], clock: Clock = None,
+             budgets: Mapping[str, Decimal] | None = None, *, owned: bool = False,
+             trace: bool = True) -> tuple[Decision, MemberState | None]:
     """Decide ``event`` for the member whose ``state`` is given (None: a new member).
+    The state is returned as well: the new one, or the one given when the event changes
+    nothing (so None for an event that is not valid, of a member given as None).
 
     ``owned=True`` hands the state over: it is changed in place and returned, and the caller
     must not keep using an older reference to it. A refused event, or a failure, puts it back
@@ -67,7 +81,7 @@ def evaluate(compiled: Compiled, state: MemberState | None, event: Event | Mappi
 
 
 def _evaluate(compiled: Compiled, state: MemberState | None, event: Event | Mapping[str, Any], clock: Clock,
-              budgets: Mapping[str, Decimal] | None, owned: bool, trace: bool) -> tuple[Decision, MemberState]:
+              budgets: Mapping[str, Decimal] | None, owned: bool, trace: bool) -> tuple[Decision, MemberState | None]:
     try:
         event = event if isinstance(event, Event) else compiled.schema.parse(event)
     except EventError as exc:

@@ -6,7 +6,7 @@ from rich.tree import Tree
 
 from punchcard.engine.runtime.display import markup_safe as _safe
 
-from .runtime.decision import Decision, to_jsonable
+from .runtime.decision import Decision, Step, to_jsonable
 
 __all__ = ["trace_tree"]
 
@@ -47,7 +47,7 @@ def trace_tree(decision: Decision) -> Tree:
     return tree
 
 
-def _step_line(step) -> str:
+def _step_line(step: Step) -> str:
     parts = [f"{_MARK[step.fired]} [bold]{_safe(step.rule)}[/]"]
     if step.note:
         parts.append(_safe(step.note))
@@ -60,5 +60,5 @@ def _step_line(step) -> str:
     return " ".join(parts)
 
 
-def _num(value) -> str:
+def _num(value: object) -> str:
     return str(to_jsonable(value))

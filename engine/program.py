@@ -19,12 +19,18 @@ import networkx as nx
 
 from punchcard.dsl.check import CheckedRuleset
 from punchcard.dsl.duration import Duration
-from punchcard.dsl.model import Earning, Points, Ruleset, Tiers
+from punchcard.dsl.model import Achievement, Earning, Points, Ruleset, Streak, Tiers
+from punchcard.dsl.sourcemap import Path
 
-__all__ = ["Compiled", "Plan", "Rule", "Gate", "Reads", "CapSpec", "LimitPlan", "TierPlan", "LotPlan", "cap_key"]
+__all__ = ["Compiled", "Plan", "Rule", "Gate", "Reads", "ExprFn", "StreakEntry", "AchievementEntry", "CapSpec",
+           "LimitPlan", "TierPlan", "LotPlan", "cap_key"]
 
 Reads = tuple[tuple[str, str, str], ...]  # ("event"|"member"|"let", name, label) for the trace
 ExprFn = Callable[..., Any]  # generated from the checked tree: (ev, m, ctx) -> value
+# (the streak, its when: or None, {id(reward): the reward's bonus}) and (the achievement, its
+# when:, its bonus: or None), each expression compiled
+StreakEntry = tuple[Streak, ExprFn | None, dict[int, ExprFn]]
+AchievementEntry = tuple[Achievement, ExprFn, ExprFn | None]
 
 
 @dataclass
@@ -65,8 +71,8 @@ class Plan:
     bases: list[Rule] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     metric: ExprFn | None = None
-    streaks: list[Any] = field(default_factory=list)  # (Streak model, when fn, {id(reward): bonus fn})
-    achievements: list[Any] = field(default_factory=list)  # (Achievement model, when fn, bonus fn)
+    streaks: list[StreakEntry] = field(default_factory=list)
+    achievements: list[AchievementEntry] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # topological order of rule-graph nodes
     phases: tuple[str, ...] = ()  # the policies an event of this type walks through, in order
     is_order: bool = False  # carries a money amount, so it can be refunded
@@ -146,8 +152,9 @@ class TierPlan:
         self.ascending = all(a <= b for a, b in zip(self.mins, self.mins[1:], strict=False))
         self.calendar = tiers.window == "calendar_year"
         self.rolling = tiers.window == "rolling_12_months"
-        self.never = isinstance(tiers.downgrade, str)
-        self.grace = not self.never and tiers.downgrade.grace is not None  # type: ignore[union-attr]
+        downgrade = tiers.downgrade
+        self.never = isinstance(downgrade, str)
+        self.grace = not isinstance(downgrade, str) and downgrade.grace is not None
         self.shared = tiers.window != "anniversary_year"  # deadlines the same for every member
         self.ends: dict[int, dt.datetime] = {}
         self.keep_until: dict[int, dt.datetime] = {}
@@ -180,7 +187,7 @@ class Compiled:
     graph: nx.DiGraph
     schema: Any  # runtime.events.EventSchema: parses raw events for this ruleset
     plans: dict[str, Plan] = field(default_factory=dict)
-    functions: dict[Any, ExprFn] = field(default_factory=dict)
+    functions: dict[Path, ExprFn] = field(default_factory=dict)  # expression site -> its generated function
     history_span: Duration | None = None
     history_types: frozenset[str] = frozenset()
     source: str = ""  # the generated Python, for ``punchcard explain --source``

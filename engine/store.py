@@ -78,7 +78,7 @@ class ProcessedEvent:
 
     event_id: str
     digest: str
-    body: dict
+    body: dict[str, Any]
     decision: Decision
 
 
@@ -95,7 +95,7 @@ class UnitOfWork(Protocol):
 
     def __enter__(self) -> UnitOfWork: ...
 
-    def __exit__(self, *exc) -> None: ...
+    def __exit__(self, *exc: object) -> None: ...
 
     def processed(self, event_id: str) -> ProcessedEvent | None: ...
 
@@ -144,20 +144,23 @@ class BaseStore:
         return [engine.process(event) for event in events]
 
 
+_Write = tuple[Event, Decision, MemberState | None, dict[str, Decimal]]  # what a unit saves, until it commits
+
+
 class _MemoryUnit(BaseUnit):
     private_states = True  # load_member hands out a clone
 
-    def __init__(self, store: MemoryStore, member_id: str):
+    def __init__(self, store: MemoryStore, member_id: str) -> None:
         self.store, self.member_id = store, member_id
-        self._writes: list = []
+        self._writes: list[_Write] = []
         self._lock = store._member_lock(member_id)
         self._holds_budgets = False
 
-    def __enter__(self):
+    def __enter__(self) -> _MemoryUnit:
         self._lock.acquire()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self._writes.clear()  # anything not committed is dropped
         if self._holds_budgets:
             self.store._budget_lock.release()
@@ -181,7 +184,8 @@ class _MemoryUnit(BaseUnit):
             self._holds_budgets = True
         return {rule: self.store._budgets.get(rule, ZERO) for rule in rules}
 
-    def save(self, event, decision, state, budget_uses) -> None:
+    def save(self, event: Event, decision: Decision, state: MemberState | None,
+             budget_uses: Mapping[str, Decimal]) -> None:
         self._writes.append((event, decision, state, dict(budget_uses)))
 
     def commit(self) -> None:
@@ -194,7 +198,7 @@ class _MemoryUnit(BaseUnit):
 class MemoryStore(BaseStore):
     """Everything in dicts; one lock per member, so members never wait on each other."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._members: dict[str, MemberState] = {}
         self._processed: dict[str, tuple[Event, Decision]] = {}
         self._decisions: dict[str, list[Decision]] = {}
@@ -213,7 +217,7 @@ class MemoryStore(BaseStore):
     def unit_of_work(self, member_id: str, *, contended: bool = False) -> _MemoryUnit:
         return _MemoryUnit(self, member_id)  # budgets are always read under their lock
 
-    def _apply(self, event: Event, decision: Decision, state: MemberState | None, uses) -> None:
+    def _apply(self, event: Event, decision: Decision, state: MemberState | None, uses: Mapping[str, Decimal]) -> None:
         # The event is kept as it came: its digest and body are worked out only when its id
         # comes again, which few ids do, rather than hashed for every event.
         self._processed[event.id] = (event, decision)

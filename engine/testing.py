@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from punchcard.dsl.model import RulesetTest
 from punchcard.dsl.vocabulary import EXPECT_KEYS
 from punchcard.engine.program import Compiled
 
 from .engine import Engine
 from .runtime.decision import Decision, to_jsonable
 from .runtime.state import MemberState
-from .store import MemoryStore
+from .store import MemoryStore, Store
 
 __all__ = ["CaseResult", "run_tests", "run_case", "judge_case", "case_events", "case_member", "check_expect",
            "badges_earned", "badges_held", "state_json", "first_difference", "STATE_KEYS", "EXPECT_KEYS"]
@@ -44,17 +45,17 @@ class CaseResult:
     name: str
     failures: list[str] = field(default_factory=list)
     decision: Decision | None = None  # the decision of the first failing event
-    event: dict | None = None
-    decisions: list[dict] = field(default_factory=list)  # every decision of the case, as Decision.to_dict()
-    state: dict | None = None  # the member after the last event, as state_json()
-    states: list[dict | None] | None = None  # the member after each event, when recorded
+    event: dict[str, Any] | None = None
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # every decision of the case, as Decision.to_dict()
+    state: dict[str, Any] | None = None  # the member after the last event, as state_json()
+    states: list[dict[str, Any] | None] | None = None  # the member after each event, when recorded
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
 
-def run_tests(compiled: Compiled, store_factory: Callable[[], Any] = MemoryStore) -> list[CaseResult]:
+def run_tests(compiled: Compiled, store_factory: Callable[[], Store] = MemoryStore) -> list[CaseResult]:
     """Every test of ``compiled``, each on a new store from ``store_factory`` (closed afterwards):
     a store shares event ids and budgets among its members, so cases never share one."""
     results = []
@@ -67,14 +68,16 @@ def run_tests(compiled: Compiled, store_factory: Callable[[], Any] = MemoryStore
     return results
 
 
-def run_case(compiled: Compiled, test, store, *, every_state: bool = False) -> CaseResult:
+def run_case(compiled: Compiled, test: RulesetTest, store: Store, *, every_state: bool = False) -> CaseResult:
     """One test through ``Engine`` on ``store`` (left open), judged and recorded; with
     ``every_state``, the member after each event too (one more read of the store per event)."""
     engine = Engine(compiled, store, trace=True)
     member_id = case_member(test)
     events = case_events(compiled, test)
     setup = len(events) - len(test.events)
-    decisions, states, after = [], {}, []
+    decisions: list[Decision] = []
+    states: dict[int, MemberState | None] = {}
+    after: list[dict[str, Any] | None] = []
     for index, event in enumerate(events):
         decisions.append(engine.process(event))
         own = index - setup
@@ -89,7 +92,7 @@ def run_case(compiled: Compiled, test, store, *, every_state: bool = False) -> C
     return result
 
 
-def judge_case(compiled: Compiled, test, decisions: Sequence[Decision], final: MemberState | None,
+def judge_case(compiled: Compiled, test: RulesetTest, decisions: Sequence[Decision], final: MemberState | None,
                states: Mapping[int, MemberState | None] | None = None) -> CaseResult:
     """A case's result from its decisions (one per :func:`case_events` event, in order) and the
     member after the last. ``states[n]`` is the member right after the test's own event ``n``,
@@ -113,11 +116,11 @@ def judge_case(compiled: Compiled, test, decisions: Sequence[Decision], final: M
     return result
 
 
-def case_member(test) -> str:
+def case_member(test: RulesetTest) -> str:
     return str(test.member.get("id", "member"))
 
 
-def case_events(compiled: Compiled, test) -> list[dict]:
+def case_events(compiled: Compiled, test: RulesetTest) -> list[dict[str, Any]]:
     """The raw events a test sends, in order: profile and opening points first, then its own."""
     member_id = case_member(test)
     own = [{"member": member_id, "id": f"e{index + 1}", **{k: v for k, v in raw.items() if k != "expect"}}
@@ -125,13 +128,14 @@ def case_events(compiled: Compiled, test) -> list[dict]:
     return _setup_events(compiled, test, member_id) + own
 
 
-def _note(result: CaseResult, failures: list[str], decision, event, where: str) -> None:
+def _note(result: CaseResult, failures: list[str], decision: Decision | None, event: dict[str, Any] | None,
+          where: str) -> None:
     if failures and result.decision is None:
         result.decision, result.event = decision, event
     result.failures += [f"{where}: {f}" for f in failures]
 
 
-def _setup_events(compiled: Compiled, test, member_id: str) -> list[dict]:
+def _setup_events(compiled: Compiled, test: RulesetTest, member_id: str) -> list[dict[str, Any]]:
     """The member's profile and opening points arrive as events a minute before the first."""
     from .runtime.events import parse_time
 
@@ -140,7 +144,7 @@ def _setup_events(compiled: Compiled, test, member_id: str) -> list[dict]:
     except ValueError:
         first = None  # the first event itself will be rejected with a clear reason
     when = (first - dt.timedelta(minutes=1)).isoformat() if first else None
-    events = []
+    events: list[dict[str, Any]] = []
     profile = {k: v for k, v in test.member.items() if k in compiled.model.schema_.member}
     if profile and when:
         events.append({"type": "profile", "id": f"{member_id}#profile", "member": member_id, "time": when,
@@ -158,8 +162,8 @@ def badges_earned(decision: Decision) -> list[str]:
 
 def badges_held(compiled: Compiled, state: MemberState) -> list[str]:
     """The badge names a member holds: the ``badge:`` of each achievement unlocked."""
-    names = {achievement.id: achievement.badge for achievement in compiled.model.achievements}
-    return sorted(names[a] for a in state.badges if names.get(a))
+    names = {achievement.id: achievement.badge for achievement in compiled.model.achievements if achievement.badge}
+    return sorted(names[a] for a in state.badges if a in names)
 
 
 def check_expect(expect: Mapping[str, Any], decision: Decision | None, state: MemberState | None,
@@ -178,24 +182,30 @@ def check_expect(expect: Mapping[str, Any], decision: Decision | None, state: Me
     return failures
 
 
+# How an expect key other than a decision's own attribute is read from the decision.
+_FROM_DECISION: dict[str, Callable[[Decision], Any]] = {
+    "tier": lambda decision: decision.tier.current if decision.tier else None,
+    "fired": Decision.fired,
+    "not_fired": Decision.fired,
+    "paid": Decision.paid,
+    "effects": lambda decision: [e.to_json() for e in decision.effects],
+    "trace": lambda decision: [s.to_json() for s in decision.trace],
+}
+
+
 def _actual(key: str, decision: Decision | None, state: MemberState | None) -> Any:
     if decision is None:
         return None
-    if key in ("streak", "total"):
-        if state is None:
-            return None
-        return {k: v.length for k, v in state.streaks.items()} if key == "streak" else state.total()
-    if key == "tier":
-        return decision.tier.current if decision.tier else None
-    if key in ("fired", "not_fired"):
-        return decision.fired()
-    if key == "paid":
-        return decision.paid()
-    if key == "effects":
-        return [e.to_json() for e in decision.effects]
-    if key == "trace":
-        return [s.to_json() for s in decision.trace]
-    return getattr(decision, key)
+    if key in STATE_KEYS:
+        return _from_state(key, state)
+    read = _FROM_DECISION.get(key)
+    return read(decision) if read is not None else getattr(decision, key)
+
+
+def _from_state(key: str, state: MemberState | None) -> Any:
+    if state is None:
+        return None
+    return {k: v.length for k, v in state.streaks.items()} if key == "streak" else state.total()
 
 
 def _compare(key: str, wanted: Any, got: Any) -> str | None:
@@ -203,12 +213,7 @@ def _compare(key: str, wanted: Any, got: Any) -> str | None:
         wanted = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
         return None if sorted(wanted) == (got or []) else f"badges: expected {wanted}, got {got or []}"
     if key in ("fired", "not_fired", "paid"):
-        wanted = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
-        if key == "not_fired":
-            wrong = [w for w in wanted if w in (got or [])]
-            return f"not_fired: {wrong} fired (fired: {got})" if wrong else None
-        missing = [w for w in wanted if w not in (got or [])]
-        return f"{key}: expected {wanted} among {got}" if missing else None
+        return _compare_names(key, wanted, got)
     if key in ("effects", "trace"):
         missing = [w for w in wanted if not any(_subset(w, g) for g in got or [])]
         return f"{key}: expected {missing} in {to_jsonable(got)}" if missing else None
@@ -220,7 +225,17 @@ def _compare(key: str, wanted: Any, got: Any) -> str | None:
     return None if _same(wanted, got) else f"{key}: expected {to_jsonable(wanted)}, got {to_jsonable(got)}"
 
 
-def _subset(wanted: Mapping, got: Mapping) -> bool:
+def _compare_names(key: str, wanted: Any, got: list[str] | None) -> str | None:
+    """``fired``, ``not_fired`` and ``paid``: names among (or, for not_fired, not among) those of the decision."""
+    names = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
+    if key == "not_fired":
+        wrong = [w for w in names if w in (got or [])]
+        return f"not_fired: {wrong} fired (fired: {got})" if wrong else None
+    missing = [w for w in names if w not in (got or [])]
+    return f"{key}: expected {names} among {got}" if missing else None
+
+
+def _subset(wanted: object, got: Mapping[str, Any]) -> bool:
     return isinstance(wanted, Mapping) and all(k in got and _same(v, got[k]) for k, v in wanted.items())
 
 
@@ -231,7 +246,7 @@ def _same(wanted: Any, got: Any) -> bool:
         return str(to_jsonable(wanted)) == str(to_jsonable(got))
 
 
-def state_json(state: MemberState | None) -> dict | None:
+def state_json(state: MemberState | None) -> dict[str, Any] | None:
     """A member's state as plain JSON: every field that takes part in equality (not the running
     sums and shortcuts kept beside them), decimals as exact text, times as ISO 8601."""
     return None if state is None else _plain(state)
@@ -267,7 +282,7 @@ def first_difference(reference: CaseResult, other: CaseResult) -> str | None:
     return None
 
 
-def _differing(want: dict | None, got: dict | None) -> str:
+def _differing(want: dict[str, Any] | None, got: dict[str, Any] | None) -> str:
     """The keys two JSON documents differ in, with both sides' values."""
     want, got = want or {}, got or {}
     keys = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))

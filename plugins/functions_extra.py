@@ -23,8 +23,10 @@ NUMERIC = (NUMBER, MONEY)
 
 
 def _clamp_type(args: Sequence[Type]) -> Type | None:
-    result = args[0]
+    result: Type | None = args[0]
     for t in args[1:]:
+        if result is None:
+            return None  # two arguments that do not mix: no third makes them
         result = unify(result, t)
     return result if result is not None and is_numeric(result) else None
 

@@ -63,6 +63,7 @@ def punchcard_functions() -> list:
         types plugin functions exactly like built-ins. A plugin cannot replace a
         built-in or another plugin's function: that is an error naming the plugin.
     """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations
 
 
 @hookspec
@@ -75,6 +76,7 @@ def punchcard_scorers() -> list:
         ``name: str`` and ``score(member, event) -> Decimal`` between 0 and 1.
         Two scorers with the same name are an error naming both plugins.
     """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations
 
 
 @hookspec
@@ -87,6 +89,7 @@ def punchcard_messengers() -> list:
         ``name: str`` and ``compose(member, context) -> str``.
         Two messengers with the same name are an error naming both plugins.
     """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations
 
 
 @hookspec

@@ -165,7 +165,8 @@ class Plugins:
             for item in items or ():
                 yield impl.plugin_name, item
 
-    def _named(self, hook_name: str, protocol: type, what: str) -> dict[str, Any]:
+    def _named(self, hook_name: str, protocol: type[Any], what: str) -> dict[str, Any]:
+        # type[Any]: a runtime-checkable Protocol, which mypy refuses where a type[P] is expected
         found: dict[str, Any] = {}
         owners: dict[str, str] = {}
         for plugin, item in self._collect(hook_name):
@@ -239,21 +240,19 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 
 
 _lock = threading.Lock()
-_current: Plugins | None = None
+_current: dict[str, Plugins] = {}  # "plugins": the process-wide plugins, once built
 
 
 def get_plugin_manager() -> Plugins:
     """The process-wide plugins, built on first use."""
-    global _current
     with _lock:
-        if _current is None:
-            _current = create_plugin_manager()
-        return _current
+        if "plugins" not in _current:
+            _current["plugins"] = create_plugin_manager()
+        return _current["plugins"]
 
 
 def reset_plugin_manager() -> None:
     """Forget the process-wide plugins; the next call rebuilds them (for tests, or
     after changing ``PUNCHCARD_DISABLE_PLUGINS``)."""
-    global _current
     with _lock:
-        _current = None
+        _current.clear()

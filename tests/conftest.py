@@ -2,8 +2,8 @@
 
 ``postgres_url`` (session): a throwaway cluster started with initdb/pg_ctl in a
 temporary directory (unix socket only), or ``PUNCHCARD_TEST_POSTGRES_URL`` when set.
-Without PostgreSQL the tests that need it are skipped, or fail when
-``PUNCHCARD_REQUIRE_POSTGRES`` or ``CI`` is set: CI never passes by skipping them.
+Without PostgreSQL the tests that need it fail, locally as in CI: they never pass by
+being skipped, and the failure says how to get a server (``scripts/ensure-postgres``).
 
 ``store_urls`` (session): ``store_urls.new("sqlite" | "postgresql")`` is the URL of a
 new, empty, migrated store (a SQLite file copied from a migrated template; a new
@@ -21,27 +21,18 @@ import itertools
 import os
 import shutil
 import signal
+from typing import NoReturn
 
 import pytest
 
 POSTGRES_ENV = "PUNCHCARD_TEST_POSTGRES_URL"
-REQUIRE_ENVS = ("PUNCHCARD_REQUIRE_POSTGRES", "CI")
 BACKENDS = ["memory", "sqlite", "postgresql"]
 
 
-def _required() -> str | None:
-    for name in REQUIRE_ENVS:
-        if os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no"):
-            return name
-    return None
-
-
-def postgres_unavailable(why: str):
-    """Fail when PostgreSQL is required, skip otherwise."""
-    required = _required()
-    if required:
-        pytest.fail(f"PostgreSQL is required ({required} is set) but unavailable: {why}", pytrace=False)
-    pytest.skip(f"PostgreSQL is not available: {why}")
+def postgres_unavailable(why: str) -> NoReturn:
+    """Fail, saying how to get PostgreSQL: a skipped storage test would pass untested."""
+    pytest.fail(f"PostgreSQL is not available: {why}\nInstall the server binaries with scripts/ensure-postgres, "
+                f"or set {POSTGRES_ENV} to an existing server's URL.", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,7 @@ def test_shell_completion_is_offered():
     help_text = RUNNER.invoke(app, ["--help"]).stdout
     assert "--install-completion" in help_text and "--show-completion" in help_text
     script = RUNNER.invoke(app, ["--show-completion", "bash"], prog_name="punchcard")
-    assert script.exit_code == 0 and "_PUNCHCARD_COMPLETE" in script.stdout
+    assert script.exit_code == 0 and "_PUNCHCARD_COMPLETE" in script.stdout, (script.output, script.exception)
 
 
 @pytest.mark.parametrize("path,command", ALL, ids=[" ".join(p) for p, _ in ALL])

@@ -47,7 +47,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("punchcard.grammar", "punchcard.rulesets"),  # data: the grammar file, the bundled rulesets
     ("punchcard.dsl.*",),  # the ruleset language: parse, check, model; knows nothing of the engine
     ("punchcard.engine.program",),  # the compiled program as plain data
-    ("punchcard.engine.runtime.*", "punchcard.engine.hooks"),  # numbers, calendar, events, decisions, member state, undo
+    ("punchcard.engine.runtime.*", "punchcard.engine.hooks"),  # numbers, events, decisions, state
     ("punchcard.engine.policies.*",),  # earning, caps and budgets, tiers, streaks, the lot lifecycle
     ("punchcard.engine.housekeeping",),  # each policy's upkeep, in order, and the next due instant
     ("punchcard.engine.evaluate",),  # one event: housekeeping, then its phases, each run by its policy

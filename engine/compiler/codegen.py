@@ -17,14 +17,20 @@ from typing import Any
 
 from punchcard.dsl import ast
 from punchcard.dsl.functions import FunctionSpec
+from punchcard.dsl.sourcemap import Path
 
+from ..program import ExprFn
 from ..runtime import calendar
 from ..runtime.context import MISSING, NOT_WHEN, UNLESS
 
-__all__ = ["CodeGen"]
+__all__ = ["CodeGen", "RuleNodes"]
+
+# An earning rule's when: and unless: (either may be None) and its value, generated as one function.
+RuleNodes = tuple[ast.Node | None, ast.Node | None, ast.Node]
 
 _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "in", "not in": "not in"}
 _ARITH = {"+", "-", "*", "/"}
+_LITERALS = (ast.Number, ast.String, ast.Bool, ast.DateLit, ast.TimeLit)
 
 
 @dataclass
@@ -34,23 +40,24 @@ class CodeGen:
     functions: dict[str, FunctionSpec]
     lets: dict[str, ast.Node]
     consts: list[Any] = field(default_factory=list)
-    impls: list[Callable] = field(default_factory=list)
+    impls: list[Callable[..., Any]] = field(default_factory=list)
     impl_index: dict[str, int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.let_index = {name: i for i, name in enumerate(self.lets)}
 
     # -- module ----------------------------------------------------------------------
-    def build(self, exprs: dict[Any, ast.Node], rules: dict[Any, tuple] | None = None) -> dict[Any, Callable]:
+    def build(self, exprs: dict[Path, ast.Node], rules: dict[Path, RuleNodes] | None = None) -> dict[Path, ExprFn]:
         """One function per expression; and per rule in ``rules`` (key -> (when, unless, value)
         nodes, either condition may be None) one function doing all three in one call."""
+        rules = rules or {}
         for name, node in self.lets.items():
             self.sources.append(self._let_source(name, node))
         keys = list(exprs)
         for i, key in enumerate(keys):
             self.sources.append(f"def _x{i}(ev, m, ctx):\n    return {self.expr(exprs[key])}\n")
-        rule_keys = list(rules or {})
+        rule_keys = list(rules)
         for i, key in enumerate(rule_keys):
             self.sources.append(self._rule_source(i, *rules[key]))
         namespace = self._namespace()
@@ -91,47 +98,50 @@ class CodeGen:
 
     # -- expressions -----------------------------------------------------------------
     def expr(self, node: ast.Node) -> str:
-        method = getattr(self, "_" + type(node).__name__)
+        method: Callable[[ast.Node], str] = getattr(self, "_" + type(node).__name__)
         return method(node)
 
-    def _Number(self, node):
+    def _Number(self, node: ast.Number) -> str:
         return self.const(node.value)
 
-    def _String(self, node):
+    def _String(self, node: ast.String) -> str:
         return repr(node.value)
 
-    def _Bool(self, node):
+    def _Bool(self, node: ast.Bool) -> str:
         return "True" if node.value else "False"
 
-    def _DateLit(self, node):
+    def _DateLit(self, node: ast.DateLit) -> str:
         return self.const(node.value)
 
-    def _TimeLit(self, node):
+    def _TimeLit(self, node: ast.TimeLit) -> str:
         return self.const(node.value)
 
-    def _DurationLit(self, node):  # only reached inside date arithmetic and within:
+    def _DurationLit(self, node: ast.DurationLit) -> str:  # only reached inside date arithmetic and within:
         raise TypeError("a duration is not a value")
 
-    def _ListLit(self, node):
-        if all(isinstance(i, (ast.Number, ast.String, ast.Bool, ast.DateLit, ast.TimeLit)) for i in node.items):
-            return self.const(frozenset(i.value for i in node.items))
+    def _ListLit(self, node: ast.ListLit) -> str:
+        literals = [i for i in node.items if isinstance(i, _LITERALS)]
+        if len(literals) == len(node.items):  # a list of constants: one frozenset, built once
+            return self.const(frozenset(i.value for i in literals))
         return "(" + "".join(self.expr(i) + ", " for i in node.items) + ")"
 
-    def _Name(self, node):
+    def _Name(self, node: ast.Name) -> str:
         if node.id == "now":
             return "ctx.now"
         return f"_l{self.let_index[node.id]}(ev, m, ctx)"
 
-    def _Field(self, node):
-        root, name = ast.path_of(node)
+    def _Field(self, node: ast.Field) -> str:
+        path = ast.path_of(node)
+        assert path is not None  # the checker reads fields of names only
+        root, name = path
         if root == "streak":
             return "ctx.streak_length"
         return f"{'ev' if root == 'event' else 'm'}[{name!r}]"
 
-    def _Unary(self, node):
+    def _Unary(self, node: ast.Unary) -> str:
         return f"(-{self.expr(node.operand)})"
 
-    def _Binary(self, node):
+    def _Binary(self, node: ast.Binary) -> str:
         if isinstance(node.right, ast.DurationLit):
             sign = 1 if node.op == "+" else -1
             amount = int(node.right.amount) * sign
@@ -139,19 +149,19 @@ class CodeGen:
         assert node.op in _ARITH
         return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
 
-    def _Compare(self, node):
+    def _Compare(self, node: ast.Compare) -> str:
         return f"({self.expr(node.left)} {_COMPARE[node.op]} {self.expr(node.right)})"
 
-    def _Logical(self, node):
+    def _Logical(self, node: ast.Logical) -> str:
         return f"({self.expr(node.left)} {'and' if node.op == 'and' else 'or'} {self.expr(node.right)})"
 
-    def _Not(self, node):
+    def _Not(self, node: ast.Not) -> str:
         return f"(not {self.expr(node.operand)})"
 
-    def _If(self, node):
+    def _If(self, node: ast.If) -> str:
         return f"({self.expr(node.then)} if {self.expr(node.condition)} else {self.expr(node.otherwise)})"
 
-    def _Call(self, node):
+    def _Call(self, node: ast.Call) -> str:
         if node.function in ("count", "sum"):
             return self._aggregate(node)
         index = self.impl_index.get(node.function)
@@ -161,10 +171,11 @@ class CodeGen:
         args = "".join(", " + self.expr(a) for a in node.args)
         return f"_f{index}(ctx{args})"
 
-    def _aggregate(self, node):
+    def _aggregate(self, node: ast.Call) -> str:
         within = node.keyword("within")
-        amount, unit = int(within.amount), within.unit
         path = ast.path_of(node.args[0])
+        assert isinstance(within, ast.DurationLit) and path is not None  # the checker's shape of count() and sum()
+        amount, unit = int(within.amount), within.unit
         if node.function == "count":
             return f"ctx.count({path[0]!r}, {amount}, {unit!r})"
         return f"ctx.sum({path[0]!r}, {path[1]!r}, {amount}, {unit!r})"

@@ -8,6 +8,7 @@ rule feeds stacking, stacking feeds the tier multiplier, and so on down the phas
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -17,8 +18,8 @@ from punchcard.dsl import ast
 if TYPE_CHECKING:
     from punchcard.dsl.check import CheckedRuleset
 
-__all__ = ["PHASES", "POLICY_OF_PHASE", "build_rule_graph", "event_order", "policy_walk", "to_mermaid", "to_dot",
-           "to_json"]
+__all__ = ["PHASES", "POLICY_OF_PHASE", "FACT_PARTS", "build_rule_graph", "event_order", "policy_walk", "to_mermaid",
+           "to_dot", "to_json"]
 
 PHASES = ("facts", "gates", "earning", "stacking", "tier_multiplier", "caps", "rounding", "ledger", "tiers",
           "streaks")
@@ -28,14 +29,15 @@ POLICY_OF_PHASE = {"gates": "gates", "earning": "earning", "stacking": "earning"
                    "streaks": "streaks"}
 _HUBS = {"stacking": "stacking", "tier-multiplier": "tier_multiplier", "rounding": "rounding",
          "ledger": "ledger"}
+FACT_PARTS = 2  # a fact an expression reads directly is a root and a name: event.amount, member.tier
 
 
-def _add(graph: nx.DiGraph, node: str, phase: str, on=None, label: str | None = None) -> None:
+def _add(graph: nx.DiGraph, node: str, phase: str, on: Iterable[str] | None = None, label: str | None = None) -> None:
     graph.add_node(node, phase=phase, on=tuple(on) if on else None, label=label or node)
 
 
 def build_rule_graph(checked: CheckedRuleset) -> nx.DiGraph:
-    model, graph = checked.model, nx.DiGraph()
+    model, graph = checked.valid_model, nx.DiGraph()
     for hub, phase in _HUBS.items():
         _add(graph, hub, phase)
     _add(graph, "gates", "gates")
@@ -62,7 +64,7 @@ def build_rule_graph(checked: CheckedRuleset) -> nx.DiGraph:
 
 def _gamification(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
     """Every streak and achievement is a node, whether or not it has an expression."""
-    model = checked.model
+    model = checked.valid_model
     for kind, items in (("streak", model.streaks), ("achievement", model.achievements)):
         for item in items:
             if f"{kind}:{item.id}" not in graph:
@@ -70,7 +72,7 @@ def _gamification(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
 
 
 def _facts(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
-    for name, node in checked.lets.items():
+    for name in checked.lets:
         _add(graph, f"let:{name}", "facts")
     for name, node in checked.lets.items():
         _reads(graph, f"let:{name}", node, checked)
@@ -81,13 +83,15 @@ def _reads(graph: nx.DiGraph, reader: str, node: ast.Node, checked: CheckedRules
         path = ast.path_of(child)
         if isinstance(child, ast.Name) and child.id in checked.lets:
             graph.add_edge(f"let:{child.id}", reader)
-        elif path and len(path) == 2 and path[0] in ("event", "member") and not isinstance(child, ast.Name):
+        elif path and len(path) == FACT_PARTS and path[0] in ("event", "member") and not isinstance(child, ast.Name):
             fact = f"{path[0]}.{path[1]}"
             if fact not in graph:
                 _add(graph, fact, "facts")
             graph.add_edge(fact, reader)
         elif isinstance(child, ast.Call) and child.function in ("count", "sum"):
-            fact = f"history.{ast.path_of(child.args[0])[0]}"
+            source = ast.path_of(child.args[0])
+            assert source is not None  # count(...) and sum(...) name a kind of event, as the checker made sure
+            fact = f"history.{source[0]}"
             if fact not in graph:
                 _add(graph, fact, "facts", label=f"{child.function} over history")
             graph.add_edge(fact, reader)
@@ -105,7 +109,7 @@ def _chain_phases(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
     graph.add_edge("stacking", "tier-multiplier")
     graph.add_edge("tier-multiplier", "rounding")
     graph.add_edge("rounding", "ledger")
-    if checked.model.tiers is not None:
+    if checked.valid_model.tiers is not None:
         if "tiers" not in graph:
             _add(graph, "tiers", "tiers")
         graph.add_edge("ledger", "tiers")
@@ -128,7 +132,7 @@ def policy_walk(graph: nx.DiGraph, order: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(POLICY_OF_PHASE[phase] for phase in phases if phase != "facts"))
 
 
-def _by_phase(graph: nx.DiGraph):
+def _by_phase(graph: nx.DiGraph) -> Iterator[tuple[str, list[str]]]:
     """(phase, its nodes) for every phase that has any, in phase order."""
     for phase in PHASES:
         members = [n for n, d in graph.nodes(data=True) if d["phase"] == phase]
@@ -154,7 +158,7 @@ def to_dot(graph: nx.DiGraph) -> str:
         lines += [f'    "{n}" [label="{_escape(graph.nodes[n]["label"])}"];' for n in members]
         lines.append("  }")
     lines += [f'  "{a}" -> "{b}";' for a, b in graph.edges]
-    return "\n".join(lines + ["}"]) + "\n"
+    return "\n".join([*lines, "}"]) + "\n"
 
 
 def to_json(graph: nx.DiGraph) -> str:

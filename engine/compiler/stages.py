@@ -44,21 +44,28 @@ class _State:
     compiled: Compiled | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
+    @property
+    def valid_compiled(self) -> Compiled:
+        """The program being compiled, there from the resolve stage on."""
+        if self.compiled is None:
+            raise ValueError("the ruleset has not been resolved")
+        return self.compiled
+
 
 def _resolve(state: _State) -> None:
     checked = state.checked.raise_for_errors()
-    model = checked.model
+    model = checked.valid_model
     tz = ZoneInfo(model.timezone)
     schema = EventSchema(model.event_fields(), tz, model.schema_.naive_times == "local", Quantities.of(model))
     state.compiled = Compiled(model, checked, tz, nx.DiGraph(), schema)
 
 
 def _graph(state: _State) -> None:
-    state.compiled.graph = build_rule_graph(state.checked)
+    state.valid_compiled.graph = build_rule_graph(state.checked)
 
 
 def _cycles(state: _State) -> None:
-    graph = state.compiled.graph
+    graph = state.valid_compiled.graph
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
@@ -68,14 +75,14 @@ def _cycles(state: _State) -> None:
 
 
 def _order(state: _State) -> None:
-    compiled = state.compiled
+    compiled = state.valid_compiled
     for event_type in compiled.model.event_fields():
         order = event_order(compiled.graph, event_type)
         compiled.plans[event_type] = Plan(event_type, order=order, phases=policy_walk(compiled.graph, order))
 
 
 def _generate(state: _State) -> None:
-    compiled, checked = state.compiled, state.checked
+    compiled, checked = state.valid_compiled, state.checked
     gen = CodeGen(checked.functions, checked.lets)
     compiled.functions = gen.build({path: expr.node for path, expr in checked.exprs.items()},
                                    rule_nodes(compiled))
@@ -96,7 +103,7 @@ STAGES: list[tuple[str, Callable[[_State], None]]] = [
 ]
 
 
-def compile_ruleset(ruleset: str | os.PathLike | CheckedRuleset, functions: Sequence[FunctionSpec] | None = None,
+def compile_ruleset(ruleset: str | os.PathLike[str] | CheckedRuleset, functions: Sequence[FunctionSpec] | None = None,
                     *, plugins: EngineHooks | None = None, specialise: bool = True) -> Compiled:
     """Compile a ruleset given as a path, YAML text, or an already checked ruleset.
 
@@ -112,10 +119,10 @@ def compile_ruleset(ruleset: str | os.PathLike | CheckedRuleset, functions: Sequ
         stage(state)
         if state.diagnostics:
             raise PunchcardError(state.diagnostics, checked.sources)
-    return state.compiled
+    return state.valid_compiled
 
 
-def _checked(ruleset: str | os.PathLike | CheckedRuleset, functions: Sequence[FunctionSpec] | None,
+def _checked(ruleset: str | os.PathLike[str] | CheckedRuleset, functions: Sequence[FunctionSpec] | None,
              plugins: EngineHooks | None) -> CheckedRuleset:
     if isinstance(ruleset, CheckedRuleset):
         return ruleset

@@ -35,9 +35,10 @@ class Changes:
 
     __slots__ = ("count", "outcome", "points", "sample")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.count, self.points, self.outcome = 0, False, False
-        self.sample: list = []
+        # ((line, new decision), (line, old decision)) of the first differing events
+        self.sample: list[tuple[tuple[int, Decision], tuple[int, Decision]]] = []
 
     def see(self, line: int, new: Decision, old: Decision) -> None:
         points, outcome = new.points != old.points, new.outcome != old.outcome

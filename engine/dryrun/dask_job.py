@@ -20,6 +20,7 @@ From the command line: ``punchcard dry-run RULESET --events FILE --dask tcp://sc
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from .mapping import CsvTyping
 from .passes import run_passes
 from .replay import Job, replay_rows
 from .rows import Scan, check_header, event_row, prepare
+from .runner import Silent, finish, read_seeds_into, setup
 from .sides import Side, same_events
 from .spill import partition_count, stable_partition
 
@@ -84,7 +86,7 @@ def _numbered(bag, first: int):
     for size in sizes:
         offsets.append(total)
         total += size
-    parts = [dask.delayed(_number)(part, offset) for part, offset in zip(bag.to_delayed(), offsets)]
+    parts = [dask.delayed(_number)(part, offset) for part, offset in zip(bag.to_delayed(), offsets, strict=True)]
     return db.from_delayed(parts)
 
 
@@ -105,9 +107,9 @@ def _csv_cells(item):
 def _frame_row(item):
     line, row = item
     out = {}
-    for key, value in row.items():
-        value = value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
-        if value is None or (isinstance(value, float) and value != value):
+    for key, cell in row.items():
+        value = cell.item() if hasattr(cell, "item") and not isinstance(cell, (str, bytes)) else cell
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             continue  # a null cell, or pandas' NaN for one
         out[str(key)] = normalize_value(value)
     return line, out
@@ -124,8 +126,6 @@ def replay_dataframe(frame, options):
 
 
 def _replay_numbered(numbered, options):
-    from .runner import _Silent, finish, setup
-
     plan = setup(options)
     typing = CsvTyping(plan.main.model.event_fields()) if _is_csv(options) else None
     side = plan.sides()[0]
@@ -136,7 +136,7 @@ def _replay_numbered(numbered, options):
     grouped = _grouped(prepared, side, plan, options, partitions, scan).persist()
     start, end = plan.since or scan.first, plan.until or scan.last
     jobs = [Job(index, None, plan.sides(), start, end) for index in range(partitions)]
-    partial, sides, passes = run_passes(jobs, plan.sides(), _dask_runner(grouped), _Silent(), Path("."),
+    partial, sides, passes = run_passes(jobs, plan.sides(), _dask_runner(grouped), Silent(), Path("."),
                                         scan.rows, inline=True)
     return finish(options, plan, partial, scan, sides, passes, partitions)
 
@@ -165,8 +165,6 @@ def _merge_scans(scans) -> Scan:
 
 def _grouped(prepared, side: Side, plan, options, partitions: int, scan: Scan):
     import dask.bag as db
-
-    from .runner import read_seeds_into
 
     keep_raw = not same_events([other.compiled for other in plan.sides()])
     kept = prepared.map(lambda item: _row(item, side, plan.since, plan.until, keep_raw)).filter(

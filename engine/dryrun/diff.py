@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from punchcard.engine.runtime.decision import Decision
+
+from .account import compact
+
 __all__ = ["build_diff", "diff_rows", "diff_numbers", "cost"]
 
 ZERO = Decimal(0)
@@ -51,11 +55,10 @@ def cost(new: dict, old: dict) -> dict:
                                                f"{old['currency']}: no money difference is given"}
 
 
-def _pairs(decisions: list) -> list[dict]:
-    from .account import compact
-
+def _pairs(decisions: list[tuple[tuple[int, Decision], tuple[int, Decision]]]) -> list[dict]:
     # the trace says why; the effects (lots, expiry dates) are in the members' own listings
-    return [{"new": compact(*new, effects=False), "old": compact(*old, effects=False)} for new, old in decisions]
+    return [{"new": compact(new_line, new, effects=False), "old": compact(old_line, old, effects=False)}
+            for (new_line, new), (old_line, old) in decisions]
 
 
 def _no_money(rows: dict) -> dict:

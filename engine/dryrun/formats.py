@@ -73,14 +73,19 @@ def group_reason(reason: str | None, values=()) -> str:
     bounds written with thousands separators (``1,000,000,000,000``), a number before a unit
     of form (``18 digits``, ``2 decimal places``), the rounding step, dates and times."""
     text = reason or "no reason given"
-    for value in sorted({v for v in _scalars(values) if isinstance(v, str) and v.strip()}, key=len, reverse=True):
+    masked = sorted({v for v in _scalars(values) if isinstance(v, str) and v.strip()}, key=len, reverse=True)
+    # A quoted value is first a mark found in neither the reason nor the values, so that a later
+    # value (a quote, say) is never masked inside the quotes of an earlier one: "'" and ':' alike.
+    seen = text + "".join(masked)
+    mark = next(chr(code) for code in range(0xF0000, 0xFFFFE) if chr(code) not in seen)
+    for value in masked:
         if value not in text:
             continue  # the common case: most reasons quote no id, and this costs no pattern
-        text = text.replace(repr(value), f"'{_GAP}'")  # the longest first: 'o-12' inside 'o-123' stays whole
+        text = text.replace(repr(value), mark)  # the longest first: 'o-12' inside 'o-123' stays whole
         if not _PLAIN_WORD.fullmatch(value):
             text = re.sub(rf"(?<![\w.\-']){re.escape(value)}(?![\w\-'])", _GAP, text)
     text = _QUOTED.sub(lambda m: m.group() if _PLAIN_WORD.fullmatch(m.group()[1:-1]) else f"'{_GAP}'", text)
-    return _NUMBER.sub(lambda m: m.group() if _meaning(text, m) else _GAP, text)
+    return _NUMBER.sub(lambda m: m.group() if _meaning(text, m) else _GAP, text).replace(mark, f"'{_GAP}'")
 
 
 def _meaning(text: str, number: re.Match) -> bool:
@@ -139,15 +144,18 @@ def open_text(path: Path, gz: bool) -> io.TextIOBase:
     return open(path, encoding="utf-8", newline="")
 
 
+_GZIP_ISIZE = 4  # bytes of a gzip trailer's last field: the uncompressed size
+
+
 def uncompressed_size(path: Path) -> int:
     """Bytes of text to read: for gzip, the size its trailer records (modulo 4 GiB)."""
     path = Path(path)
     size = path.stat().st_size
-    if not is_gzip(path) or size < 4:
+    if not is_gzip(path) or size < _GZIP_ISIZE:
         return size
     with open(path, "rb") as handle:
-        handle.seek(-4, io.SEEK_END)
-        recorded = int.from_bytes(handle.read(4), "little")
+        handle.seek(-_GZIP_ISIZE, io.SEEK_END)
+        recorded = int.from_bytes(handle.read(_GZIP_ISIZE), "little")
     # the trailer wraps at 4 GiB; a file that big is never smaller than its gzip
     while recorded < size:
         recorded += 1 << 32
@@ -287,7 +295,7 @@ def _csv_rows(reader, header: list[str], width: int) -> Iterator[tuple[int, dict
         if len(cells) != width:
             yield reader.line_num, RowError(f"has {len(cells)} values for {width} columns")
             continue
-        yield reader.line_num, dict(zip(header, cells))
+        yield reader.line_num, dict(zip(header, cells, strict=True))
 
 
 def parquet_file(source):

@@ -8,12 +8,13 @@ offline, from a mail attachment or a CI artifact, with no network at view time.
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from html import escape
 from importlib import resources
 
 from punchcard.engine.runtime.decision import to_jsonable
 
+from .cells import delta_cell, fmt, table
 from .sections import detail_sections
 
 __all__ = ["render_html", "chart_data", "CHARTS", "fmt", "table", "delta_cell"]
@@ -25,39 +26,6 @@ _CHART_TITLES = {"chart-issued": "Points issued per month", "chart-liability": "
 
 def _asset(name: str) -> str:
     return resources.files("punchcard.engine.dryrun").joinpath("assets", name).read_text(encoding="utf-8")
-
-
-def fmt(value) -> str:
-    """A figure for people: thousands separated, exact (no float on the way)."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return escape(str(value))
-    return f"{number:,}"
-
-
-def delta_cell(value) -> str:
-    if value is None:
-        return '<td class="num muted">–</td>'
-    number = Decimal(str(value))
-    css = "pos" if number > 0 else "neg" if number < 0 else "muted"
-    sign = "+" if number > 0 else ""
-    return f'<td class="num {css}">{sign}{fmt(number)}</td>'
-
-
-def table(headers: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
-    """Cells are HTML already (escaped by the caller); columns from ``numeric_from`` align right."""
-    head = "".join(f'<th class="{"num" if i >= numeric_from else ""}">{escape(h)}</th>' for i, h in enumerate(headers))
-    body = []
-    for row in rows:
-        cells = [c if c.startswith("<td") else f'<td class="{"num" if i >= numeric_from else ""}">{c}</td>'
-                 for i, c in enumerate(row)]
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def chart_data(report: dict) -> dict:

@@ -93,7 +93,7 @@ class CsvTyping:
         self.kinds = {name: {f: field_base_type(k) for f, k in fields.items()} for name, fields in event_fields.items()}
 
     def apply(self, row: dict) -> dict | RowError:
-        kinds = self.kinds.get(row.get("type"), {})
+        kinds = self.kinds.get(row.get("type") or "", {})  # no type: no field is typed
         out: dict[str, Any] = {}
         for name, text in row.items():
             if text == "" or text is None:

@@ -17,8 +17,10 @@ pending releases, tier windows and streak breaks up to it are in the figures.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
+from punchcard.engine import MemberState
 from punchcard.engine.engine import duplicate_of
 from punchcard.engine.evaluate import evaluate
 from punchcard.engine.housekeeping import housekeep
@@ -67,7 +69,7 @@ class SideRun:
 
     def __init__(self, side, record: bool = False):
         self.side, self.compiled, self.budgets = side, side.compiled, side.budgets
-        self.state = None
+        self.state: MemberState | None = None
         self.opening = ZERO
         self.seed_error: str | None = None
         self.processed: dict[str, tuple] = {}  # id -> (event, decision); the digest only matters on a retry
@@ -75,7 +77,8 @@ class SideRun:
         self.kept: list = []  # (decision, line, time counted at, tick?) until the member is counted
         self.issued = ZERO
         self.events = 0
-        self.head: list[tuple[int, Decision]] = []  # the first TRACE_LIMIT (line, decision), ticks included
+        # the first TRACE_LIMIT (line, decision), ticks included; None: a closing tick not made yet (see shown)
+        self.head: list[tuple[int, Decision | None]] = []
         self.last: Decision | None = None
         self.last_at = None
         self.decisions: list | None = [] if record else None  # (line, time, decision); ticks have line 0
@@ -177,18 +180,18 @@ class SideRun:
         if self.tick is not None and self.head and self.head[-1][1] is None:
             member, state, end = self.tick
             self.head[-1] = (0, closing_tick(self.compiled, member, state, end)[0])
-        return self.head
+        return [(line, decision) for line, decision in self.head if decision is not None]
 
     def end_tier(self) -> str | None:
         """The tier the member's last decision reports: after a closing tick, the tier then."""
-        if self.tick is not None:
+        if self.tick is not None and self.state is not None:
             level = current_level(self.compiled, self.state)  # what the tick's decision would say
             return level.name if level else None
         last = self.last
         return last.tier.current if last is not None and last.tier else None
 
 
-def closing_tick(compiled: Compiled, member: str, state, end) -> tuple[Decision, object]:
+def closing_tick(compiled: Compiled, member: str, state: MemberState, end: dt.datetime) -> tuple[Decision, MemberState]:
     """The decision and state of a ``tick`` at ``end``, as ``Engine`` would make them."""
     decision, new_state = evaluate(compiled, state, {"type": "tick", "id": tick_id(member), "member": member,
                                                      "time": end})

@@ -118,7 +118,7 @@ def _opening_balance(compiled: Compiled, state: MemberState, points: Decimal, st
 def _opening_tier(compiled: Compiled, state: MemberState, name: str, start: dt.datetime) -> None:
     model = compiled.model.tiers
     names = [level.name for level in model.levels] if model else []
-    if name not in names:
+    if model is None or name not in names:
         raise ValueError(f"tier {name!r} is not a tier of {compiled.label} (tiers: {', '.join(names) or 'none'})")
     key = tier_windows.window_key(model, start, state.joined)
     state.tier.level = name

@@ -109,12 +109,12 @@ class Partial:
     events: int = 0
 
     def merge(self, other: Partial) -> None:
-        for mine, theirs in zip(self.tallies, other.tallies):
+        for mine, theirs in zip(self.tallies, other.tallies, strict=True):  # one per ruleset of the run
             mine.merge(theirs)
         self.bad.merge(other.bad)
-        for mine, theirs in zip(self.uses, other.uses):
+        for mine, theirs in zip(self.uses, other.uses, strict=True):
             mine.extend(theirs)
-        for mine, theirs in zip(self.leaders, other.leaders):
+        for mine, theirs in zip(self.leaders, other.leaders, strict=True):
             mine.merge(theirs)
         self.changed.merge(other.changed)
         self.changed_count.update(other.changed_count)

@@ -23,8 +23,10 @@ __all__ = ["run_passes", "pool_runner", "observed"]
 
 log = logging.getLogger("punchcard.dryrun")
 
+Runner = Callable[[list[Job]], Iterator[JobResult]]  # the jobs' results, in job order, as each is done
 
-def pool_runner(workers: int, progress) -> Callable[[list[Job]], list[JobResult]]:
+
+def pool_runner(workers: int, progress) -> Runner:
     def run(jobs: list[Job]) -> Iterator[JobResult]:
         if workers == 1 or len(jobs) <= 1:
             for job in jobs:
@@ -40,22 +42,28 @@ def pool_runner(workers: int, progress) -> Callable[[list[Job]], list[JobResult]
     return run
 
 
-def observed(observe: Callable, progress) -> Callable:
-    """An in-process runner that shows ``observe(member, run)`` each member's final replay."""
-    final: dict = {}
+class _Observed:
+    """An in-process runner that shows ``observe(member, run)`` each member's final replay,
+    once every pass is done (:meth:`flush`): a later pass replays a member again."""
 
-    def run(jobs: list[Job]) -> Iterator[JobResult]:
+    def __init__(self, observe: Callable, progress) -> None:
+        self.observe, self.progress = observe, progress
+        self.final: dict = {}
+
+    def __call__(self, jobs: list[Job]) -> Iterator[JobResult]:
         for job in jobs:
-            result = run_job(job, lambda member, member_run: final.__setitem__(member, member_run))
-            progress.advance(result.events)
+            result = run_job(job, self.final.__setitem__)
+            self.progress.advance(result.events)
             yield result
 
-    def flush() -> None:
-        for member in sorted(final):
-            observe(member, final[member])
+    def flush(self) -> None:
+        for member in sorted(self.final):
+            self.observe(member, self.final[member])
 
-    run.flush = flush
-    return run
+
+def observed(observe: Callable, progress) -> Runner:
+    """An in-process runner that shows ``observe(member, run)`` each member's final replay."""
+    return _Observed(observe, progress)
 
 
 def _merged(results, sides) -> tuple[Partial, Partial, dict]:
@@ -70,7 +78,7 @@ def _merged(results, sides) -> tuple[Partial, Partial, dict]:
     return stable, touched, todo
 
 
-def run_passes(jobs: list[Job], sides, runner: Callable, progress, scratch: Path, rows: int,
+def run_passes(jobs: list[Job], sides, runner: Runner, progress, scratch: Path, rows: int,
                inline: bool = True) -> tuple[Partial, tuple, int]:
     """The merged partial of the exact pass, the sides with their final plans, and the passes run."""
     progress.phase("replaying", rows)
@@ -84,7 +92,7 @@ def run_passes(jobs: list[Job], sides, runner: Callable, progress, scratch: Path
         log.info("a budget ran out in pass %d: replaying %d members with the budgets' running totals",
                  number, sum(len(m) for m in todo.values()))
         sides = tuple(side.with_plan(_plan_ref(plan, scratch, number, i, inline))
-                      for i, (side, plan) in enumerate(zip(sides, plans)))
+                      for i, (side, plan) in enumerate(zip(sides, plans, strict=True)))
         again = [Job(j.index, j.path, sides, j.start, j.end, j.rows, todo[j.index]) for j in jobs if j.index in todo]
         progress.phase(f"replaying (budget pass {number + 1})", None)
         again_stable, touched, _ = _merged(runner(again), sides)
@@ -94,7 +102,7 @@ def run_passes(jobs: list[Job], sides, runner: Callable, progress, scratch: Path
 
 def _check_budgets(sides, partial: Partial) -> tuple[list, bool]:
     plans, exact = [], True
-    for side, uses in zip(sides, partial.uses):
+    for side, uses in zip(sides, partial.uses, strict=True):
         if not side.budgets:
             plans.append(side.plan)
             continue

@@ -14,7 +14,7 @@ from punchcard.engine.runtime.decision import Outcome, to_jsonable
 from .account import compact
 from .diff import build_diff
 from .partial import MemberSummary
-from .tally import FLOWS, JUST_BEFORE, Tally
+from .tally import FLOWS, JUST_BEFORE, Tally, month_of
 
 __all__ = ["build_report", "side_report", "SCHEMA", "month_range", "RATIO"]
 
@@ -67,7 +67,7 @@ def side_report(result, number: int) -> dict:
 
 def _flow_totals(tally: Tally) -> dict[str, Decimal]:
     out = {name: ZERO for name in FLOWS}
-    for month, counter in tally.months.items():
+    for counter in tally.months.values():
         for name in FLOWS:
             out[name] += counter.get(name, ZERO)
     return out
@@ -99,6 +99,9 @@ def _checks(tally: Tally, totals: dict) -> dict:
     return {"liability_reconciles": tally.opening + net == tally.liability, "member_counters_agree": agree}
 
 
+_DECEMBER = 12
+
+
 def month_range(keys) -> list[str]:
     keys = sorted(k for k in keys if k)
     if not keys:
@@ -111,7 +114,7 @@ def month_range(keys) -> list[str]:
         out.append(key)
         if key >= last:
             return out
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        year, month = (year + 1, 1) if month == _DECEMBER else (year, month + 1)
 
 
 def _months(tally: Tally, point_value: Decimal, result) -> list[dict]:
@@ -134,8 +137,6 @@ def _months(tally: Tally, point_value: Decimal, result) -> list[dict]:
 def _month_key(moment, tally: Tally) -> str | None:
     if moment is None:
         return None
-    from .tally import month_of
-
     return month_of(moment, tally.tz)
 
 

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from punchcard.dsl.functions import FunctionSpec
 from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.program import Compiled
 from punchcard.engine.runtime.events import parse_time
 
 from .formats import (
@@ -34,10 +35,10 @@ from .partial import BadRows, Partial
 from .passes import observed, pool_runner, run_passes
 from .replay import Job
 from .rows import Scan, event_row, prepared_rows
-from .sides import Side, compiled_for, same_events
+from .sides import Side, compiled_for, remember_compiled, same_events
 from .spill import Spill, partition_count
 
-__all__ = ["Options", "RunResult", "Progress", "StrictError", "Setup", "dry_run", "setup", "finish",
+__all__ = ["Options", "RunResult", "Progress", "Silent", "StrictError", "Setup", "dry_run", "setup", "finish",
            "resolve_window", "read_seeds_into"]
 
 log = logging.getLogger("punchcard.dryrun")
@@ -49,11 +50,13 @@ class Progress(Protocol):
     def advance(self, amount: int) -> None: ...
 
 
-class _Silent:
-    def phase(self, name, total):
+class Silent:
+    """A :class:`Progress` that shows nothing."""
+
+    def phase(self, name: str, total: int | None) -> None:
         pass
 
-    def advance(self, amount):
+    def advance(self, amount: int) -> None:
         pass
 
 
@@ -128,7 +131,7 @@ class Setup:
     """The rulesets, compiled once here (a broken one is refused before any row is read), and the window."""
 
     specs: list[str]
-    main: object
+    main: Compiled
     since: dt.datetime | None
     until: dt.datetime | None
     functions: tuple[FunctionSpec, ...] = ()
@@ -138,11 +141,9 @@ class Setup:
 
 
 def setup(options: Options) -> Setup:
-    from . import sides
-
     specs = [_spec(options.ruleset)] + ([_spec(options.against)] if options.against is not None else [])
     main = compile_ruleset(specs[0] if "\n" in specs[0] else Path(specs[0]), options.functions)
-    sides._COMPILED.setdefault(specs[0], main)
+    remember_compiled(specs[0], main)
     for spec in specs[1:]:
         compiled_for(spec, options.functions)
     return Setup(specs, main, *resolve_window(options.since, options.until, main.tz), options.functions)
@@ -159,7 +160,7 @@ def finish(options: Options, setup_: Setup, partial: Partial, scan: Scan, sides,
 
 
 def dry_run(options: Options) -> RunResult:
-    progress = options.progress or _Silent()
+    progress = options.progress or Silent()
     plan = setup(options)
     workers = max(1, options.workers)
     if options.observe is not None and workers != 1:

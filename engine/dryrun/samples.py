@@ -35,6 +35,18 @@ PERSONAS = {"coffee": (0.25, 3.0, Decimal("0.15"), "lognormal"), "weekly": (0.35
             "occasional": (0.35, 0.25, Decimal("1.3"), "lognormal"), "big": (0.05, 2.0, Decimal("3.0"), "pareto")}
 _LAST_DAY = dt.date.max - dt.timedelta(days=366)  # leaves room for refunds and verdicts due later
 _SHARE = {"purchase": 0.80, "checkin": 0.12, "bursts": 0.012}  # the rest: refunds, redemptions, reviews, retries
+# Habits and odds: each draw below is compared with one of these.
+_WORKDAYS = 5  # Monday to Friday (weekday() 0-4): the coffee buyer's days
+_COFFEE_WEEKEND = 0.05  # purchases a coffee buyer makes on a weekend day
+_CHECKIN_ODDS = 0.7  # a daily checker checks in on seven days in ten
+_MORNING_ENDS = 11  # a coffee buyer's purchases before this hour are coffee
+_GIFT_ODDS = 0.03  # purchases of the gift category
+_RETRY_ODDS = 0.003  # purchases a client sends twice
+_REFUND_ODDS = 0.03  # purchases refunded later
+_FULL_REFUND_ODDS = 0.6  # refunds of the whole amount; the others refund part
+_RELEASE_ODDS = 0.85  # reviews that release the points; the others void them
+_REDEEM_ODDS = 0.3  # chances a member redeems once enough points are there
+_EXACT_POISSON_BELOW = 30  # mean under which a Poisson draw is exact; above, the normal approximation
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ class _Generator:
         self.rate = self._purchase_rate()
         self.samplers = [self._sampler(day) for day in range(7)]
         checkins = _SHARE["checkin"] * options.count if shape.checkin_type else 0
-        self.checkers = self.members[:max(1, round(checkins / (0.7 * options.days)))] if checkins else []
+        self.checkers = self.members[:max(1, round(checkins / (_CHECKIN_ODDS * options.days)))] if checkins else []
 
     def _member(self, index: int) -> _Member:
         draw, acc, persona = self.rng.random(), 0.0, "occasional"
@@ -82,7 +94,7 @@ class _Generator:
     def _weight(self, member: _Member, weekday: int) -> float:
         per_week = PERSONAS[member.persona][1]
         if member.persona == "coffee":
-            return per_week / 5 if weekday < 5 else 0.05
+            return per_week / _WORKDAYS if weekday < _WORKDAYS else _COFFEE_WEEKEND
         if member.persona == "weekly":
             return per_week * 0.8 if weekday == member.weekday else per_week * 0.2 / 6
         return per_week / 7
@@ -98,7 +110,7 @@ class _Generator:
         return _SHARE["purchase"] * self.options.count / expected if expected else 0.0
 
     def _poisson(self, mean: float) -> int:
-        if mean < 30:
+        if mean < _EXACT_POISSON_BELOW:
             limit, k, p = math.exp(-mean), 0, 1.0
             while True:
                 p *= self.rng.random()
@@ -126,9 +138,10 @@ class _Generator:
         for _ in range(self._poisson(total * self.rate)):
             member = self.members[bisect_right(cumulative, self.rng.random() * total)]
             self._purchase(out, member, self._at(day, member.hour))
+        checkin = self.shape.checkin_type  # there are checkers only when there is a check-in type
         for member in self.checkers:
-            if self.rng.random() < 0.7:
-                out.append(self._event(self.shape.checkin_type, member, self._at(day, 8, 14 * 60), "c"))
+            if self.rng.random() < _CHECKIN_ODDS and checkin is not None:
+                out.append(self._event(checkin, member, self._at(day, 8, 14 * 60), "c"))
         for _ in range(self._poisson(_SHARE["bursts"] * self.options.count / self.options.days / 12)):
             self._burst(out, day)
         end = dt.datetime(day.year, day.month, day.day, tzinfo=self.shape.tz) + dt.timedelta(days=1)
@@ -152,36 +165,36 @@ class _Generator:
 
     def _category(self, member: _Member, when: dt.datetime) -> str:
         shape = self.shape
-        if shape.coffee and member.persona == "coffee" and when.hour < 11:
+        if shape.coffee and member.persona == "coffee" and when.hour < _MORNING_ENDS:
             return shape.coffee
-        if shape.gift and self.rng.random() < 0.03:
+        if shape.gift and self.rng.random() < _GIFT_ODDS:
             return shape.gift
         plain = [c for c in shape.categories if c not in (shape.coffee, shape.gift)] or ["food"]
         return plain[min(int(self.rng.paretovariate(1.5)) - 1, len(plain) - 1)]
 
     def _purchase(self, out: list, member: _Member, when: dt.datetime, amount: Decimal | None = None) -> None:
         amount = amount if amount is not None else self._basket(member)
-        fields = {"amount": amount}
+        fields: dict[str, Decimal | str] = {"amount": amount}
         if "category" in self.shape.order_fields:
             fields["category"] = self._category(member, when)
         if "channel" in self.shape.order_fields:
             fields["channel"] = self.rng.choices(["store", "online", "app"], [7, 2, 1])[0]
         item = self._event(self.shape.order_type, member, when, "p", **fields)
         out.append(item)
-        if self.rng.random() < 0.003:  # a client retry: the same event again, a moment later
+        if self.rng.random() < _RETRY_ODDS:  # a client retry: the same event again, a moment later
             out.append((when + dt.timedelta(seconds=2), item[1]))
         self._after_purchase(member, when, item[1]["id"], amount)
 
     def _after_purchase(self, member: _Member, when: dt.datetime, order: str, amount: Decimal) -> None:
         shape = self.shape
-        if "refund" in shape.types and self.rng.random() < 0.03:
-            back = amount if self.rng.random() < 0.6 else (amount * Decimal(self.rng.randint(1, 9)) / 10).quantize(
-                shape.cents, rounding=ROUND_FLOOR)
+        if "refund" in shape.types and self.rng.random() < _REFUND_ODDS:
+            back = amount if self.rng.random() < _FULL_REFUND_ODDS else \
+                (amount * Decimal(self.rng.randint(1, 9)) / 10).quantize(shape.cents, rounding=ROUND_FLOOR)
             if back > 0:
                 self._push(*self._event("refund", member, when + dt.timedelta(days=self.rng.randint(1, 20)), "f",
                                         order=order, amount=back))
         if shape.review_over is not None and amount > shape.review_over and "review_decision" in shape.types:
-            verdict = "release" if self.rng.random() < 0.85 else "void"
+            verdict = "release" if self.rng.random() < _RELEASE_ODDS else "void"
             self._push(*self._event("review_decision", member, when + dt.timedelta(days=self.rng.randint(1, 5)),
                                     "v", target=order, verdict=verdict))
         member.points.append((when + shape.pending, amount * shape.points_per_money))
@@ -192,7 +205,7 @@ class _Generator:
         member.points = [p for p in member.points if p[0] > when]
         member.available += sum((p[1] for p in ready), Decimal(0))
         unit = max(Decimal(10), (self.shape.scale * self.shape.points_per_money * 3).quantize(Decimal(1)))
-        if "redeem" in self.shape.types and member.available >= unit and self.rng.random() < 0.3:
+        if "redeem" in self.shape.types and member.available >= unit and self.rng.random() < _REDEEM_ODDS:
             points = unit * self.rng.randint(1, max(1, min(5, int(member.available / unit))))
             member.available -= points
             self._push(*self._event("redeem", member, when + dt.timedelta(minutes=self.rng.randint(1, 600)), "x",

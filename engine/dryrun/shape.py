@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from punchcard.dsl.vocabulary import BUILTIN_EVENTS, OPTIONAL, field_base_type
+from punchcard.engine import evaluate
 from punchcard.engine.program import Compiled
 
 __all__ = ["Shape", "shape_of", "MONEY_SCALE"]
@@ -33,7 +34,7 @@ _THRESHOLD = re.compile(r"event\.amount\s*(>=|>)\s*(\d+(?:\.\d+)?)")
 
 @dataclass
 class Shape:
-    tz: object
+    tz: dt.tzinfo
     order_type: str
     order_fields: dict[str, str]
     checkin_type: str | None
@@ -50,7 +51,7 @@ class Shape:
 
 def shape_of(compiled: Compiled) -> Shape:
     model = compiled.model
-    custom = {name: fields for name, fields in model.schema_.events.items() if name not in BUILTIN_EVENTS}
+    custom = {name: fields or {} for name, fields in model.schema_.events.items() if name not in BUILTIN_EVENTS}
     order_type = next((n for n, f in custom.items() if field_base_type(f.get("amount", "")) == "money"), None)
     if order_type is None:
         raise ValueError(f"{model.label} declares no event type with an amount: money field to make purchases of")
@@ -91,10 +92,9 @@ def _review_threshold(model) -> Decimal | None:
     return None
 
 
-def _points_per_money(compiled: Compiled, order_type: str, fields: dict, scale: Decimal, categories: list[str]) -> Decimal:
+def _points_per_money(compiled: Compiled, order_type: str, fields: dict[str, str], scale: Decimal,
+                      categories: list[str]) -> Decimal:
     """Points one unit of money earns for a plain purchase: what redemptions are sized by."""
-    from punchcard.engine.evaluate import evaluate
-
     raw = {"type": order_type, "id": "probe", "member": "probe", "amount": str(scale * 10),
            "time": dt.datetime(2030, 6, 3, 14, tzinfo=compiled.tz).isoformat()}
     for name, kind in fields.items():
@@ -104,7 +104,7 @@ def _points_per_money(compiled: Compiled, order_type: str, fields: dict, scale: 
         decision, _ = evaluate(compiled, None, raw)
     except Exception:  # a probe that cannot be evaluated just means "about one point per unit"
         return Decimal(1)
-    earned = sum((e.points for e in decision.effects if e.kind == "earn"), Decimal(0))
+    earned = sum((e.points or Decimal(0) for e in decision.effects if e.kind == "earn"), Decimal(0))
     return earned / (scale * 10) if earned > 0 else Decimal(1)
 
 

@@ -18,22 +18,27 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from punchcard.dsl.functions import FunctionSpec
+from punchcard.engine import compile_ruleset
+from punchcard.engine.program import Compiled
 
 from .budgets import Plan
 
-__all__ = ["Side", "compiled_for", "same_events"]
+__all__ = ["Side", "compiled_for", "remember_compiled", "same_events"]
 
-_COMPILED: dict[str, object] = {}
+_COMPILED: dict[str, Compiled] = {}
 _PLANS: dict[str, Plan] = {}
 
 
-def compiled_for(spec: str, functions: Sequence[FunctionSpec] = ()):
+def remember_compiled(spec: str, compiled: Compiled) -> None:
+    """Keep a ruleset compiled elsewhere, so :func:`compiled_for` returns it rather than compiling again."""
+    _COMPILED.setdefault(spec, compiled)
+
+
+def compiled_for(spec: str, functions: Sequence[FunctionSpec] = ()) -> Compiled:
     """The compiled ruleset for a path or a YAML text, compiled once per process, with the
     built-in functions and ``functions``."""
     compiled = _COMPILED.get(spec)
     if compiled is None:
-        from punchcard.engine.compiler.stages import compile_ruleset
-
         compiled = _COMPILED[spec] = compile_ruleset(spec if "\n" in spec else Path(spec), functions)
     return compiled
 

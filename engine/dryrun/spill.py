@@ -122,7 +122,7 @@ class Spill:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def read_partition(path: Path) -> tuple[list, list]:
+def read_partition(path: str | Path) -> tuple[list, list]:
     """(rows, seeds) spilled to one partition, each in the order they were added. Only ever
     a file this run wrote itself in its own temporary folder: pickle is not for other input.
 

@@ -54,7 +54,7 @@ def _totals(report: dict) -> Table:
     table = _table("Totals", columns)
     diff = report.get("diff", {}).get("totals", {})
     for key, label in TOTAL_LABELS:
-        row = [label, _fmt(report["totals"].get(key))]
+        row: list[str | Text] = [label, _fmt(report["totals"].get(key))]
         if base:
             row += [_fmt(base["totals"].get(key)), _delta(diff.get(key))]
         table.add_row(*row)
@@ -94,7 +94,7 @@ def _tiers(report: dict) -> Table | None:
     table = _table(f"Tiers at the end ({tiers['moves']['up']} moves up, {tiers['moves']['down']} down)",
                    ["Tier", "Members"] + (["Baseline", "Δ"] if base is not None else []))
     for tier, count in tiers["end"].items():
-        extra = [_fmt(base.get(tier, 0)), _delta(count - base.get(tier, 0))] if base is not None else []
+        extra: list[str | Text] = [] if base is None else [_fmt(base.get(tier, 0)), _delta(count - base.get(tier, 0))]
         table.add_row(tier, _fmt(count), *extra)
     return table
 

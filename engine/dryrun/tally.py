@@ -13,8 +13,9 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from punchcard.engine.runtime.decision import Decision, Outcome
+from punchcard.engine.runtime.decision import Decision, Effect, Outcome
 
 from .formats import group_reason
 
@@ -41,6 +42,10 @@ def month_of(moment, tz) -> str:
         name = _MONTHS[key] = f"{local.year:04d}-{local.month:02d}"
     return name
 
+
+# A month's Counter: counts (int) and exact point sums (Decimal). Typed as a dict because Counter's
+# stubs allow int values only; at run time it is the Counter, which adds Decimals as well.
+Flows = dict[str, Any]
 
 _MONTHS: dict[tuple[int, int], str] = {}  # (year, month) -> "YYYY-MM": a few hundred at most
 
@@ -94,10 +99,10 @@ class Tally:
         if not tick:
             self.outcomes[outcome] += 1
             counter["events"] += 1
-        if outcome == Outcome.APPLIED or outcome == Outcome.REVIEW:  # the common case first
+        if outcome in (Outcome.APPLIED, Outcome.REVIEW):  # the common case first
             self._trace(decision)
             return self._effects(decision, counter) if decision.effects else ZERO
-        if outcome == Outcome.REJECTED or outcome == Outcome.BLOCKED:
+        if outcome in (Outcome.REJECTED, Outcome.BLOCKED):
             self._reject(decision, line, counter)
             return ZERO
         if outcome == Outcome.DUPLICATE:
@@ -128,38 +133,40 @@ class Tally:
             self._trace(decision)
 
     def _trace(self, decision: Decision) -> None:
-        rules = self.rules
-        earning: set[str] | None = None  # the earning rules this decision considered
+        earning: set[str] | None = None  # the earning rules this decision considered (made on the first)
         fired: set[str] | None = None  # ... and those that fired, each counted once
         for step in decision.trace:
             phase = step.phase
             if phase in _EARNING_PHASES:
                 rule = step.rule
                 if earning is None:
-                    earning = {rule}
-                else:
-                    earning.add(rule)
+                    earning = set()
+                earning.add(rule)
                 # a multiplier has two fired steps (its condition, then stacking): one event, one firing
                 if step.fired and (fired is None or rule not in fired):
                     if fired is None:
-                        fired = {rule}
-                    else:
-                        fired.add(rule)
-                    row = rules.get(rule)
-                    if row is None:
-                        row = rules[rule] = [0, ZERO, 0]
-                    row[0] += 1
+                        fired = set()
+                    fired.add(rule)
+                    self._rule_row(rule)[0] += 1
             elif phase == "ledger":
-                after = step.after
-                if after is not None and earning is not None and step.rule in earning:
-                    row = rules.get(step.rule)
-                    if row is None:
-                        row = rules[step.rule] = [0, ZERO, 0]
-                    row[1] += after
-                    if after > 0:
-                        row[2] += 1
+                if step.after is not None and earning is not None and step.rule in earning:
+                    self._paid(step.rule, step.after)
             elif step.fired and phase in _OTHER_PHASES:
                 self._other(phase, step)
+
+    def _rule_row(self, rule: str) -> list:
+        """The rule's [fired, points, paid] row, made on first use."""
+        row = self.rules.get(rule)
+        if row is None:
+            row = self.rules[rule] = [0, ZERO, 0]
+        return row
+
+    def _paid(self, rule: str, points: Decimal) -> None:
+        """A ledger step of an earning rule: the points it gave after stacking, caps and rounding."""
+        row = self._rule_row(rule)
+        row[1] += points
+        if points > 0:
+            row[2] += 1
 
     def _other(self, phase: str, step) -> None:
         if phase == "caps":
@@ -179,12 +186,12 @@ class Tally:
             _add(self.caps, step.rule, 0, 1)
             _add(self.caps, step.rule, 1, cut)
 
-    def _effects(self, decision: Decision, counter: Counter) -> Decimal:
+    def _effects(self, decision: Decision, counter: Flows) -> Decimal:
         issued = ZERO
         for effect in decision.effects:
             kind = effect.kind
             if kind == "earn":
-                points = effect.points
+                points = effect.points or ZERO  # a posting always carries its points
                 counter["issued"] += points
                 issued += points
                 source = effect.detail.get("source", "earn")
@@ -196,19 +203,19 @@ class Tally:
             elif kind in _PASSIVE:
                 continue
             elif kind in _OUTFLOWS:
-                counter[_OUTFLOWS[kind]] -= effect.points
+                counter[_OUTFLOWS[kind]] -= effect.points or ZERO
             elif kind == "expire":
                 at = effect.detail.get("at")
                 # points expiring at the first instant of a month are gone by the end of the month before
-                target = self._month(month_of(at - JUST_BEFORE, self.tz)) if at is not None else counter
-                target["expired"] -= effect.points
+                target: Flows = self._month(month_of(at - JUST_BEFORE, self.tz)) if at is not None else counter
+                target["expired"] -= effect.points or ZERO
             else:
                 self._flow(kind, effect, counter)
         return issued
 
-    def _flow(self, kind: str, effect, counter: Counter) -> None:
+    def _flow(self, kind: str, effect: Effect, counter: Flows) -> None:
         if kind == "negative_balance":
-            counter["clawed_back" if "order" in effect.detail else "adjusted_down"] -= effect.points
+            counter["clawed_back" if "order" in effect.detail else "adjusted_down"] -= effect.points or ZERO
         elif kind == "tier_change":
             self.tier_paths[(effect.detail["from"], effect.detail["to"])] += 1
             counter["tier_up" if effect.detail.get("direction") == "up" else "tier_down"] += 1

@@ -59,11 +59,11 @@ def write_events(events: Iterable[dict], target: str | Path, columns: list[str] 
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "parquet":
-        return _write_parquet(events, path, columns)
+        return _write_parquet(events, path, columns or [])  # None only for JSON Lines
     with open(path, "wb") as raw:
         stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if gz else raw
         with io.TextIOWrapper(stream, encoding="utf-8", newline="") as text:
-            return _write_text(events, text, kind, columns)
+            return _write_text(events, text, kind, columns or [])
 
 
 def _write_text(events: Iterable[dict], text: IO[str], kind: str, columns: list[str]) -> int:

@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
+from punchcard.dsl.model import Rounding
+
 from ..program import CapSpec, Compiled, LimitPlan, cap_key
 from ..runtime.calendar import period_key
 from ..runtime.decision import Effect, Step
@@ -41,8 +43,8 @@ def limit_plan(compiled: Compiled) -> LimitPlan:
     return compiled.limit_plan
 
 
-def _usage(state: MemberState, spec: CapSpec, local: dt.datetime) -> CapUsage:
-    current = period_key(local, spec.period) if spec.period != "lifetime" else 0
+def _usage(state: MemberState, spec: CapSpec, period: str, local: dt.datetime) -> CapUsage:
+    current = period_key(local, period) if period != "lifetime" else 0
     usage = state.caps.get(spec.key)
     return usage if usage is not None and usage.period == current else CapUsage(current)
 
@@ -65,8 +67,8 @@ def clip(parts: list[Part], limit: Decimal, label: str, trace: list[Step]) -> bo
         return False
     limit = max(limit, ZERO)
     _cut(parts, total - limit)
-    trace.append(Step("caps", label, True, f"{figure(limit)} left of the limit: {figure(total - limit)} cut", before=total,
-                      after=limit))
+    trace.append(Step("caps", label, True, f"{figure(limit)} left of the limit: {figure(total - limit)} cut",
+                      before=total, after=limit))
     return True
 
 
@@ -85,10 +87,11 @@ def used_up(spec: CapSpec, times: int, parts: list[Part], trace: list[Step]) -> 
     return _zero(parts, spec.label, f"already paid {times} of {spec.max_times} times this {spec.period}", trace)
 
 
-def apply_cap(spec: CapSpec, parts: list[Part], state: MemberState, local, trace, usages: dict) -> bool:
+def apply_cap(spec: CapSpec, parts: list[Part], state: MemberState, local: dt.datetime, trace: list[Step],
+              usages: dict[CapSpec, CapUsage]) -> bool:
     if spec.period is None:
         return spec.max_points is not None and clip(parts, spec.max_points, spec.label, trace)
-    usage = usages[spec] = _usage(state, spec, local)
+    usage = usages[spec] = _usage(state, spec, spec.period, local)
     if spec.max_times is not None and usage.times >= spec.max_times:
         return used_up(spec, usage.times, parts, trace)
     if spec.max_points is not None:
@@ -96,8 +99,9 @@ def apply_cap(spec: CapSpec, parts: list[Part], state: MemberState, local, trace
     return False
 
 
-def _by_rule(parts: list[Part]) -> dict[str, list[Part]]:
-    found: dict[str, list[Part]] = {}
+def _by_rule(parts: list[Part]) -> dict[str | None, list[Part]]:
+    """The parts of each rule, looked up by a cap's rule (None: a cap on the total, never a part's)."""
+    found: dict[str | None, list[Part]] = {}
     for part in parts:
         found.setdefault(part.rule, []).append(part)
     return found
@@ -138,7 +142,7 @@ def apply_limits(compiled: Compiled, parts: list[Part], state: MemberState, loca
     return total, {rule: use for rule, use in uses.items() if use[0] or use[1]}
 
 
-def round_parts(parts: list[Part], rounding, capped: bool, trace: list[Step]) -> Decimal:
+def round_parts(parts: list[Part], rounding: Rounding, capped: bool, trace: list[Step]) -> Decimal:
     """Round per rule or per event; sets each part's ``final`` and returns the total."""
     unrounded = ZERO
     for part in parts:
@@ -154,8 +158,8 @@ def round_parts(parts: list[Part], rounding, capped: bool, trace: list[Step]) ->
             total = round_points(unrounded, "floor", rounding.step)
         _spread_rounding(parts, total - unrounded)
     if total != unrounded and trace is not NO_TRACE:
-        trace.append(Step("rounding", "rounding", True, f"{rounding.mode} to {figure(rounding.step)} per {rounding.scope}",
-                          before=unrounded, after=total))
+        note = f"{rounding.mode} to {figure(rounding.step)} per {rounding.scope}"
+        trace.append(Step("rounding", "rounding", True, note, before=unrounded, after=total))
     return total
 
 
@@ -199,7 +203,8 @@ def ledger_lines(parts: list[Part], trace: list[Step]) -> None:
         trace.append(Step("ledger", part.rule, True, LEDGER_NOTE, before=part.points, after=part.final))
 
 
-def record_usage(usages: dict, by_rule: dict[str, list[Part]], state: MemberState, total: Decimal) -> None:
+def record_usage(usages: dict[CapSpec, CapUsage], by_rule: dict[str | None, list[Part]], state: MemberState,
+                 total: Decimal) -> None:
     for spec, usage in usages.items():
         points = total if spec.rule is None else paid(by_rule[spec.rule])
         if points > 0:

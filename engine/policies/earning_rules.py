@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from ..runtime.context import NOT_WHEN, UNLESS
+from punchcard.dsl.model import Stacking
+
+from ..program import Plan, Rule
+from ..runtime.context import NOT_WHEN, UNLESS, EvalContext
 from ..runtime.decision import Step
 from ..runtime.numbers import figure
 from ..runtime.rules import FAILURES, decided_by, failure, uncomputable
@@ -41,7 +45,7 @@ class Part:
     final: Decimal = ZERO  # after rounding
 
 
-def consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
+def consider(rule: Rule, ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext, trace: list[Step]) -> Part | None:
     try:
         raw = rule.decide(ev, m, ctx)  # when, unless and value in one generated function
     except FAILURES as exc:
@@ -49,7 +53,8 @@ def consider(rule, ev, m, ctx, trace: list[Step]) -> Part | None:
     return rule_result(rule, raw, ev, m, ctx, trace)
 
 
-def rule_result(rule, raw, ev, m, ctx, trace: list[Step]) -> Part | None:
+def rule_result(rule: Rule, raw: Any, ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext,
+                trace: list[Step]) -> Part | None:
     """A rule's trace line and part, given what its function returned (or the failure it raised).
     Failed arithmetic rejects the event: paying 0 for a rule that cannot be computed would
     hide the fault. A missing optional field only means the rule does not fire. Without a
@@ -77,7 +82,8 @@ def rule_result(rule, raw, ev, m, ctx, trace: list[Step]) -> Part | None:
     return Part(rule.id, rule.kind, raw, rule.group)
 
 
-def earn(plan, ev: dict, m: dict, ctx, trace: list[Step]) -> tuple[Decimal, list[Part]]:
+def earn(plan: Plan, ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext,
+         trace: list[Step]) -> tuple[Decimal, list[Part]]:
     """Base points and the rules that fired, before stacking."""
     base = ZERO
     parts: list[Part] = []
@@ -94,7 +100,7 @@ def earn(plan, ev: dict, m: dict, ctx, trace: list[Step]) -> tuple[Decimal, list
     return base, parts
 
 
-def stack(base: Decimal, parts: list[Part], stacking, tier_multiplier: Decimal, tier_name: str | None,
+def stack(base: Decimal, parts: list[Part], stacking: Stacking, tier_multiplier: Decimal, tier_name: str | None,
           applies_to: str, trace: list[Step]) -> list[Part]:
     """Combine fired rules into per-rule contributions; returns the parts that count."""
     kept = _best_of_groups(base, parts, stacking, trace)
@@ -130,7 +136,7 @@ def tier_part(tier_name: str, multiplier: Decimal, on: Decimal, applies_to: str,
     return tier
 
 
-def _best_of_groups(base: Decimal, parts: list[Part], stacking, trace: list[Step]) -> list[Part]:
+def _best_of_groups(base: Decimal, parts: list[Part], stacking: Stacking, trace: list[Step]) -> list[Part]:
     if stacking.groups != "best":
         return list(parts)
     best: dict[str, Part] = {}
@@ -139,7 +145,7 @@ def _best_of_groups(base: Decimal, parts: list[Part], stacking, trace: list[Step
             continue
         if part.group not in best or _worth(base, part) > _worth(base, best[part.group]):
             best[part.group] = part
-    kept = []
+    kept: list[Part] = []
     for part in parts:
         if part.group is None or best[part.group] is part:
             kept.append(part)

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from ..program import Compiled, Plan
+from punchcard.dsl.model import Streak, StreakReward
+
+from ..program import Compiled, ExprFn, Plan
 from ..runtime import calendar
 from ..runtime.calendar import period_key
 from ..runtime.decision import Effect, Step
@@ -53,7 +56,7 @@ def on_event(run: Run, plan: Plan) -> None:
             _bonus(run, f"achievement:{achievement.id}", f"achievement:{achievement.id}", bonus)
 
 
-def _bonus(run: Run, label: str, source: str, fn) -> None:
+def _bonus(run: Run, label: str, source: str, fn: ExprFn) -> None:
     """A streak's or an achievement's bonus: rounded as earning rounds, held as the event is."""
     try:
         raw = Decimal(run_rule(fn, run.values(), run.member_view(), run.context(), label))
@@ -66,11 +69,12 @@ def _bonus(run: Run, label: str, source: str, fn) -> None:
     run.trace.append(Step("streaks", label, True, "bonus", before=raw, after=points))
     if points > 0:
         lot_id = f"{run.event.id}#{source}"
-        run.effects += add_lot(run.compiled, run.state, lot_id, source, points, run.now, run.event.id, run.hold)
+        run.effects += add_lot(run.compiled, run.state, lot_id, source, points, run.now, order=run.event.id,
+                               hold=run.hold)
         run.points += points
 
 
-def _holds(run: Run, fn, label: str) -> bool:
+def _holds(run: Run, fn: ExprFn, label: str) -> bool:
     try:
         return bool(run_rule(fn, run.values(), run.member_view(), run.context(), label))
     except RuleFailure as exc:
@@ -92,7 +96,7 @@ def housekeep(compiled: Compiled, state: MemberState, now: dt.datetime, effects:
 
 
 def deadlines(compiled: Compiled, state: MemberState) -> list[dt.datetime]:
-    found = []
+    found: list[dt.datetime] = []
     for streak in compiled.model.streaks:
         deadline = streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
         if deadline is not None:
@@ -100,14 +104,14 @@ def deadlines(compiled: Compiled, state: MemberState) -> list[dt.datetime]:
     return found
 
 
-def streak_deadline(streak, current: StreakState | None, tz) -> dt.datetime | None:
+def streak_deadline(streak: Streak, current: StreakState | None, tz: ZoneInfo) -> dt.datetime | None:
     """The start of the first period whose miss the streak's freezes cannot cover."""
     if current is None or current.length == 0 or current.last_period is None:
         return None
     return calendar.period_start(current.last_period + current.freezes_left + 2, streak.period, tz)
 
 
-def advance(streak, current: StreakState | None, local: dt.datetime) -> tuple[StreakState, list[Effect], bool]:
+def advance(streak: Streak, current: StreakState | None, local: dt.datetime) -> tuple[StreakState, list[Effect], bool]:
     """Count a qualifying event. Returns the new state, effects, and whether a new period counted."""
     period = period_key(local, streak.period)
     state = current or StreakState(freezes_left=streak.freezes)
@@ -129,7 +133,8 @@ def advance(streak, current: StreakState | None, local: dt.datetime) -> tuple[St
     return state, effects, True
 
 
-def check_break(streak, current: StreakState | None, local: dt.datetime) -> tuple[StreakState | None, list[Effect]]:
+def check_break(streak: Streak, current: StreakState | None,
+                local: dt.datetime) -> tuple[StreakState | None, list[Effect]]:
     """Housekeeping: a streak whose missed periods exceed its freezes is broken now."""
     if current is None or current.last_period is None or current.length == 0:
         return current, []
@@ -140,9 +145,9 @@ def check_break(streak, current: StreakState | None, local: dt.datetime) -> tupl
     return broken, [Effect("streak_broken", None, None, {"streak": streak.id, "length": current.length})]
 
 
-def due_rewards(streak, state: StreakState) -> tuple[StreakState, list[tuple[str, object]]]:
+def due_rewards(streak: Streak, state: StreakState) -> tuple[StreakState, list[tuple[str, StreakReward]]]:
     """Rewards the new length earns, each once per run; returns (state, [(label, reward)])."""
-    due = []
+    due: list[tuple[str, StreakReward]] = []
     paid = set(state.paid)
     for reward in streak.rewards:
         if reward.each is not None:

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
+from collections.abc import Sequence
 from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from punchcard.dsl.model import TierLevel, Tiers
 
 from ..program import Compiled, TierPlan
 from ..runtime import calendar
 from ..runtime.state import ZERO, MemberState
 
-__all__ = ["window_key", "window_end", "level_for", "plan_of", "level_of", "window_close", "window_metric", "held_until", "tier_index", "level_index", "hold_levels", "rolling_deadline", "ROLLING_LOOKBACK", "status_deadlines"]
+__all__ = ["window_key", "window_end", "level_for", "plan_of", "tier_plan", "level_of", "window_close", "window_metric",
+           "held_until", "tier_index", "level_index", "hold_levels", "rolling_deadline", "ROLLING_LOOKBACK",
+           "status_deadlines"]
 
 
-def window_key(tiers, local: dt.datetime, joined: dt.datetime | None) -> int:
+def window_key(tiers: Tiers, local: dt.datetime, joined: dt.datetime | None) -> int:
     if tiers.window == "calendar_year":
         return local.year
     if tiers.window == "rolling_12_months":
@@ -28,16 +34,18 @@ def window_key(tiers, local: dt.datetime, joined: dt.datetime | None) -> int:
     return years
 
 
-def window_end(tiers, key: int, joined: dt.datetime | None, tz) -> dt.datetime:
+def window_end(tiers: Tiers, key: int, joined: dt.datetime | None, tz: ZoneInfo) -> dt.datetime:
     """The first instant after window ``key``."""
     if tiers.window == "calendar_year":
         return dt.datetime(key + 1, 1, 1, tzinfo=tz)
     if tiers.window == "rolling_12_months":
         return calendar.period_start(key + 1, "month", tz)
+    if joined is None:  # the engine sets it on a member's first event, before any window is looked at
+        raise ValueError("an anniversary window is counted from the day the member joined, which is not known")
     return calendar.add(calendar.local(joined, tz), key + 1, "year", tz)
 
 
-def level_for(levels, metric: Decimal) -> int:
+def level_for(levels: Sequence[TierLevel], metric: Decimal) -> int:
     index = 0
     for i, level in enumerate(levels):
         if metric >= level.min:
@@ -48,6 +56,14 @@ def level_for(levels, metric: Decimal) -> int:
 def plan_of(compiled: Compiled) -> TierPlan | None:
     """The ruleset's tier plan (None without tiers)."""
     return compiled.tier_plan
+
+
+def tier_plan(compiled: Compiled) -> TierPlan:
+    """The tier plan of a ruleset that has tiers (what runs only with tiers asks for it)."""
+    plan = compiled.tier_plan
+    if plan is None:
+        raise ValueError(f"{compiled.label} has no tiers")
+    return plan
 
 
 def level_of(plan: TierPlan, metric: Decimal) -> int:
@@ -73,7 +89,7 @@ def window_metric(plan: TierPlan, state: MemberState, key: int) -> Decimal:
     return state.tier.metric.get(key, ZERO)
 
 
-def _status_until(tiers, key: int, joined, tz, keep: bool = True) -> dt.datetime:
+def _status_until(tiers: Tiers, key: int, joined: dt.datetime | None, tz: ZoneInfo, keep: bool = True) -> dt.datetime:
     """Until when window ``key`` grants its level: its end, or the next window's end with
     ``keep_through: next_window`` (``keep``), plus ``grace``."""
     downgrade = tiers.downgrade
@@ -97,7 +113,7 @@ def held_until(compiled: Compiled, plan: TierPlan, state: MemberState, key: int,
 
 
 def tier_index(compiled: Compiled, state: MemberState, now: dt.datetime) -> int:
-    return level_index(compiled, plan_of(compiled), state, now)
+    return level_index(compiled, tier_plan(compiled), state, now)
 
 
 def level_index(compiled: Compiled, plan: TierPlan, state: MemberState, now: dt.datetime) -> int:
@@ -184,7 +200,7 @@ ROLLING_LOOKBACK = 12 + 12 + 13  # keep_through adds 12 months; grace is bounded
 
 def status_deadlines(compiled: Compiled, state: MemberState) -> list[dt.datetime]:
     """Instants at which some window stops granting its level (for housekeeping's schedule)."""
-    plan = plan_of(compiled)
+    plan = tier_plan(compiled)
     if plan.never:
         return []
     closed = state.tier.closed

@@ -27,8 +27,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
+
+from punchcard.dsl.model import MetricSum, TierLevel
 
 from ..program import Compiled, Plan, TierPlan
+from ..runtime.context import EvalContext
 from ..runtime.decision import Effect, Step, TierView
 from ..runtime.rules import RuleFailure, run_rule
 from ..runtime.run import Run
@@ -42,13 +46,22 @@ from .tier_windows import (
     plan_of,
     rolling_deadline,
     status_deadlines,
+    tier_plan,
     window_close,
     window_key,
     window_metric,
 )
 
 __all__ = ["on_event", "on_refund", "housekeep", "deadlines", "metric_amount", "order_window", "current_name",
-           "current_level", "add_metric", "upgrade", "close_windows", "view"]
+           "current_level", "add_metric", "upgrade", "close_windows", "view", "MetricView"]
+
+# What the rules saw of an order at a given amount: (event values, member values, context).
+MetricView = Callable[[Decimal], tuple[dict[str, Any], dict[str, Any], EvalContext]]
+
+
+def _rank(plan: TierPlan, level: str | None) -> int:
+    """The index of the member's level (a member who never reached one is at the lowest)."""
+    return plan.rank.get(level, 0) if level is not None else 0
 
 
 def current_name(compiled: Compiled, state: MemberState) -> str | None:
@@ -56,14 +69,14 @@ def current_name(compiled: Compiled, state: MemberState) -> str | None:
     plan = compiled.tier_plan
     if plan is None:
         return None
-    return plan.names[plan.rank.get(state.tier.level, 0)]
+    return plan.names[_rank(plan, state.tier.level)]
 
 
-def current_level(compiled: Compiled, state: MemberState):
+def current_level(compiled: Compiled, state: MemberState) -> TierLevel | None:
     plan = plan_of(compiled)
     if plan is None:
         return None
-    return plan.levels[plan.rank.get(state.tier.level, 0)]
+    return plan.levels[_rank(plan, state.tier.level)]
 
 
 def deadlines(compiled: Compiled, state: MemberState, now: dt.datetime) -> list[dt.datetime]:
@@ -81,7 +94,7 @@ def deadlines(compiled: Compiled, state: MemberState, now: dt.datetime) -> list[
 
 
 def add_metric(compiled: Compiled, state: MemberState, amount: Decimal, local: dt.datetime) -> int:
-    plan = plan_of(compiled)
+    plan = tier_plan(compiled)
     key = local.year if plan.calendar else window_key(plan.model, local, state.joined)
     metric = state.tier.metric
     if key not in metric:  # a new window will need closing
@@ -107,7 +120,7 @@ def _change(compiled: Compiled, plan: TierPlan, state: MemberState, now: dt.date
 
 def upgrade(compiled: Compiled, state: MemberState, local: dt.datetime) -> list[Effect]:
     """After an event: the current window's metric may reach a higher level at once."""
-    plan = plan_of(compiled)
+    plan = tier_plan(compiled)
     key = local.year if plan.calendar else window_key(plan.model, local, state.joined)
     reached = level_of(plan, window_metric(plan, state, key))
     if reached > state.tier.reached.get(key, 0):
@@ -118,7 +131,7 @@ def upgrade(compiled: Compiled, state: MemberState, local: dt.datetime) -> list[
 
 def close_windows(compiled: Compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
     """Housekeeping: fix the level of every window that has ended, then re-evaluate."""
-    plan = plan_of(compiled)
+    plan = tier_plan(compiled)
     if not plan.rolling:
         for key in _ended(compiled, plan, state, now):
             state.put_tier("closed", key, level_of(plan, window_metric(plan, state, key)))
@@ -130,12 +143,13 @@ def _ended(compiled: Compiled, plan: TierPlan, state: MemberState, now: dt.datet
     """Windows not closed yet that have ended by ``now``, oldest first (the order they are written)."""
     tier = state.tier
     closed, metric, ends = tier.closed, tier.metric, plan.ends
-    found = []
+    found: list[int] = []
     for k in metric:
         if k not in closed and (ends.get(k) or window_close(compiled, plan, k, state.joined)) <= now:
             found.append(k)
     for k in tier.reached:
-        if k not in closed and k not in metric and (ends.get(k) or window_close(compiled, plan, k, state.joined)) <= now:
+        if k not in closed and k not in metric \
+                and (ends.get(k) or window_close(compiled, plan, k, state.joined)) <= now:
             found.append(k)
     if len(found) > 1:
         found.sort()
@@ -153,7 +167,7 @@ def _forget_old_windows(compiled: Compiled, plan: TierPlan, state: MemberState, 
                 state.put_tier(which, key, FORGET)
         return
     keep_until = plan.keep_until if plan.shared else {}
-    gone = []  # decided before any is forgotten: forgetting one window changes no other's status
+    gone: list[int] = []  # decided before any is forgotten: forgetting one window changes no other's status
     for key in state.tier.closed:
         if (keep_until.get(key) or held_until(compiled, plan, state, key)) <= now:
             gone.append(key)
@@ -172,7 +186,7 @@ def view(compiled: Compiled, state: MemberState, local: dt.datetime) -> TierView
     if plan is None:
         return None
     tier = state.tier
-    index = plan.rank.get(tier.level, 0)
+    index = _rank(plan, tier.level)
     if plan.calendar:
         metric = tier.metric.get(local.year, ZERO)
     else:
@@ -195,7 +209,7 @@ def on_event(run: Run, plan: Plan) -> None:
 
 def metric_amount(run: Run, plan: Plan) -> Decimal:
     """What this event adds to the qualifying metric."""
-    metric = run.compiled.model.tiers.metric  # type: ignore[union-attr]
+    metric = tier_plan(run.compiled).model.metric
     if metric == "spend":
         return run.values().get("amount", ZERO) if plan.is_order else ZERO
     if metric == "points_earned":
@@ -217,8 +231,7 @@ def order_window(compiled: Compiled, state: MemberState, local: dt.datetime) -> 
     return None if model is None else window_key(model, local, state.joined)
 
 
-def on_refund(run: Run, order: OrderRecord, amount: Decimal, clawback: Decimal,
-              metric_view: Callable[[Decimal], tuple]) -> None:
+def on_refund(run: Run, order: OrderRecord, amount: Decimal, clawback: Decimal, metric_view: MetricView) -> None:
     """The refund comes off the metric of the window the order counted in. ``metric_view``
     gives what the rules saw of the order at a given amount, for a custom ``add:`` metric."""
     model = run.compiled.model.tiers
@@ -231,20 +244,20 @@ def on_refund(run: Run, order: OrderRecord, amount: Decimal, clawback: Decimal,
     elif isinstance(model.metric, str):
         return  # counts are of events: a refund does not undo one
     else:
-        lowered = _custom_metric_lowered(run, order, amount, metric_view)
+        lowered = _custom_metric_lowered(run, model.metric, order, amount, metric_view)
         if lowered <= 0:
             return
     hold_levels(run.compiled, run.state, order.window, run.now)  # held levels last to the month end
     run.state.put_tier("metric", order.window, run.state.tier.metric.get(order.window, ZERO) - lowered)
 
 
-def _custom_metric_lowered(run: Run, order: OrderRecord, amount: Decimal,
-                           metric_view: Callable[[Decimal], tuple]) -> Decimal:
+def _custom_metric_lowered(run: Run, metric: MetricSum, order: OrderRecord, amount: Decimal,
+                           metric_view: MetricView) -> Decimal:
     """``{on, add}`` with ``refund`` in ``on:``: the order's ``add:`` evaluated at what was left
     to refund and at what is left after this refund; the metric drops by the difference, as
     the order's points do. A refund never raises the metric."""
     fn = run.compiled.plans[order.type].metric
-    if fn is None or "refund" not in run.compiled.model.tiers.metric.on:  # type: ignore[union-attr]
+    if fn is None or "refund" not in metric.on:
         return ZERO  # the order never counted, or refunds are left out of the metric
     left = order.amount - order.refunded
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar as _cal
 import datetime as dt
 import functools
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from .state import FAR_FUTURE
@@ -38,9 +39,13 @@ PERIODS = ("day", "week", "month", "year", "lifetime", "event")
 _EXACT = {"minute": 60, "hour": 3600}
 _UNITS = ("minute", "hour", "day", "week", "month", "year")
 FAR_PAST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_SHORTEST_MONTH = 28  # days: a day of the month up to this exists in every month
+_DECEMBER = 12
+# A date or a datetime: arithmetic gives back the kind it was given.
+_Moment = TypeVar("_Moment", dt.datetime, dt.date)
 
 
-def _edge(moment, forward: bool):
+def _edge(moment: _Moment, forward: bool) -> _Moment:
     """The end of the calendar that arithmetic on ``moment`` ran past, of the same kind."""
     if isinstance(moment, dt.datetime):
         if moment.tzinfo is None:
@@ -58,31 +63,31 @@ def local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
-def add_months(moment, months: int):
+def add_months(moment: _Moment, months: int) -> _Moment:
     """Calendar months; the 31st becomes the last day of a shorter month."""
     total = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(total, 12)
-    if not 1 <= year <= 9999:
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
         return _edge(moment, months > 0)
     day = moment.day
-    if day > 28:  # every month has 28 days
+    if day > _SHORTEST_MONTH:
         day = min(day, _cal.monthrange(year, month + 1)[1])
     return moment.replace(year=year, month=month + 1, day=day)
 
 
-def add(moment, amount: int, unit: str, tz: ZoneInfo | None = None):
+def add(moment: _Moment, amount: int, unit: str, tz: ZoneInfo | None = None) -> _Moment:
     """``moment`` plus a duration. Works on dates and on aware datetimes. Past either end
     of the calendar it gives that end (:data:`FAR_FUTURE`, :data:`FAR_PAST`)."""
     # The common case first: an aware datetime already in the zone, in years where the zone
     # keeps one offset. Wall-clock and elapsed time agree there, and aware arithmetic gives
     # the very datetime the general path (_add) builds: same fields, same zone, fold 0.
     try:
-        zone = moment.tzinfo if type(moment) is dt.datetime else None
-        if zone is not None and (tz is None or tz is zone) and type(amount) is int:
+        if type(moment) is dt.datetime and (zone := moment.tzinfo) is not None and (tz is None or tz is zone) \
+                and type(amount) is int:
             since = _SINCE.get(zone)
             if since is None:
                 since = fixed_offset_since(zone)
-                if len(_SINCE) < 64:  # a handful of zones in practice; never grow without bound
+                if len(_SINCE) < _MAX_ZONES:  # a handful of zones in practice; never grow without bound
                     _SINCE[zone] = since
             if since <= moment.year < _LAST_YEAR:
                 step = _DELTAS.get((amount, unit))
@@ -100,7 +105,7 @@ def _shift(moment: dt.datetime, amount: int, unit: str) -> dt.datetime | None:
     """``moment`` moved on its own wall clock (None: the general path must do it)."""
     if unit in _STEP:
         step = _STEP[unit] * amount
-        if len(_DELTAS) < 1024:  # rulesets use a few durations; multiplying a timedelta is not cheap
+        if len(_DELTAS) < _MAX_DELTAS:  # rulesets use a few durations; multiplying a timedelta is not cheap
             _DELTAS[(amount, unit)] = step
         return moment + step
     if unit in _MONTHS and moment.fold == 0:
@@ -108,15 +113,15 @@ def _shift(moment: dt.datetime, amount: int, unit: str) -> dt.datetime | None:
     return None
 
 
-def _add(moment, amount: int, unit: str, tz: ZoneInfo | None):
+def _add(moment: _Moment, amount: int, unit: str, tz: ZoneInfo | None) -> _Moment:
     if unit in _EXACT:
         if not isinstance(moment, dt.datetime):
             return moment
         zone, delta = tz or moment.tzinfo, dt.timedelta(seconds=amount * _EXACT[unit])
         if moment.tzinfo is zone and fixed_offset_since(zone) <= moment.year < _LAST_YEAR:
-            shifted = moment + delta  # elapsed time equals wall-clock time where the offset never changes
-            if fixed_offset_since(zone) <= shifted.year <= _LAST_YEAR:
-                return shifted
+            moved = moment + delta  # elapsed time equals wall-clock time where the offset never changes
+            if fixed_offset_since(zone) <= moved.year <= _LAST_YEAR:
+                return moved
         return (moment.astimezone(dt.UTC) + delta).astimezone(zone)
     if unit in ("day", "week"):
         shifted = _shift_wall(moment, dt.timedelta(days=amount * (7 if unit == "week" else 1)))
@@ -130,20 +135,22 @@ def _add(moment, amount: int, unit: str, tz: ZoneInfo | None):
 _STEP = {"minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
          "week": dt.timedelta(weeks=1)}
 _MONTHS = {"month": 1, "year": 12}
-_SINCE: dict = {}  # zone -> fixed_offset_since(zone), without the cache wrapper's call
-_DELTAS: dict = {}  # (amount, unit) -> timedelta, for the units in _STEP
+_SINCE: dict[dt.tzinfo, int] = {}  # zone -> fixed_offset_since(zone), without the cache wrapper's call
+_DELTAS: dict[tuple[int, str], dt.timedelta] = {}  # (amount, unit) -> timedelta, for the units in _STEP
+_MAX_ZONES, _MAX_DELTAS = 64, 1024  # how many of each the caches above keep
 
 
-def _wall(moment):
+def _wall(moment: _Moment) -> _Moment:
     return moment.replace(tzinfo=None) if isinstance(moment, dt.datetime) else moment
 
 
-def _shift_wall(moment, delta: dt.timedelta):
+def _shift_wall(moment: _Moment, delta: dt.timedelta) -> _Moment:
     return _wall(moment) + delta
 
 
-def _reattach(wall, original, tz):
-    if not isinstance(original, dt.datetime):
+def _reattach(wall: _Moment, original: _Moment, tz: ZoneInfo | None) -> _Moment:
+    # ``wall`` is of ``original``'s kind: a datetime exactly when ``original`` is one
+    if not isinstance(original, dt.datetime) or not isinstance(wall, dt.datetime):
         return wall
     zone = tz or original.tzinfo
     if fixed_offset_since(zone) <= wall.year <= _LAST_YEAR:
@@ -170,18 +177,18 @@ def fixed_offset_since(zone: dt.tzinfo) -> int:
 
 def month_end(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """The first instant after the calendar month of ``moment`` (local midnight on the 1st)."""
-    if moment.year == 9999 and moment.month == 12:  # FAR_FUTURE included
+    if moment.year == dt.MAXYEAR and moment.month == _DECEMBER:  # FAR_FUTURE included
         return FAR_FUTURE  # the month ends with the calendar
     wall = local(moment, tz)
-    year, month = (wall.year + 1, 1) if wall.month == 12 else (wall.year, wall.month + 1)
-    return FAR_FUTURE if year > 9999 else dt.datetime(year, month, 1, tzinfo=tz)
+    year, month = (wall.year + 1, 1) if wall.month == _DECEMBER else (wall.year, wall.month + 1)
+    return FAR_FUTURE if year > dt.MAXYEAR else dt.datetime(year, month, 1, tzinfo=tz)
 
 
 def year_end(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
-    if moment.year == 9999:  # FAR_FUTURE included
+    if moment.year == dt.MAXYEAR:  # FAR_FUTURE included
         return FAR_FUTURE  # the year ends with the calendar
     year = local(moment, tz).year + 1
-    return FAR_FUTURE if year > 9999 else dt.datetime(year, 1, 1, tzinfo=tz)
+    return FAR_FUTURE if year > dt.MAXYEAR else dt.datetime(year, 1, 1, tzinfo=tz)
 
 
 def period_key(moment: dt.datetime, period: str) -> int:

@@ -44,8 +44,8 @@ class Effect:
         out.update(self.detail)
         return out
 
-    def to_json(self) -> dict:
-        return to_jsonable(self.fields())
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable_dict(self.fields())
 
 
 @dataclass(slots=True)
@@ -60,7 +60,7 @@ class Step:
     before: Decimal | None = None  # points before this step (for stacking, caps, rounding)
     after: Decimal | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"phase": self.phase, "rule": self.rule}
         if self.fired is not None:
             out["fired"] = self.fired
@@ -72,7 +72,7 @@ class Step:
             out["before"] = self.before
         if self.after is not None:
             out["after"] = self.after
-        return to_jsonable(out)
+        return _jsonable_dict(out)
 
 
 @dataclass(slots=True)  # built for every decision: plain, like Effect and Step
@@ -83,9 +83,9 @@ class TierView:
     to_next: Decimal | None = None  # still needed to reach the next tier in this window
     to_keep: Decimal | None = None  # still needed in this window to keep the current tier after it
 
-    def to_json(self) -> dict:
-        return to_jsonable({"current": self.current, "metric": self.metric, "next": self.next,
-                            "to_next": self.to_next, "to_keep": self.to_keep})
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable_dict({"current": self.current, "metric": self.metric, "next": self.next,
+                               "to_next": self.to_next, "to_keep": self.to_keep})
 
 
 @dataclass(slots=True)
@@ -112,7 +112,7 @@ class Decision:
         """Ids of the rules whose points survived stacking, caps and rounding."""
         return list(dict.fromkeys(s.rule for s in self.trace if s.phase == "ledger" and s.after))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The decision as a JSON-ready dict: figures as exact decimal strings, times as ISO 8601.
         This is what hosts store and send on; ``json.dumps`` of it is :meth:`to_json`."""
         return {
@@ -130,15 +130,19 @@ class Decision:
         return json.dumps(self.to_dict())
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: object) -> Any:
     """Decimals as exact strings (never rounded to a context), times as ISO 8601: JSON never sees a float."""
     if isinstance(value, Decimal):
         return exact_text(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
+        return _jsonable_dict(value)
     if isinstance(value, (list, tuple, frozenset, set)):
         items = [to_jsonable(v) for v in value]
         return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
     return value
+
+
+def _jsonable_dict(value: dict[Any, Any]) -> dict[Any, Any]:
+    return {k: to_jsonable(v) for k, v in value.items()}

@@ -27,13 +27,17 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 # Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern): printable
 # by Unicode's categories, invisible all the same.
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# The shortest escape that holds the code point: \xNN, \uNNNN, then \UNNNNNNNN.
+_LATIN1_END, _BMP_END = 0x100, 0x10000
 
 
 def _escape_char(char: str) -> str:
     if char in _NAMED:
         return _NAMED[char]
     code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    if code < _LATIN1_END:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < _BMP_END else f"\\U{code:08x}"
 
 
 def _unsafe(char: str) -> bool:

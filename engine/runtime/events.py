@@ -4,8 +4,9 @@ A bad event is rejected with every problem named, before anything changes.
 Numbers become Decimal (never float: a float from an in-process host is taken by its
 shortest repr), bounded and quantized as :mod:`engine.numbers` says; times become aware
 datetimes in the ruleset's timezone, within :data:`YEARS`; ids are text without control
-characters. The normalised body is hashed, every number written exactly, so a retried
-event can be told from a different one. A problem names the field and what was expected,
+characters. Each declared field is read by its type's reader (:mod:`.readers`). The
+normalised body is hashed, every number written exactly, so a retried event can be told
+from a different one. A problem names the field and what was expected,
 never a long value.
 """
 
@@ -16,39 +17,40 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError, Span
 from punchcard.dsl.vocabulary import OPTIONAL, field_base_type
 
-from .numbers import (
-    Quantities,
-    check_amount,
-    check_number,
-    check_points,
-    describe,
-    exact_text,
-    read_number,
+from .numbers import Quantities, exact_text
+from .readers import (
+    MAX_LIST,
+    MAX_TEXT_FIELD,
+    OUT_OF_RANGE,
+    TIME_EXAMPLE,
+    YEARS,
+    Reader,
+    parse_time,
+    points_reader,
+    reader,
+    shown,
+    to_decimal,
 )
 
+# The field readers' names are exported here too: the event's edge is where callers look for them.
 __all__ = ["Event", "EventSchema", "EventError", "parse_time", "to_decimal", "canonical_json", "shown", "YEARS",
            "POINTS_FIELDS", "valid_member", "MAX_TEXT_FIELD", "MAX_LIST"]
 
 ENVELOPE = ("type", "id", "member", "time")
 MAX_ID = 200
-MAX_TEXT_FIELD = 1000  # characters of a text field's value: a decision echoes it in its trace
-MAX_LIST = 1000  # items of a list field
-YEARS = (1900, 8999)  # an event's time, in the ruleset's zone: date arithmetic stays inside the calendar
 POINTS_FIELDS = frozenset({("redeem", "points"), ("adjust", "points")})  # points given, not amounts
-_TIME_EXAMPLE = "an ISO 8601 time such as 2026-03-02T08:15:00+03:00"
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _FRACTION = re.compile(r"[.,](\d{7,})")  # seconds with digits past the microsecond
 _MICRO_TEXT = 26  # "2026-03-02T08:15:00.123456": a shorter time has no digits past the microsecond
+_DEFAULT_QUANTITIES = Quantities()  # USD, rounding to whole points
 
 
 class EventError(PunchcardError):
@@ -74,7 +76,7 @@ class Event:
     # the exact text of a time sent with digits past the microsecond (field name -> ISO 8601):
     # the rules see the time to the microsecond, idempotency compares every digit
     exact: dict[str, str] = field(default_factory=dict, hash=False)
-    _digest: list = field(default_factory=list, compare=False, repr=False)  # computed once, on demand
+    _digest: list[str] = field(default_factory=list, compare=False, repr=False)  # computed once, on demand
 
     @property
     def body(self) -> dict[str, Any]:
@@ -96,74 +98,24 @@ class Event:
         return {**self.fields, "id": self.id, "type": self.type, "member": self.member, "time": self.time}
 
 
-def to_decimal(value: Any) -> Decimal:
-    """A finite Decimal read strictly from JSON-like input (:func:`.numbers.read_number`)."""
-    return read_number(value)
-
-
-def shown(value: Any) -> str:
-    """``value`` for a message: short text quoted (cut at 40 characters), anything else by kind."""
-    if isinstance(value, str):
-        text = repr(value[:40])
-        return text + "..." if len(value) > 40 else text
-    return describe(value)
-
-
-def parse_time(value: Any, tz: ZoneInfo, naive_ok: bool = True) -> dt.datetime:
-    if isinstance(value, str):  # the common case first
-        try:
-            moment = _fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-        except ValueError:
-            raise ValueError(f"{shown(value)} is not {_TIME_EXAMPLE}") from None
-    elif isinstance(value, dt.datetime):
-        moment = value
-    else:
-        raise ValueError(f"must be {_TIME_EXAMPLE}, not {describe(value)}")
-    if moment.tzinfo is None:
-        if not naive_ok:
-            raise ValueError(f"{shown(value)} has no UTC offset, and this ruleset requires one")
-        if type(moment) is dt.datetime:  # the same as .replace(tzinfo=tz), fold included, but faster
-            return _combine(moment.date(), moment.time(), tz)
-        return moment.replace(tzinfo=tz)
-    try:
-        return moment.astimezone(tz)
-    except OverflowError:  # the first or last day of the calendar, moved across a zone
-        raise ValueError(_OUT_OF_RANGE) from None
-
-
-_OUT_OF_RANGE = f"is outside the supported range (the years {YEARS[0]} to {YEARS[1]} in the ruleset's timezone)"
-
-
-_combine, _fromisoformat = dt.datetime.combine, dt.datetime.fromisoformat
-
-
-def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError(f"{shown(value)} is not a date such as 2026-03-02")
-
-
 class EventSchema:
     """Validates raw events against the ruleset's declared types."""
 
     def __init__(self, event_fields: Mapping[str, Mapping[str, str]], tz: ZoneInfo, naive_ok: bool = True,
-                 quantities: Quantities = Quantities()):
+                 quantities: Quantities = _DEFAULT_QUANTITIES) -> None:
         self.event_fields, self.tz, self.naive_ok, self.quantities = event_fields, tz, naive_ok, quantities
         self._specs: dict[str, tuple[_Spec, ...]] = {}
         self._times = {kind: ("time", *(name for name, declared_kind in declared.items()
-                                        if isinstance(declared_kind, str) and field_base_type(declared_kind) == "datetime"))
+                                        if isinstance(declared_kind, str)
+                                        and field_base_type(declared_kind) == "datetime"))
                        for kind, declared in event_fields.items()}
         for kind, declared in event_fields.items():
             spec = self._spec(kind, declared)
             if spec is not None:
                 self._specs[kind] = spec
 
-    def __reduce__(self):  # the converters are closures: rebuild them rather than pickle them
+    def __reduce__(self) -> tuple[type[EventSchema], tuple[Any, ...]]:
+        # the converters are closures: rebuild them rather than pickle them
         return EventSchema, (self.event_fields, self.tz, self.naive_ok, self.quantities)
 
     def parse(self, raw: Mapping[str, Any]) -> Event:
@@ -182,9 +134,11 @@ class EventSchema:
         if type(raw) is not dict:
             return None
         kind, event_id, member = raw.get("type"), raw.get("id"), raw.get("member")
-        spec = self._specs.get(kind) if type(kind) is str else None
-        if spec is None or type(event_id) is not str or type(member) is not str \
-                or len(event_id) > MAX_ID or len(member) > MAX_ID or not event_id.strip() or not member.strip() \
+        if type(kind) is not str or type(event_id) is not str or type(member) is not str:
+            return None
+        spec = self._specs.get(kind)
+        if spec is None or len(event_id) > MAX_ID or len(member) > MAX_ID \
+                or not event_id.strip() or not member.strip() \
                 or not (event_id.isprintable() or _id_problem(event_id) is None) \
                 or not (member.isprintable() or _id_problem(member) is None):
             return None
@@ -212,24 +166,11 @@ class EventSchema:
         return tuple((name, self._field_converter(event_type, name, kind), not kind.startswith(OPTIONAL))
                      for name, kind in declared.items())
 
-    def _field_converter(self, event_type: str, name: str, declared: str) -> Callable[[Any], Any]:
+    def _field_converter(self, event_type: str, name: str, declared: str) -> Reader:
         """Points given in a redeem or adjust are bounded and quantized as points, not as numbers."""
         if (event_type, name) in POINTS_FIELDS:
-            return partial(_points, self.quantities.step)
-        return self._converter(field_base_type(declared))
-
-    def _converter(self, kind: str) -> Callable[[Any], Any]:
-        """The function that checks and converts a value of type ``kind``: ValueError if it is wrong."""
-        if kind == "money":
-            return partial(_money, self.quantities)
-        if kind in _CONVERTERS:
-            return _CONVERTERS[kind]
-        if kind == "datetime":
-            tz, naive_ok = self.tz, self.naive_ok
-            return lambda value: parse_time(value, tz, naive_ok)
-        if kind.startswith("list["):
-            return partial(_list, self._converter(kind[5:-1]))
-        return partial(_unsupported, kind)
+            return points_reader(self.quantities.step)
+        return reader(field_base_type(declared), self.quantities, self.tz, self.naive_ok)
 
     def _parse_full(self, raw: Mapping[str, Any]) -> Event:
         """Validates ``raw`` checking everything, collecting every problem (the reference path)."""
@@ -239,9 +180,8 @@ class EventSchema:
         envelope = self._envelope(raw, problems)
         event_id = envelope["id"] if not any(p.startswith("id ") for p in problems) else None
         kind = envelope.get("type")
-        declared = self.event_fields.get(kind) if isinstance(kind, str) else None
         fields: dict[str, Any] = {}
-        if declared is not None:
+        if isinstance(kind, str) and (declared := self.event_fields.get(kind)) is not None:
             fields = self._fields(raw, kind, declared, problems)
         if problems:
             raise EventError(problems, event_id)
@@ -266,7 +206,7 @@ class EventSchema:
         """The event's time; a missing one is named as missing, a wrong one by what was expected."""
         value = raw.get("time")
         if value is None:
-            problems.append(f"time is missing: every event needs one, {_TIME_EXAMPLE}")
+            problems.append(f"time is missing: every event needs one, {TIME_EXAMPLE}")
             return None
         try:
             moment = parse_time(value, self.tz, self.naive_ok)
@@ -274,7 +214,7 @@ class EventSchema:
             problems.append(f"time {exc}")
             return None
         if not YEARS[0] <= moment.year <= YEARS[1]:
-            problems.append(f"time {_OUT_OF_RANGE}")
+            problems.append(f"time {OUT_OF_RANGE}")
         return moment
 
     def _fields(self, raw: Mapping[str, Any], event_type: str, declared: Mapping[str, str],
@@ -338,60 +278,7 @@ def _id_problem(value: Any) -> str | None:
     return None
 
 
-def _money(quantities: Quantities, value: Any) -> Decimal:
-    return check_amount(to_decimal(value), quantities.minor_unit, quantities.currency)
-
-
-def _points(step: Decimal, value: Any) -> Decimal:
-    return check_points(to_decimal(value), step)
-
-
-def _number(value: Any) -> Decimal:
-    return check_number(to_decimal(value))
-
-
-def _integer(value: Any) -> Decimal:
-    number = _number(value)
-    if number != number.to_integral_value():
-        raise ValueError("must be a whole number")
-    return number
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be text, not {type(value).__name__}")
-    if len(value) > MAX_TEXT_FIELD:
-        raise ValueError(f"is text of {len(value)} characters, more than the {MAX_TEXT_FIELD:,} a text field may hold")
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    if not value.isascii() and _SURROGATE.search(value):
-        raise ValueError("is not valid Unicode text (it holds a lone surrogate)")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
-
-
-def _list(convert: Callable[[Any], Any], value: Any) -> tuple:
-    if not isinstance(value, list):
-        raise ValueError("must be a list")
-    if len(value) > MAX_LIST:
-        raise ValueError(f"has {len(value)} items, more than the {MAX_LIST:,} a list may hold")
-    return tuple(convert(v) for v in value)
-
-
-def _unsupported(kind: str, value: Any) -> Any:
-    raise ValueError(f"has an unsupported type {kind}")
-
-
-_Spec = tuple[str, Callable[[Any], Any], bool]
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "number": _number, "signed": _number, "integer": _integer,
-    "string": _string, "bool": _bool, "date": _date,
-}
+_Spec = tuple[str, Reader, bool]  # (name, reader, required) per declared field
 
 
 def _jsonable(value: Any) -> Any:

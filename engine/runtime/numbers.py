@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import decimal
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, DecimalTuple
 from typing import Any
+
+from punchcard.dsl.model import Ruleset
 
 from ..program import Compiled
 
-__all__ = ["Quantities", "MAX_AMOUNT", "MAX_POINTS", "MAX_BALANCE", "MAX_DIGITS", "MAX_TEXT", "HEADROOM", "read_number", "places",
-           "is_multiple", "exact_text", "precision", "context", "ruleset_context", "check_amount", "check_points",
-           "check_number", "describe", "figure", "FIGURE_TEXT"]
+__all__ = ["Quantities", "MAX_AMOUNT", "MAX_POINTS", "MAX_BALANCE", "MAX_DIGITS", "MAX_TEXT", "HEADROOM",
+           "read_number", "places", "is_multiple", "exact_text", "precision", "context", "ruleset_context",
+           "check_amount", "check_points", "check_number", "describe", "figure", "FIGURE_TEXT"]
 
 MAX_AMOUNT = Decimal(10) ** 12  # major units of the ruleset's currency
 MAX_POINTS = Decimal(10) ** 15  # given in one event, or earned by one event
@@ -49,7 +51,7 @@ class Quantities:
     step: Decimal = Decimal(1)
 
     @classmethod
-    def of(cls, model) -> Quantities:
+    def of(cls, model: Ruleset) -> Quantities:
         return cls(model.currency, model.money_places, model.rounding.step)
 
 
@@ -97,12 +99,20 @@ def _not_a_number(text: str) -> str:
     return f"{text!r} is not a number"
 
 
+def _exponent(parts: DecimalTuple) -> int:
+    """The exponent of a finite number (NaN and infinity, never passed here, have a letter)."""
+    if isinstance(parts.exponent, str):
+        raise TypeError(f"{parts} is not a finite number")
+    return parts.exponent
+
+
 def _significant(value: Decimal) -> tuple[int, tuple[int, ...], int]:
     """``value``'s sign, digits and exponent with trailing zeros after the point dropped."""
-    sign, digits, exponent = value.as_tuple()
+    parts = value.as_tuple()
+    sign, digits, exponent = parts.sign, parts.digits, _exponent(parts)
     while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
         digits, exponent = digits[:-1], exponent + 1
-    return sign, digits, int(exponent)
+    return sign, digits, exponent
 
 
 def places(number: Decimal) -> int:
@@ -118,9 +128,11 @@ def _integer_digits(number: Decimal) -> int:
 def is_multiple(value: Decimal, step: Decimal) -> bool:
     """``value`` is a whole multiple of ``step``, decided in integers (no rounding anywhere)."""
     v, s = value.as_tuple(), step.as_tuple()
-    exponent = min(v.exponent, s.exponent)
-    scaled_value = int("".join(map(str, v.digits)) or "0") * 10 ** (v.exponent - exponent)
-    scaled_step = int("".join(map(str, s.digits)) or "0") * 10 ** (s.exponent - exponent)
+    v_exponent, s_exponent = _exponent(v), _exponent(s)
+    exponent = min(v_exponent, s_exponent)
+    # both powers are of a non-negative exponent: whole numbers
+    scaled_value: int = int("".join(map(str, v.digits)) or "0") * 10 ** (v_exponent - exponent)
+    scaled_step: int = int("".join(map(str, s.digits)) or "0") * 10 ** (s_exponent - exponent)
     return scaled_step != 0 and scaled_value % scaled_step == 0
 
 
@@ -162,7 +174,9 @@ def figure(value: Decimal) -> str:
         return f"{minus}{text[:_LEAD].ljust(_LEAD, '0')}... ({whole} digits)"
     integer = text[:whole].ljust(whole, "0") if whole > 0 else "0"
     fraction = ("0" * min(_LEAD, -whole) if whole < 0 else "") + text[max(whole, 0):]
-    return f"{minus}{integer}.{fraction[:_LEAD]}... ({decimals} decimal places)"
+    # The integer part is shown whole (at most _LEAD digits), so the fraction gets what is left.
+    shown = max(_LEAD - max(whole, 0), 2)
+    return f"{minus}{integer}.{fraction[:shown]}... ({decimals} decimal places)"
 
 
 def precision(step: Decimal) -> int:

@@ -8,11 +8,12 @@ the rule, because paying 0 for a rule that cannot be computed would hide the fau
 from __future__ import annotations
 
 import decimal
-from collections.abc import Callable
 from typing import Any
 
 from punchcard.dsl.functions import ArgumentError
 
+from ..program import ExprFn, Reads
+from .context import EvalContext
 from .run import Rejected
 
 __all__ = ["RuleFailure", "FAILURES", "failure", "uncomputable", "run_rule", "decided_by"]
@@ -48,7 +49,7 @@ def uncomputable(rule_id: str, exc: Exception) -> str:
     return f"rule {rule_id} could not be computed: {what}"
 
 
-def run_rule(fn: Callable, ev: dict, m: dict, ctx, label: str | None = None) -> Any:
+def run_rule(fn: ExprFn, ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext, label: str | None = None) -> Any:
     """``fn``'s value. A missing field raises RuleFailure (the rule does not fire); any other
     failure rejects the event naming ``label``, when given, as :func:`rule_result` does."""
     try:
@@ -59,9 +60,9 @@ def run_rule(fn: Callable, ev: dict, m: dict, ctx, label: str | None = None) -> 
         raise RuleFailure(failure(exc)) from None
 
 
-def decided_by(reads, ev: dict, m: dict, ctx) -> dict[str, Any]:
+def decided_by(reads: Reads, ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext) -> dict[str, Any]:
     """The values of the facts a rule reads, for its trace line."""
-    out = {}
+    out: dict[str, Any] = {}
     for root, name, label in reads:
         if root == "event":
             out[label] = ev.get(name)

@@ -4,9 +4,9 @@ what the phases hand on to each other (the review hold, the points earned)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 from ..program import Compiled
 from . import calendar
@@ -20,7 +20,7 @@ __all__ = ["Run", "Rejected", "NO_TRACE", "TierName"]
 TierName = Callable[[Compiled, MemberState], "str | None"]  # the member's current level, from the tiers policy
 
 
-class _Untraced(list):  # type: ignore[type-arg]
+class _Untraced(list[Step]):
     """Where the trace goes when nobody asked for it: every line is dropped."""
 
     __slots__ = ()
@@ -31,7 +31,9 @@ class _Untraced(list):  # type: ignore[type-arg]
     def extend(self, items: object) -> None:
         pass
 
-    def __iadd__(self, items: object) -> _Untraced:  # type: ignore[override,misc]
+    # list.__iadd__ takes any iterable, list.__add__ only a list: mypy reports the pair as
+    # incompatible for every list subclass (typeshed silences it on list itself the same way)
+    def __iadd__(self, items: Iterable[Step]) -> Self:  # type: ignore[override,misc]
         return self
 
 
@@ -110,10 +112,10 @@ class Run:
 
     def remember(self) -> None:
         """Window aggregates read the member's own history, this event included."""
-        if self.event.type in self.compiled.history_types:
+        span = self.compiled.history_span  # set whenever some type's history is kept
+        if span is not None and self.event.type in self.compiled.history_types:
             values = tuple((k, v) for k, v in self.event.fields.items() if isinstance(v, Decimal))
             history = self.state.own("history")
-            span = self.compiled.history_span
             since = calendar.add(self.now, -span.amount, span.unit, self.compiled.tz)
             if history and history[0].time <= since:  # keep only what the longest window can read
                 history = self.state.history = [h for h in history if h.time > since]

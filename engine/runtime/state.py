@@ -67,7 +67,7 @@ class Lot:
         return self.hold is None and (self.pending_until is None or self.pending_until <= now) \
             and (self.expires_at is None or self.expires_at > now)
 
-    def with_(self, **changes) -> Lot:
+    def with_(self, **changes: Any) -> Lot:
         """A copy with some fields changed (dataclasses.replace is too slow for the hot path)."""
         new = Lot(self.id, self.source, self.earned_at, self.amount, self.remaining, self.pending_until,
                   self.expires_at, self.hold, self.order, self.noticed, self.notice_at, self.expired, self.spent,
@@ -181,7 +181,7 @@ class MemberState:
     # pending. Kept exact, so a state decides the same whether or not it remembers them.
     quiet_until: dt.datetime | None = field(default=None, compare=False)
     pending_from: int = field(default=0, compare=False)
-    journal: Any = field(default=None, compare=False, repr=False)  # a Savepoint while one is open
+    journal: Savepoint | None = field(default=None, compare=False, repr=False)  # while a savepoint is open
 
     # A clone shares every container with the state it came from and copies one only when
     # it is first written (see own()): most events write two or three of them. Lots are
@@ -199,20 +199,21 @@ class MemberState:
 
     def _sums(self) -> tuple[Decimal, Decimal]:
         if self.live is None or self.held is None:
-            self.recount()
+            return self.recount()
         return self.live, self.held
 
-    def recount(self) -> None:
+    def recount(self) -> tuple[Decimal, Decimal]:
         """Rebuild the running sums from the lots (after loading state from storage)."""
-        self.live = sum((lot.remaining for lot in self.lots), ZERO)
-        self.held = sum((lot.remaining for lot in self.lots if _held(lot)), ZERO)
+        live = self.live = sum((lot.remaining for lot in self.lots), ZERO)
+        held = self.held = sum((lot.remaining for lot in self.lots if _held(lot)), ZERO)
+        return live, held
 
     def add_lot(self, lot: Lot) -> None:
-        self._sums()
+        live, held = self._sums()
         self.lots.append(lot)
-        self.live += lot.remaining
+        self.live = live + lot.remaining
         if _held(lot):
-            self.held += lot.remaining
+            self.held = held + lot.remaining
         self.lot_deadlines(lot)
 
     def lot_deadlines(self, lot: Lot) -> None:
@@ -227,23 +228,23 @@ class MemberState:
 
     def put_lot(self, index: int, lot: Lot) -> None:
         """Replace a lot, keeping the running sums right."""
-        self._sums()
+        live, held = self._sums()
         old = self.lots[index]
         if self.journal is not None:
             self.journal.replaced(self.lots, index, old)
         self.lots[index] = lot
-        self.live += lot.remaining - old.remaining
-        self.held += (lot.remaining if _held(lot) else ZERO) - (old.remaining if _held(old) else ZERO)
+        self.live = live + (lot.remaining - old.remaining)
+        self.held = held + ((lot.remaining if _held(lot) else ZERO) - (old.remaining if _held(old) else ZERO))
         if old.remaining > 0 >= lot.remaining and self.quiet_until is not None \
                 and self.quiet_until in (old.expires_at, None if old.noticed else old.notice_at):
             self.quiet_until = None  # the earliest deadline may have gone with this lot: not known any more
 
-    def put(self, name: str, key, value) -> None:
+    def put(self, name: str, key: Any, value: Any) -> None:
         """Set ``<name>[key]`` in one of the dicts (orders, redemptions, caps, totals, streaks,
         profile): a shared one is copied first, and a savepoint journals the old value."""
         self._write(self.own(name), key, value)
 
-    def put_tier(self, which: str, key: int, value) -> None:
+    def put_tier(self, which: str, key: int, value: object) -> None:
         """Set (or, with ``FORGET``, remove) a window of ``tier.metric``, ``reached`` or ``closed``."""
         self._write(getattr(self.own("tier"), which), key, value)
 
@@ -253,7 +254,7 @@ class MemberState:
             self.journal.replaced_attribute(tier, "level", tier.level)
         tier.level = level
 
-    def _write(self, container: dict, key, value) -> None:
+    def _write(self, container: dict[Any, Any], key: Any, value: Any) -> None:
         if self.journal is not None:
             self.journal.writes.append((container, key, container.get(key, MISSING)))
         if value is not FORGET:
@@ -265,7 +266,7 @@ class MemberState:
         """Start recording changes so :meth:`Savepoint.restore` can undo them."""
         return Savepoint(self)
 
-    def own(self, name: str):
+    def own(self, name: str) -> Any:
         """The container ``name``, copied first if this state still shares it with another."""
         if name in self.shared:
             value = getattr(self, name)

@@ -16,18 +16,27 @@ identity is enough for it.
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .state import MemberState
-
-__all__ = ["Savepoint", "MISSING"]
+__all__ = ["Savepoint", "Undoable", "MISSING"]
 
 _SCALARS = ("joined", "clock", "debt", "badges", "last_activity", "notices", "due", "shared", "live", "held",
             "oldest_record", "forget_on", "quiet_until", "pending_from")
 _SMALL = ("profile", "caps", "streaks", "totals", "tier")
 _read_scalars, _read_small = attrgetter(*_SCALARS), attrgetter(*_SMALL)
 MISSING = object()  # a journaled key that was not there before
+
+
+class Undoable(Protocol):
+    """What a savepoint saves and puts back: :class:`~.state.MemberState`, described here
+    so that the state may open savepoints without this module depending on it. The
+    attributes named in ``_SCALARS`` and ``_SMALL`` are read and set by name as well."""
+
+    lots: list[Any]
+    history: list[Any]
+    orders: dict[str, Any]
+    redemptions: dict[str, Any]
+    journal: Savepoint | None
 
 
 class Savepoint:
@@ -46,21 +55,23 @@ class Savepoint:
         "writes",
     )
 
-    def __init__(self, state: MemberState):
+    def __init__(self, state: Undoable) -> None:
         self.state = state
-        self.scalars = _read_scalars(state)
-        self.small = _read_small(state)
+        self.scalars: tuple[object, ...] = _read_scalars(state)
+        self.small: tuple[object, ...] = _read_small(state)
         self.lots, self.lots_len = state.lots, len(state.lots)
         self.history, self.history_len = state.history, len(state.history)
         self.orders, self.redemptions = state.orders, state.redemptions
-        self.writes: list[tuple[object, object, object]] = []  # (container, key, old value), oldest first
+        # (container, key, old value), oldest first. The container is a dict or a list written
+        # by key, or (with an _Attribute key) an object written by attribute: duck-typed.
+        self.writes: list[tuple[Any, object, object]] = []
         state.journal = self
 
-    def replaced(self, container, key, old=MISSING) -> None:
+    def replaced(self, container: dict[Any, Any] | list[Any], key: object, old: object = MISSING) -> None:
         """``container[key]`` is about to change; ``old`` is what it held (missing: nothing)."""
         self.writes.append((container, key, old))
 
-    def replaced_attribute(self, owner, name: str, old) -> None:
+    def replaced_attribute(self, owner: object, name: str, old: object) -> None:
         self.writes.append((owner, _Attribute(name), old))
 
     def restore(self) -> None:
@@ -76,9 +87,9 @@ class Savepoint:
         del self.history[self.history_len:]
         state.lots, state.history, state.orders, state.redemptions = (self.lots, self.history, self.orders,
                                                                       self.redemptions)
-        for name, value in zip(_SCALARS, self.scalars):
+        for name, value in zip(_SCALARS, self.scalars, strict=True):
             setattr(state, name, value)
-        for name, value in zip(_SMALL, self.small):
+        for name, value in zip(_SMALL, self.small, strict=True):
             setattr(state, name, value)
         self.state.journal = None
         self.writes = []
@@ -94,5 +105,5 @@ class _Attribute:
 
     __slots__ = ("name",)
 
-    def __init__(self, name: str):
+    def __init__(self, name: str) -> None:
         self.name = name

@@ -131,9 +131,8 @@ def audit(store) -> AuditReport:
     report = AuditReport()
     # One snapshot for every query: REPEATABLE READ on PostgreSQL, a WAL read transaction
     # on SQLite, so events committed while the audit runs cannot look like differences.
-    with store.read() as conn:
-        if store.dialect.postgres:
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    with store.read() as read:
+        conn = read.execution_options(isolation_level="REPEATABLE READ") if store.dialect.postgres else read
         with conn.begin():
             _audit(conn, report)
     return report

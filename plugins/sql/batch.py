@@ -95,7 +95,7 @@ def _run_chunk(store, engine, events: list) -> list[Decision]:
         parsed = _parse(engine, events, results)
         if parsed:
             decisions, stored = _attempts(store, engine, [event for _, event in parsed])
-            for (index, _), decision in zip(parsed, decisions):
+            for (index, _), decision in zip(parsed, decisions, strict=True):  # one decision an event
                 results[index] = decision
     for decision in stored:
         engine.notify(decision)
@@ -104,6 +104,7 @@ def _run_chunk(store, engine, events: list) -> list[Decision]:
 
 def _attempts(store, engine, events: list[Event]) -> tuple[list[Decision], list[Decision]]:
     conflicts = failures = 0
+    failing: tuple[type[BaseException], ...] = (StoreError, *driver_errors())  # psycopg is loaded: the store is open
     while conflicts < CHUNK_ATTEMPTS:
         try:
             return _transaction(store, engine, events, locked_budgets=conflicts > 0)
@@ -113,7 +114,7 @@ def _attempts(store, engine, events: list[Event]) -> tuple[list[Decision], list[
         except Refused as exc:
             log.warning("batch of %d events refused (%s); processing them one by one", len(events), exc)
             break
-        except (StoreError, *driver_errors()) as exc:
+        except failing as exc:
             failure = exc if isinstance(exc, StoreError) else store_error(exc, "storing a batch", store.shown_url)
             failures += 1
             if not failure.transient or failures == STORE_ATTEMPTS:
@@ -190,6 +191,8 @@ class Chunk(BaseUnit):
         return self.used  # read when the chunk began, plus what its events drew since
 
     def save(self, event: Event, decision: Decision, changed: MemberState | None, uses: dict[str, Decimal]) -> None:
+        if self._before is None:
+            raise RuntimeError("a batch saves the member it handed out: load_member comes first")
         postings = record_event(self.changes, event, decision, self._before, changed, uses, claimed=False)
         self.seen[event.id] = (event, decision)
         self.stored.append(decision)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView
@@ -35,6 +35,10 @@ def zone_key(moment: dt.datetime | None) -> str | None:
     return getattr(moment.tzinfo, "key", None) if moment is not None else None
 
 
+@overload
+def in_zone(moment: dt.datetime, key: str | None) -> dt.datetime: ...
+@overload
+def in_zone(moment: None, key: str | None) -> None: ...
 def in_zone(moment: dt.datetime | None, key: str | None) -> dt.datetime | None:
     if moment is None or key is None:
         return moment
@@ -85,7 +89,7 @@ def _encode_mapping(value: Mapping) -> Any:
 
 
 # Exact types first (one dictionary lookup on the hot path); subclasses fall through.
-_ENCODERS = {
+_ENCODERS: dict[type, Callable[[Any], Any]] = {
     Decimal: lambda v: {"$d": decimal_text(v)},
     float: lambda v: {"$f": repr(v)},
     dt.datetime: lambda v: {"$t": v.isoformat(), "z": zone_key(v)},
@@ -131,7 +135,7 @@ def _dataclass_writer(cls):
     return write
 
 
-_WRITERS = {
+_WRITERS: dict[type, Callable[[Any], str]] = {
     str: encode_basestring, int: int.__repr__, bool: lambda v: "true" if v else "false",
     type(None): lambda v: "null",
     Decimal: lambda v: f'{{"$d":"{decimal_text(v)}"}}',  # digits, sign and point: nothing to escape
@@ -164,7 +168,8 @@ def _dataclass(doc: dict) -> Any:
 
 def _time(doc: dict) -> dt.datetime:
     moment = dt.datetime.fromisoformat(doc["$t"])
-    return in_zone(moment, doc.get("z")) if doc.get("z") else moment
+    key = doc.get("z")
+    return moment.astimezone(ZoneInfo(key)) if key else moment
 
 
 _TAGS = {

@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from json.encoder import c_make_encoder, encode_basestring
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]  # not in typeshed
 from typing import Any
 
 from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView, to_jsonable

@@ -25,6 +25,7 @@ __all__ = ["LedgerMismatch", "EventPostings", "post", "LOT_FIELD"]
 LOT_FIELD = {"redeem": "spent", "reverse": "spent", "clawback": "clawed", "adjust": "clawed",
              "expire": "expired", "void": "voided", "debt_repaid": "repaid"}
 _BALANCE = {"earn", "redeem", "reverse", "clawback", "adjust", "expire", "void"}
+_DEBT = {"debt_repaid", "negative_balance"}
 
 
 class LedgerMismatch(Refused):
@@ -40,13 +41,16 @@ class EventPostings:
 
 def _amounts(effect: Effect) -> tuple[Decimal, Decimal | None, Decimal] | None:
     """(points, lot_points, debt_points) of a posting effect, or None for other effects."""
-    if effect.kind in _BALANCE:
-        return effect.points, effect.points, ZERO
+    if effect.kind not in _BALANCE and effect.kind not in _DEBT:
+        return None
+    points = effect.points
+    if points is None:  # an effect that moves points always says how many
+        raise LedgerMismatch(f"a {effect.kind} effect without points")
     if effect.kind == "debt_repaid":  # the new lot pays off debt: balance unchanged
-        return ZERO, -effect.points, -effect.points
+        return ZERO, -points, -points
     if effect.kind == "negative_balance":
-        return effect.points, None, -effect.points
-    return None
+        return points, None, -points
+    return points, points, ZERO
 
 
 def post(event: Event, decision: Decision, before: MemberState, after: MemberState | None) -> EventPostings:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from punchcard.engine.runtime.state import HistoryItem, Lot, MemberState, StreakState, TierState
 
@@ -104,12 +105,13 @@ def state_from_rows(member, children: dict[str, list]) -> Loaded:
         return Loaded(member.member_id, 0, None, next_lot=member.next_lot, next_record=member.next_record,
                       next_history=member.next_history)
     tz, lots, history = member.timezone, children["lots"], children["history"]
+    fields: dict[str, Any] = {**_records(children["records"]), **_extras(member.state, _MEMBER_KNOWN)}
     state = MemberState(
         member_id=member.member_id, profile=decode(member.profile), joined=in_zone(member.joined, tz),
         clock=in_zone(member.clock, tz), lots=[_lot(row, tz) for row in lots], debt=member.debt,
         tier=_tier(member, children["windows"]), streaks={row.streak_id: _streak(row) for row in children["streaks"]},
         history=[_history(row, tz) for row in history], last_activity=in_zone(member.last_activity, tz),
-        **_records(children["records"]), **_extras(member.state, _MEMBER_KNOWN))
+        **fields)
     return Loaded(member.member_id, member.version, state, frozenset(row.lot_id for row in lots),
                   tuple(row.seq for row in history), member.next_lot, member.next_record, member.next_history,
                   _window_rows(state.tier), _streak_rows(state.streaks))

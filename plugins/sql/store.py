@@ -98,7 +98,7 @@ class SqlStore(BaseStore):
         """A missing file (unless ``create``) or a corrupt one is refused before any write;
         a migration reports a corrupt file in the database's own words, so it is not read here."""
         path = self.engine.url.database
-        if not create and not os.path.exists(path):
+        if not create and not (path and os.path.exists(path)):
             raise StoreError(f"no ledger at {self.shown_url}: {path} does not exist")
         if migrating:
             return

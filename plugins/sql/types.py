@@ -37,6 +37,7 @@ def _exact(value: Decimal) -> Decimal:
 
 
 _INSTANT_TEXTS: dict[tuple, str] = {}  # an event's instant is written to several rows
+_INSTANT_TEXTS_MAX = 4096  # then it starts again: a long run's instants do not pile up
 
 
 def instant_text(value: dt.datetime) -> str:
@@ -51,7 +52,7 @@ def instant_text(value: dt.datetime) -> str:
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: the ledger stores instants only")
         text = value.astimezone(UTC).isoformat(timespec="microseconds")
-        if len(_INSTANT_TEXTS) >= 4096:
+        if len(_INSTANT_TEXTS) >= _INSTANT_TEXTS_MAX:
             _INSTANT_TEXTS.clear()
         _INSTANT_TEXTS[key] = text
     return text

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from sqlalchemy.engine import Connection
+
 from punchcard.engine.evaluate import new_member
 from punchcard.engine.runtime.state import MemberState
 from punchcard.engine.store import BaseUnit, ProcessedEvent
@@ -37,7 +39,7 @@ __all__ = ["SqlUnit"]
 class SqlUnit(BaseUnit):
     def __init__(self, store, member_id: str, contended: bool = False):
         self.store, self.member_id, self.contended = store, member_id, contended
-        self._conn = None
+        self._conn: Connection | None = None
         self._member_row = None
         self._loaded: Loaded | None = None
         self._claimed: set[str] = set()
@@ -63,6 +65,13 @@ class SqlUnit(BaseUnit):
     def shown_url(self) -> str:
         return self.store.shown_url
 
+    @property
+    def _open(self) -> Connection:
+        """The unit's connection, there between ``__enter__`` and ``__exit__``."""
+        if self._conn is None:
+            raise RuntimeError("a SQL unit is used inside its with block")
+        return self._conn
+
     def _close(self) -> None:
         conn, self._conn = self._conn, None
         release(conn)  # back to the pool, an open transaction rolled back; a broken one discarded
@@ -80,16 +89,17 @@ class SqlUnit(BaseUnit):
 
     def _load(self) -> Loaded:
         if self._loaded is None:
-            self._loaded = load_members(self._conn, [self._member_row], self.store.cache)[self.member_id]
+            self._loaded = load_members(self._open, [self._member_row], self.store.cache)[self.member_id]
         return self._loaded
 
     @translated("reading budgets")
     def budgets_used(self, rules: Iterable[str] | Mapping[str, Decimal]) -> dict[str, Decimal]:
         """Used points per budget rule. ``rules`` with their limits (a mapping, as the
         engine passes them) lets PostgreSQL read without the lock; see the module notes."""
-        optimistic = self.store.dialect.postgres and not self.contended and isinstance(rules, Mapping)
-        self._limits = dict(rules) if optimistic else None
-        self._budgets = self.store.dialect.budgets(self._conn, rules, lock=not optimistic)
+        self._limits = None
+        if self.store.dialect.postgres and not self.contended and isinstance(rules, Mapping):
+            self._limits = dict(rules)
+        self._budgets = self.store.dialect.budgets(self._conn, rules, lock=self._limits is None)
         return dict(self._budgets)
 
     def save(self, event, decision, state: MemberState | None, budget_uses: dict[str, Decimal]) -> None:
@@ -97,12 +107,12 @@ class SqlUnit(BaseUnit):
             raise RuntimeError("a SQL unit of work saves one event; open a unit per event")
         self._saved.append((event, decision, state, dict(budget_uses)))
 
-    def _draws(self, totals: dict[str, Decimal]) -> list[tuple]:
+    def _draws(self, totals: dict[str, Decimal], limits: dict[str, Decimal]) -> list[tuple]:
         new = sorted(set(totals) - set(self._budgets))
         if new:  # the first draw ever creates the row, and that takes its lock
             raise BudgetMoved(f"budget {', '.join(new)} has no row yet")
         decisions = [decision for _, decision, *_ in self._saved]
-        return [(rule, points, self._budgets[rule], self._limits[rule],
+        return [(rule, points, self._budgets[rule], limits[rule],
                  points < 0 or any(clipped_by(decision, rule) for decision in decisions))
                 for rule, points in sorted(totals.items())]
 
@@ -119,10 +129,10 @@ class SqlUnit(BaseUnit):
         unsaved = self._claimed - {event.id for event, *_ in self._saved}
         changes.claims_dropped.extend({"b_event": event_id} for event_id in sorted(unsaved))
         if self._limits is not None:
-            changes.budget_draws = self._draws(changes.budget_totals)
+            changes.budget_draws = self._draws(changes.budget_totals, self._limits)
         # On PostgreSQL the writes go in one round trip, shortening how long the member
         # and budget rows stay locked.
-        (apply_pipelined if self.store.dialect.postgres else apply)(self._conn, changes)
+        (apply_pipelined if self.store.dialect.postgres else apply)(self._open, changes)
         self.store.faults.at("flushed")
         self.store.faults.commit(self._conn)
         self._saved.clear()

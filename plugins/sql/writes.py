@@ -120,6 +120,8 @@ def apply_pipelined(conn: Connection, changes: Changes) -> None:
     A pipeline does not report row counts, so the member rows' version check is a
     read of the versions inside the same pipeline, checked once it has synced."""
     raw = conn.connection.dbapi_connection
+    if raw is None:  # only a connection closed under us has none
+        raise StoreError("the connection was closed before the writes")
     with raw.pipeline():
         _write(conn, changes)
         draws = [_draw(raw, *draw) for draw in changes.budget_draws]
@@ -131,7 +133,7 @@ def apply_pipelined(conn: Connection, changes: Changes) -> None:
     for row in changes.members:
         if versions.get(row["b_member"]) != row["version"]:
             raise StaleMember(f"member {row['b_member']} changed since it was locked at version {row['b_version']}")
-    for (rule, points, read, limit, _), cursor in zip(changes.budget_draws, draws):
+    for (rule, points, read, limit, _), cursor in zip(changes.budget_draws, draws, strict=True):
         if cursor.fetchone() is None:
             raise BudgetMoved(f"budget {rule} was drawn on since it was read at {read}: "
                               f"{points} more would pass its limit of {limit}, or change the decision")

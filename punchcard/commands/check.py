@@ -30,7 +30,7 @@ def check(
         results = check_many(found)
     except PluginError as exc:  # a broken plugin is the set-up's problem, not the ruleset's
         stderr.print(f"plugin error: {shown_lines(exc)}", markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     errors = sum(len(r.errors) for r in results)
     warnings = sum(len(r.diagnostics) - len(r.errors) for r in results)
     if format is OutputFormat.json:

@@ -24,6 +24,8 @@ _DEMO_NEW = "changes/retail-tiers-v2.yaml"
 _DEMO_OLD = "retail-tiers.yaml"
 _DEMO_EVENTS = "samples/retail-tiers.jsonl.gz"
 _OLD_FORMATS = {"table": "text"}  # --format table was the dry-run's name for text
+_FORMAT_OPTION = format_option(old_names=_OLD_FORMATS)  # made once: typer reads it for each command
+_DATE_LENGTH = len("2026-12-31")  # --from/--until: a date alone, else a time
 
 
 def _usage(message: str) -> typer.Exit:
@@ -35,9 +37,10 @@ def _when(value: str | None, option: str):
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+        return dt.date.fromisoformat(value) if len(value) == _DATE_LENGTH else dt.datetime.fromisoformat(value)
     except ValueError:
-        raise _usage(f"{option} {value!r} is not a date (2026-12-31) or an ISO time (2026-12-31T18:00:00+09:00)")
+        raise _usage(f"{option} {value!r} is not a date (2026-12-31) or an ISO time "
+                     "(2026-12-31T18:00:00+09:00)") from None
 
 
 def _existing(path: Path | None, option: str) -> Path | None:
@@ -72,12 +75,12 @@ def _run(options, dask: str | None, show_progress: bool):
     except PunchcardError as exc:
         for diag in exc.diagnostics:
             stderr.out(shown_lines(render(diag, exc.sources)))
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except StrictError as exc:
         _bad_rows(exc.bad)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except (InputError, ImportError) as exc:
-        raise _usage(str(exc))
+        raise _usage(str(exc)) from None
 
 
 def _bad_rows(bad) -> None:
@@ -120,13 +123,14 @@ def dry_run(
                                                                               "runs up to it."),
     report: Path | None = typer.Option(None, "--report", metavar="FILE", help="Write a self-contained HTML report "
                                                                                  "here."),
-    format: OutputFormat = format_option(old_names=_OLD_FORMATS),
+    format: OutputFormat = _FORMAT_OPTION,
     column_map: Path | None = typer.Option(None, "--map", metavar="FILE", help="YAML: columns to event fields, "
                                                                                   "constants."),
     strict: bool = typer.Option(False, "--strict", help="A bad row is fatal (exit 1)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes; the figures do not depend on it."),
-    dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS", help="Run the partitions on a Dask cluster: a scheduler "
-                                                            "address, or 'local' for a local one."),
+    dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS", help="Run the partitions on a Dask cluster: "
+                                                                              "a scheduler address, or 'local' for a "
+                                                                              "local one."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
 ) -> None:
     """Replay event history through a ruleset (and optionally an older one) and report what it would do."""
@@ -141,7 +145,7 @@ def dry_run(
     try:
         cmap = load_map(column_map)
     except InputError as exc:
-        raise _usage(str(exc))
+        raise _usage(str(exc)) from None
     options = Options(ruleset, events, members, against, _when(since, "--from"), _when(until, "--until"), cmap,
                       strict, workers, functions=tuple(plugin_functions()))
     result = _run(options, dask, progress)
@@ -152,7 +156,7 @@ def dry_run(
 def demo(
     report: Path = typer.Option(Path("out/report.html"), "--report", metavar="FILE", help="Where to write the HTML "
                                                                                           "report."),
-    format: OutputFormat = format_option(old_names=_OLD_FORMATS),
+    format: OutputFormat = _FORMAT_OPTION,
     workers: int = typer.Option(1, "--workers", min=1, help="Processes; the figures do not depend on it."),
     until: str | None = typer.Option(None, "--until", metavar="TIME", help="Run housekeeping up to this date "
                                                                               "(e.g. to see expiry)."),
@@ -201,8 +205,8 @@ def sample_events(
         written = write_events(generate(compiled, options), output, csv_columns(compiled))
     except PunchcardError as exc:
         stderr.print(shown_lines(exc), markup=False, soft_wrap=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except (ValueError, InputError) as exc:
-        raise _usage(str(exc))
+        raise _usage(str(exc)) from None
     where = "standard output" if output == "-" else shown(output)
     stderr.print(f"wrote {written} events for {members} members to {where}", markup=False, soft_wrap=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -32,7 +32,7 @@ def _compile_or_exit(path: Path, format: OutputFormat = OutputFormat.text):
             stdout.print_json(json.dumps([d.to_json() for d in exc.diagnostics]))
         else:
             stdout.out(shown_lines(exc))
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -80,10 +80,11 @@ def _print_failures(failed) -> None:
 def explain(
     ruleset: Path = typer.Argument(..., metavar="RULESET", help="The ruleset file or folder."),
     event: str = typer.Option(..., "--event", metavar="JSON", help="The event as JSON, or @FILE."),
-    member: str | None = typer.Option(None, "--member", metavar="JSON", help="The member as JSON, or @FILE: id, profile fields, "
-                                                                "opening points (or balance) and tier."),
-    history: Path | None = typer.Option(None, "--history", metavar="FILE", help="Earlier events of the member: JSON Lines, CSV or "
-                                                                   "Parquet, .gz allowed."),
+    member: str | None = typer.Option(None, "--member", metavar="JSON", help="The member as JSON, or @FILE: id, "
+                                                                             "profile fields, opening points (or "
+                                                                             "balance) and tier."),
+    history: Path | None = typer.Option(None, "--history", metavar="FILE", help="Earlier events of the member: JSON "
+                                                                                "Lines, CSV or Parquet, .gz allowed."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
     """Evaluate one event and print why it earned what it did, as a tree."""
@@ -125,7 +126,8 @@ def _history(compiled, path: Path | None, member_id: str) -> list[tuple[int, dic
         return []
     rows = []
     try:
-        for line_no, row in prepared_rows(path, ColumnMap(), compiled):
+        for line_no, read in prepared_rows(path, ColumnMap(), compiled):
+            row = read  # another member's event is left out as an unreadable row is
             if not isinstance(row, RowError) and row.setdefault("member", member_id) != member_id:
                 row = RowError(f"member {row['member']!r} is not {member_id!r}")
             if isinstance(row, RowError):
@@ -134,7 +136,7 @@ def _history(compiled, path: Path | None, member_id: str) -> list[tuple[int, dic
                 rows.append((line_no, row))
     except InputError as exc:
         stderr.print(f"--history: {shown(exc)}", markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     return rows
 
 
@@ -155,7 +157,7 @@ def _member_state(compiled, profile: dict, events: list[dict]):
         return seed.member, seed_state(compiled, seed, min(times, default=None) or dt.datetime.now(compiled.tz))
     except ValueError as exc:
         stderr.print(f"--member: {shown(exc)}", markup=False, soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 def _json_arg(value: str, option: str) -> dict:
@@ -165,21 +167,21 @@ def _json_arg(value: str, option: str) -> dict:
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             stderr.print(f"{option}: cannot read {shown(value[1:])}: {shown(reason)}", markup=False, soft_wrap=True)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     from punchcard.engine.dryrun.formats import load_json
 
     try:
         data = load_json(value)  # numbers exact, as the readers take them
     except ValueError as exc:
         stderr.print(f"{option}: not valid JSON ({shown(exc)})", markup=False, soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if not isinstance(data, dict):
         stderr.print(f"{option}: must be a JSON object")
         raise typer.Exit(2)
     return data
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
     json = "json"

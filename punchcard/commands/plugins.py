@@ -23,7 +23,7 @@ def plugins(
         infos = get_plugin_manager().describe()
     except PluginError as exc:
         stderr.print(f"error: {shown_lines(exc)}", style="red", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if format is OutputFormat.json:
         stdout.out(json.dumps([info.to_json() for info in infos], indent=2))
         return

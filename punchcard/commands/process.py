@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -21,7 +21,7 @@ __all__ = ["process", "read_events", "ProcessFormat"]
 REFUSED = ("rejected", "blocked")
 
 
-class ProcessFormat(str, Enum):
+class ProcessFormat(StrEnum):
     text = "text"
     jsonl = "jsonl"
 
@@ -71,9 +71,9 @@ def _compile(ruleset: Path):
     except PunchcardError as exc:
         for diag in exc.diagnostics:
             stderr.out(shown_lines(render(diag, getattr(exc, "sources", None) or {})))
-        raise fail(f"{ruleset} has errors; nothing was processed")
+        raise fail(f"{ruleset} has errors; nothing was processed") from None
     except OSError as exc:
-        raise fail(f"cannot read {ruleset}: {exc}")
+        raise fail(f"cannot read {ruleset}: {exc}") from None
 
 
 # -- punchcard process -----------------------------------------------------------------
@@ -117,7 +117,8 @@ def process(
     store: str = store_option(),
     events: Path = typer.Option(..., "--events", metavar="FILE", help="JSON Lines, CSV or Parquet, .gz read as gzip "
                                                                       "(as dry-run reads them); - for stdin."),
-    format: ProcessFormat = typer.Option(ProcessFormat.text, "--format", help="text, or jsonl: one decision JSON a line."),
+    format: ProcessFormat = typer.Option(ProcessFormat.text, "--format",
+                                         help="text, or jsonl: one decision JSON a line."),
     batch: int = typer.Option(1000, "--batch", min=1, help="Events per transaction (1: one transaction per event)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any event was rejected or blocked too."),
     trace: bool = typer.Option(False, "--trace", help="Keep each decision's explanation (its trace) with it, "
@@ -145,11 +146,11 @@ def process(
         outcomes = _run(_engine_for(compiled, target, trace), read_events(events, compiled, bad), batch, format,
                         _count_lines(events))
     except InputError as exc:  # the input as a whole: missing, unknown format, no CSV header
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
     except StoreError as exc:  # the event in hand and those after it were not stored
         raise fail(f"{exc}\nstopped: the store failed, and no later event was processed; the decisions "
                     "printed are stored. Fix the store and run the same events again: each is applied once, "
-                    "in order")
+                    "in order") from None
     finally:
         target.close()
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "no events"

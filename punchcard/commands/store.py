@@ -83,7 +83,7 @@ def member(
     try:
         state, decisions = target.member(member_id), target.decisions(member_id, recent)
     except StoreError as exc:
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
     finally:
         target.close()
     if state is None:
@@ -114,7 +114,7 @@ def audit(
     try:
         report = target.audit()
     except StoreError as exc:
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
     finally:
         target.close()
     if format is OutputFormat.json:
@@ -145,7 +145,7 @@ def db_upgrade(
     try:
         before, after = target.upgrade_schema(revision)
     except StoreError as exc:  # exit 2, as every store failure
-        raise fail(f"upgrade failed, nothing changed: {exc}")
+        raise fail(f"upgrade failed, nothing changed: {exc}") from None
     finally:
         target.close()
     stderr.print(f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (already)"),
@@ -162,7 +162,7 @@ def db_current(ctx: typer.Context, store: str | None = store_option(required=Fal
     try:
         now, needed = target.schema_revision()
     except StoreError as exc:
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
     finally:
         target.close()
     stdout.out(f"{now or 'empty'} (this punchcard needs {needed})")

@@ -52,7 +52,7 @@ def open_store(url: str, create: bool = True, migrating: bool = False) -> Any:
     try:
         return get_plugin_manager().open_store(url, create=create, migrating=migrating)
     except Exception as exc:  # unknown URL, missing, corrupt, unreachable, schema not migrated
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
 
 
 def open_auditable(url: str) -> AuditableStore:

@@ -20,11 +20,11 @@ def _load():
 def test_a_tiny_soak_reports_steps_kills_drops_and_rate_per_store(postgres_url):
     done = subprocess.run([sys.executable, str(SCRIPT), "--steps", "150", "--seconds", "60", "--events", "150",
                            "--members", "6", "--workers", "2", "--postgres-url", postgres_url],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
     assert set(lines) == {"memory", "sqlite", "postgresql"}, done.stdout
-    for store, line in lines.items():
+    for line in lines.values():
         steps = int(line.split()[1])
         assert steps >= 150 and "kills" in line and "drops survived" in line and "events/s" in line, line
 

@@ -16,7 +16,7 @@ def test_every_figure_is_new_minus_old(demo_json):
             continue
         assert Decimal(str(diff["totals"][key])) == Decimal(str(value)) - Decimal(str(old["totals"][key])), key
     months = {m["month"]: m for m in old["by_month"]}
-    for row, delta in zip(demo_json["by_month"], diff["by_month"]):
+    for row, delta in zip(demo_json["by_month"], diff["by_month"], strict=True):
         assert delta["month"] == row["month"]
         expected = Decimal(row["points_issued"]) - Decimal(months.get(row["month"], {}).get("points_issued", "0"))
         assert Decimal(str(delta["points_issued"])) == expected

@@ -29,7 +29,7 @@ def _differences(got, want, path="") -> list[str]:
             out += _differences(got.get(key), want.get(key), f"{path}.{key}")
         return out
     if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
-        return [d for i, (g, w) in enumerate(zip(got, want)) for d in _differences(g, w, f"{path}[{i}]")]
+        return [d for i, (g, w) in enumerate(zip(got, want, strict=True)) for d in _differences(g, w, f"{path}[{i}]")]
     return [] if got == want else [f"{path}: {str(got)[:80]} != {str(want)[:80]}"]
 
 
@@ -68,7 +68,7 @@ def test_totals_reconcile_for_both_versions(demo_json):
 def test_months_add_up_to_the_totals(demo_json):
     for side in (demo_json, demo_json["baseline"]):
         months = side["by_month"]
-        for name in ("issued",) + FLOWS:
+        for name in ("issued", *FLOWS):
             assert sum(_d(m[f"points_{name}"]) for m in months) == _d(side["totals"][f"points_{name}"]), name
         assert sum(m["events"] for m in months) == side["totals"]["events"]
         assert _d(months[-1]["liability_points"]) == _d(side["totals"]["liability_points"])

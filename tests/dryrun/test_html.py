@@ -54,7 +54,7 @@ def test_top_members_link_to_their_traces(page, demo_report):
 def _run(browser: str, page, tmp_path, *extra) -> subprocess.CompletedProcess:
     profile = tmp_path / "profile"
     return subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_every_chart_draws_in_chromium(page, tmp_path):

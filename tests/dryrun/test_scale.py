@@ -53,9 +53,10 @@ def test_dask_equals_one_worker_with_members_bad_rows_and_another_schema(small_s
     rows = [json.loads(line) for line in small_sample.read_text().splitlines()]
     for row in rows[::7]:
         row.pop("channel", None)
-    events = write_jsonl(tmp_path / "events.jsonl", rows + ["{not json", {"type": "purchse", "id": "x"}])
+    events = write_jsonl(tmp_path / "events.jsonl", [*rows, "{not json", {"type": "purchse", "id": "x"}])
     members = write_jsonl(tmp_path / "members.jsonl", [{"member": "m000003", "balance": 500, "tier": "gold"},
-                                                       {"member": "nobody", "balance": 70}, {"member": "x", "tier": "?"}])
+                                                       {"member": "nobody", "balance": 70},
+                                                       {"member": "x", "tier": "?"}])
     options = lambda: Options(V2, events, against=strict, members=members)  # noqa: E731
     local = _json(dry_run(options()))
     assert local["input"]["bad_rows"] == 3 and local["baseline"]["totals"]["rejected"] > 0

@@ -63,7 +63,7 @@ def test_from_later_than_until_is_refused_before_anything_is_read(tmp_path):
     for since, until in ((dt.date(2026, 5, 2), dt.date(2026, 5, 1)),
                          (dt.datetime(2026, 5, 1, 12), dt.datetime(2026, 5, 1, 11, 59)),
                          (dt.date(2026, 5, 2), dt.datetime(2026, 5, 1, 23, 0))):
-        with pytest.raises(InputError, match="--from .* is later than --until"):
+        with pytest.raises(InputError, match=r"--from .* is later than --until"):
             dry_run(Options(V1, missing, since=since, until=until))
 
 

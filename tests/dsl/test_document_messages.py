@@ -112,7 +112,8 @@ def test_errors_are_collected_not_stopped_at(check_body):
     ("punchcard: 2\nruleset: x\nversion: 1.0.0\n", "punchcard: should be 1"),
     ("punchcard: 1\nruleset: Coffee Club\nversion: 1.0.0\n",
      "ruleset: use lower-case letters, digits and dashes, like coffee-club"),
-    ("punchcard: 1\nruleset: x\nversion: 1.0.0\nrounding: {mode: floor, scope: event, step: 1}\ntimezone: Mars/Olympus\n",
+    ("punchcard: 1\nruleset: x\nversion: 1.0.0\nrounding: {mode: floor, scope: event, step: 1}\n"
+     "timezone: Mars/Olympus\n",
      "'Mars/Olympus' is not an IANA timezone such as Europe/Moscow or Asia/Tokyo"),
     ("punchcard: 1\nruleset: x\nversion: 1.0.0\nrounding: {mode: down}\n",
      "rounding.mode: should be 'floor', 'ceil', 'half_up' or 'half_even'"),
@@ -131,6 +132,7 @@ def test_a_number_where_text_belongs_gets_a_quoting_hint():
 
 
 def test_unknown_field_types_list_the_known_ones():
-    text = "punchcard: 1\nruleset: x\nversion: 1.0.0\nrounding: {mode: floor, scope: event, step: 1}\nschema:\n  member: {age: integr}\n"
+    text = ("punchcard: 1\nruleset: x\nversion: 1.0.0\nrounding: {mode: floor, scope: event, step: 1}\n"
+            "schema:\n  member: {age: integr}\n")
     [(_, _, _, message, _)] = diagnostics_of(text)
     assert message.startswith("unknown field type 'integr'; use one of money, number, integer")

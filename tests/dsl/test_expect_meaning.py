@@ -60,7 +60,8 @@ def test_an_event_that_earns_no_badge_expects_none():
 
 
 def test_achievement_ids_are_not_badge_names():
-    text = RULESET.replace("EXPECT1", "{}").replace("EXPECT2", "{}").replace("EXPECT3", "{badges: [big-spender, regular]}")
+    text = (RULESET.replace("EXPECT1", "{}").replace("EXPECT2", "{}")
+            .replace("EXPECT3", "{badges: [big-spender, regular]}"))
     with pytest.raises(PunchcardError) as refused:
         compile_ruleset(text)
     assert [d.message for d in refused.value.diagnostics] == [

@@ -39,7 +39,8 @@ def test_an_unknown_tier_is_an_error_at_it_with_a_hint(check_body, codes):
 
 
 def test_an_unknown_badge_on_an_event_is_an_error(check_body, codes):
-    result = check_body(BODY.replace("badges: [Big spender], streak: {weekly: 1}}}", "badges: [Big spendr], streak: {weekly: 1}}}"))
+    result = check_body(BODY.replace("badges: [Big spender], streak: {weekly: 1}}}",
+                                     "badges: [Big spendr], streak: {weekly: 1}}}"))
     assert codes(result) == ["unknown_name"]
     [problem] = result.diagnostics
     assert problem.message == "expect names badge 'Big spendr', which no achievement awards"

@@ -17,22 +17,23 @@ SCHEMA = SchemaView(
     tiers=("bronze", "silver", "gold"),
 )
 LETS = {"big": BOOL, "spend": MONEY}
+PURCHASE = Scope(("purchase",))  # an expression of a rule on purchase events
 
 
-def check(text: str, scope: Scope = Scope(("purchase",))):
+def check(text: str, scope: Scope = PURCHASE):
     checker = ExprChecker(SCHEMA, dict(BUILTINS), set(LETS), lambda name, s: LETS[name],
                           lambda line, column: Span("r.yaml", line, column), scope)
     result = checker.check(parse_expression(text))
     return result, checker.diagnostics
 
 
-def type_of(text: str, scope: Scope = Scope(("purchase",))):
+def type_of(text: str, scope: Scope = PURCHASE):
     result, diagnostics = check(text, scope)
     assert diagnostics == [], diagnostics
     return result
 
 
-def problem(text: str, scope: Scope = Scope(("purchase",))):
+def problem(text: str, scope: Scope = PURCHASE):
     result, diagnostics = check(text, scope)
     assert result is ERROR or diagnostics
     [diagnostic] = diagnostics

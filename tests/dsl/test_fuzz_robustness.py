@@ -158,8 +158,8 @@ def _paths(node, prefix=()):
     else:
         return
     for key, child in items:
-        yield prefix + (key,)
-        yield from _paths(child, prefix + (key,))
+        yield (*prefix, key)
+        yield from _paths(child, (*prefix, key))
 
 
 def _mutate(document, data) -> None:

@@ -71,7 +71,8 @@ OVERFLOW = "let:\n  a0: event.items * 999999999999999\n" + "".join(f"  a{i}: a{i
 
 @pytest.mark.parametrize("specialise", [True, False])
 def test_overflow_rejects_the_event_naming_the_rule(specialise):
-    compiled = compile_ruleset(RULESET.replace("WHEN", "true").replace("BONUS", "a17") + OVERFLOW, specialise=specialise)
+    compiled = compile_ruleset(RULESET.replace("WHEN", "true").replace("BONUS", "a17") + OVERFLOW,
+                               specialise=specialise)
     decision = Engine(compiled, MemoryStore()).process(purchase(1))
     assert decision.outcome == "rejected"
     assert decision.reason == "rule per-item could not be computed: a number too large (overflow)"

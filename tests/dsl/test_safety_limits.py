@@ -117,7 +117,8 @@ def test_dunder_names_are_refused(check_body, expression):
 
 
 def test_dunder_names_say_why():
-    text = ("punchcard: 1\nruleset: x\nversion: 1.0.0\nrounding: {mode: floor, scope: event, step: 1}\nschema:\n  events:\n    purchase: {amount: money}\n"
+    text = ("punchcard: 1\nruleset: x\nversion: 1.0.0\nrounding: {mode: floor, scope: event, step: 1}\n"
+            "schema:\n  events:\n    purchase: {amount: money}\n"
             "earning:\n  base: {on: purchase, points: event.__class__}\n")
     [diagnostic] = check_text(text, "r.yaml").diagnostics
     assert diagnostic.message == "names starting with __ are not allowed: __class__"

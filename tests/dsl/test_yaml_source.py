@@ -11,8 +11,10 @@ from punchcard.dsl.errors import Code, PunchcardError, Span
 from punchcard.dsl.parser import parse_expression
 from punchcard.dsl.yamlsrc import Limits, load_yaml
 
+DEFAULT_LIMITS = Limits()
 
-def yaml_error(text: str, limits: Limits = Limits()):
+
+def yaml_error(text: str, limits: Limits = DEFAULT_LIMITS):
     with pytest.raises(PunchcardError) as info:
         load_yaml(text, "r.yaml", limits)
     [diagnostic] = info.value.diagnostics

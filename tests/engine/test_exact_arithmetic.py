@@ -127,7 +127,7 @@ def test_the_ledger_adds_up_exactly_over_the_allowed_range(step, ops):
             _amounts[event["id"]] = op[1]
         elif op[0] == "refund" and decision.outcome == "applied":
             orders.remove(event["order"])
-        oracle.expect(op + (event.get("order"),), decision)
+        oracle.expect((*op, event.get("order")), decision)
         state = engine.member("m1")
         if state is None:  # nothing was applied yet
             assert oracle.balance == 0 and decision.outcome == "rejected"

@@ -58,8 +58,8 @@ def test_refunds_that_add_up_to_the_order_leave_nothing(amount, splits):
     parts = [max(1, amount * s // sum(splits)) for s in splits]
     parts = [p for p in parts if p > 0]
     refunded, last = 0, None
-    for i, part in enumerate(parts):
-        part = min(part, amount - refunded)
+    for i, share in enumerate(parts):
+        part = min(share, amount - refunded)
         if part <= 0:
             break
         last = engine.process(_event("refund", f"f-{i}", 2 + i, order="o-1", amount=part))

@@ -99,7 +99,8 @@ def test_a_new_lot_takes_its_dates_from_the_plan_exactly(compiled, walls):
         earned_at = wall.replace(tzinfo=compiled.tz).astimezone(dt.UTC).astimezone(compiled.tz)
         ledger.add_lot(compiled, state, f"l{i}", "earn", Decimal(5), earned_at)
         lot = state.lots[-1]
-        for got, want in zip((lot.pending_until, lot.expires_at, lot.notice_at), _plain_dates(compiled, earned_at)):
+        dates = (lot.pending_until, lot.expires_at, lot.notice_at)
+        for got, want in zip(dates, _plain_dates(compiled, earned_at), strict=True):
             assert got == want and (got is None or _same_moment(got, want))
 
 
@@ -142,7 +143,8 @@ def _plain_due(compiled, state, now, lots_ahead):
     found += upkeep.inactivity_deadlines(compiled, state)
     if compiled.model.tiers is not None:
         model = compiled.model.tiers
-        found.append(tier_windows.window_end(model, tier_windows.window_key(model, now, state.joined), state.joined, compiled.tz))
+        window = tier_windows.window_key(model, now, state.joined)
+        found.append(tier_windows.window_end(model, window, state.joined, compiled.tz))
         found += [d for d in tier_windows.status_deadlines(compiled, state) if d > now]
     for streak in compiled.model.streaks:
         deadline = streaks.streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)

@@ -66,7 +66,8 @@ def test_owned_matches_pure_on_every_example(path, name):
     test = next(t for t in compiled.model.tests if t.name == name)
     events = case_events(compiled, test)
     replay_both(compiled, events)
-    mixed = [e for n, event in enumerate(events) for e in [event, *_refused_events(event["member"], str(event["time"]), n)]]
+    mixed = [e for n, event in enumerate(events)
+             for e in [event, *_refused_events(event["member"], str(event["time"]), n)]]
     assert replay_both(compiled, mixed) >= len(events)
 
 

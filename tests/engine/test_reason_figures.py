@@ -55,7 +55,8 @@ def test_a_huge_earning_is_shown_with_its_digit_count_not_cut_silently():
 
 def test_a_rules_own_figure_in_the_trace_is_plain():
     engine = Engine(RULESET, MemoryStore())
-    decision = engine.process({"type": "visit", "id": "v2", "member": "m", "time": TIME, "weight": "0.000000000000000001"})
+    decision = engine.process({"type": "visit", "id": "v2", "member": "m", "time": TIME,
+                               "weight": "0.000000000000000001"})
     notes = " ".join(step.note for step in decision.trace)
     assert "E+" not in notes and "E-" not in notes
 

@@ -86,7 +86,8 @@ def test_a_store_failing_to_read_the_member_is_a_store_error():
     with pytest.raises(StoreError, match="reading a member with OSError"):
         engine.process({"type": "redeem", "id": "r1", "member": "m", "time": TIME, "points": "0.5"})
     # no member to read: no store read, a plain rejection
-    assert engine.process({"type": "redeem", "id": "r1", "member": "", "time": TIME, "points": "1"}).outcome == "rejected"
+    nobody = {"type": "redeem", "id": "r1", "member": "", "time": TIME, "points": "1"}
+    assert engine.process(nobody).outcome == "rejected"
 
 
 def test_an_invalid_event_in_a_batch_reports_the_members_balance(store_factory):

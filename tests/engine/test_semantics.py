@@ -192,7 +192,7 @@ def test_expiry_runs_are_idempotent():
 
 def test_pending_points_are_released_after_the_return_window():
     compiled = lab(BASE + "points: {pending: 14 days}\n")
-    decisions, state = run(compiled, [purchase("a", "2026-02-01T10:00:00", 70),
+    decisions, _ = run(compiled, [purchase("a", "2026-02-01T10:00:00", 70),
                                       {"type": "tick", "id": "t", "member": "m1", "time": "2026-02-15T10:00:00"}])
     assert (decisions[0].balance, decisions[0].pending) == (0, 70)
     assert decisions[1].balance == 70 and [e.kind for e in decisions[1].effects] == ["release"]
@@ -200,7 +200,7 @@ def test_pending_points_are_released_after_the_return_window():
 
 def test_a_negative_balance_is_paid_off_by_the_next_earning():
     compiled = lab(BASE)
-    decisions, state = run(compiled, [
+    decisions, _ = run(compiled, [
         purchase("a", "2026-02-01T10:00:00", 50),
         {"type": "redeem", "id": "r", "member": "m1", "time": "2026-02-02T10:00:00", "points": 50},
         {"type": "refund", "id": "f", "member": "m1", "time": "2026-02-03T10:00:00", "order": "a", "amount": 50},

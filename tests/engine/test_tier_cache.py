@@ -73,11 +73,13 @@ def ref_tier_index(c, state, now):
         return max([*state.tier.reached.values(), *state.tier.closed.values(), 0])
     if model.window == "rolling_12_months":
         current = tier_windows.window_key(model, now, state.joined)
-        best = max(state.tier.reached.get(current, 0), tier_windows.level_for(model.levels, _metric(model, state, current)))
+        best = max(state.tier.reached.get(current, 0),
+                   tier_windows.level_for(model.levels, _metric(model, state, current)))
         for key in range(current - 1, current - 37, -1):
             if now >= _status(c, state, key):
                 break
-            best = max(best, state.tier.reached.get(key, 0), tier_windows.level_for(model.levels, _metric(model, state, key)))
+            best = max(best, state.tier.reached.get(key, 0),
+                       tier_windows.level_for(model.levels, _metric(model, state, key)))
         return best
     best = 0
     for key, index in state.tier.reached.items():
@@ -254,7 +256,8 @@ def test_a_replaced_model_gets_its_own_plan():
     this = COMPILED["calendar_year", 1]  # a status lasts to the window's end
     other = dataclasses.replace(this, model=COMPILED["calendar_year", 3].model)  # a year more, and grace
     assert other.memo is this.memo
-    assert tier_windows.plan_of(other).model is other.model.tiers and tier_windows.plan_of(this).model is this.model.tiers
+    assert tier_windows.plan_of(other).model is other.model.tiers
+    assert tier_windows.plan_of(this).model is this.model.tiers
     state = MemberState("m", joined=dt.datetime(2026, 1, 1, tzinfo=TZ), tier=TierState(None, {}, {2026: 2}, {2025: 1}))
     for moment in (dt.datetime(2026, 6, 1, tzinfo=TZ), dt.datetime(2027, 6, 1, tzinfo=TZ)):
         for compiled in (this, other, this):

@@ -106,7 +106,7 @@ def test_a_plugin_with_an_unknown_hook_is_refused(tmp_path, monkeypatch):
     """)
     install_fake_distribution(tmp_path, monkeypatch, module, source, "typo")
     try:
-        with pytest.raises(PluginError, match="plugin 'typo' .*unknown hook 'punchcard_scorer'"):
+        with pytest.raises(PluginError, match=r"plugin 'typo' .*unknown hook 'punchcard_scorer'"):
             get_plugin_manager()
     finally:
         sys.modules.pop(module, None)

@@ -105,7 +105,7 @@ def test_a_plugin_returning_something_else_is_named(plugins):
         return [lambda ctx: 1]
 
     plugins.pm.register(SimpleNamespace(punchcard_functions=punchcard_functions), name="loose")
-    with pytest.raises(PluginError, match="plugin 'loose' returned .* expected a .*FunctionSpec"):
+    with pytest.raises(PluginError, match=r"plugin 'loose' returned .* expected a .*FunctionSpec"):
         plugins.functions()
 
 

@@ -161,7 +161,7 @@ def test_two_scorers_with_one_name_name_both_plugins(plugins):
 
 def test_an_object_that_is_not_a_scorer_is_named(plugins):
     plugins.pm.register(SimpleNamespace(punchcard_scorers=_scorer_hook(SimpleNamespace(name="half"))), name="half")
-    with pytest.raises(PluginError, match="plugin 'half' returned .* not a Scorer"):
+    with pytest.raises(PluginError, match=r"plugin 'half' returned .* not a Scorer"):
         plugins.scorers()
 
 

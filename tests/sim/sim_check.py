@@ -36,8 +36,8 @@ def in_steps(value, places: int) -> int:
 
 
 def _lot_view(lot, places: int) -> tuple:
-    return tuple(in_steps(getattr(lot, name), places) for name in
-                 ("amount", "remaining", "spent", "expired", "clawed", "repaid", "voided")) + (lot.expires_at,)
+    return (*(in_steps(getattr(lot, name), places) for name in
+              ("amount", "remaining", "spent", "expired", "clawed", "repaid", "voided")), lot.expires_at)
 
 
 def _oracle_lot(lot) -> tuple:

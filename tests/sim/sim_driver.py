@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from sim_check import Mismatch, check_store
 from sim_history import make_history
 from sim_oracle import UNITS
-from sim_run import Stats, run_memory, run_sql
+from sim_run import SqlSim, Stats, run_memory, run_sql
 
 from punchcard.engine.compiler.stages import compile_ruleset
 
@@ -88,8 +88,8 @@ def simulate(store: str, seed: int, shape: Shape, new_url=None, fork=None, drops
             check_store(result, history, decisions)
         else:
             url = new_url()
-            outcomes = run_sql(compiled(shape.currency), history, url, store, rng, stats, fork,
-                               shape.faults_per_worker, drops)
+            outcomes = run_sql(SqlSim(compiled(shape.currency), history, url, store, rng, stats, fork,
+                                      shape.faults_per_worker, drops))
             _check_sql(url, history, outcomes)
     except (Mismatch, AssertionError) as exc:
         raise SimulationFailed(f"seed {seed} on {store} ({shape}): {exc}\nreplay it with "

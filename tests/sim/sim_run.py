@@ -25,13 +25,14 @@ import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sim_history import History
 from support.faults import Faults
 
 from punchcard.engine import Engine, MemoryStore
 
-__all__ = ["Stats", "run_memory", "run_sql"]
+__all__ = ["Stats", "SqlSim", "run_memory", "run_sql"]
 
 KILLED = -signal.SIGKILL
 STORE_FAILED = 3  # a worker stopped on a store failure it could not retry past
@@ -78,7 +79,7 @@ def run_memory(compiled, history: History, rng: random.Random, stats: Stats, dea
         end = position[w] + rng.randint(1, 8)
         chunk = lists[w][position[w]:end]
         got = engine.process_many(chunk) if rng.random() < 0.5 else [engine.process(e) for e in chunk]
-        for index, decision in zip(history.workers[w][position[w]:end], got):
+        for index, decision in zip(history.workers[w][position[w]:end], got, strict=True):
             decisions.setdefault(index, decision)
         stats.events += len(got)
         position[w] += len(chunk)
@@ -116,33 +117,48 @@ def draw_run(rng: random.Random, start: int, left: int, backend: str, faulty: bo
     return run
 
 
-def run_sql(compiled, history: History, url: str, backend: str, rng: random.Random, stats: Stats, fork,
-            faults_per_worker: int = 3, drops: bool = True) -> dict[int, str]:
+@dataclass
+class SqlSim:
+    """A history's run on a SQL store: the ruleset, the database, the seeded faults."""
+
+    compiled: Any
+    history: History
+    url: str
+    backend: str  # "sqlite" or "postgresql"
+    rng: random.Random
+    stats: Stats
+    fork: Any  # the multiprocessing context the workers are started from
+    faults_per_worker: int = 3
+    drops: bool = True
+
+
+def run_sql(sim: SqlSim) -> dict[int, str]:
     """Run every worker to the end of its events, through the faults the seed draws. Returns
     the first outcome a worker logged for each of the history's events, by index."""
     outcomes: dict[int, str] = {}
     folder = Path(tempfile.mkdtemp(prefix="punchcard-sim-"))
     try:
-        _rounds(compiled, history, url, backend, rng, stats, fork, faults_per_worker, drops, folder, outcomes)
+        _rounds(sim, folder, outcomes)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return outcomes
 
 
-def _rounds(compiled, history: History, url: str, backend: str, rng: random.Random, stats: Stats, fork,
-            faults_per_worker: int, drops: bool, folder: Path, outcomes: dict[int, str]) -> None:
+def _rounds(sim: SqlSim, folder: Path, outcomes: dict[int, str]) -> None:
     """Start every unfinished worker, wait for all, and again, until each has sent all its events."""
+    history, rng, stats = sim.history, sim.rng, sim.stats
     lists = [history.worker_events(w) for w in range(len(history.workers))]
     position = [0] * len(lists)
-    faults_left = [faults_per_worker] * len(lists)
+    faults_left = [sim.faults_per_worker] * len(lists)
     while any(position[w] < len(lists[w]) for w in range(len(lists))):
-        runs = {w: draw_run(rng, position[w], len(lists[w]) - position[w], backend, faults_left[w] > 0, drops)
+        runs = {w: draw_run(rng, position[w], len(lists[w]) - position[w], sim.backend, faults_left[w] > 0,
+                             sim.drops)
                 for w in range(len(lists)) if position[w] < len(lists[w])}
         processes = {}
         for w, run in runs.items():
             log = folder / f"w{w}.log"
             log.write_text("")
-            processes[w] = fork.Process(target=_worker, args=(url, compiled, lists[w], run, str(log)))
+            processes[w] = sim.fork.Process(target=_worker, args=(sim.url, sim.compiled, lists[w], run, str(log)))
             processes[w].start()
         for w, process in processes.items():
             process.join(600)
@@ -210,7 +226,7 @@ def _work(engine, events: list[dict], run: Run, log) -> int:
 
 
 def _decide(engine, chunk: list[dict], log):
-    for attempt in range(RETRIES):
+    for _ in range(RETRIES):
         try:
             return engine.process_many(chunk) if len(chunk) > 1 else [engine.process(chunk[0])]
         except Exception as exc:  # a store failure; the same events are sent again

@@ -39,7 +39,7 @@ def test_histories_with_faults_end_in_the_oracles_ledger(store, store_urls, fork
     for stats in runs:
         sim_summary(stats)
     with capsys.disabled():
-        for seed, stats in zip(_seeds(store), runs):
+        for seed, stats in zip(_seeds(store), runs, strict=True):
             print(f"\nsimulation seed {seed}: {stats.line()}")
     if replay_seed() is None:
         assert sum(s.steps for s in runs) >= MINIMUM_STEPS[store]
@@ -61,7 +61,7 @@ def test_a_ledger_that_spends_the_newest_lot_first_is_caught_and_its_seed_named(
     from punchcard.engine.policies.lifecycle import lots as ledger
 
     monkeypatch.setattr(ledger, "_spend_order", lambda lot: (-lot.earned_at.timestamp(), lot.id))
-    with pytest.raises(SimulationFailed, match="(?s)seed 5 on memory.*PUNCHCARD_SIM_SEED=5"):
+    with pytest.raises(SimulationFailed, match=r"(?s)seed 5 on memory.*PUNCHCARD_SIM_SEED=5"):
         simulate("memory", 5, Shape(events=600))
 
 

@@ -39,7 +39,7 @@ def test_values_survive_a_json_round_trip_exactly(value):
         assert back.tzinfo == value.tzinfo and back.isoformat() == value.isoformat()
 
 
-@pytest.mark.parametrize("value", _VALUES + [{"é\n": [None, False, 10 ** 30]}, [[("a", Decimal("1"))]]])
+@pytest.mark.parametrize("value", [*_VALUES, {"é\n": [None, False, 10 ** 30]}, [[("a", Decimal("1"))]]])
 def test_documents_written_straight_to_text_are_the_encoded_documents(value):
     assert encode_text(value) == dumps(encode(value))
 

@@ -146,7 +146,7 @@ def test_a_member_row_changed_under_the_lock_is_refused(sql_url, coffee):
         decision, after = evaluate(coffee, state, event, None, unit.budgets_used(["big-basket"]))
         unit.save(event, decision, after, {})
         unit._conn.execute(text("UPDATE members SET version = version + 100 WHERE member_id = 'masha'"))
-        with pytest.raises(StaleMember, match="masha changed since (it was|they were) locked"):
+        with pytest.raises(StaleMember, match=r"masha changed since (it was|they were) locked"):
             unit.commit()
     assert store.member("masha").total() == Decimal(300) and store.audit().ok
 

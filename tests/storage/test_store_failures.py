@@ -101,7 +101,7 @@ def test_a_sqlite_file_made_read_only_mid_run_stops_it_and_a_rerun_catches_up(st
     store = SqlStore(url, batch_size=BATCH)
     fault = ReadOnlyAt(store, at={150})
     try:
-        with pytest.raises(StoreError, match="disk I/O error|readonly|read-only") as failed:
+        with pytest.raises(StoreError, match=r"disk I/O error|readonly|read-only") as failed:
             _run(Engine(everything, store=store), one_by_one)
         assert not failed.value.transient and fault.hits == 1
     finally:

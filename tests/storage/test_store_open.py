@@ -38,7 +38,7 @@ def _root_page(path, table: str) -> int:
 def test_a_corrupt_sqlite_file_is_refused_when_opened_and_left_untouched(filled_sqlite, tmp_path, table):
     path = sqlite_path(filled_sqlite)
     corrupted = corrupt_page(path, _root_page(path, table))
-    with pytest.raises(StoreError, match="is corrupt .*PRAGMA quick_check.*restore it from a backup"):
+    with pytest.raises(StoreError, match=r"is corrupt .*PRAGMA quick_check.*restore it from a backup"):
         SqlStore(filled_sqlite)
     events = tmp_path / "events.jsonl"
     events.write_text('{"type": "visit", "id": "v-1", "member": "m0", "time": "2027-01-01T10:00:00"}\n')
@@ -53,7 +53,7 @@ def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path):
     path = tmp_path / "ledger.db"
     path.write_bytes(b"this is not a ledger" * 300)
     before = path.read_bytes()
-    with pytest.raises(StoreError, match="not a usable SQLite ledger .*file is not a database"):
+    with pytest.raises(StoreError, match=r"not a usable SQLite ledger .*file is not a database"):
         SqlStore(f"sqlite:///{path}")
     assert path.read_bytes() == before
 

@@ -32,7 +32,7 @@ def test_other_urls_are_left_to_other_plugins(url):
 
 
 def test_unknown_urls_name_the_sql_plugin(plugins):
-    with pytest.raises(ValueError, match="installed: .*store_sql"):
+    with pytest.raises(ValueError, match=r"installed: .*store_sql"):
         plugins.open_store("redis://h/0")
 
 

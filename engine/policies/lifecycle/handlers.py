@@ -4,6 +4,7 @@ move points: refund, redeem, redeem_reversal, adjust, profile and tick."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from ...program import Plan
@@ -50,10 +51,11 @@ def redeem_reversal(run: Run) -> None:
         raise Rejected(f"redemption {target!r} was already reversed")
     effects = ledger.reverse(run.state, redemption, run.now)
     run.effects += effects
-    returned = sum((e.points for e in effects if e.kind == "reverse"), ZERO)
+    returned = sum((e.points for e in effects if e.kind == "reverse" and e.points is not None), ZERO)
     run.points += returned
-    run.trace.append(Step("ledger", "redeem_reversal", True, f"{figure(returned)} of {figure(redemption.points)} points returned "
-                          "to their lots", after=returned))
+    run.trace.append(Step("ledger", "redeem_reversal", True,
+                          f"{figure(returned)} of {figure(redemption.points)} points returned to their lots",
+                          after=returned))
 
 
 def adjust(run: Run) -> None:
@@ -78,7 +80,7 @@ def tick(run: Run) -> None:
     run.trace.append(Step("housekeeping", "tick", True, f"{len(run.effects)} effects up to {run.now.isoformat()}"))
 
 
-def _past_window(run: Run, moment) -> bool:
+def _past_window(run: Run, moment: dt.datetime) -> bool:
     """The refund window, measured to the member's clock: the later of this event's time and
     the latest the member has seen. Housekeeping forgets a record only once it is past the
     window at that clock, so a late refund gets the same answer whether or not it was."""
@@ -99,7 +101,8 @@ def refund(run: Run) -> None:
                        f"({run.compiled.model.points.refunds.window})")
     left = order.amount - order.refunded
     if amount <= 0 or amount > left:
-        raise Rejected(f"refund of {figure(amount)} is more than the {figure(left)} still refundable on order {order_id}")
+        raise Rejected(f"refund of {figure(amount)} is more than the {figure(left)} still refundable "
+                       f"on order {order_id}")
     # an order refunded in full keeps nothing: its rules are not asked what 0 would have earned
     new_points = min(reprice(run, order, left - amount), order.points) if amount < left else ZERO
     clawback = order.points - new_points
@@ -125,8 +128,8 @@ def on_event(run: Run, plan: Plan) -> None:
     and an order is remembered so a refund can re-price it."""
     earned = run.earned
     if earned > 0:
-        run.effects += ledger.add_lot(run.compiled, run.state, run.event.id, "earn", earned, run.now, run.event.id,
-                                      run.hold)
+        run.effects += ledger.add_lot(run.compiled, run.state, run.event.id, "earn", earned, run.now,
+                                      order=run.event.id, hold=run.hold)
         run.points += earned
     if plan.is_order:
         _record_order(run, earned)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from punchcard.dsl.duration import Duration
+
 from ...program import Compiled, LotPlan
 from ...runtime import calendar
 from ...runtime.decision import Effect
@@ -23,7 +25,7 @@ __all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back",
 
 
 class Shortfall(Exception):
-    def __init__(self, have: Decimal, need: Decimal):
+    def __init__(self, have: Decimal, need: Decimal) -> None:
         super().__init__(f"not enough points: {figure(have)} available, {figure(need)} needed")
         self.have, self.need = have, need
 
@@ -36,21 +38,22 @@ def lot_expiry(compiled: Compiled, earned_at: dt.datetime) -> dt.datetime | None
         key = (earned_at.year, earned_at.month)
         cached = compiled.memo.get(key)
         if cached is None:
-            cached = compiled.memo[key] = _expiry_at(compiled, expiry, earned_at)
+            cached = compiled.memo[key] = _expiry_at(compiled, expiry.after, expiry.round_to, earned_at)
         return cached
-    return _expiry_at(compiled, expiry, earned_at)
+    return _expiry_at(compiled, expiry.after, expiry.round_to, earned_at)
 
 
-def _expiry_at(compiled: Compiled, expiry, earned_at: dt.datetime) -> dt.datetime:
-    moment = calendar.add(earned_at, expiry.after.amount, expiry.after.unit, compiled.tz)
-    if expiry.round_to == "month_end":
+def _expiry_at(compiled: Compiled, after: Duration, round_to: str, earned_at: dt.datetime) -> dt.datetime:
+    moment = calendar.add(earned_at, after.amount, after.unit, compiled.tz)
+    if round_to == "month_end":
         return calendar.month_end(moment, compiled.tz)
-    if expiry.round_to == "year_end":
+    if round_to == "year_end":
         return calendar.year_end(moment, compiled.tz)
     return moment
 
 
-def _lot_dates(compiled: Compiled, plan: LotPlan, earned_at: dt.datetime) -> tuple:
+def _lot_dates(compiled: Compiled, plan: LotPlan,
+               earned_at: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
     """(expires_at, notice_at) of a lot earned at ``earned_at``."""
     if not plan.rounded:
         expires = lot_expiry(compiled, earned_at)
@@ -63,8 +66,9 @@ def _lot_dates(compiled: Compiled, plan: LotPlan, earned_at: dt.datetime) -> tup
     return dates
 
 
-def add_lot(compiled: Compiled, state: MemberState, lot_id: str, source: str, points: Decimal, now: dt.datetime,
-            order: str | None = None, hold: str | None = None, pending: bool = True) -> list[Effect]:
+def add_lot(  # noqa: PLR0913 - a lot is what is known of its event: its id, source, points, time, order, hold
+        compiled: Compiled, state: MemberState, lot_id: str, source: str, points: Decimal, now: dt.datetime, *,
+        order: str | None = None, hold: str | None = None, pending: bool = True) -> list[Effect]:
     """A new lot. A negative balance is paid off first from the new points."""
     debt = state.debt
     repaid = points if points < debt else debt  # min(debt, points), the same object included
@@ -88,7 +92,8 @@ def _notice_at(compiled: Compiled, expires: dt.datetime | None) -> dt.datetime |
     notice = compiled.model.points.expiry_notice
     if expires is None or notice is None:
         return None
-    if compiled.model.points.expiry.round_to == "none":  # one instant per lot: nothing to share
+    expiry = compiled.model.points.expiry  # an Expiry, since the lot expires
+    if isinstance(expiry, str) or expiry.round_to == "none":  # one instant per lot: nothing to share
         return calendar.add(expires, -notice.amount, notice.unit, compiled.tz)
     cached = compiled.memo.get(expires)
     if cached is None:
@@ -96,7 +101,7 @@ def _notice_at(compiled: Compiled, expires: dt.datetime | None) -> dt.datetime |
     return cached
 
 
-def _spend_order(lot: Lot) -> tuple:
+def _spend_order(lot: Lot) -> tuple[dt.datetime, dt.datetime, str]:
     return (lot.expires_at or FAR_FUTURE, lot.earned_at, lot.id)
 
 
@@ -106,7 +111,8 @@ def spend(state: MemberState, points: Decimal, now: dt.datetime, field: str = "s
     indexes = lots if lots is not None else sorted(
         (i for i, lot in enumerate(state.lots) if lot.spendable(now) and lot.remaining > 0),
         key=lambda i: _spend_order(state.lots[i]))
-    allocations, left = [], points
+    allocations: list[Allocation] = []
+    left = points
     for index in indexes:
         if left <= 0:
             break
@@ -150,7 +156,7 @@ def claw_back(state: MemberState, order_id: str, points: Decimal, now: dt.dateti
 
 def reverse(state: MemberState, redemption: Redemption, now: dt.datetime) -> list[Effect]:
     """Return redeemed points to their original lots; points whose lot has expired stay gone."""
-    effects = []
+    effects: list[Effect] = []
     for allocation in redemption.allocations:
         found = state.lot(allocation.lot)
         if found is None or (found[1].expires_at is not None and found[1].expires_at <= now):

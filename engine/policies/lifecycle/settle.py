@@ -11,6 +11,7 @@ are looked at.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from ...program import Compiled
 from ...runtime import calendar
@@ -19,6 +20,8 @@ from ...runtime.state import FAR_FUTURE, ZERO, Lot, MemberState
 from .lots import expire, inactivity_deadline
 
 __all__ = ["settle"]
+
+_LAST_YEAR = FAR_FUTURE.year  # only a time in this year can equal FAR_FUTURE
 
 
 def settle(compiled: Compiled, state: MemberState, now: dt.datetime) -> tuple[list[Effect], dt.datetime | None]:
@@ -31,7 +34,7 @@ def settle(compiled: Compiled, state: MemberState, now: dt.datetime) -> tuple[li
         return _releases_only(state, now)
     inactive = inactive_at is not None and inactive_at <= now
     notify = compiled.model.points.expiry_notice is not None and not inactive
-    notices: dict[dt.datetime, object] = {}  # expiry date -> points: one notice per date
+    notices: dict[dt.datetime, Decimal] = {}  # expiry date -> points: one notice per date
     if not inactive and _before(now, state.quiet_until):
         effects, ahead = _releases_only(state, now)
     else:
@@ -42,7 +45,8 @@ def settle(compiled: Compiled, state: MemberState, now: dt.datetime) -> tuple[li
 
 
 def _releases_only(state: MemberState, now: dt.datetime) -> tuple[list[Effect], dt.datetime | None]:
-    releases, ahead, still_pending = [], _real(state.quiet_until), None
+    releases: list[Effect] = []
+    ahead, still_pending = _real(state.quiet_until), None
     lots = state.lots
     for index in range(state.pending_from, len(lots)):
         lot = lots[index]
@@ -61,8 +65,9 @@ def _releases_only(state: MemberState, now: dt.datetime) -> tuple[list[Effect], 
 
 
 def _full_pass(state: MemberState, now: dt.datetime, notify: bool, inactive_at: dt.datetime | None,
-               notices: dict) -> tuple[list[Effect], dt.datetime | None]:
-    releases, expiries = [], []
+               notices: dict[dt.datetime, Decimal]) -> tuple[list[Effect], dt.datetime | None]:
+    releases: list[Effect] = []
+    expiries: list[Effect] = []
     quiet, pending_ahead, still_pending = None, None, None
     lots = state.lots
     for index in range(len(lots)):
@@ -79,17 +84,28 @@ def _full_pass(state: MemberState, now: dt.datetime, notify: bool, inactive_at: 
             expiries.append(expire(state, index, lot, expires, "expiry date"))
             continue
         if notify and not lot.noticed and lot.notice_at is not None and lot.notice_at <= now:
-            notices[expires] = notices.get(expires, ZERO) + lot.remaining
-            state.put_lot(index, lot.with_(noticed=True))
-            lot = lots[index]
+            lot = _notice(state, index, lot, notices)
         quiet = _earliest(quiet, expires, None if lot.noticed else lot.notice_at)
         pending_ahead = _earliest(pending_ahead, lot.pending_until)
     if inactive_at is not None:
-        expiries += [expire(state, i, lot, inactive_at, "inactivity") for i, lot in enumerate(lots) if lot.remaining > 0]
+        expiries += _expire_all(state, inactive_at)
         quiet = pending_ahead = None  # nothing is left to release, expire or notice
     state.quiet_until = FAR_FUTURE if quiet is None else quiet
     state.pending_from = len(lots) if still_pending is None else still_pending
     return releases + expiries, _earliest(quiet, pending_ahead)
+
+
+def _notice(state: MemberState, index: int, lot: Lot, notices: dict[dt.datetime, Decimal]) -> Lot:
+    """The lot's points join the notice of its expiry date, once: the lot as it is now noticed."""
+    if lot.expires_at is not None:  # (a lot has a notice date only if it expires)
+        notices[lot.expires_at] = notices.get(lot.expires_at, ZERO) + lot.remaining
+    state.put_lot(index, lot.with_(noticed=True))
+    return state.lots[index]
+
+
+def _expire_all(state: MemberState, at: dt.datetime) -> list[Effect]:
+    """Inactivity: every lot with points left expires at ``at``."""
+    return [expire(state, i, lot, at, "inactivity") for i, lot in enumerate(state.lots) if lot.remaining > 0]
 
 
 def _release(state: MemberState, index: int, lot: Lot) -> list[Effect]:
@@ -108,7 +124,7 @@ def _real(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None or moment is FAR_FUTURE:
         return None
     # only a time in the year 9999 can equal FAR_FUTURE; comparing across zones is costly
-    return None if moment.year == 9999 and moment == FAR_FUTURE else moment
+    return None if moment.year == _LAST_YEAR and moment == FAR_FUTURE else moment
 
 
 def _before(now: dt.datetime, quiet: dt.datetime | None) -> bool:
@@ -116,19 +132,19 @@ def _before(now: dt.datetime, quiet: dt.datetime | None) -> bool:
     for FAR_FUTURE: every time before the year 9999 is before it."""
     if quiet is None:
         return False
-    return (quiet is FAR_FUTURE and now.year < 9999) or now < quiet
+    return (quiet is FAR_FUTURE and now.year < _LAST_YEAR) or now < quiet
 
 
-def _notice_effects(notices: dict) -> list[Effect]:
+def _notice_effects(notices: dict[dt.datetime, Decimal]) -> list[Effect]:
     return [Effect("expiry_notice", points, None, {"expires_at": at}) for at, points in sorted(notices.items())]
 
 
 def _inactivity_notice(compiled: Compiled, state: MemberState, now: dt.datetime, deadline: dt.datetime | None,
-                       notices: dict) -> None:
+                       notices: dict[dt.datetime, Decimal]) -> None:
     """One notice ahead of the inactivity deadline, never twice for the same deadline."""
-    if deadline is None or deadline <= now:
-        return
     notice = compiled.model.points.expiry_notice
+    if deadline is None or deadline <= now or notice is None:
+        return
     key = f"inactivity:{deadline.isoformat()}"
     if key not in state.notices and state.total() > 0 \
             and calendar.add(deadline, -notice.amount, notice.unit, compiled.tz) <= now:

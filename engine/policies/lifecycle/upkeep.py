@@ -18,10 +18,11 @@ from ...runtime.state import FAR_FUTURE, MemberState
 from .lots import inactivity_deadline
 from .settle import settle
 
-__all__ = ["settle_lots", "forget_old", "note_activity", "inactivity_deadlines", "oldest_record", "forget_on", "forget_at",
-           "schedule_prune", "prune"]
+__all__ = ["settle_lots", "forget_old", "note_activity", "inactivity_deadlines", "oldest_record", "forget_on",
+           "forget_at", "schedule_prune", "prune"]
 
 _ACTIVITY = "lifecycle:activity"  # its key in ``compiled.memo`` (a string: its hash is kept)
+_LAST_YEAR = FAR_FUTURE.year  # only a time in this year can equal FAR_FUTURE
 
 
 def settle_lots(compiled: Compiled, state: MemberState, now: dt.datetime,
@@ -50,10 +51,7 @@ def forget_old(compiled: Compiled, state: MemberState, now: dt.datetime,
 
 
 def _any_expired(effects: list[Effect]) -> bool:
-    for effect in effects:
-        if effect.kind == "expire":
-            return True
-    return False
+    return any(effect.kind == "expire" for effect in effects)
 
 
 def note_activity(compiled: Compiled, state: MemberState, event_type: str, now: dt.datetime) -> None:
@@ -71,8 +69,10 @@ def _activity_types(compiled: Compiled) -> frozenset[str]:
     types = compiled.memo.get(_ACTIVITY)
     if types is None:
         expiry = compiled.model.points.expiry
-        active = not isinstance(expiry, str) and expiry.inactivity is not None
-        types = compiled.memo[_ACTIVITY] = frozenset(expiry.activity) if active else frozenset()  # type: ignore[union-attr]
+        if isinstance(expiry, str) or expiry.inactivity is None:
+            types = compiled.memo[_ACTIVITY] = frozenset()
+        else:
+            types = compiled.memo[_ACTIVITY] = frozenset(expiry.activity)
     return types
 
 
@@ -97,7 +97,7 @@ def forget_on(compiled: Compiled, state: MemberState) -> dt.datetime | None:
     """When the oldest record kept may be forgotten; None: there is none, or it is not known."""
     oldest = state.oldest_record
     # only a time in the year 9999 can equal FAR_FUTURE; comparing across zones is costly
-    if oldest is None or oldest is FAR_FUTURE or (oldest.year == 9999 and oldest == FAR_FUTURE):
+    if oldest is None or oldest is FAR_FUTURE or (oldest.year == _LAST_YEAR and oldest == FAR_FUTURE):
         return None
     if state.forget_on is None:
         state.forget_on = forget_at(compiled, oldest)
@@ -115,7 +115,7 @@ def schedule_prune(compiled: Compiled, state: MemberState, moment: dt.datetime) 
     """A new order or redemption must be forgotten some day; usually something earlier is due."""
     oldest = state.oldest_record
     # (FAR_FUTURE, kept when there is no record, is after every time before the year 9999)
-    if oldest is not None and (oldest is not FAR_FUTURE or moment.year == 9999) and oldest <= moment:
+    if oldest is not None and (oldest is not FAR_FUTURE or moment.year == _LAST_YEAR) and oldest <= moment:
         return  # the older record is forgotten first, and that is scheduled already
     if oldest is None and state.due is not None \
             and state.due <= early_after(moment, compiled.model.points.refunds.window):

@@ -28,7 +28,10 @@ def main() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), hide_parameters=True)
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic needs a database: set sqlalchemy.url, or run it through punchcard")
+    engine = create_engine(url, hide_parameters=True)
     with engine.connect() as conn:
         run(conn)
         conn.commit()
