@@ -19,11 +19,14 @@ from .document import validate_document, without_paths
 from .errors import Code, Diagnostic, PunchcardError, sort_diagnostics
 from .functions import FunctionSpec, function_table
 from .loader import RawRuleset, read_ruleset, read_ruleset_text
+from .models import model_diagnostics
+from .offer_checks import offer_diagnostics
 from .parser import parse_expression
 from .semantics import build_dependency_graph, check_semantics
 from .sites import event_type_sites, expression_sites
 from .sourcemap import Path, SourceMap
 from .types import FIELD_TYPES, NUMBER, Type
+from .variants import check_variants
 from .vocabulary import BUILTIN_EVENTS, OPTIONAL, field_base_type
 
 __all__ = ["CheckedExpr", "CheckedRuleset", "STAGES", "check_text", "check_path", "load_checked"]
@@ -64,7 +67,7 @@ def _schema(state: CheckedRuleset) -> None:
     member = {f: FIELD_TYPES[field_base_type(t)] for f, t in model.schema_.member.items()}
     optional |= {("member", f) for f, t in model.schema_.member.items() if t.startswith(OPTIONAL)}
     tiers = tuple(level.name for level in model.tiers.levels) if model.tiers else ()
-    state.schema = SchemaView(events, member, optional, tiers)
+    state.schema = SchemaView(events, member, optional, tiers, tuple(model.models))
 
 
 def _event_types(state: CheckedRuleset) -> None:
@@ -143,6 +146,26 @@ def _cost(state: CheckedRuleset) -> None:
     state.diagnostics.extend(cost_diagnostics(state))
 
 
+def _models(state: CheckedRuleset) -> None:
+    """Each model file named under models: is there (compiling loads it: docs/models.md)."""
+    state.diagnostics.extend(model_diagnostics(state))
+
+
+def _variants(state: CheckedRuleset) -> None:
+    """Each variant's whole ruleset checked by these same stages, once the ruleset itself is
+    clean (its own errors would otherwise be told again for every variant)."""
+    if not state.errors:
+        state.variants = check_variants(state, lambda raw: _stages(CheckedRuleset(raw, state.functions)))
+
+
+def _stages(state: CheckedRuleset) -> CheckedRuleset:
+    for _name, stage in STAGES:
+        stage(state)
+        if state.model is None:
+            break
+    return state
+
+
 STAGES: list[tuple[str, Stage]] = [
     ("validate", _validate),
     ("schema", _schema),
@@ -152,6 +175,9 @@ STAGES: list[tuple[str, Stage]] = [
     ("graph", _graph),
     ("semantics", _semantics),
     ("cost", _cost),
+    ("models", _models),
+    ("offers", lambda state: state.diagnostics.extend(offer_diagnostics(state))),  # dsl/offers.py
+    ("variants", _variants),
 ]
 
 

@@ -48,6 +48,7 @@ class CheckedRuleset:
     let_uses: dict[str, set[str]] = field(default_factory=dict)  # let -> lets it reads
     graph: nx.DiGraph = field(default_factory=nx.DiGraph)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    variants: dict[str, CheckedRuleset] = field(default_factory=dict)  # variant name -> its whole ruleset, checked
 
     @property
     def source(self) -> SourceMap:

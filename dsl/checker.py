@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from . import ast
 from .errors import Code, Diagnostic, Span
 from .functions import AGGREGATES, FunctionSpec
+from .offers import OFFER_FIELDS
 from .types import (
     BOOL,
     DATE,
@@ -34,9 +35,12 @@ from .types import (
     unify,
 )
 
-__all__ = ["ERROR", "Scope", "SchemaView", "ExprChecker", "ENVELOPE_FIELDS", "MEMBER_BUILTINS", "did_you_mean"]
+__all__ = ["ERROR", "Scope", "SchemaView", "ExprChecker", "ENVELOPE_FIELDS", "MEMBER_BUILTINS", "SCORE", "SEGMENT",
+           "SEGMENT_MODEL", "did_you_mean"]
 
 ERROR = Type("error")
+SCORE = "score"  # score("NAME"): a model's score, checked here like count() and sum()
+SEGMENT, SEGMENT_MODEL = "segment", "segments"  # member.segment reads the model named segments (docs/models.md)
 _FIELD_PARTS = 2  # a field is read as a record and one of its fields: event.amount
 ENVELOPE_FIELDS: dict[str, Type] = {"id": STRING, "type": STRING, "member": STRING, "time": DATETIME}
 MEMBER_BUILTINS: dict[str, Type] = {"id": STRING, "tier": STRING, "balance": NUMBER}
@@ -50,6 +54,8 @@ class Scope:
 
     event_types: tuple[str, ...] | None = None
     streak: bool = False
+    offer: bool = False  # offer.<field> is readable (choosing offers, a granted rule, a no_offer rule)
+    eventless: bool = False  # no event: choosing offers may run when a host asks, between events
 
 
 @dataclass
@@ -60,6 +66,7 @@ class SchemaView:
     member: dict[str, Type]
     optional: set[tuple[str, str]] = field(default_factory=set)  # (event type | "member", field)
     tiers: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()  # the ruleset's models: section, which score("NAME") reads
 
 
 Locator = Callable[[int, int], Span]
@@ -121,13 +128,13 @@ class ExprChecker:
         root, name = path
         if name.startswith("__"):
             return self.error(node, Code.UNKNOWN_NAME, f"names starting with __ are not allowed: {name}")
-        if root == "event":
-            return self._event_field(node, name)
-        if root == "member":
-            return self._member_field(node, name)
-        if root == "streak":
-            return self._streak_field(node, name)
-        return self.error(node, Code.UNKNOWN_NAME, f"unknown name {root!r}", hint=did_you_mean(root, self._all_names()))
+        readers = {"event": self._event_field, "member": self._member_field, "streak": self._streak_field,
+                   "offer": self._offer_field}
+        reader = readers.get(root)
+        if reader is None:
+            return self.error(node, Code.UNKNOWN_NAME, f"unknown name {root!r}",
+                              hint=did_you_mean(root, self._all_names()))
+        return reader(node, name)
 
     def _streak_field(self, node: ast.Field, name: str) -> Type:
         if self.scope.streak and name == "length":
@@ -135,7 +142,20 @@ class ExprChecker:
         return self.error(node, Code.UNKNOWN_NAME, f"streak.{name} is not available here",
                           hint="streak.length can be used inside a streak's rewards")
 
+    def _offer_field(self, node: ast.Field, name: str) -> Type:
+        if not self.scope.offer:
+            return self.error(node, Code.UNKNOWN_NAME, f"offer.{name} is not available here",
+                              hint="offer fields are read in offers: and in no_offer compliance rules")
+        if name not in OFFER_FIELDS:
+            return self.error(node, Code.UNKNOWN_NAME, f"offer.{name} is not an offer field",
+                              hint=did_you_mean(name, sorted(OFFER_FIELDS), prefix="offer."))
+        return OFFER_FIELDS[name]
+
     def _event_field(self, node: ast.Field, name: str) -> Type:
+        if self.scope.eventless:
+            return self.error(node, Code.UNKNOWN_NAME, f"event.{name} is not available here",
+                              hint="offers are chosen for a member at a time, with or without an event: "
+                                   "read member fields, history (count, sum) or offer fields")
         if name in ENVELOPE_FIELDS:
             return ENVELOPE_FIELDS[name]
         types = self.scope.event_types or tuple(t for t, f in self.schema.events.items() if name in f)
@@ -150,6 +170,12 @@ class ExprChecker:
             node, Code.TYPE_ERROR, f"event.{name} has different types on {', '.join(types)}")
 
     def _member_field(self, node: ast.Field, name: str) -> Type:
+        if name == SEGMENT and name not in self.schema.member:  # the RFM segment of a segments model
+            if SEGMENT_MODEL in self.schema.models:
+                return STRING
+            return self.error(node, Code.UNKNOWN_NAME, "member.segment needs a segments model",
+                              hint=f"name one under models: ({SEGMENT_MODEL}: models/segments.skops), trained with "
+                                   "punchcard model train --target segments")
         fields = {**MEMBER_BUILTINS, **self.schema.member}
         if name not in fields:
             return self.error(node, Code.UNKNOWN_NAME, f"member.{name} is not a member field",
@@ -240,6 +266,8 @@ class ExprChecker:
     def visit_Call(self, node: ast.Call) -> Type:
         if node.function in AGGREGATES:
             return self._aggregate(node)
+        if node.function == SCORE:
+            return self._score(node)
         spec = self.functions.get(node.function)
         if spec is None:
             return self.error(node, Code.UNKNOWN_NAME, f"unknown function {node.function!r}",
@@ -275,6 +303,19 @@ class ExprChecker:
         if result is None:
             return self.error(node, Code.TYPE_ERROR, f"{spec.name}() cannot combine {', '.join(map(str, arg_types))}")
         return result
+
+    def _score(self, node: ast.Call) -> Type:
+        """``score("NAME")``: a model of the ruleset's models: section, a number from 0 to 1."""
+        example = f'score("{self.schema.models[0] if self.schema.models else "churn"}")'
+        if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.String):
+            return self.error(node, Code.ARITY_ERROR, "score() takes the name of a model, in quotes",
+                              hint=f"for example {example}")
+        name = node.args[0].value
+        if name not in self.schema.models:
+            return self.error(node.args[0], Code.UNKNOWN_NAME, f"unknown model {name!r}",
+                              hint=did_you_mean(name, self.schema.models) or
+                              f"declare it under models: ({name}: models/{name}.skops)")
+        return NUMBER
 
     def _aggregate(self, node: ast.Call) -> Type:
         name = node.function

@@ -24,6 +24,8 @@ __all__ = ["FunctionSpec", "WholeBound", "ArgumentError", "BUILTINS", "AGGREGATE
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 AGGREGATES = ("count", "sum")
+# names the checker reads itself before the table: a plugin function so named would never be called
+RESERVED = (*AGGREGATES, "score")
 NUMERIC = (NUMBER, MONEY)
 WHEN = (DATE, DATETIME)
 
@@ -163,7 +165,7 @@ def function_table(extra: Sequence[FunctionSpec] = ()) -> dict[str, FunctionSpec
     """Built-ins plus plugin functions. A plugin cannot replace a built-in."""
     table = dict(BUILTINS)
     for spec in extra:
-        if spec.name in table or spec.name in AGGREGATES:
+        if spec.name in table or spec.name in RESERVED:
             raise ValueError(f"function {spec.name!r} is already defined")
         table[spec.name] = spec
     return table

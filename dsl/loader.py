@@ -19,7 +19,7 @@ from .sourcemap import Path as SourcePath
 from .sourcemap import ScalarPos, SourceMap
 from .yamlsrc import DEFAULT_LIMITS, Limits, load_yaml
 
-__all__ = ["RawRuleset", "read_ruleset", "read_ruleset_text", "MAIN_FILE", "MAX_INCLUDES"]
+__all__ = ["RawRuleset", "read_ruleset", "read_ruleset_text", "copy_positions", "MAIN_FILE", "MAX_INCLUDES"]
 
 MAIN_FILE = "ruleset.yaml"
 MAX_INCLUDES = 64
@@ -145,6 +145,11 @@ def _merge(into: dict, extra: dict, path: tuple, target: SourceMap, source: Sour
             errors.append(Diagnostic(Code.INCLUDE_ERROR, f"{'.'.join(map(str, here))} is set twice "
                                      f"(first at {first.file}:{first.line})", source.key(here)))
     return errors
+
+
+def copy_positions(source: SourceMap, target: SourceMap, old: SourcePath, new: SourcePath) -> None:
+    """Record in ``target`` at ``new`` (and under it) the positions ``source`` has at ``old``."""
+    _copy_positions(source, target, old, new)
 
 
 def _copy_positions(source: SourceMap, target: SourceMap, old: SourcePath, new: SourcePath) -> None:

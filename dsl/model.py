@@ -12,12 +12,16 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from punchcard.grammar import reserved_words
 
 from .duration import Duration, DurationField
+from .fields import EventTypes, Expr, Id
+from .fields import Strict as _Strict
+from .offers import OFFER_EVENTS, Offers
+from .split import Variants
 from .types import FIELD_TYPES
 from .vocabulary import (
     BUILTIN_EVENTS,
@@ -56,26 +60,6 @@ __all__ = [
     "RulesetTest",
     "Ruleset",
 ]
-
-_ID_RE = r"^[a-z0-9][a-z0-9-]*$"
-
-
-def _expr_text(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, Decimal)):
-        return str(value)
-    return value
-
-
-Expr = Annotated[str, BeforeValidator(_expr_text, json_schema_input_type=str | int | float | bool)]
-EventTypes = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v,
-                                                  json_schema_input_type=str | list[str])]
-Id = Annotated[str, Field(pattern=_ID_RE, max_length=64)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
 class Effective(_Strict):
@@ -318,6 +302,7 @@ _EXPECT_SCHEMA: JsonDict = {"type": "object", "propertyNames": {"enum": list(EXP
 
 class RulesetTest(_Strict):
     name: str
+    variant: Id | None = None  # run the case in this variant, whatever the member's hash says
     member: dict[str, Any] = Field(default_factory=dict)
     events: list[dict[str, Any]] = Field(min_length=1, json_schema_extra={
         "items": {"type": "object", "properties": {"expect": _EXPECT_SCHEMA}}})
@@ -361,6 +346,10 @@ class Ruleset(_Strict):
     achievements: list[Achievement] = Field(default_factory=list)
     fraud: list[FraudRule] = Field(default_factory=list)
     compliance: Compliance = Compliance()
+    # model name -> its file, relative to the ruleset's folder (docs/models.md); score("NAME") reads it
+    models: dict[Id, Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=dict)
+    offers: Offers | None = None  # dsl/offers.py
+    variants: Variants | None = None
     tests: list[RulesetTest] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -388,4 +377,5 @@ class Ruleset(_Strict):
         profile = {name: kind if kind.startswith(OPTIONAL) else OPTIONAL + kind
                    for name, kind in self.schema_.member.items()}
         declared = {name: fields or {} for name, fields in self.schema_.events.items()}  # None only before validation
-        return {**BUILTIN_EVENTS, "profile": profile, **declared}
+        offers = OFFER_EVENTS if self.offers is not None else {}  # only with offers:
+        return {**BUILTIN_EVENTS, "profile": profile, **offers, **declared}

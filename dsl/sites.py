@@ -8,6 +8,7 @@ from typing import Protocol
 
 from .checker import Scope
 from .model import Ruleset
+from .offers import OFFER_CHOOSE
 from .sourcemap import Path
 from .types import BOOL, MONEY, NUMBER, Type
 
@@ -55,8 +56,10 @@ def expression_sites(ruleset: Ruleset) -> Iterator[Site]:
     for i, fraud in enumerate(ruleset.fraud):
         yield Site(("fraud", i, "when"), fraud.when, (BOOL,), Scope(tuple(fraud.on)), "when:", f"fraud:{fraud.id}")
     for i, forbid in enumerate(ruleset.compliance.forbid):
-        scope = Scope(tuple(forbid.on) if forbid.on else None)
+        # a no_offer rule is asked about each candidate offer too: it may read offer.<field>
+        scope = Scope(tuple(forbid.on) if forbid.on else None, offer=forbid.action == "no_offer")
         yield Site(("compliance", "forbid", i, "when"), forbid.when, (BOOL,), scope, "when:", f"forbid:{forbid.id}")
+    yield from _offer_sites(ruleset)
 
 
 def _tier_sites(ruleset: Ruleset) -> Iterator[Site]:
@@ -82,6 +85,24 @@ def _gamification_sites(ruleset: Ruleset) -> Iterator[Site]:
             yield Site(("achievements", i, "bonus"), achievement.bonus, NUMERIC, scope, "bonus:", owner)
 
 
+def _offer_sites(ruleset: Ruleset) -> Iterator[Site]:
+    """Choosing runs with or without an event (eventless); a granted rule runs on its events."""
+    offers = ruleset.offers
+    if offers is None:
+        return
+    choosing = Scope((OFFER_CHOOSE, *offers.choose.on), offer=True, eventless=True)
+    yield Site(("offers", "choose", "rank"), offers.choose.rank, NUMERIC, choosing, "rank:", "offers")
+    for i, template in enumerate(offers.templates):
+        path = ("offers", "templates", i)
+        if template.eligible is not None:
+            yield Site((*path, "eligible"), template.eligible, (BOOL,), choosing, "eligible:", "offers")
+        scope, grant = Scope(tuple(template.grant.on), offer=True), template.grant
+        for key, expected in (("when", (BOOL,)), ("multiply", (NUMBER,)), ("bonus", NUMERIC)):
+            if getattr(grant, key) is not None:
+                yield Site((*path, "grant", key), getattr(grant, key), expected, scope, f"{key}:",
+                           f"offer:{template.id}")
+
+
 def event_type_sites(ruleset: Ruleset) -> Iterator[tuple[Path, str]]:
     """Every place that names an event type (``on:``, activity lists, count(type) metrics)."""
     for i, base in enumerate(ruleset.earning.bases):
@@ -99,6 +120,10 @@ def event_type_sites(ruleset: Ruleset) -> Iterator[tuple[Path, str]]:
         yield ("tiers", "metric"), tiers.metric[len("count("):-1]
     elif tiers is not None and not isinstance(tiers.metric, str):
         yield from ((("tiers", "metric", "on", j), t) for j, t in enumerate(tiers.metric.on))
+    if ruleset.offers is not None:
+        yield from ((("offers", "choose", "on", j), t) for j, t in enumerate(ruleset.offers.choose.on))
+        for i, template in enumerate(ruleset.offers.templates):
+            yield from ((("offers", "templates", i, "grant", "on", j), t) for j, t in enumerate(template.grant.on))
     expiry = ruleset.points.expiry
     if not isinstance(expiry, str) and expiry.inactivity is not None:
         yield from ((("points", "expiry", "activity", j), t) for j, t in enumerate(expiry.activity))

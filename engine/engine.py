@@ -18,18 +18,22 @@ race: the unit rolled back, and the event runs again in a unit opened with
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import random
 import time
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from .evaluate import Clock, evaluate, new_member
 from .hooks import EngineHooks
+from .housekeeping import housekeep
+from .policies.offers import Candidate, offers_for
 from .program import Compiled
 from .runtime.decision import Decision, Outcome, Step
 from .runtime.events import Event, EventError, valid_member
+from .runtime.numbers import ruleset_context
 from .runtime.state import MemberState
 from .store import (
     Conflict,
@@ -91,7 +95,11 @@ class Engine:
         self.clock = clock
         self.store = self._open(store)
         # budget rule -> limit: a store may read budgets without a lock and check the limit at commit
-        self._budget_limits = {b.rule: b.max_points for b in compiled.model.earning.budgets}
+        # (the limit plan's: an offer's budget is a budget on its granted rule, engine/policies/offers.py)
+        # with variants, each variant's budgets: a budget is shared by every member who runs its rule
+        programs = [compiled, *(compiled.split.programs.values() if compiled.split is not None else ())]
+        self._budget_limits = {rule: limit for program in programs
+                               for rule, limit, _label in program.limit_plan.budgets}
 
     def _open(self, store: Store | None) -> Store:
         if store is None:
@@ -242,12 +250,34 @@ class Engine:
         """
         return self.store.member(member_id)
 
+    def offers(self, member_id: str, at: dt.datetime | None = None) -> list[Candidate]:
+        """The offers choosing would keep for the member at ``at`` (default: the engine's clock,
+        else now), ranked, then every other candidate, each with the step it reached and why it
+        was kept, dropped or outranked (docs/offers.md). A read: nothing is selected or stored;
+        the member is seen as housekeeping would leave it by ``at`` (expired offers gone)."""
+        moment = at if at is not None else _now_of(self.clock, self.compiled)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.compiled.tz)
+        program = self.compiled.for_member(member_id)  # its variant's offers, when there are variants
+        moment = moment.astimezone(program.tz)
+        state = (self._committed(member_id) or new_member(member_id)).clone()
+        with localcontext(ruleset_context(program)):
+            housekeep(program, state, moment)
+            return offers_for(program, state, moment)
+
     def notify(self, decision: Decision) -> None:
         """Tell the decision listeners about a committed decision. Call it only after the
         commit; a failing listener is logged and never undoes the decision. Without plugins
         handed in, there is nobody to tell."""
         if self.plugins is not None:
             self.plugins.decision_committed(decision)
+
+
+def _now_of(clock: Clock, compiled: Compiled) -> dt.datetime:
+    """The engine's clock, or the wall clock when it has none (a host asking about now)."""
+    if clock is None:
+        return dt.datetime.now(compiled.tz)
+    return clock() if callable(clock) else clock
 
 
 def budget_uses(decision: Decision) -> dict[str, Decimal]:

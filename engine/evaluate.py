@@ -17,7 +17,7 @@ from decimal import Decimal, localcontext
 from typing import Any, overload
 
 from .housekeeping import housekeep
-from .policies import earning, gates, streaks, tiers
+from .policies import earning, gates, offers, scoring, streaks, tiers
 from .policies.lifecycle import handlers as lifecycle
 from .policies.lifecycle.lots import FAR_FUTURE
 from .program import Compiled, Plan
@@ -34,14 +34,18 @@ log = logging.getLogger("punchcard.engine")
 
 # The policy that runs each phase of the rule graph (graph.PHASES), in the order it fixes.
 PHASES: dict[str, Callable[[Run, Plan], None]] = {
+    "profile": scoring.on_event,  # only in rulesets with models: or offers: (compiler/graph.py)
     "gates": gates.on_event,
     "earning": earning.on_event,
     "ledger": lifecycle.on_event,
     "tiers": tiers.on_event,
     "streaks": streaks.on_event,
+    "offers": offers.before_earning,
+    "offer_choice": offers.after_event,
 }
 # Built-in event types and the policy that handles each.
-BUILT_IN: dict[str, Callable[[Run], None]] = {**lifecycle.HANDLERS, "review_decision": gates.review_decision}
+BUILT_IN: dict[str, Callable[[Run], None]] = {**lifecycle.HANDLERS, "review_decision": gates.review_decision,
+                                              **offers.HANDLERS}
 
 
 def new_member(member_id: str, profile: Mapping[str, Any] | None = None) -> MemberState:
@@ -75,7 +79,9 @@ def evaluate(compiled: Compiled, state: MemberState | None, event: Event | Mappi
 
     ``trace=False`` leaves the explanation out of the decision (its effects are the same).
 
-    Arithmetic runs in the ruleset's exact context (:func:`.numbers.context`)."""
+    Arithmetic runs in the ruleset's exact context (:func:`.numbers.context`). A ruleset with
+    variants decides with the program of the member's variant, and stamps it on the decision."""
+    compiled = compiled.for_member(_member_of(state, event)) if compiled.split is not None else compiled
     with localcontext(ruleset_context(compiled)):
         return _evaluate(compiled, state, event, clock, budgets, owned, trace)
 
@@ -112,12 +118,22 @@ def _evaluate(compiled: Compiled, state: MemberState | None, event: Event | Mapp
     return _decision(run), run.state
 
 
+def _member_of(state: MemberState | None, event: Event | Mapping[str, Any]) -> str:
+    """Whose event this is, before it is parsed: the variant's program parses it."""
+    if state is not None:
+        return state.member_id
+    if isinstance(event, Event):
+        return event.member
+    member = event.get("member") if isinstance(event, Mapping) else None  # anything: parsing refuses it
+    return member if isinstance(member, str) else ""
+
+
 def _decision(run: Run) -> Decision:
     balance, pending = run.state.balances(run.now)
     event = run.event
     return Decision(event.id, run.state.member_id, run.compiled.label, run.outcome, run.points, tuple(run.effects),
                     balance, pending, tiers.view(run.compiled, run.state, run.now), tuple(run.trace), run.reason,
-                    event.type, event.time)
+                    event.type, event.time, run.compiled.variant, scoring.models_used(run))
 
 
 def _now(clock: Clock, event: Event, compiled: Compiled) -> dt.datetime:
@@ -173,7 +189,7 @@ def _rejected(run: Run, original: MemberState, exc: Rejected) -> Decision:
     return Decision(run.event.id, original.member_id, run.compiled.label, exc.outcome, ZERO, (),
                     original.available(run.now), original.pending(run.now),
                     tiers.view(run.compiled, original, run.now), tuple(run.trace), exc.reason, run.event.type,
-                    run.event.time)
+                    run.event.time, run.compiled.variant, scoring.models_used(run))
 
 
 def _failed(run: Run, original: MemberState, exc: Exception) -> Decision:
@@ -186,7 +202,7 @@ def _failed(run: Run, original: MemberState, exc: Exception) -> Decision:
         return _rejected(run, original, refusal)
     except Exception:  # the balance or tier could not be read either: the refusal alone
         return Decision(run.event.id, original.member_id, run.compiled.label, refusal.outcome, reason=refusal.reason,
-                        event_type=run.event.type, time=run.event.time)
+                        event_type=run.event.type, time=run.event.time, variant=run.compiled.variant)
 
 
 def _invalid(compiled: Compiled, state: MemberState | None, raw: Any, exc: EventError) -> Decision:
@@ -201,4 +217,5 @@ def _invalid(compiled: Compiled, state: MemberState | None, raw: Any, exc: Event
     return Decision(exc.event_id or "", state.member_id if state else member, compiled.label, Outcome.REJECTED,
                     balance=balance, pending=pending, reason=reason,
                     event_type=kind if "type" not in wrong and isinstance(kind, str) else None,
-                    trace=(Step("input", "event", False, reason),))
+                    trace=(Step("input", "event", False, reason),),
+                    variant=compiled.variant if state is not None or member else None)

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import getcontext, localcontext
 
-from .policies import streaks, tiers
+from .policies import offers, streaks, tiers
 from .policies.lifecycle import upkeep
 from .program import Compiled
 from .runtime.decision import Effect
@@ -30,6 +30,7 @@ UPKEEP: tuple[Upkeep, ...] = (
     upkeep.settle_lots,  # release pending points, expire lots, send notices
     tiers.housekeep,  # close the windows that ended
     streaks.housekeep,  # break the streaks whose periods were missed
+    offers.housekeep,  # expire offers at their deadline, forget ended ones
     upkeep.forget_old,  # forget what no rule can read any more
 )
 

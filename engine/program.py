@@ -21,9 +21,10 @@ from punchcard.dsl.check import CheckedRuleset
 from punchcard.dsl.duration import Duration
 from punchcard.dsl.model import Achievement, Earning, Points, Ruleset, Streak, Tiers
 from punchcard.dsl.sourcemap import Path
+from punchcard.dsl.variants import assign
 
 __all__ = ["Compiled", "Plan", "Rule", "Gate", "Reads", "ExprFn", "StreakEntry", "AchievementEntry", "CapSpec",
-           "LimitPlan", "TierPlan", "LotPlan", "cap_key"]
+           "LimitPlan", "TierPlan", "LotPlan", "Split", "cap_key"]
 
 Reads = tuple[tuple[str, str, str], ...]  # ("event"|"member"|"let", name, label) for the trace
 ExprFn = Callable[..., Any]  # generated from the checked tree: (ev, m, ctx) -> value
@@ -194,6 +195,9 @@ class Compiled:
     reads_balance: bool = False
     specialised: bool = True  # each event type's phases generated as one function (compile's switch)
     memo: dict[Any, Any] = field(default_factory=dict)  # per-ruleset results the runtime keeps (expiry dates ...)
+    scorers: dict[str, Any] = field(default_factory=dict)  # model name -> loaded scorer (policies/scoring.py)
+    variant: str | None = None  # the variant this program runs, stamped on its decisions
+    split: Split | None = None  # a ruleset with variants: which program each member runs
     label: str = field(init=False)  # id@version, on every decision
     tier_plan: TierPlan | None = field(init=False)
     limit_plan: LimitPlan = field(init=False)
@@ -207,3 +211,22 @@ class Compiled:
         self.lot_plan = LotPlan(self.model.points)
         levels = self.model.tiers.levels if self.model.tiers is not None else ()
         self.tier_multipliers = {level.name: level.earn_multiplier for level in levels}
+
+    def for_member(self, member_id: str) -> Compiled:
+        """The program ``member_id`` runs: its variant's, or this one when there are no variants."""
+        return self if self.split is None else self.split.program(member_id)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A ruleset's variants: the salt, each variant's share and its program, compiled once."""
+
+    salt: str
+    shares: tuple[tuple[str, Decimal], ...]  # (variant, percent), in the order written
+    programs: dict[str, Compiled]
+
+    def variant_of(self, member_id: str) -> str:
+        return assign(self.salt, member_id, self.shares)
+
+    def program(self, member_id: str) -> Compiled:
+        return self.programs[self.variant_of(member_id)]

@@ -41,6 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 from .runtime.decision import Decision
 from .runtime.events import Event
 from .runtime.state import ZERO, MemberState
+from .runtime.undo import Savepoint
 
 __all__ = ["ProcessedEvent", "UnitOfWork", "Store", "Processor", "BaseUnit", "BaseStore", "MemoryStore", "Conflict",
            "StoreError", "Refused"]
@@ -148,20 +149,27 @@ _Write = tuple[Event, Decision, MemberState | None, dict[str, Decimal]]  # what 
 
 
 class _MemoryUnit(BaseUnit):
-    private_states = True  # load_member hands out a clone
+    # The engine changes the stored state itself, in place: nothing is copied per event. The
+    # unit holds the member's lock and a savepoint on each state it hands out, so a unit that
+    # ends without committing, or a state it is told not to keep, is put back exactly.
+    private_states = True
 
     def __init__(self, store: MemoryStore, member_id: str) -> None:
         self.store, self.member_id = store, member_id
         self._writes: list[_Write] = []
         self._lock = store._member_lock(member_id)
         self._holds_budgets = False
+        self._savepoints: dict[str, Savepoint] = {}
 
     def __enter__(self) -> _MemoryUnit:
         self._lock.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._writes.clear()  # anything not committed is dropped
+        self._writes.clear()  # anything not committed is dropped, and its states put back
+        for savepoint in reversed(self._savepoints.values()):
+            savepoint.restore()
+        self._savepoints.clear()
         if self._holds_budgets:
             self.store._budget_lock.release()
         self._lock.release()
@@ -175,7 +183,9 @@ class _MemoryUnit(BaseUnit):
 
     def load_member(self, member_id: str) -> MemberState | None:
         state = self.store._members.get(member_id)
-        return state.clone() if state is not None else None
+        if state is not None and member_id not in self._savepoints:
+            self._savepoints[member_id] = state.savepoint()
+        return state
 
     def budgets_used(self, rules: Iterable[str]) -> dict[str, Decimal]:
         """Read the budgets and hold them until the unit ends, so racing members cannot overspend."""
@@ -186,6 +196,8 @@ class _MemoryUnit(BaseUnit):
 
     def save(self, event: Event, decision: Decision, state: MemberState | None,
              budget_uses: Mapping[str, Decimal]) -> None:
+        if state is None and event.member in self._savepoints:  # not to be kept: put it back now
+            self._savepoints.pop(event.member).restore()
         self._writes.append((event, decision, state, dict(budget_uses)))
 
     def commit(self) -> None:
@@ -193,6 +205,9 @@ class _MemoryUnit(BaseUnit):
             for event, decision, state, uses in self._writes:
                 self.store._apply(event, decision, state, uses)
         self._writes.clear()
+        for savepoint in self._savepoints.values():
+            savepoint.release()
+        self._savepoints.clear()
 
 
 class MemoryStore(BaseStore):
@@ -228,8 +243,13 @@ class MemoryStore(BaseStore):
             self._budgets[rule] = self._budgets.get(rule, ZERO) + points
 
     def member(self, member_id: str) -> MemberState | None:
-        state = self._members.get(member_id)
-        return copy.copy(state.clone()) if state is not None else None
+        with self._member_lock(member_id):  # the stored state changes in place while a unit holds it
+            state = self._members.get(member_id)
+            if state is None:
+                return None
+            copied = state.clone()
+            state.shared = MemberState.SHARED  # both now copy a container before writing it
+            return copy.copy(copied)
 
     def put_member(self, state: MemberState) -> None:
         """Seed a member (tests, migrations)."""

@@ -33,8 +33,9 @@ from .runtime.decision import Decision, to_jsonable
 from .runtime.state import MemberState
 from .store import MemoryStore, Store
 
-__all__ = ["CaseResult", "run_tests", "run_case", "judge_case", "case_events", "case_member", "check_expect",
-           "badges_earned", "badges_held", "state_json", "first_difference", "STATE_KEYS", "EXPECT_KEYS"]
+__all__ = ["CaseResult", "run_tests", "run_case", "judge_case", "case_events", "case_member", "case_program",
+           "check_expect", "badges_earned", "badges_held", "state_json", "first_difference", "STATE_KEYS",
+           "EXPECT_KEYS"]
 
 STATE_KEYS = frozenset({"streak", "total"})  # expect keys read from the member, not the decision
 
@@ -71,6 +72,7 @@ def run_tests(compiled: Compiled, store_factory: Callable[[], Store] = MemorySto
 def run_case(compiled: Compiled, test: RulesetTest, store: Store, *, every_state: bool = False) -> CaseResult:
     """One test through ``Engine`` on ``store`` (left open), judged and recorded; with
     ``every_state``, the member after each event too (one more read of the store per event)."""
+    compiled = case_program(compiled, test)
     engine = Engine(compiled, store, trace=True)
     member_id = case_member(test)
     events = case_events(compiled, test)
@@ -114,6 +116,14 @@ def judge_case(compiled: Compiled, test: RulesetTest, decisions: Sequence[Decisi
     _note(result, check_expect(test.expect, last, final, badges_held(compiled, final) if final else []), last,
           None, "after the last event")
     return result
+
+
+def case_program(compiled: Compiled, test: RulesetTest) -> Compiled:
+    """The program a case runs: the variant it names (``variant:``), else the ruleset, where
+    the member's own variant decides as it would live."""
+    if test.variant is None or compiled.split is None:
+        return compiled
+    return compiled.split.programs[test.variant]
 
 
 def case_member(test: RulesetTest) -> str:

@@ -67,14 +67,21 @@ def punchcard_functions() -> list:
 
 
 @hookspec
-def punchcard_scorers() -> list:
-    """Contribute scorers (propensity, churn or fraud models).
+def punchcard_scorers(models: Any) -> list:
+    """Load the models a ruleset names, as scorers (churn, engagement, anomaly models).
 
-    Called when the engine builds its table of scorers, keyed by scorer name.
+    Called when a ruleset with a ``models:`` section is checked or compiled, and by
+    ``punchcard model`` commands, with the models still to load.
 
+    :param models: a mapping of model name to its file (a :class:`pathlib.Path`, resolved
+        against the ruleset's folder). A plugin loads the files it recognises (the built-in
+        ``sklearn`` plugin: skops files) and leaves the others alone. Loading checks the
+        file: a changed or mismatched file raises, naming the model.
     :returns: a list of objects following :class:`punchcard.plugins.protocols.Scorer`:
-        ``name: str`` and ``score(member, event) -> Decimal`` between 0 and 1.
-        Two scorers with the same name are an error naming both plugins.
+        ``name`` (the model's name in the ruleset), ``version``, ``features`` (the feature
+        names it reads, from :mod:`punchcard.engine.policies.features`) and
+        ``score_many(rows) -> list[Decimal]``, each between 0 and 1. Two scorers with the same
+        name are an error naming both plugins; a named model no plugin loads is an error too.
     """
     raise NotImplementedError  # a specification: pluggy calls the plugins' implementations
 

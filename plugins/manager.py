@@ -13,8 +13,9 @@ import importlib.metadata
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -47,6 +48,7 @@ BUILTIN_PLUGINS = [
     "punchcard.plugins.store_memory",
     "punchcard.plugins.store_sql",
     "punchcard.plugins.functions_extra",
+    "punchcard.plugins.sklearn",
 ]
 
 
@@ -115,8 +117,16 @@ class Plugins:
                              f"installed: {', '.join(installed) or 'none'}")
         return store
 
-    def scorers(self) -> dict[str, Scorer]:
-        return self._named("punchcard_scorers", Scorer, "scorer")
+    def scorers(self, models: Mapping[str, Path] | None = None) -> dict[str, Scorer]:
+        """The scorers the plugins load for ``models`` (model name -> file). A named model no
+        plugin loads is an error naming it."""
+        wanted = dict(models or {})
+        found: dict[str, Scorer] = self._named("punchcard_scorers", Scorer, "scorer", {"models": wanted})
+        for name, path in wanted.items():
+            if name not in found:
+                raise PluginError(f"no plugin could load model {name!r} from {path.name}; installed scorer plugins: "
+                                  f"{', '.join(sorted({i.plugin_name for i in self._impls('punchcard_scorers')}))}")
+        return found
 
     def messengers(self) -> dict[str, Messenger]:
         return self._named("punchcard_messengers", Messenger, "messenger")
@@ -154,22 +164,23 @@ class Plugins:
         caller = getattr(self.pm.hook, hook_name)
         return [impl for impl in reversed(caller.get_hookimpls()) if not (impl.wrapper or impl.hookwrapper)]
 
-    def _collect(self, hook_name: str) -> Iterator[tuple[str, Any]]:
+    def _collect(self, hook_name: str, kwargs: dict[str, Any] | None = None) -> Iterator[tuple[str, Any]]:
         """(plugin name, item) for each item each plugin returns. Implementations are
         called one at a time so every item, and every failure, names its plugin."""
         for impl in self._impls(hook_name):
             try:
-                items = _call(impl, {})
+                items = _call(impl, kwargs or {})
             except Exception as exc:
                 raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
             for item in items or ():
                 yield impl.plugin_name, item
 
-    def _named(self, hook_name: str, protocol: type[Any], what: str) -> dict[str, Any]:
+    def _named(self, hook_name: str, protocol: type[Any], what: str,
+               kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
         # type[Any]: a runtime-checkable Protocol, which mypy refuses where a type[P] is expected
         found: dict[str, Any] = {}
         owners: dict[str, str] = {}
-        for plugin, item in self._collect(hook_name):
+        for plugin, item in self._collect(hook_name, kwargs):
             if not isinstance(item, protocol):
                 raise PluginError(f"plugin {plugin!r} returned {item!r} from {hook_name}, "
                                   f"which is not a {protocol.__name__}")

@@ -15,12 +15,14 @@ __all__ = ["Scorer", "Messenger", "AuditReport", "AuditableStore", "MigratableSt
 
 @runtime_checkable
 class Scorer(Protocol):
-    """A model that scores a member and an event, e.g. a propensity to churn."""
+    """A loaded model: scores rows of features, e.g. a member's propensity to churn."""
 
-    name: str
+    name: str  # the model's name in the ruleset
+    version: str  # stamped on every decision that used it
+    features: Sequence[str]  # the feature names each row must hold, in the model's order
 
-    def score(self, member: Mapping[str, Any], event: Mapping[str, Any]) -> Decimal:
-        """A Decimal between 0 and 1 inclusive (never a float)."""
+    def score_many(self, rows: Sequence[Mapping[str, Decimal]]) -> list[Decimal]:
+        """One Decimal between 0 and 1 inclusive (never a float) per row, in order."""
         ...
 
 

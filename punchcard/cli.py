@@ -105,9 +105,13 @@ def format_option(default: str = "text", old_names: dict[str, str] | None = None
 
 # Each module under punchcard/commands registers its commands on ``app`` when imported.
 _COMMAND_MODULES = [
+    "punchcard.commands.ab",
     "punchcard.commands.check",
+    "punchcard.commands.diff",
     "punchcard.commands.dryrun",
     "punchcard.commands.engine",
+    "punchcard.commands.model",
+    "punchcard.commands.offers",
     "punchcard.commands.plugins",
     "punchcard.commands.process",
     "punchcard.commands.store",

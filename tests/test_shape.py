@@ -74,6 +74,9 @@ DEFERRED: dict[str, str] = {
     "sqlalchemy": "start-up time; listing plugins must not load it (tests/storage/test_store_plugin.py)",
     "alembic": "start-up time, as SQLAlchemy",
     "psycopg": "start-up time, as SQLAlchemy",
+    "sklearn": "start-up time: only training and a ruleset's models load scikit-learn",
+    "skops": "start-up time, as scikit-learn",
+    "numpy": "start-up time, as scikit-learn",
     "punchcard.plugins.sql": "loads SQLAlchemy, alembic and psycopg",
 }
 

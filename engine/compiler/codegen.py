@@ -136,6 +136,8 @@ class CodeGen:
         root, name = path
         if root == "streak":
             return "ctx.streak_length"
+        if root == "offer":  # the offer being chosen or paying (engine/policies/offers.py)
+            return f"ctx.offer[{name!r}]"
         return f"{'ev' if root == 'event' else 'm'}[{name!r}]"
 
     def _Unary(self, node: ast.Unary) -> str:
@@ -164,6 +166,9 @@ class CodeGen:
     def _Call(self, node: ast.Call) -> str:
         if node.function in ("count", "sum"):
             return self._aggregate(node)
+        if node.function == "score":  # a model's score, as the checker made sure: score("NAME")
+            assert isinstance(node.args[0], ast.String)
+            return f"ctx.score({node.args[0].value!r})"
         index = self.impl_index.get(node.function)
         if index is None:
             self.impls.append(self.functions[node.function].impl)

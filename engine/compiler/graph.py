@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 from punchcard.dsl import ast
+from punchcard.dsl.offers import OFFER_CHOOSE
 
 if TYPE_CHECKING:
     from punchcard.dsl.check import CheckedRuleset
@@ -21,12 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["PHASES", "POLICY_OF_PHASE", "FACT_PARTS", "build_rule_graph", "event_order", "policy_walk", "to_mermaid",
            "to_dot", "to_json"]
 
-PHASES = ("facts", "gates", "earning", "stacking", "tier_multiplier", "caps", "rounding", "ledger", "tiers",
-          "streaks")
+PHASES = ("facts", "profile", "gates", "offers", "earning", "stacking", "tier_multiplier", "caps", "rounding", "ledger",
+          "tiers", "streaks", "offer_choice")
 # Which policy runs each phase: earning owns everything from the rules to rounding.
 POLICY_OF_PHASE = {"gates": "gates", "earning": "earning", "stacking": "earning", "tier_multiplier": "earning",
                    "caps": "earning", "rounding": "earning", "ledger": "ledger", "tiers": "tiers",
-                   "streaks": "streaks"}
+                   "streaks": "streaks", "offers": "offers", "offer_choice": "offer_choice", "profile": "profile"}
 _HUBS = {"stacking": "stacking", "tier-multiplier": "tier_multiplier", "rounding": "rounding",
          "ledger": "ledger"}
 FACT_PARTS = 2  # a fact an expression reads directly is a root and a name: event.amount, member.tier
@@ -42,10 +43,12 @@ def build_rule_graph(checked: CheckedRuleset) -> nx.DiGraph:
         _add(graph, hub, phase)
     _add(graph, "gates", "gates")
     _facts(graph, checked)
+    _profile(graph, checked)
+    _offers(graph, checked)
     for expr in checked.exprs.values():
         kind = expr.owner.split(":", 1)[0]
         phase = {"fraud": "gates", "forbid": "gates", "base": "earning", "rule": "earning", "tiers": "tiers",
-                 "streak": "streaks", "achievement": "streaks"}[kind]
+                 "streak": "streaks", "achievement": "streaks", "offer": "earning", "offers": "offer_choice"}[kind]
         if expr.owner not in graph:
             _add(graph, expr.owner, phase, expr.scope.event_types)
         _reads(graph, expr.owner, expr.node, checked)
@@ -69,6 +72,31 @@ def _gamification(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
         for item in items:
             if f"{kind}:{item.id}" not in graph:
                 _add(graph, f"{kind}:{item.id}", "streaks", item.on)
+
+
+def _profile(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
+    """The member profile (engine/policies/profile.py), folded first on every analyst event, but
+    only where models or offers read it: other rulesets neither keep it nor pay for it."""
+    model = checked.valid_model
+    if model.models or model.offers is not None:
+        _add(graph, "profile", "profile", label="the member profile")
+        graph.add_edge("profile", "gates")
+
+
+def _offers(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
+    """Offers (engine/policies/offers.py): which are active before earning, each granted rule in
+    earning, and choosing after the ledger, on the event types that choose or pay offers."""
+    offers = checked.valid_model.offers
+    if offers is None:
+        return
+    granted = tuple(dict.fromkeys(t for template in offers.templates for t in template.grant.on))
+    _add(graph, "offers-active", "offers", granted, "the member's active offers")
+    _add(graph, "offers", "offer_choice", (OFFER_CHOOSE, *offers.choose.on, *granted), "choosing offers")
+    graph.add_edge("gates", "offers-active")
+    graph.add_edge("ledger", "offers")
+    for template in offers.templates:
+        _add(graph, f"offer:{template.id}", "earning", template.grant.on)
+        graph.add_edge("offers-active", f"offer:{template.id}")
 
 
 def _facts(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
@@ -165,7 +193,9 @@ def to_json(graph: nx.DiGraph) -> str:
     nodes = [{"id": n, "phase": d["phase"], "on": list(d["on"]) if d["on"] else None, "label": d["label"]}
              for n, d in graph.nodes(data=True)]
     edges = [{"from": a, "to": b} for a, b in graph.edges]
-    return json.dumps({"phases": list(PHASES), "nodes": nodes, "edges": edges}, indent=2)
+    used = {d["phase"] for _n, d in graph.nodes(data=True)}  # the offer phases only with offers: as before without
+    phases = [p for p in PHASES if p not in ("offers", "offer_choice") or p in used]
+    return json.dumps({"phases": phases, "nodes": nodes, "edges": edges}, indent=2)
 
 
 def _escape(text: str) -> str:

@@ -2,11 +2,13 @@
 executable plan per event type.
 
 1. resolve  - check the ruleset (if given a path or text) and refuse one with errors;
+   models   - the models its models: section names, loaded by the scorer plugins (models.py);
 2. graph    - the networkx rule graph: facts, rules, caps, tiers, streaks, fraud, compliance;
 3. cycles   - no cycles anywhere in the graph;
 4. order    - each event type's subgraph in topological order, phase by phase;
 5. generate - Python functions generated from the checked AST, compiled once, and (unless
-               ``specialise=False``) each event type's walk through the policies as one function.
+               ``specialise=False``) each event type's walk through the policies as one function;
+6. variants - each variant's ruleset compiled once (``Compiled.split``), when there are variants.
 """
 
 from __future__ import annotations
@@ -21,17 +23,20 @@ import networkx as nx
 from punchcard.dsl.check import CheckedRuleset, check_path, check_text
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
 from punchcard.dsl.functions import FunctionSpec
+from punchcard.dsl.variants import shares
 
 from ..evaluate import BUILT_IN, PHASES
 from ..hooks import EngineHooks
+from ..policies import offers
 from ..policies.gates import keep_review_hold
-from ..program import Compiled, Gate, Plan, Rule
+from ..program import Compiled, Gate, Plan, Rule, Split
 from ..runtime.events import EventSchema
 from ..runtime.numbers import Quantities
 from ..runtime.run import Run
 from .codegen import CodeGen
 from .generate import generate_walks
 from .graph import build_rule_graph, event_order, policy_walk
+from .models import load_models
 from .plans import fill_plans, rule_nodes
 
 __all__ = ["Compiled", "Plan", "Rule", "Gate", "compile_ruleset", "STAGES"]
@@ -42,6 +47,7 @@ class _State:
     checked: CheckedRuleset
     specialise: bool = True
     compiled: Compiled | None = None
+    plugins: EngineHooks | None = None  # the scorer plugins load the ruleset's models: (models.py)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -58,6 +64,12 @@ def _resolve(state: _State) -> None:
     tz = ZoneInfo(model.timezone)
     schema = EventSchema(model.event_fields(), tz, model.schema_.naive_times == "local", Quantities.of(model))
     state.compiled = Compiled(model, checked, tz, nx.DiGraph(), schema)
+
+
+def _models(state: _State) -> None:
+    """Each model the ruleset names, loaded once by the scorer plugins (models.py)."""
+    state.valid_compiled.scorers, problems = load_models(state.checked, state.plugins)
+    state.diagnostics.extend(problems)
 
 
 def _graph(state: _State) -> None:
@@ -88,18 +100,34 @@ def _generate(state: _State) -> None:
                                    rule_nodes(compiled))
     compiled.source = "\n".join(gen.sources)
     fill_plans(compiled)
+    offers.fill(compiled)  # granted rules join the plans before the walks are generated
     compiled.reads_balance = "member.balance" in compiled.graph
     compiled.specialised = state.specialise
     if state.specialise:
         generate_walks(compiled, PHASES, Run.remember, keep_review_hold, frozenset(BUILT_IN))
 
 
+def _variants(state: _State) -> None:
+    """Each variant's ruleset compiled once, into the program members of that variant run."""
+    compiled, variants = state.valid_compiled, state.checked.valid_model.variants
+    if variants is None:
+        return
+    programs = {}
+    for name, checked in state.checked.variants.items():
+        program = compile_ruleset(checked, specialise=state.specialise, plugins=state.plugins)
+        program.variant = name
+        programs[name] = program
+    compiled.split = Split(variants.salt, shares(variants), programs)
+
+
 STAGES: list[tuple[str, Callable[[_State], None]]] = [
     ("resolve", _resolve),
+    ("models", _models),
     ("graph", _graph),
     ("cycles", _cycles),
     ("order", _order),
     ("generate", _generate),
+    ("variants", _variants),
 ]
 
 
@@ -114,7 +142,7 @@ def compile_ruleset(ruleset: str | os.PathLike[str] | CheckedRuleset, functions:
     keeps the functions it was checked with. ``specialise=False`` turns off the code
     generated per event type, leaving the plain path (same decisions)."""
     checked = _checked(ruleset, functions, plugins)
-    state = _State(checked, specialise)
+    state = _State(checked, specialise, plugins=plugins)
     for _name, stage in STAGES:
         stage(state)
         if state.diagnostics:

@@ -5,7 +5,9 @@ with them its end position (liability, pending points, tier, lifetime counters),
 its place among the leaders, and with two rulesets whether it *changed*: any of
 its decisions differs in outcome or points, or its end balance or tier differ. The
 members with the largest differences are kept with their differing decisions as a
-sample.
+sample. With variants, the member is counted in its variant's row too, on each side
+(the program it ran is its variant's, see :mod:`.member`). The member's segment is read
+in one place, :func:`member_segment`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from decimal import Decimal
 from punchcard.engine.policies.tiers import current_level
 from punchcard.engine.runtime.decision import Decision
 
+from .change import member_net
 from .member import TRACE_LIMIT
 from .partial import Leaders, MemberSummary, Partial
 from .tally import Tally
 
-__all__ = ["account_member", "new_partial", "compact", "Changes", "TRACE_LIMIT"]
+__all__ = ["account_member", "new_partial", "compact", "Changes", "TRACE_LIMIT", "member_segment", "highest_tier"]
 
 _SAMPLE_EVENTS = 5
 ZERO = Decimal(0)
@@ -54,10 +57,46 @@ def account_member(partial: Partial, member: str, runs, bad: list, changes: Chan
     for file, line, reason, group in bad:
         partial.bad.add(file, line, reason, group)
     partial.events += runs[0].events if runs else 0
+    tier = highest_tier(runs[1]) if changes is not None else None  # before its decisions are counted and dropped
     for number, run in enumerate(runs):
         _side(partial, number, member, run)
     if changes is not None:
+        _share(partial, runs, tier)
         _compare(partial, member, runs[0], runs[1], changes)
+
+
+def _share(partial: Partial, runs, tier: str | None) -> None:
+    """The member's share of the cost of the change, by its tier (:func:`highest_tier`), its segment
+    (:func:`member_segment`) and, on each side with variants, that side's variant of the member."""
+    new, old = runs[0], runs[1]
+    delta = member_net(new.state) - member_net(old.state)
+    partial.tallies[0].change.add(delta, tier, member_segment(new.state if new.state is not None else old.state))
+    for tally, run in zip(partial.tallies, runs[:2], strict=True):
+        if run.compiled.variant is not None:
+            tally.variant_change(run.compiled.variant, delta)
+
+
+def member_segment(state) -> str | None:
+    """The segment the report groups a member by: its ``segment`` profile field (from ``--members``
+    or ``profile`` events), None when it has none. The one place a segment is read, so a segment
+    computed from the member's behaviour (RFM) can take the field's place here."""
+    segment = state.profile.get("segment") if state is not None else None
+    return None if segment is None else str(segment)
+
+
+def highest_tier(run) -> str | None:
+    """The highest tier the member held in the replay, read from its decisions before they are counted:
+    where the member stood, even when a later window (or a long ``--until``) took it back down."""
+    tiers = run.compiled.model.tiers
+    if tiers is None or run.state is None:
+        return None
+    rank = {level.name: index for index, level in enumerate(tiers.levels)}
+    best = 0
+    for decision, *_ in run.kept:
+        held = decision.tier
+        if held is not None and rank.get(held.current, 0) > best:
+            best = rank[held.current]
+    return tiers.levels[best].name
 
 
 def _side(partial: Partial, number: int, member: str, run) -> None:
@@ -69,6 +108,8 @@ def _side(partial: Partial, number: int, member: str, run) -> None:
     if state is not None:
         level = current_level(run.compiled, state)
         tally.close_member(state, run.last_at if run.last is not None else state.clock, level.name if level else None)
+        if run.compiled.variant is not None:  # the program of the member's variant ran it (.member)
+            tally.variant_member(run.compiled.variant, run.issued, member_net(state))
         _lead(partial.leaders[number], member, run, level)
 
 

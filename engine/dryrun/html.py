@@ -15,7 +15,9 @@ from importlib import resources
 from punchcard.engine.runtime.decision import to_jsonable
 
 from .cells import delta_cell, fmt, table
-from .sections import detail_sections
+from .figures import cost_delta_span, legend, percent_text, points_text, step_of
+from .owner_html import owner_sections
+from .sections import detail_sections, variants_section
 
 __all__ = ["render_html", "chart_data", "CHARTS", "fmt", "table", "delta_cell"]
 
@@ -61,29 +63,45 @@ def _header(report: dict) -> str:
     title = f"Dry-run of {report['ruleset']}" + (f" against {against['ruleset']}" if against else "")
     source = report["input"]
     span = f"{source.get('start') or '–'} to {source.get('end') or '–'}"
+    worth = f"a point is worth {fmt(report['point_value'])} {report['currency']}"
     return (f"<header><h1>{escape(title)}</h1><p>{escape(str(source['events']))}: {fmt(source['rows'])} rows, "
             f"{fmt(report['totals']['events'])} events, {fmt(report['totals']['members'])} members; "
-            f"{escape(span)}</p></header>")
+            f"{escape(span)}; {escape(worth)}</p></header>")
+
+
+def money_is_points(report: dict) -> bool:
+    """A point worth exactly 1 of the currency: money figures repeat the points, and are not shown twice."""
+    sides = [report] + ([report["baseline"]] if "baseline" in report else [])
+    return all(Decimal(str(side["point_value"])) == 1 and side["currency"] == report["currency"] for side in sides)
+
+
+_CARDS = [("Events", "events"), ("Points issued", "points_issued"), ("Points redeemed", "points_redeemed"),
+          ("Points expired", "points_expired"), ("Liability (points)", "liability_points"),
+          ("Liability (money)", "liability_money"), ("Breakage", "breakage")]
+
+
+def _card_value(key: str, value, step: Decimal) -> str:
+    if key == "breakage":
+        return percent_text(value)
+    return points_text(value, step) if "points" in key else fmt(value)
 
 
 def _cards(report: dict) -> str:
-    totals, diff = report["totals"], report.get("diff", {}).get("totals", {})
-    items = [("Events", "events"), ("Points issued", "points_issued"), ("Points redeemed", "points_redeemed"),
-             ("Points expired", "points_expired"), ("Liability (points)", "liability_points"),
-             (f"Liability ({report['currency']})", "liability_money"), ("Breakage", "breakage")]
+    totals, diff, step = report["totals"], report.get("diff", {}).get("totals", {}), step_of(report)
+    items = [(label.replace("money", report["currency"]), key) for label, key in _CARDS
+             if not (key == "liability_money" and money_is_points(report))]
     cards = []
     for label, key in items:
         delta = diff.get(key)
-        extra = f'<div class="delta">{"+" if delta and Decimal(str(delta)) > 0 else ""}{fmt(delta)} vs baseline</div>' \
-            if delta is not None and "baseline" in report else ""
+        extra = ""
+        if delta is not None and "baseline" in report:
+            extra = f'<div class="delta">{cost_delta_span(key, delta, step)} vs baseline</div>'
         cards.append(f'<div class="card"><div class="label">{escape(label)}</div>'
-                     f'<div class="value">{fmt(totals.get(key))}</div>{extra}</div>')
-    if "diff" in report:
-        cost = report["diff"]["cost"]
-        money = f"{fmt(cost['money'])} {escape(cost['currency'] or '')}" if cost["money"] is not None else "–"
-        cards.append(f'<div class="card"><div class="label">Cost of the change</div><div class="value">{money}</div>'
-                     f'<div class="delta">{fmt(cost["points"])} points</div></div>')
-    return f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div></section>'
+                     f'<div class="value">{_card_value(key, totals.get(key), step)}</div>{extra}</div>')
+    # the legend shows once, with the cost of the change when there is one
+    inner = f'<div class="cards">{"".join(cards)}</div>' + (legend() if "baseline" in report and
+                                                            "rules" not in report.get("diff", {}) else "")
+    return f'<section id="summary"><h2>Summary</h2>{inner}</section>'
 
 
 def _charts(report: dict) -> str:
@@ -100,7 +118,9 @@ def _json_script(data: dict) -> str:
 
 def render_html(report: dict) -> str:
     report = to_jsonable(report)
-    body = _header(report) + "<main>" + _cards(report) + _charts(report) + detail_sections(report) + "</main>"
+    plain = money_is_points(report)
+    body = (_header(report) + "<main>" + owner_sections(report) + _cards(report) + variants_section(report, plain)
+            + _charts(report) + detail_sections(report, plain) + "</main>")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

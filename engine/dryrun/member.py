@@ -216,6 +216,9 @@ def replay_member(runs: list[SideRun], member: str, rows, seed, start, end, chan
     """Every row of ``member`` (sorted by time and line) through every side, then the closing ticks.
     ``changes`` sees each event's decisions of the first two sides."""
     for run in runs:
+        if run.compiled.split is not None:  # with variants: the program of the member's variant, and its budgets
+            run.compiled = run.compiled.for_member(member)
+            run.budgets = {b.rule: b.max_points for b in run.compiled.model.earning.budgets}
         run.seed(seed, start)
     first, others = runs[0], runs[1:]
     for row in rows:

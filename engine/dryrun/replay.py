@@ -9,18 +9,24 @@ A member is counted into one of two partials: members whose events called on a
 budget, and the others. Only the first kind can come out differently in a later
 budget pass, so later passes replay only them and keep the others' figures from the
 first pass. Without budgets every member is of the second kind.
+
+With models, members are replayed side by side so that their scores are asked of each model
+in batches (:mod:`.batch`); they are counted in the same order either way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 
+from punchcard.engine.policies.scoring import batch_pays
+
 from .account import Changes, account_member, new_partial
+from .batch import ScoreBatches
 from .formats import group_reason
 from .member import TRACE_LIMIT, SideRun, replay_member, tick_id
 from .members import seed_values
@@ -31,6 +37,9 @@ from .spill import read_partition
 __all__ = ["Job", "JobResult", "MemberRun", "run_job", "replay_rows", "tick_id", "TRACE_LIMIT"]
 
 _MEMBER = itemgetter(0)
+# False: each member's rows are scored as the engine scores them, one call at a time (what
+# bench/bench_models.py measures batching against); the decisions are the same either way
+SCORE_IN_BATCHES = True
 
 
 @dataclass(frozen=True)
@@ -84,13 +93,28 @@ def replay_rows(index: int, rows: list, seeds, sides: tuple[Side, ...], start, e
     partition = _Partition(index, sides, start, end, observe)
     frozen = _freeze()
     try:
-        for member, group in groupby(rows, _MEMBER):
-            partition.member(member, group, by_member.pop(member, None))
-        for member in sorted(by_member):
-            partition.member(member, (), by_member[member])
+        partition.run(_members(rows, by_member))
     finally:
         _unfreeze(frozen)
     return partition.result()
+
+
+def _members(rows: list, seeds: dict) -> Iterator[tuple]:
+    """(member, its rows, its seed or None) in member order, then the members with a seed alone."""
+    for member, group in groupby(rows, _MEMBER):
+        yield member, group, seeds.pop(member, None)
+    for member in sorted(seeds):
+        yield member, (), seeds[member]
+
+
+def _scores(sides: tuple[Side, ...]) -> bool:
+    """Does any side (or any of its variants) score with a model that gains from batches?"""
+    for side in sides:
+        split = side.compiled.split
+        for program in (side.compiled, *(split.programs.values() if split else ())):
+            if any(batch_pays(scorer) for scorer in program.scorers.values()):
+                return True
+    return False
 
 
 def _freeze() -> bool:
@@ -116,11 +140,28 @@ class _Partition:
         self.stable, self.touched = new_partial(index, sides), new_partial(index, sides)
         self.budgets = any(side.budgets for side in sides)  # without, every member is stable
         self.names: list[str] = []
+        self.batches: ScoreBatches[tuple, tuple] | None = ScoreBatches() if SCORE_IN_BATCHES and _scores(sides) \
+            else None
 
-    def member(self, member: str, rows, seed) -> None:
+    def run(self, members: Iterator[tuple]) -> None:
+        """Replay and count each (member, rows, seed), in order."""
+        if self.batches is None:
+            for member, rows, seed in members:
+                self.account(member, seed, *self.replay((member, rows, seed)))
+            return
+        with self.batches:
+            side_by_side = ((member, list(rows), seed) for member, rows, seed in members)  # rows outlive the group
+            for (member, _rows, seed), (runs, changes) in self.batches.map(self.replay, side_by_side):
+                self.account(member, seed, runs, changes)
+
+    def replay(self, item: tuple) -> tuple[list[SideRun], Changes | None]:
+        member, rows, seed = item
         runs = [SideRun(side, self.observe is not None) for side in self.sides]
         changes = Changes() if len(runs) > 1 else None
         replay_member(runs, member, rows, seed, self.start, self.end, changes)
+        return runs, changes
+
+    def account(self, member: str, seed, runs: list[SideRun], changes: Changes | None) -> None:
         error = runs[0].seed_error
         bad = [("members", seed.line, error, group_reason(error, seed_values(seed)))] if error else []
         touched = self.budgets and any(run.uses for run in runs)

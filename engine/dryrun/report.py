@@ -2,7 +2,9 @@
 
 The schema (``punchcard.dry-run/1``) is documented field by field in
 docs/dry-run.md. Money and points are Decimals here and exact strings in JSON.
-``build_report`` adds ``baseline`` and ``diff`` when a second ruleset was replayed.
+``build_report`` adds ``baseline`` and ``diff`` when a second ruleset was replayed. A side
+whose ruleset has variants also has ``variants`` (its figures per variant); a ruleset
+without variants reports exactly what it did before variants existed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from punchcard.engine.runtime.decision import Outcome, to_jsonable
 
 from .account import compact
 from .diff import build_diff
+from .owner import owner_figures, share_of
 from .partial import MemberSummary
 from .tally import FLOWS, JUST_BEFORE, Tally, month_of
 
@@ -31,6 +34,8 @@ def build_report(result, map_json: dict | None = None) -> dict:
     if len(sides) > 1:
         report["baseline"] = sides[1]
         report["diff"] = build_diff(sides[0], sides[1], partial)
+        models = [side.compiled.model for side in result.sides]
+        report["diff"].update(owner_figures(report, partial.tallies[0].change, models[0], models[1]))
     return report
 
 
@@ -51,18 +56,22 @@ def side_report(result, number: int) -> dict:
     model = compiled.model
     months = _months(tally, model.point_value, result)
     totals = _totals(tally, model.point_value, result.partial.bad.count)  # left out of both sides alike
-    return {
+    side = {
         "ruleset": model.label, "currency": model.currency, "point_value": model.point_value,
+        "rounding_step": model.rounding.step,
         "totals": totals, "checks": _checks(tally, totals),
         "outcomes": {outcome: tally.outcomes.get(outcome, 0) for outcome in Outcome.ALL},
         "rejections": _rejections(tally), "by_month": months, "by_rule": _rules(tally),
         "caps": [{"cap": k, "bit": v[0], "points_cut": v[1]} for k, v in sorted(tally.caps.items())],
-        "budgets": _budgets(tally, model), "tiers": _tiers(tally, model), "fraud": _fraud(tally),
+        "budgets": _budgets(tally, result.sides[number]), "tiers": _tiers(tally, model), "fraud": _fraud(tally),
         "streaks": _bonuses(tally, streaks=True), "achievements": _bonuses(tally, streaks=False),
         "badges": [{"achievement": k, "members": v} for k, v in sorted(tally.badges.items())],
         "sources": [{"source": k, "lots": v[0], "points": v[1]} for k, v in sorted(tally.sources.items())],
         "top_members": _top(result.partial.leaders[number].members),
     }
+    if compiled.split is not None:  # only then: a ruleset without variants reports exactly as before
+        side["variants"] = _variants(tally, compiled, against=len(result.sides) > 1)
+    return side
 
 
 def _flow_totals(tally: Tally) -> dict[str, Decimal]:
@@ -152,12 +161,45 @@ def _rules(tally: Tally) -> list[dict]:
     return sorted(rows, key=lambda r: (-r["points"], r["rule"]))
 
 
-def _budgets(tally: Tally, model) -> list[dict]:
+def _budgets(tally: Tally, side) -> list[dict]:
+    """Every budget the replay kept: the ruleset's, and with variants those a variant adds, each
+    with the variants whose program has it (the limit is the one the replay held, :mod:`.sides`)."""
+    split = side.compiled.split
+    held: dict[str, list[str]] = {}
+    for name, program in (split.programs.items() if split is not None else ()):
+        for budget in program.model.earning.budgets:
+            held.setdefault(budget.rule, []).append(name)
     rows = []
-    for budget in model.earning.budgets:
-        bit, cut, used = tally.budgets.get(budget.rule, (0, ZERO, ZERO))
-        rows.append({"rule": budget.rule, "max_points": budget.max_points, "used": used,
-                     "left": max(budget.max_points - used, ZERO), "bit": bit, "points_cut": cut})
+    for rule, limit in side.budgets.items():
+        bit, cut, used = tally.budgets.get(rule, (0, ZERO, ZERO))
+        row = {"rule": rule, "max_points": limit, "used": used, "left": max(limit - used, ZERO), "bit": bit,
+               "points_cut": cut}
+        if split is not None:
+            row["variants"] = held.get(rule, [])
+        rows.append(row)
+    return rows
+
+
+_NO_MEMBER = (0, ZERO, ZERO, 0, ZERO, 0, 0)  # a variant nobody was dealt (a share of 0%, or few members)
+
+
+def _variants(tally: Tally, compiled, against: bool) -> list[dict]:
+    """Per variant, in the order written: its members, points issued and cost (points given out and
+    kept, valued at the variant's point worth), per member; with ``against`` the change on its members."""
+    split, step = compiled.split, compiled.model.rounding.step
+    arms = {arm.name: arm for arm in compiled.model.variants.arms}
+    rows = []
+    for name, share in split.shares:
+        program = split.programs[name]
+        members, issued, kept, changed, delta, more, fewer = tally.variants.get(name, _NO_MEMBER)
+        money, cent = kept * program.model.point_value, Decimal(1).scaleb(-program.model.money_places)
+        row = {"variant": name, "share": share, "description": arms[name].description, "ruleset": program.label,
+               "members": members, "points_issued": issued, "cost": {"points": kept, "money": money},
+               "cost_per_member": {"points": share_of(kept, members, step), "money": share_of(money, members, cent)}}
+        if against:
+            row["change"] = {"members": changed, "points": delta, "per_member": share_of(delta, changed, step),
+                             "more": more, "fewer": fewer}
+        rows.append(row)
     return rows
 
 

@@ -35,8 +35,9 @@ from .partial import BadRows, Partial
 from .passes import observed, pool_runner, run_passes
 from .replay import Job
 from .rows import Scan, event_row, prepared_rows
-from .sides import Side, compiled_for, remember_compiled, same_events
+from .sides import PluginsArg, Side, compiled_for, handed, remember_compiled, same_events
 from .spill import Spill, partition_count
+from .writers import DecisionWriter
 
 __all__ = ["Options", "RunResult", "Progress", "Silent", "StrictError", "Setup", "dry_run", "setup", "finish",
            "resolve_window", "read_seeds_into"]
@@ -83,6 +84,13 @@ class Options:
     observe: Callable | None = None  # (member, MemberRun) of the final pass, workers=1 only: for tests
     label: str | None = None  # how the report names the input (default: the path)
     functions: tuple[FunctionSpec, ...] = ()  # the rulesets may use these beyond the built-ins
+    # the plugins that load the models a ruleset names (and give their functions when ``functions``
+    # is empty): the plugins object, or a picklable function returning them, which worker
+    # processes on other machines (Dask) need. The dry-run never looks plugins up itself.
+    plugins: PluginsArg = None
+    # write every decision of the ruleset under test here (JSON Lines, writers.DecisionWriter);
+    # the replay then runs in this process, whatever ``workers`` says, so the file is the same
+    decisions: str | Path | None = None
 
 
 @dataclass
@@ -135,18 +143,22 @@ class Setup:
     since: dt.datetime | None
     until: dt.datetime | None
     functions: tuple[FunctionSpec, ...] = ()
+    plugins: Callable | None = None  # the plugins handed in, as sides carry them (sides.handed)
 
     def sides(self) -> tuple[Side, ...]:
-        return tuple(Side(spec, self.main.model.timezone, functions=self.functions) for spec in self.specs)
+        return tuple(Side(spec, self.main.model.timezone, functions=self.functions, plugins=self.plugins)
+                     for spec in self.specs)
 
 
 def setup(options: Options) -> Setup:
     specs = [_spec(options.ruleset)] + ([_spec(options.against)] if options.against is not None else [])
-    main = compile_ruleset(specs[0] if "\n" in specs[0] else Path(specs[0]), options.functions)
+    plugins = handed(options.plugins)
+    main = compile_ruleset(specs[0] if "\n" in specs[0] else Path(specs[0]), options.functions or None,
+                           plugins=plugins() if plugins is not None else None)
     remember_compiled(specs[0], main)
     for spec in specs[1:]:
-        compiled_for(spec, options.functions)
-    return Setup(specs, main, *resolve_window(options.since, options.until, main.tz), options.functions)
+        compiled_for(spec, options.functions, plugins)
+    return Setup(specs, main, *resolve_window(options.since, options.until, main.tz), options.functions, plugins)
 
 
 def finish(options: Options, setup_: Setup, partial: Partial, scan: Scan, sides, passes: int,
@@ -165,6 +177,8 @@ def dry_run(options: Options) -> RunResult:
     workers = max(1, options.workers)
     if options.observe is not None and workers != 1:
         raise ValueError("observe needs workers=1: decisions do not leave worker processes")
+    writer = DecisionWriter(options.decisions) if options.decisions is not None else None
+    observe = _observer(options.observe, writer)
     spill = Spill(partition_count(_input_size(options.events), workers))
     try:
         scan = _read(options, plan, spill, progress)
@@ -173,12 +187,30 @@ def dry_run(options: Options) -> RunResult:
         _spill_seeds(options, spill, scan.bad)
         jobs = [Job(p.index, str(p.path), plan.sides(), plan.since or scan.first, plan.until or scan.last)
                 for p in spill.files if p.rows or p.seeds]
-        runner = observed(options.observe, progress) if options.observe else pool_runner(workers, progress)
+        runner = observed(observe, progress) if observe else pool_runner(workers, progress)
         partial, sides, passes = run_passes(jobs, plan.sides(), runner, progress, spill.root,
-                                            sum(p.rows for p in spill.files), inline=workers == 1)
+                                            sum(p.rows for p in spill.files), inline=observe is not None or
+                                            workers == 1)
+        if writer is not None:
+            writer.finish()
     finally:
         spill.cleanup()
+        if writer is not None:
+            writer.close()
     return finish(options, plan, partial, scan, sides, passes, spill.partitions)
+
+
+def _observer(observe: Callable | None, writer: DecisionWriter | None) -> Callable | None:
+    """What sees each member's final replay: the caller's ``observe``, the decisions file, or both.
+    Decisions do not leave worker processes, so either runs the replay here."""
+    if writer is None or observe is None:
+        return writer or observe
+
+    def both(member: str, run) -> None:
+        writer(member, run)
+        observe(member, run)
+
+    return both
 
 
 def _input_size(path: Path) -> int:

@@ -1,8 +1,10 @@
 """A ruleset taking part in a replay, as a picklable handle.
 
-Worker processes get the ruleset's path (or text), and the functions it may use beyond
-the built-ins (those of the plugins the run was handed), and compile it once each; the
-compiled ruleset is cached per process. A side also carries its budget plan for the
+Worker processes get the ruleset's path (or text), the functions it may use beyond the
+built-ins, and the plugins the run was handed (which load the models a ruleset names), and
+compile it once each; the compiled ruleset is cached per process. A plugin manager cannot
+be sent to another process (it holds modules), so a side carries the plugins as a function
+returning them (:class:`HandedPlugins`). A side also carries its budget plan for the
 current pass (see :mod:`.budgets`), either inline or as a file every worker loads
 once.
 """
@@ -10,23 +12,60 @@ once.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from punchcard.dsl.functions import FunctionSpec
 from punchcard.engine import compile_ruleset
+from punchcard.engine.hooks import EngineHooks
 from punchcard.engine.program import Compiled
 
 from .budgets import Plan
 
-__all__ = ["Side", "compiled_for", "remember_compiled", "same_events"]
+__all__ = ["Side", "HandedPlugins", "PluginsArg", "handed", "compiled_for", "remember_compiled", "same_events"]
 
 _COMPILED: dict[str, Compiled] = {}
 _PLANS: dict[str, Plan] = {}
+_HANDED: dict[int, Any] = {}  # plugins handed in as objects, by id: found again by a forked worker
+
+# What a host hands the dry-run: the plugins (``punchcard.plugins.manager.Plugins``), or a
+# picklable function returning them (``get_plugin_manager``), which reaches any worker process.
+PluginsArg = EngineHooks | Callable[[], Any] | None
+
+
+class HandedPlugins:
+    """Plugins handed in as an object, as a side carries them: pickled as a key, the object
+    stays in this process's table, where a worker forked from it finds it too. A process
+    that did not fork from it (a Dask worker) needs plugins handed in as a function."""
+
+    def __init__(self, plugins: Any) -> None:
+        self.key = id(plugins)
+        _HANDED.setdefault(self.key, plugins)
+
+    def __call__(self) -> Any:
+        plugins = _HANDED.get(self.key)
+        if plugins is None:
+            raise RuntimeError("this process cannot reach the plugins the dry-run was handed: hand in a function "
+                               "returning them (punchcard.plugins.manager.get_plugin_manager), not the object")
+        return plugins
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HandedPlugins) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return self.key
+
+
+def handed(plugins: PluginsArg) -> Callable[[], Any] | None:
+    """The plugins as a side carries them: a function returning them, which pickles."""
+    if plugins is None or callable(plugins):
+        return plugins
+    return HandedPlugins(plugins)
 
 
 def remember_compiled(spec: str, compiled: Compiled) -> None:
@@ -34,12 +73,16 @@ def remember_compiled(spec: str, compiled: Compiled) -> None:
     _COMPILED.setdefault(spec, compiled)
 
 
-def compiled_for(spec: str, functions: Sequence[FunctionSpec] = ()) -> Compiled:
+def compiled_for(spec: str, functions: Sequence[FunctionSpec] = (),
+                 plugins: Callable[[], Any] | None = None) -> Compiled:
     """The compiled ruleset for a path or a YAML text, compiled once per process, with the
-    built-in functions and ``functions``."""
+    built-in functions and ``functions`` (else the plugins' own), and the models it names loaded
+    by ``plugins()``."""
     compiled = _COMPILED.get(spec)
     if compiled is None:
-        compiled = _COMPILED[spec] = compile_ruleset(spec if "\n" in spec else Path(spec), functions)
+        handed_in = plugins() if plugins is not None else None
+        compiled = _COMPILED[spec] = compile_ruleset(spec if "\n" in spec else Path(spec), tuple(functions) or None,
+                                                     plugins=handed_in)
     return compiled
 
 
@@ -60,14 +103,17 @@ class Side:
     month_tz_name: str  # months are those of the ruleset under test, for both sides
     plan_ref: Plan | str = field(default_factory=Plan)
     functions: tuple[FunctionSpec, ...] = ()  # beyond the built-ins: those of the plugins handed in
+    plugins: Callable[[], Any] | None = None  # the plugins handed in, which load the models (see handed)
 
     @property
     def compiled(self):
-        return compiled_for(self.spec, self.functions)
+        return compiled_for(self.spec, self.functions, self.plugins)
 
     @cached_property
     def budgets(self) -> dict[str, Decimal]:
-        return {b.rule: b.max_points for b in self.compiled.model.earning.budgets}
+        split = self.compiled.split  # with variants, each variant's budgets, shared by all who run the rule
+        programs = [self.compiled, *(split.programs.values() if split is not None else ())]
+        return {b.rule: b.max_points for program in programs for b in program.model.earning.budgets}
 
     @cached_property
     def month_tz(self) -> ZoneInfo:
@@ -84,4 +130,4 @@ class Side:
         return plan
 
     def with_plan(self, plan_ref: Plan | str) -> Side:
-        return Side(self.spec, self.month_tz_name, plan_ref, self.functions)
+        return Side(self.spec, self.month_tz_name, plan_ref, self.functions, self.plugins)

@@ -1,7 +1,9 @@
 """``--format table``: the report as rich tables for a terminal.
 
 The report given is JSON-ready (exact strings for Decimals); figures are shown with
-thousands separators and nothing else is rounded.
+thousands separators, points to the rounding step and breakage as a percentage. A
+difference is coloured by what it means to the program's cost (:mod:`.figures`): more
+cost in the warning colour, less in the calm one, counts uncoloured.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from rich.text import Text
 from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.runtime.display import shown
 
-from .sections import TOTAL_LABELS
+from .figures import COST_DOWN, COST_UP, MEANING, NEUTRAL, delta_text, percent_text, points_text, step_of
+from .owner_tables import cost_line, owner_parts
+from .sections import OTHER_REJECTED, TOTAL_LABELS
 
 __all__ = ["render_tables", "print_tables"]
 
@@ -33,12 +37,28 @@ def _fmt(value) -> str:
         return str(value)
 
 
-def _delta(value) -> Text:
+_STYLE = {COST_UP: "dark_orange", COST_DOWN: "cyan"}
+
+
+def _delta(value, key: str = "", step: Decimal = Decimal(1), meaning: int | None = None) -> Text:
+    """new - old, coloured by its effect on the program's cost (see :mod:`.figures`)."""
     if value is None:
         return Text("–", style="dim")
     number = Decimal(str(value))
-    style = "green" if number > 0 else "red" if number < 0 else "dim"
-    return Text(("+" if number > 0 else "") + _fmt(number), style=style)
+    effect = (MEANING.get(key, NEUTRAL) if meaning is None else meaning) * (1 if number > 0 else -1 if number else 0)
+    return Text(delta_text(key, number, step), style=_STYLE.get(effect, "dim" if not number else ""))
+
+
+def _figure(key: str, value, step: Decimal) -> str:
+    if key == "breakage":
+        return percent_text(value)
+    return points_text(value, step) if "points" in key else _fmt(value)
+
+
+def _total(totals: dict, key: str):
+    if key == OTHER_REJECTED:  # rejected includes blocked: shown apart, each event once
+        return Decimal(str(totals["rejected"])) - Decimal(str(totals["blocked"])) if "rejected" in totals else None
+    return totals.get(key)
 
 
 def _table(title: str, columns: list[str]) -> Table:
@@ -49,40 +69,52 @@ def _table(title: str, columns: list[str]) -> Table:
 
 
 def _totals(report: dict) -> Table:
-    base = report.get("baseline")
+    base, step = report.get("baseline"), step_of(report)
     columns = ["", report["ruleset"]] + ([base["ruleset"], "Δ"] if base else [])
     table = _table("Totals", columns)
     diff = report.get("diff", {}).get("totals", {})
     for key, label in TOTAL_LABELS:
-        row: list[str | Text] = [label, _fmt(report["totals"].get(key))]
+        if key.endswith("_money") and _money_is_points(report):
+            continue
+        row: list[str | Text] = [label, _figure(key, _total(report["totals"], key), step)]
         if base:
-            row += [_fmt(base["totals"].get(key)), _delta(diff.get(key))]
+            row += [_figure(key, _total(base["totals"], key), step), _delta(_total(diff, key), key, step)]
         table.add_row(*row)
     return table
 
 
+def _money_is_points(report: dict) -> bool:
+    sides = [report] + ([report["baseline"]] if "baseline" in report else [])
+    return all(Decimal(str(s["point_value"])) == 1 and s["currency"] == report["currency"] for s in sides)
+
+
 def _months(report: dict) -> Table:
-    diff = {r["month"]: r for r in report.get("diff", {}).get("by_month", [])}
+    diff, step = {r["month"]: r for r in report.get("diff", {}).get("by_month", [])}, step_of(report)
     table = _table("By month", ["Month", "Events", "Rejected", "Issued", "Redeemed", "Expired", "Clawed back",
                                 "Liability"] + (["Δ issued"] if diff else []))
     for row in report["by_month"]:
-        cells = [row["month"]] + [_fmt(row[k]) for k in ("events", "rejected", "points_issued", "points_redeemed",
-                                                         "points_expired", "points_clawed_back", "liability_points")]
-        table.add_row(*cells, *([_delta(diff.get(row["month"], {}).get("points_issued"))] if diff else []))
+        cells = [row["month"]] + [_figure(k, row[k], step) for k in (
+            "events", "rejected", "points_issued", "points_redeemed", "points_expired", "points_clawed_back",
+            "liability_points")]
+        table.add_row(*cells, *([_delta(diff.get(row["month"], {}).get("points_issued"), "points_issued", step)]
+                                if diff else []))
     return table
 
 
 def _rules(report: dict) -> Table:
-    diff = {r["rule"]: r for r in report.get("diff", {}).get("by_rule", [])}
+    diff, step = {r["rule"]: r for r in report.get("diff", {}).get("by_rule", [])}, step_of(report)
     table = _table("By rule", ["Rule", "Fired", "Paid", "Points"] + (["Δ points"] if diff else []))
     for row in report["by_rule"][:_ROWS_SHOWN]:
-        table.add_row(row["rule"], _fmt(row["fired"]), _fmt(row["paid"]), _fmt(row["points"]),
-                      *([_delta(diff.get(row["rule"], {}).get("points"))] if diff else []))
+        table.add_row(row["rule"], _fmt(row["fired"]), _fmt(row["paid"]), points_text(row["points"], step),
+                      *([_delta(diff.get(row["rule"], {}).get("points"), "points", step, COST_UP)] if diff else []))
     for cap in report["caps"]:
-        table.add_row(Text(cap["cap"], style="dim"), _fmt(cap["bit"]), "", f"-{_fmt(cap['points_cut'])}")
+        table.add_row(Text(cap["cap"], style="dim"), _fmt(cap["bit"]), "", f"-{points_text(cap['points_cut'], step)}")
     for budget in report["budgets"]:
-        table.add_row(Text(f"budget:{budget['rule']}", style="dim"), _fmt(budget["bit"]),
-                      f"{_fmt(budget['used'])} / {_fmt(budget['max_points'])}", f"-{_fmt(budget['points_cut'])}")
+        held = budget.get("variants")  # with variants: whose program has the budget
+        label = f"budget:{budget['rule']}" + ("" if held is None else f" ({', '.join(held) or 'no variant'})")
+        table.add_row(Text(shown(label), style="dim"), _fmt(budget["bit"]),
+                      f"{points_text(budget['used'], step)} / {points_text(budget['max_points'], step)}",
+                      f"-{points_text(budget['points_cut'], step)}")
     return table
 
 
@@ -94,7 +126,8 @@ def _tiers(report: dict) -> Table | None:
     table = _table(f"Tiers at the end ({tiers['moves']['up']} moves up, {tiers['moves']['down']} down)",
                    ["Tier", "Members"] + (["Baseline", "Δ"] if base is not None else []))
     for tier, count in tiers["end"].items():
-        extra: list[str | Text] = [] if base is None else [_fmt(base.get(tier, 0)), _delta(count - base.get(tier, 0))]
+        extra: list[str | Text] = [] if base is None else [_fmt(base.get(tier, 0)),
+                                                           _delta(count - base.get(tier, 0), "members")]
         table.add_row(tier, _fmt(count), *extra)
     return table
 
@@ -102,7 +135,7 @@ def _tiers(report: dict) -> Table | None:
 def _gates(report: dict) -> Table | None:
     rows = [(f["rule"], _fmt(f["fired"]), ", ".join(f"{k} {v}" for k, v in f["actions"].items()))
             for f in report["fraud"]]
-    rows += [(b["reward"], _fmt(b["paid"]), f"{_fmt(b['points'])} points")
+    rows += [(b["reward"], _fmt(b["paid"]), f"{points_text(b['points'], step_of(report))} points")
              for b in report["streaks"] + report["achievements"]]
     if not rows:
         return None
@@ -132,26 +165,38 @@ def _rejections(report: dict) -> Table | None:
 def _top(report: dict) -> Table:
     table = _table("Top members by points issued", ["Member", "Issued", "Balance", "Tier", "Events"])
     for row in report["top_members"]:
-        table.add_row(Text(shown(row["member"])), _fmt(row["points_issued"]), _fmt(row["liability_points"]),
+        table.add_row(Text(shown(row["member"])), points_text(row["points_issued"], step_of(report)),
+                      points_text(row["liability_points"], step_of(report)),
                       Text(shown(row["tier"] or "–")), _fmt(row["events"]))
     return table
 
 
-def _cost(report: dict) -> Text | None:
-    diff = report.get("diff")
-    if not diff:
-        return None
-    cost, changed = diff["cost"], diff["members_changed"]
-    money = f"{_fmt(cost['money'])} {cost['currency']}" if cost["money"] is not None else cost["note"]
-    return Text.assemble(("Cost of the change: ", "bold"), f"{_fmt(cost['points'])} points, {money}; ",
-                         f"{_fmt(changed['members'])} members changed ({_fmt(changed['points'])} in points, "
-                         f"{_fmt(changed['outcome'])} in outcomes, {_fmt(changed['tier'])} in their tier)")
+def _variants(report: dict) -> list[Table]:
+    """Per variant of each side with variants: members, points issued, cost and (with --against) the change."""
+    against = "baseline" in report
+    out = []
+    for side in (report, report.get("baseline")):
+        if side is None or "variants" not in side:
+            continue
+        step = step_of(side)
+        table = _table(f"Variants of {side['ruleset']} (cost: points given out and not taken back)",
+                       ["Variant", "Share", "Members", "Issued", "Cost", "Per member"]
+                       + (["Δ points", "Δ per member"] if against else []))
+        for row in side["variants"]:
+            change = row.get("change") or {}
+            table.add_row(Text(shown(row["variant"])), f"{_fmt(row['share'])}%", _fmt(row["members"]),
+                          points_text(row["points_issued"], step), points_text(row["cost"]["points"], step),
+                          points_text(row["cost_per_member"]["points"], step),
+                          *([_delta(change.get("points"), "points", step, COST_UP),
+                             _delta(change.get("per_member"), "points", step, COST_UP)] if against else []))
+        out.append(table)
+    return out
 
 
 def render_tables(report: dict) -> Group:
     report = to_jsonable(report)
-    parts = [_totals(report), _months(report), _rules(report), _tiers(report), _gates(report),
-             _rejections(report), _top(report), _cost(report)]
+    parts = [*owner_parts(report), _totals(report), *_variants(report), _months(report), _rules(report),
+             _tiers(report), _gates(report), _rejections(report), _top(report), cost_line(report)]
     return Group(*[p for p in parts if p is not None])
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from punchcard.engine.runtime.decision import Decision, Effect, Outcome
 
+from .change import ChangeTally
 from .formats import group_reason
 
 __all__ = ["Tally", "FLOWS", "month_of", "Example", "JUST_BEFORE"]
@@ -83,6 +84,11 @@ class Tally:
     pending: Decimal = ZERO
     opening: Decimal = ZERO
     lifetime: Counter = field(default_factory=Counter)  # members' own lifetime counters, for the cross-check
+    # with --against, in the new version's tally: how the change falls on each member (see .change)
+    change: ChangeTally = field(default_factory=ChangeTally)
+    # a ruleset with variants: variant -> [members, points issued, points kept (see .change.member_net),
+    # members in the change, the change in points, members who get more, members who get fewer]
+    variants: dict = field(default_factory=dict)
 
     # -- one decision ------------------------------------------------------------------
     def add(self, decision: Decision, line: int, at=None, tick: bool = False) -> Decimal:
@@ -234,6 +240,27 @@ class Tally:
         for key, value in state.totals.items():
             self.lifetime[key] += value
 
+    def variant_member(self, variant: str, issued: Decimal, kept: Decimal) -> None:
+        """A member of ``variant`` counted at its end: the points it was issued and kept."""
+        row = self._variant_row(variant)
+        row[0] += 1
+        row[1] += issued
+        row[2] += kept
+
+    def variant_change(self, variant: str, delta: Decimal) -> None:
+        """With ``--against``: a member's share of the cost of the change, by this side's variant."""
+        row = self._variant_row(variant)
+        row[3] += 1
+        row[4] += delta
+        row[5] += delta > 0
+        row[6] += delta < 0
+
+    def _variant_row(self, variant: str) -> list:
+        row = self.variants.get(variant)
+        if row is None:
+            row = self.variants[variant] = [0, ZERO, ZERO, 0, ZERO, 0, 0]
+        return row
+
     # -- merging -------------------------------------------------------------------------
     def merge(self, other: Tally) -> None:
         self.outcomes.update(other.outcomes)
@@ -247,7 +274,7 @@ class Tally:
                     mine[1] = example
         for month, counter in other.months.items():
             self._month(month).update(counter)
-        for table in ("rules", "caps", "budgets", "bonuses", "sources"):
+        for table in ("rules", "caps", "budgets", "bonuses", "sources", "variants"):
             _merge_rows(getattr(self, table), getattr(other, table))
         for rule, counter in other.gates.items():
             self.gates.setdefault(rule, Counter()).update(counter)
@@ -257,6 +284,7 @@ class Tally:
         self.liability += other.liability
         self.pending += other.pending
         self.opening += other.opening
+        self.change.merge(other.change)
 
 
 def _merge_rows(mine: dict, theirs: dict) -> None:

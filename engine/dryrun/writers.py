@@ -6,6 +6,10 @@ output, as JSON Lines. Numbers are written as their exact decimal text, never th
 float: JSON Lines quotes them (as every ``--format json`` output does), CSV and
 Parquet hold every value as text. gzip gets a fixed mtime and no file name, so the same
 events give the same bytes.
+
+:class:`DecisionWriter` writes a dry-run's decisions (``dry-run --decisions``): one JSON line per
+decision, in member order and, per member, in the order the replay decided them, each with the
+spend fields of its event, so ``ab report --decisions`` can read what the dry-run did.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import sys
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from punchcard.engine.runtime.decision import Decision, to_jsonable
 
 from .formats import SUFFIXES, InputError
 
-__all__ = ["write_events", "format_of_name", "STDOUT"]
+__all__ = ["write_events", "format_of_name", "STDOUT", "DecisionWriter", "decision_line", "SPEND_FIELDS"]
 
 STDOUT = "-"
 _PARQUET_BATCH = 8192
@@ -123,3 +129,62 @@ def _write_parquet(events: Iterable[dict], path: Path, columns: list[str]) -> in
             writer.write_table(pa.Table.from_pydict(data, schema=schema))
             count += len(batch)
     return count
+
+
+# What a decision line carries of its event: what ``ab report`` counts as spend (the amount of an
+# order or a refund), and the category the amount was spent in.
+SPEND_FIELDS = ("amount", "category")
+
+
+def decision_line(decision: Decision, line: int, event_fields: dict[str, Any] | None) -> dict[str, Any]:
+    """One decision as ``dry-run --decisions`` writes it: the decision's JSON without its trace
+    (``explain`` shows traces), the input line of its event (0 for the closing tick), and the
+    event's spend fields under ``event``."""
+    out = {k: v for k, v in decision.to_dict().items() if k != "trace"}
+    out["line"] = line
+    fields = event_fields or {}
+    out["event"] = {k: to_jsonable(fields[k]) for k in SPEND_FIELDS if k in fields}
+    return out
+
+
+class DecisionWriter:
+    """``observe(member, run)`` of a dry-run that writes the decisions of its first side (the
+    ruleset under test) as JSON Lines, ``.jsonl`` or ``.jsonl.gz`` (a fixed gzip header: the same
+    decisions give the same bytes). The dry-run shows each member once, in member order."""
+
+    def __init__(self, target: str | Path):
+        kind, self.gz = format_of_name(target)
+        if kind != "jsonl" or str(target) == STDOUT:
+            raise InputError(f"{target}: decisions are written as JSON Lines: name the file .jsonl or .jsonl.gz")
+        self.path = Path(target)
+        self.raw: IO[bytes] | None = None  # opened at the first decision: a run that fails early leaves no file
+        self.text: IO[str] | None = None
+        self.count = 0
+
+    def _open(self) -> IO[str]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.raw = open(self.path, "wb")  # noqa: SIM115 - written member by member, closed by close()
+        stream = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0) if self.gz else self.raw
+        self.text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        return self.text
+
+    def __call__(self, member: str, run: Any) -> None:
+        text = self.text or self._open()
+        side = run.sides[0]
+        for line, _at, decision in side.decisions:
+            event = side.processed.get(decision.event_id)  # (event, decision) of each event it took
+            fields = event[0].fields if event is not None and event[1] is decision else None
+            text.write(json.dumps(decision_line(decision, line, fields), ensure_ascii=False) + "\n")
+            self.count += 1
+
+    def finish(self) -> None:
+        """The run is done: the file is complete (and there, if empty)."""
+        if self.text is None:
+            self._open()
+        self.close()
+
+    def close(self) -> None:
+        if self.text is not None and self.raw is not None:
+            self.text.close()  # a GzipFile writes its trailer here, and leaves the file it wrote to open
+            self.raw.close()
+        self.text = self.raw = None

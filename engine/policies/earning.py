@@ -20,6 +20,8 @@ from ..runtime.run import Rejected, Run
 from ..runtime.state import OrderRecord
 from .earning_limits import apply_limits, budget_effect, ledger_lines, round_parts
 from .earning_rules import Part, earn, stack
+from .offers import paid_on
+from .scoring import MemberScores, reads_segment
 
 __all__ = ["on_event", "price", "reprice", "at_most_max"]
 
@@ -64,11 +66,18 @@ def reprice(run: Run, order: OrderRecord, amount: Decimal) -> Decimal:
 
 
 def order_view(run: Run, order: OrderRecord, amount: Decimal) -> tuple[dict[str, Any], dict[str, Any], EvalContext]:
-    """What the rules saw of the order, as if it had been for ``amount``: same time, same tier."""
+    """What the rules saw of the order, as if it had been for ``amount``: same time, same tier,
+    and the offers whose granted rules paid on it (their own conditions are asked again)."""
     ev = {**dict(order.fields), "amount": amount, "id": order.id, "type": order.type,
           "member": run.state.member_id, "time": order.time}
     m = {**run.state.profile, "id": run.state.member_id, "tier": order.tier, "balance": run.state.available(run.now)}
-    return ev, m, EvalContext(order.time, run.compiled.tz, run.state.history, None)
+    ctx = EvalContext(order.time, run.compiled.tz, run.state.history, None)
+    ctx.active_offers = paid_on(run.compiled, run.state, order.id)  # the offers that paid on it pay again
+    if run.compiled.scorers:  # a rule that read score("NAME") reads it again, as the member stands now
+        ctx.scorer = MemberScores(run.compiled, run.state, order.time)
+        if reads_segment(run.compiled):
+            m["segment"] = ctx.scorer.segment()
+    return ev, m, ctx
 
 
 def at_most_max(points: Decimal) -> None:

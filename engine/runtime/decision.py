@@ -103,6 +103,8 @@ class Decision:
     reason: str | None = None
     event_type: str | None = None
     time: dt.datetime | None = None
+    variant: str | None = None  # the A/B variant the member is in, when the ruleset has variants
+    models: tuple[tuple[str, str], ...] = ()  # (model, version) of each model the decision scored with
 
     def fired(self) -> list[str]:
         """Ids of the rules that fired, in trace order."""
@@ -115,7 +117,7 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         """The decision as a JSON-ready dict: figures as exact decimal strings, times as ISO 8601.
         This is what hosts store and send on; ``json.dumps`` of it is :meth:`to_json`."""
-        return {
+        out: dict[str, Any] = {
             "event_id": self.event_id, "member_id": self.member_id, "ruleset": self.ruleset,
             "outcome": self.outcome, "points": to_jsonable(self.points),
             "effects": [e.to_json() for e in self.effects], "balance": to_jsonable(self.balance),
@@ -124,6 +126,11 @@ class Decision:
             "time": self.time.isoformat() if self.time else None,
             "trace": [s.to_json() for s in self.trace],
         }
+        if self.variant is not None:  # only then: decisions of rulesets without variants read as before
+            out["variant"] = self.variant
+        if self.models:  # likewise: decisions that scored with no model read as before
+            out["models"] = dict(self.models)
+        return out
 
     def to_json(self) -> str:
         """The decision as JSON text: ``json.dumps(self.to_dict())``."""

@@ -13,6 +13,7 @@ never look alike.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -27,6 +28,8 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 # Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern): printable
 # by Unicode's categories, invisible all the same.
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# a run of backslashes before a "[" that rich would not read as a tag
+_BEFORE_LONE_BRACKET = re.compile(r"(\\+)(?=\[(?![a-z#/@][^[]*?\]))")
 # The shortest escape that holds the code point: \xNN, \uNNNN, then \UNNNNNNNN.
 _LATIN1_END, _BMP_END = 0x100, 0x10000
 
@@ -60,6 +63,16 @@ def shown_lines(text: Any) -> str:
 
 
 def markup_safe(value: Any) -> str:
-    """:func:`shown`, then rich markup escaped, for text put inside a rich renderable."""
-    return escape(shown(value))
+    """:func:`shown`, then rich markup escaped, for text put inside a rich renderable.
+
+    rich's ``escape`` covers brackets that look like tags. Two cases it leaves: rich turns any
+    ``\\[`` in plain text into ``[``, so backslashes before a bracket that is not a tag get one
+    more, which rich eats; and the text's own trailing backslashes meet whatever tag follows it,
+    which halves them, so they are doubled."""
+    text = shown(value)
+    escaped = _BEFORE_LONE_BRACKET.sub(lambda run: run.group(1) + "\\", escape(text))
+    trailing = len(text) - len(text.rstrip("\\"))
+    if trailing:
+        escaped = escaped.rstrip("\\") + "\\" * (2 * trailing)
+    return escaped
 

@@ -27,6 +27,8 @@ __all__ = [
     "StreakState",
     "CapUsage",
     "HistoryItem",
+    "OfferRecord",
+    "Profile",
     "MemberState",
 ]
 
@@ -149,6 +151,45 @@ class HistoryItem:
 
 
 @dataclass(slots=True)
+class Profile:
+    """The member's behaviour, folded from each analyst event by :mod:`engine.policies.profile`
+    (which owns its meaning): compact and bounded whatever the member's history. Treated as
+    immutable: each event that changes it makes a new one."""
+
+    first: dt.datetime | None = None  # the first purchase
+    last: dt.datetime | None = None  # the latest purchase
+    days: tuple[tuple[int, int, Decimal], ...] = ()  # (day ordinal, visits, spend), bounded horizon, by day
+    categories: tuple[tuple[str, Decimal], ...] = ()  # spend per category, by name
+    hours: tuple[int, ...] = (0,) * 24  # visits per local hour of day
+    weekdays: tuple[int, ...] = (0,) * 7  # visits per weekday, Monday first
+    purchases: int = 0
+    spend: Decimal = ZERO
+    offers: tuple[tuple[str, int, int], ...] = ()  # (offer type:category, presented, used), by key
+
+
+@dataclass(slots=True)
+class OfferRecord:
+    """One offer made to a member, from the decision that selected it to its end
+    (engine/policies/offers.py). Treated as immutable, like a lot: a change is a new record."""
+
+    id: str
+    template: str
+    status: str  # selected | presented | active | used | expired
+    selected_at: dt.datetime
+    valid_until: dt.datetime
+    decision: str  # the event whose decision selected it
+    fields: tuple[tuple[str, Any], ...] = ()  # as filled in for the member: offer.<field>, hours, days
+    presented_at: dt.datetime | None = None
+    activated_at: dt.datetime | None = None
+    used_at: dt.datetime | None = None  # when its granted rule first paid
+    ended_at: dt.datetime | None = None
+    uses: int = 0  # times its granted rule paid
+    paid: Decimal = ZERO  # points its granted rule paid
+    progress: int = 0  # a streak reward: qualifying purchases so far
+    orders: tuple[tuple[str, Decimal], ...] = ()  # (order id, points) its rule paid on: a refund re-prices with it
+
+
+@dataclass(slots=True)
 class MemberState:
     member_id: str
     profile: dict[str, Any] = field(default_factory=dict)
@@ -182,11 +223,16 @@ class MemberState:
     quiet_until: dt.datetime | None = field(default=None, compare=False)
     pending_from: int = field(default=0, compare=False)
     journal: Savepoint | None = field(default=None, compare=False, repr=False)  # while a savepoint is open
+    # the folded behaviour models and offers read (None: no analyst event folded yet, or a
+    # ruleset that reads none). Not ``profile``: that name holds the member's declared fields.
+    activity: Profile | None = None
+    offers: dict[str, OfferRecord] = field(default_factory=dict)  # offer id -> its record (policies/offers.py)
 
     # A clone shares every container with the state it came from and copies one only when
     # it is first written (see own()): most events write two or three of them. Lots are
     # copied at once: nearly every event writes them.
-    SHARED = frozenset({"profile", "orders", "redemptions", "history", "tier", "streaks", "caps", "totals"})
+    SHARED = frozenset({"profile", "orders", "redemptions", "history", "tier", "streaks", "caps", "totals",
+                        "offers"})
 
     def clone(self) -> MemberState:
         return MemberState(
@@ -194,7 +240,7 @@ class MemberState:
             self.redemptions, self.orders, self.tier, self.streaks, self.badges,
             self.history, self.last_activity, self.caps, self.totals, self.notices, self.due,
             self.SHARED, *self._sums(), self.oldest_record, self.forget_on, self.quiet_until,
-            self.pending_from,
+            self.pending_from, activity=self.activity, offers=self.offers,
         )
 
     def _sums(self) -> tuple[Decimal, Decimal]:

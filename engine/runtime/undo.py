@@ -21,8 +21,8 @@ from typing import Any, Protocol
 __all__ = ["Savepoint", "Undoable", "MISSING"]
 
 _SCALARS = ("joined", "clock", "debt", "badges", "last_activity", "notices", "due", "shared", "live", "held",
-            "oldest_record", "forget_on", "quiet_until", "pending_from")
-_SMALL = ("profile", "caps", "streaks", "totals", "tier")
+            "oldest_record", "forget_on", "quiet_until", "pending_from", "activity")
+_SMALL = ("profile", "caps", "streaks", "totals", "tier", "offers")
 _read_scalars, _read_small = attrgetter(*_SCALARS), attrgetter(*_SMALL)
 MISSING = object()  # a journaled key that was not there before
 
@@ -48,6 +48,7 @@ class Savepoint:
         "lots",
         "lots_len",
         "orders",
+        "parent",
         "redemptions",
         "scalars",
         "small",
@@ -65,7 +66,8 @@ class Savepoint:
         # (container, key, old value), oldest first. The container is a dict or a list written
         # by key, or (with an _Attribute key) an object written by attribute: duck-typed.
         self.writes: list[tuple[Any, object, object]] = []
-        state.journal = self
+        # Savepoints nest: a store's unit of work holds one while the engine opens its own.
+        self.parent, state.journal = state.journal, self
 
     def replaced(self, container: dict[Any, Any] | list[Any], key: object, old: object = MISSING) -> None:
         """``container[key]`` is about to change; ``old`` is what it held (missing: nothing)."""
@@ -91,12 +93,14 @@ class Savepoint:
             setattr(state, name, value)
         for name, value in zip(_SMALL, self.small, strict=True):
             setattr(state, name, value)
-        self.state.journal = None
+        self.state.journal = self.parent
         self.writes = []
 
     def release(self) -> None:
-        """Keep the changes."""
-        self.state.journal = None
+        """Keep the changes (an enclosing savepoint can still undo them)."""
+        if self.parent is not None:
+            self.parent.writes.extend(self.writes)
+        self.state.journal = self.parent
         self.writes = []
 
 

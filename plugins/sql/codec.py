@@ -18,7 +18,15 @@ from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView
-from punchcard.engine.runtime.state import Allocation, CapUsage, HistoryItem, OrderRecord, Redemption
+from punchcard.engine.runtime.state import (
+    Allocation,
+    CapUsage,
+    HistoryItem,
+    OfferRecord,
+    OrderRecord,
+    Profile,
+    Redemption,
+)
 
 from .jsontext import JsonText, dumps
 from .types import decimal_text
@@ -26,7 +34,8 @@ from .types import decimal_text
 __all__ = ["encode", "encode_text", "decode", "zone_key", "in_zone", "decision_from_json"]
 
 # Dataclasses that may sit inside state documents, by tag name, with their field names.
-_CLASSES = {cls.__name__: cls for cls in (Allocation, CapUsage, HistoryItem, OrderRecord, Redemption)}
+_CLASSES = {cls.__name__: cls for cls in (Allocation, CapUsage, HistoryItem, OfferRecord, OrderRecord, Profile,
+                                          Redemption)}
 _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _CLASSES.values()}
 
 
@@ -222,5 +231,5 @@ def decision_from_json(doc: dict) -> Decision:
         points=Decimal(doc["points"]), effects=tuple(_effect(e) for e in doc["effects"]),
         balance=Decimal(doc["balance"]), pending=Decimal(doc["pending"]), tier=_tier(doc.get("tier")),
         trace=tuple(_step(s) for s in doc["trace"]), reason=doc.get("reason"), event_type=doc.get("event_type"),
-        time=_when(doc.get("time")),
+        time=_when(doc.get("time")), variant=doc.get("variant"), models=tuple((doc.get("models") or {}).items()),
     )

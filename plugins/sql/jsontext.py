@@ -127,7 +127,10 @@ def decision_text(decision: Decision) -> JsonText:
         f'{{"event_id":{_text(d.event_id)},"member_id":{_text(d.member_id)},"ruleset":{_text(d.ruleset)},'
         f'"outcome":{_text(d.outcome)},"points":{_number(d.points)},"effects":[{effects}],'
         f'"balance":{_number(d.balance)},"pending":{_number(d.pending)},"tier":{tier},'
-        f'"reason":{_text(d.reason)},"event_type":{_text(d.event_type)},"time":{time},"trace":[{trace}]}}')
+        f'"reason":{_text(d.reason)},"event_type":{_text(d.event_type)},"time":{time},"trace":[{trace}]'
+        + ("" if d.variant is None else f',"variant":{_text(d.variant)}')
+        + ("" if not d.models else ',"models":{' + ",".join(f"{_text(n)}:{_text(v)}" for n, v in d.models) + "}")
+        + "}")
 
 
 def jsonable_text(value: Any) -> JsonText:

@@ -10,12 +10,14 @@ import datetime as dt
 import json
 import logging
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import typer
 
 from punchcard.cli import OutputFormat, app, format_option, stderr, stdout
 from punchcard.engine.runtime.display import shown, shown_lines
+from punchcard.plugins.manager import get_plugin_manager  # handed to the dry-run: the engine never looks it up
 
 __all__ = ["dry_run", "demo", "sample_events"]
 
@@ -26,6 +28,9 @@ _DEMO_EVENTS = "samples/retail-tiers.jsonl.gz"
 _OLD_FORMATS = {"table": "text"}  # --format table was the dry-run's name for text
 _FORMAT_OPTION = format_option(old_names=_OLD_FORMATS)  # made once: typer reads it for each command
 _DATE_LENGTH = len("2026-12-31")  # --from/--until: a date alone, else a time
+# the demo runs on past the sample's year, to the end of June 2028: points earned in the first half
+# of 2026 expire (24 months, to the month's end), the rest are still owed, and tiers drop in 2028
+_DEMO_UNTIL = "2028-06-30"
 
 
 def _usage(message: str) -> typer.Exit:
@@ -47,6 +52,32 @@ def _existing(path: Path | None, option: str) -> Path | None:
     if path is not None and not path.exists():
         raise _usage(f"{option} {path}: no such file")
     return path
+
+
+def _uplifts(values: list[str], option: str = "--uplift") -> tuple[tuple[str, Decimal], ...]:
+    """``--uplift control=0 --uplift double=0.2`` (or ``--offers``) as (variant, fraction) pairs."""
+    pairs = []
+    for value in values:
+        name, _, number = value.partition("=")
+        try:
+            fraction = Decimal(number)
+        except InvalidOperation:
+            fraction = Decimal("NaN")
+        if not name or not fraction.is_finite() or fraction <= -1:
+            raise _usage(f"{option} {value!r} is not VARIANT=FRACTION with a fraction above -1 (such as double=0.2)")
+        pairs.append((name, fraction))
+    return tuple(pairs)
+
+
+def _write_members(path: Path, count: int) -> None:
+    """Every generated member, including those the draws gave no event: the whole population."""
+    from punchcard.engine.dryrun.samples import member_id
+
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps({"member": member_id(i)}) + "\n" for i in range(count))
+    except OSError as exc:
+        raise _usage(f"cannot write {shown(path)}: {exc.strerror}") from None
 
 
 def _logging() -> None:
@@ -132,6 +163,9 @@ def dry_run(
                                                                               "a scheduler address, or 'local' for a "
                                                                               "local one."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
+    decisions: Path | None = typer.Option(None, "--decisions", metavar="FILE", help="Also write every decision of "
+                                          "RULESET here, one JSON line each (.jsonl or .jsonl.gz), for ab report "
+                                          "--decisions; the replay then runs in this process."),
 ) -> None:
     """Replay event history through a ruleset (and optionally an older one) and report what it would do."""
     from punchcard.api import plugin_functions
@@ -147,7 +181,11 @@ def dry_run(
     except InputError as exc:
         raise _usage(str(exc)) from None
     options = Options(ruleset, events, members, against, _when(since, "--from"), _when(until, "--until"), cmap,
-                      strict, workers, functions=tuple(plugin_functions()))
+                      strict, workers, functions=tuple(plugin_functions()),
+                      plugins=get_plugin_manager,  # a function, so worker processes load the models too
+                      decisions=decisions)
+    if decisions is not None and dask:
+        raise _usage("--decisions writes the decisions as this process replays them: not with --dask")
     result = _run(options, dask, progress)
     _output(result, report, format, cmap.to_json() if column_map else None)
 
@@ -158,8 +196,10 @@ def demo(
                                                                                           "report."),
     format: OutputFormat = _FORMAT_OPTION,
     workers: int = typer.Option(1, "--workers", min=1, help="Processes; the figures do not depend on it."),
-    until: str | None = typer.Option(None, "--until", metavar="TIME", help="Run housekeeping up to this date "
-                                                                              "(e.g. to see expiry)."),
+    until: str = typer.Option(_DEMO_UNTIL, "--until", metavar="TIME", help="Run housekeeping up to this date: by "
+                                                                           "default far enough for the first "
+                                                                           "points to expire (breakage) and tiers "
+                                                                           "to drop."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr."),
 ) -> None:
     """Dry-run the bundled retail-tiers 2.0.0 against 1.0.0 on a year of sample events."""
@@ -171,7 +211,7 @@ def demo(
     stderr.print(f"replaying {root / _DEMO_EVENTS} through {_DEMO_NEW} against {_DEMO_OLD}", markup=False,
                  soft_wrap=True)
     options = Options(root / _DEMO_NEW, root / _DEMO_EVENTS, against=root / _DEMO_OLD,
-                      until=_when(until, "--until"), workers=workers)
+                      until=_when(until, "--until"), workers=workers, plugins=get_plugin_manager)
     _output(_run(options, None, progress), report, format)
 
 
@@ -188,6 +228,13 @@ def sample_events(
                                                                                       "retail-tiers)."),
     start: str = typer.Option("2026-01-01", "--start", metavar="DATE", help="The first day."),
     days: int = typer.Option(365, "--days", min=1, help="Days of habits to spread the events over."),
+    uplift: list[str] = typer.Option([], "--uplift", metavar="VARIANT=FRACTION", help="Members in this variant of "
+                                     "the ruleset's variants: shop this much more often (0.2: 20% more); repeatable."),
+    members_file: Path | None = typer.Option(None, "--members-file", metavar="FILE", help="Also write every "
+                                             "member's id here, one JSON line each (for ab report --members)."),
+    offers: list[str] = typer.Option([], "--offers", metavar="VARIANT=FRACTION", help="Members in this variant are "
+                                     "shown offers and answer them: offer_presented, offer_used and the purchases "
+                                     "the offers bring, this much more (0.2: 20% more); repeatable."),
 ) -> None:
     """Generate deterministic, realistic sample events for a ruleset."""
     from punchcard.api import compile
@@ -201,12 +248,15 @@ def sample_events(
     first = _when(start, "--start")
     try:
         compiled = compile(path)
-        options = SampleOptions(count, members, seed, first.date() if isinstance(first, dt.datetime) else first, days)
-        written = write_events(generate(compiled, options), output, csv_columns(compiled))
+        options = SampleOptions(count, members, seed, first.date() if isinstance(first, dt.datetime) else first, days,
+                                _uplifts(uplift), _uplifts(offers, "--offers"))
+        written = write_events(generate(compiled, options), output, csv_columns(compiled, bool(offers)))
     except PunchcardError as exc:
         stderr.print(shown_lines(exc), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except (ValueError, InputError) as exc:
         raise _usage(str(exc)) from None
+    if members_file is not None:
+        _write_members(members_file, members)
     where = "standard output" if output == "-" else shown(output)
     stderr.print(f"wrote {written} events for {members} members to {where}", markup=False, soft_wrap=True)

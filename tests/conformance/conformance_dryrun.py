@@ -26,7 +26,7 @@ from punchcard.engine.dryrun.replay import Job
 from punchcard.engine.dryrun.rows import event_row
 from punchcard.engine.runtime.decision import Decision, Outcome
 from punchcard.engine.runtime.events import EventError
-from punchcard.engine.testing import CaseResult, case_events, case_member, judge_case, state_json
+from punchcard.engine.testing import CaseResult, case_events, case_member, case_program, judge_case, state_json
 
 __all__ = ["DryRunSide", "DryRunResult", "replay_case", "dry_run_reference", "in_time_order", "BAD_ROW_KEYS"]
 
@@ -62,6 +62,7 @@ class DryRunResult(CaseResult):
 
 def replay_case(compiled, test) -> DryRunResult:
     """One test through the dry-run's replay, judged on the case's ``expect``s."""
+    compiled = case_program(compiled, test)
     events = case_events(compiled, test)
     rows, bad = [], {}
     for line, raw in enumerate(events, start=1):
@@ -106,6 +107,7 @@ def _told(decisions: list[dict], bad) -> list[dict]:
 def _in_time_order(compiled, test, order: tuple[int, ...], bad: tuple[int, ...]) -> CaseResult:
     """The case through the engine on a new memory store, its events sent in ``order`` (the
     refused ones last: they change nothing), its decisions put back in the case's order."""
+    compiled = case_program(compiled, test)
     events = case_events(compiled, test)
     engine = Engine(compiled, MemoryStore(), trace=True)
     made = {position: engine.process(events[position]) for position in (*order, *bad)}

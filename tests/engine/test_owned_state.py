@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard import compile as compile_ruleset  # with the installed plugins: a ruleset may name models
 from punchcard.engine.evaluate import evaluate
 from punchcard.engine.runtime.decision import Outcome
 from punchcard.engine.testing import case_events

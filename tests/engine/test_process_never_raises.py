@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from punchcard import compile as compile_ruleset  # with the installed plugins: a ruleset may name models
 from punchcard.engine import Engine, MemoryStore
-from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.runtime.decision import Decision, Outcome
 
 ROOT = Path(__file__).resolve().parents[2]

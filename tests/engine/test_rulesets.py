@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard import compile as compile_ruleset  # with the installed plugins: a ruleset may name models
 from punchcard.engine.testing import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -56,7 +56,7 @@ def test_every_hook_is_documented_with_an_example():
 
 
 def test_a_hook_missing_from_the_docs_is_reported():
-    text = DOC.read_text().replace("### `punchcard_scorers()`", "### scorers")
+    text = DOC.read_text().replace("### `punchcard_scorers(models)`", "### scorers")
     assert undocumented_hooks(text) == ["punchcard_scorers"]
 
 
@@ -82,8 +82,8 @@ def _exercise(plugins: Plugins, hooks: list[str]) -> None:
     if "punchcard_functions" in hooks:
         assert plugins.functions() and all(isinstance(s, FunctionSpec) for s in plugins.functions())
     if "punchcard_scorers" in hooks:
-        for scorer in plugins.scorers().values():
-            assert Decimal(0) <= scorer.score({"days_since_last_visit": 45}, {}) <= Decimal(1)
+        for scorer in plugins.scorers({"lapse": Path("lapse.lapse")}).values():
+            assert [Decimal(0) <= v <= Decimal(1) for v in scorer.score_many([{"recency_days": Decimal(45)}])] == [True]
     if "punchcard_messengers" in hooks:
         for messenger in plugins.messengers().values():
             assert isinstance(messenger.compose({"first_name": "Masha"}, {"points": 300}), str)

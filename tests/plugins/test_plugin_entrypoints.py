@@ -21,9 +21,11 @@ from punchcard.plugins import hookimpl
 
 class HalfScorer:
     name = "half"
+    version = "1"
+    features = ("recency_days",)
 
-    def score(self, member, event):
-        return Decimal("0.5")
+    def score_many(self, rows):
+        return [Decimal("0.5") for _ in rows]
 
 
 @hookimpl
@@ -52,7 +54,7 @@ def fake_plugin(tmp_path, monkeypatch):
 
 def test_an_entry_point_plugin_is_loaded(fake_plugin):
     plugins = get_plugin_manager()
-    assert plugins.scorers()["half"].score({}, {}) == Decimal("0.5")
+    assert plugins.scorers()["half"].score_many([{}]) == [Decimal("0.5")]
     info = {i.name: i for i in plugins.describe()}["fakeplug"]
     assert (info.kind, info.distribution, info.version) == ("entrypoint", "punchcard-fakeplug", "1.2.3")
     assert info.hooks == ("punchcard_scorers",)

@@ -116,11 +116,14 @@ def test_the_first_store_plugin_that_answers_wins(plugins):
 
 # -- scorers and messengers -------------------------------------------------------------------
 class _Scorer:
+    version = "1"
+    features = ("recency_days",)
+
     def __init__(self, name: str):
         self.name = name
 
-    def score(self, member, event):
-        return Decimal("0.25")
+    def score_many(self, rows):
+        return [Decimal("0.25") for _ in rows]
 
 
 class _Messenger:
@@ -147,7 +150,7 @@ def test_scorers_and_messengers_are_keyed_by_name(plugins):
                                         punchcard_messengers=punchcard_messengers), name="acme")
     scorers, messengers = plugins.scorers(), plugins.messengers()
     assert list(scorers) == ["churn"] and isinstance(scorers["churn"], Scorer)
-    assert scorers["churn"].score({}, {}) == Decimal("0.25")
+    assert scorers["churn"].score_many([{}, {}]) == [Decimal("0.25")] * 2
     assert messengers["plain"].compose({"id": "masha"}, {}) == "hello masha"
     assert isinstance(messengers["plain"], Messenger)
 
