@@ -28,7 +28,8 @@ from .checked import CheckedRuleset
 from .duration import Duration
 from .model import BaseEarning, Budget, Cap, Ruleset, StreakReward
 
-__all__ = ["FieldChange", "UnitChange", "RuleDiff", "diff_rulesets", "SCHEMA", "ADDED", "REMOVED", "CHANGED"]
+__all__ = ["FieldChange", "UnitChange", "RuleDiff", "diff_rulesets", "value_text", "NO_VALUE", "SCHEMA", "ADDED",
+           "REMOVED", "CHANGED"]
 
 SCHEMA = "punchcard.rule-diff/1"
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
@@ -254,3 +255,18 @@ def diff_rulesets(old: Ruleset | CheckedRuleset, new: Ruleset | CheckedRuleset) 
     """Every unit of ``new`` that ``old`` lacks, has differently, or has and ``new`` lacks."""
     before, after = _model(old), _model(new)
     return RuleDiff(before.label, after.label, compare_units(units(before), units(after)))
+
+
+NO_VALUE = "–"  # a field one side does not have
+
+
+def value_text(value: Any) -> str:
+    """A field's value as the diff shows it, in the terminal and on the report's page alike:
+    lists joined, booleans as YAML writes them, a folded YAML text without its final newline."""
+    if value is None:
+        return NO_VALUE
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()

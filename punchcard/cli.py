@@ -29,8 +29,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Wide when piped, so trees and tables are not cut for machines and files.
-stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True, highlight=False)
+# emoji=False: an id such as ":cat:" from an event is shown as written, never as a picture
+stdout = Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+stderr = Console(stderr=True, highlight=False, emoji=False)
 
 
 class OutputFormat(StrEnum):

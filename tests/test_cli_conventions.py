@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import punchcard
+from punchcard import cli as cli_module
 from punchcard.cli import app
 from punchcard.engine.runtime.display import markup_safe, shown, shown_lines
 
@@ -136,7 +137,15 @@ def test_shown_text_has_no_control_characters(text):
 def test_markup_safe_text_renders_as_itself(text):
     from rich.text import Text
 
-    assert Text.from_markup(f"[bold]{markup_safe(text)}[/bold]").plain == shown(text)
+    assert Text.from_markup(f"[bold]{markup_safe(text)}[/bold]", emoji=False).plain == shown(text)
+
+
+@pytest.mark.parametrize("console_name", ["stdout", "stderr"])
+def test_the_consoles_show_emoji_codes_as_written(console_name):
+    console = getattr(cli_module, console_name)
+    with console.capture() as captured:
+        console.print(f"member [bold]{markup_safe(':cat: :smile:')}[/bold]")
+    assert captured.get().strip() == "member :cat: :smile:"
 
 
 _INVISIBLE = st.characters(whitelist_categories=("Cf", "Zl", "Zp", "Cc", "Co", "Cn"))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from html import escape
 
+from punchcard.dsl.diff import value_text
+
 from .cells import fmt, table
 from .figures import COST_UP, cost_delta_cell, legend, percent_text, points_text, signed, step_of
 
@@ -20,13 +22,8 @@ _KIND_MARK = {"added": "+ added", "removed": "- removed", "changed": "~ changed"
 
 
 def _value(value) -> str:
-    if value is None:
-        return '<span class="muted">–</span>'
-    if isinstance(value, list):
-        value = ", ".join(str(v) for v in value)
-    elif isinstance(value, bool):
-        value = "true" if value else "false"
-    return f"<code>{escape(str(value).strip())}</code>"
+    text = value_text(value)
+    return '<span class="muted">–</span>' if value is None else f"<code>{escape(text)}</code>"
 
 
 def rule_diff_section(report: dict) -> str:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from rich.table import Table
 from rich.text import Text
 
+from punchcard.dsl.diff import value_text
 from punchcard.engine.runtime.display import shown
 
 from .figures import delta_text, points_text, step_of
@@ -20,16 +21,6 @@ __all__ = ["owner_parts", "cost_line", "rule_diff_table"]
 
 _MARK = {"added": ("+", "bold"), "removed": ("-", "dim"), "changed": ("~", "")}
 _STYLE_UP, _STYLE_DOWN = "dark_orange", "cyan"
-
-
-def _text(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).strip()
 
 
 def rule_diff_table(rules: dict) -> Table | Text:
@@ -46,8 +37,8 @@ def rule_diff_table(rules: dict) -> Table | Text:
         where = unit["section"] + (f": {unit['key']}" if unit["key"] else "")
         for index, field in enumerate(unit["fields"]):
             lead = [Text(mark, style=style), Text(shown(where))] if index == 0 else ["", ""]
-            table.add_row(*lead, Text(shown(field["field"])), Text(shown(_text(field["old"]))),
-                          Text(shown(_text(field["new"]))))
+            table.add_row(*lead, Text(shown(field["field"])), Text(shown(value_text(field["old"]))),
+                          Text(shown(value_text(field["new"]))))
     return table
 
 

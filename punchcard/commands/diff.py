@@ -15,7 +15,7 @@ from rich.text import Text
 from punchcard.api import plugin_functions
 from punchcard.cli import OutputFormat, app, format_option, stderr, stdout
 from punchcard.dsl.check import check_path
-from punchcard.dsl.diff import diff_rulesets
+from punchcard.dsl.diff import diff_rulesets, value_text
 from punchcard.dsl.errors import render
 from punchcard.engine.runtime.display import shown, shown_lines
 
@@ -39,16 +39,6 @@ def _checked(path: Path, functions):
     return checked
 
 
-def _value(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).strip()  # a folded YAML text ends in a newline the reader need not see
-
-
 def _print_text(result) -> None:
     summary = ", ".join(f"{result.count(kind)} {kind}" for kind in _MARKS)
     stdout.print(Text(f"{result.old} → {result.new}: {summary}"), soft_wrap=True)
@@ -57,9 +47,9 @@ def _print_text(result) -> None:
         stdout.print(Text(f"{mark} {shown(unit.label)}", style=style), soft_wrap=True)
         for field in unit.fields:
             if unit.change == "changed":
-                line = f"    {field.field}: {_value(field.old)} → {_value(field.new)}"
+                line = f"    {field.field}: {value_text(field.old)} → {value_text(field.new)}"
             else:
-                line = f"    {field.field}: {_value(field.new if unit.change == 'added' else field.old)}"
+                line = f"    {field.field}: {value_text(field.new if unit.change == 'added' else field.old)}"
             stdout.print(Text(shown(line)), soft_wrap=True)
 
 
