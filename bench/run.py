@@ -21,6 +21,7 @@ QUICK = {
     "bench_table.py": ["--events", "100000", "--members", "2000", "--dryrun-members", "10000"],
     "bench_store.py": ["--events", "4000", "--single", "800", "--workers", "1,4"],
     "bench_models.py": ["--calls", "300", "--events", "2000"],
+    "bench_memory_store.py": ["--events", "6000", "--members", "300", "--rounds", "1"],
 }
 
 

@@ -9,10 +9,12 @@ the engine runs, so a model never sees a history the engine would not keep.
 
 What an event adds:
 
-- a *visit*, for every analyst event: its local hour and weekday counted, and its day's
-  bucket (day, visits, spend);
-- a *purchase*, when it carries a positive ``amount``: first and latest purchase, lifetime
-  count and spend, the day bucket's spend, and the spend of its ``category`` (if it has one);
+- a *visit*, for every analyst event (:func:`counts`: never a built-in event such as ``refund``,
+  ``redeem`` or ``review_decision``, which the engine decides outside any plan): its local hour
+  and weekday counted, and its day's bucket (day, visits, spend);
+- a *purchase* (:func:`is_purchase`), when it also carries a positive ``amount``: first and
+  latest purchase, lifetime count and spend, the day bucket's spend, and the spend of its
+  ``category`` (if it has one);
 - an *offer response*, for ``offer_presented`` and ``offer_used`` events: the count for the
   offer's ``offer_type`` and ``category`` (:func:`offer_key`).
 
@@ -30,6 +32,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 
+from punchcard.dsl.offers import OFFER_EVENTS as OFFER_BUILT_INS
+from punchcard.dsl.vocabulary import BUILTIN_EVENTS
+
 from ..program import Plan
 from ..runtime.events import Event
 from ..runtime.run import Run
@@ -40,7 +45,10 @@ __all__ = [
     "MAX_KEYS",
     "OTHER",
     "OFFER_EVENTS",
+    "BUILT_IN_TYPES",
     "Profile",
+    "counts",
+    "is_purchase",
     "fold",
     "fold_event",
     "fold_all",
@@ -63,6 +71,10 @@ HORIZON_DAYS = 400  # the longest window features read (365 days), and some slac
 MAX_KEYS = 32  # categories, offer keys: past this many, the rest counts as OTHER
 OTHER = "other"
 OFFER_EVENTS = {"offer_presented": 0, "offer_used": 1}  # event type -> which count it adds to
+# The built-in event types: the engine decides each with a handler of its own, and never walks
+# an analyst plan (so never the profile phase) for one. engine/evaluate.py's BUILT_IN holds the
+# same names (tests/models/test_fold_agrees.py holds them to it).
+BUILT_IN_TYPES = frozenset({*BUILTIN_EVENTS, "profile", *OFFER_BUILT_INS})
 USUAL_SHARE = Decimal("0.6")  # usual hours and weekdays hold at least this share of visits
 _EMPTY = Profile()
 
@@ -75,6 +87,21 @@ def profile_of(state: MemberState) -> Profile:
 def offer_key(offer_type: object, category: object) -> str:
     """What "similar offers" means for a member's past response: same type, same category."""
     return f"{offer_type or '-'}:{category or '-'}"
+
+
+def counts(event_type: str) -> bool:
+    """Does the profile fold an event of this type? Every analyst event, and the offer responses
+    (:data:`OFFER_EVENTS`); never a built-in one. The one rule for the engine (whose profile phase
+    runs on analyst events only) and for training from a file of events (plugins/sklearn/data.py)."""
+    return event_type in OFFER_EVENTS or event_type not in BUILT_IN_TYPES
+
+
+def is_purchase(event: Event) -> bool:
+    """Is ``event`` a purchase as the profile counts one: an event it folds as a visit, with a
+    positive ``amount``? (A refund carries an amount too, and is no purchase.)"""
+    amount = event.fields.get("amount")
+    return (isinstance(amount, Decimal) and amount > 0 and counts(event.type)
+            and event.type not in OFFER_EVENTS)
 
 
 # -- folding ---------------------------------------------------------------------------

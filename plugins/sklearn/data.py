@@ -4,11 +4,16 @@ Events come from a JSON Lines file (gzip too), as ``punchcard sample-events`` an
 read them. Each member's events are folded in time order by
 :func:`punchcard.engine.policies.profile.fold_event`, the function the engine's profile phase
 runs, and features are read by :func:`punchcard.engine.policies.features.features`: the rows a
-model is trained on are the rows the engine scores.
+model is trained on are the rows the engine scores. Which events are folded follows the engine
+too (:func:`counted`): each id once, as the engine answers a repeated id without changing
+anything, and only the types its profile counts (:func:`punchcard.engine.policies.profile.counts`:
+no built-in event, so no ``refund``, ``redeem`` or ``review_decision``). What a file alone cannot
+know is which events a ruleset would refuse or block (docs/models.md).
 
 Labels (docs/models.md):
 
-- churn: members with a purchase by the cut-off; 1 when they make no purchase within the horizon after it;
+- churn: members with a purchase by the cut-off; 1 when they make no purchase within the horizon after it
+  (a purchase as the profile counts one: :func:`punchcard.engine.policies.profile.is_purchase`);
 - engagement: each ``offer_presented`` event; 1 when the member's ``offer_used`` for the same ``offer``
   follows within the horizon;
 - anomaly: no label; one row per member with a visit.
@@ -31,16 +36,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from punchcard.engine.evaluate import BUILT_IN, evaluate, new_member
+from punchcard.engine.evaluate import evaluate, new_member
 from punchcard.engine.housekeeping import housekeep
 from punchcard.engine.policies.features import features, member_features, offer_features
-from punchcard.engine.policies.profile import OFFER_EVENTS, fold_event
+from punchcard.engine.policies.profile import OFFER_EVENTS, counts, fold_event, is_purchase
 from punchcard.engine.program import Compiled
 from punchcard.engine.runtime.decision import Outcome
 from punchcard.engine.runtime.events import Event, EventError
 from punchcard.engine.runtime.state import MemberState, Profile
 
-__all__ = ["EventsError", "Rows", "read_events", "read_raw", "profiles_at", "member_rows", "churn_rows",
+__all__ = ["EventsError", "Rows", "read_events", "read_raw", "counted", "profiles_at", "member_rows", "churn_rows",
            "engagement_rows", "offer_popularity", "UNKNOWN_OFFLINE", "Held", "RulesetHistory", "held_rows"]
 
 # What a file of events cannot tell: the member's tier and streak need the ruleset's rules.
@@ -123,10 +128,23 @@ def read_raw(path: Path) -> list[tuple[Event, dict[str, Any]]]:
     return pairs
 
 
-def profiles_at(events: Iterable[Event], at: dt.datetime) -> dict[str, Profile]:
-    """Each member's profile folded from their events up to and including ``at``."""
-    profiles: dict[str, Profile] = {}
+def counted(events: Iterable[Event]) -> Iterator[Event]:
+    """The events the engine's profile would fold, in order: the first of each id (the engine
+    answers a repeat as a duplicate, or refuses it as a conflict, and nothing changes), of a type
+    the profile counts (:func:`punchcard.engine.policies.profile.counts`)."""
+    seen: set[str] = set()
     for event in events:
+        if event.id not in seen:
+            seen.add(event.id)
+            if counts(event.type):
+                yield event
+
+
+def profiles_at(events: Iterable[Event], at: dt.datetime) -> dict[str, Profile]:
+    """Each member's profile folded from their events up to and including ``at``, as the engine
+    folds them (:func:`counted`)."""
+    profiles: dict[str, Profile] = {}
+    for event in counted(events):
         if event.time > at:
             break
         profiles[event.member] = fold_event(profiles.get(event.member), event)
@@ -144,19 +162,15 @@ def member_rows(profiles: Mapping[str, Profile], at: dt.datetime, names: Iterabl
     return out
 
 
-def _purchase(event: Event) -> bool:
-    amount = event.fields.get("amount")
-    return isinstance(amount, Decimal) and amount > 0 and event.type not in ("offer_presented", "offer_used")
-
-
 def churn_rows(events: list[Event], cut: dt.datetime, horizon: dt.timedelta, names: Iterable[str],
                history: RulesetHistory | None = None) -> Rows:
     """Members who bought by ``cut``, features at ``cut``; label 1: no purchase in the horizon after.
-    With ``history``, a purchase is one the engine's profile counts (refunds and refused events are not)."""
+    A purchase is one the engine's profile counts (:func:`counted`, ``is_purchase``: never a refund);
+    with ``history``, also never one the ruleset refuses or blocks."""
     if history is not None:
         return _held_churn(history, cut, horizon, names)
     profiles = {m: p for m, p in profiles_at(events, cut).items() if p.purchases > 0}
-    bought = {e.member for e in events if cut < e.time <= cut + horizon and _purchase(e)}
+    bought = {e.member for e in counted(events) if cut < e.time <= cut + horizon and is_purchase(e)}
     out = member_rows(profiles, cut, names)
     out.labels = [0 if member in bought else 1 for member in out.members]
     return out
@@ -176,7 +190,7 @@ def _engagement_rows(events: list[Event], since: dt.datetime | None, until: dt.d
     profiles: dict[str, Profile] = {}
     out = Rows()
     open_offers: dict[tuple[str, str], tuple[int, dt.datetime]] = {}
-    for event in events:
+    for event in counted(events):
         if event.time > until + horizon:
             break
         profile = profiles.get(event.member) or Profile()
@@ -290,7 +304,7 @@ class RulesetHistory:
         decision, state = evaluate(self.compiled, state, parsed, owned=True, trace=False)
         if event.type in OFFER_EVENTS:
             return state, fold_event(profile, event)
-        walked = parsed.type in program.plans and parsed.type not in BUILT_IN  # the profile phase folds these
+        walked = parsed.type in program.plans and counts(parsed.type)  # the profile phase folds these
         return state, fold_event(profile, parsed) if walked and decision.outcome in KEPT else profile
 
 

@@ -17,6 +17,7 @@ import punchcard
 from punchcard.engine import evaluate, new_member
 from punchcard.engine.policies.offers import offers_for
 from punchcard.engine.policies.scoring import MemberScores
+from punchcard.engine.runtime.numbers import figure
 
 RULESET = """\
 punchcard: 1
@@ -110,7 +111,8 @@ def test_only_the_candidates_that_reach_the_rank_are_scored_in_one_batch(ranked)
     for step in scores:
         assert step.rule == "engagement" and step.values["version"] == card["version"]
         offer, score = step.values["offer"], step.values["score"]
-        assert step.note == f"engagement {card['version']} scored {score} for offer:{offer}"
+        # the note shows the score as every trace note shows a figure (0.728610 as 0.72861)
+        assert step.note == f"engagement {card['version']} scored {figure(score)} for offer:{offer}"
     assert decision.models == (("engagement", card["version"]),)
     assert decision.to_dict()["models"] == {"engagement": card["version"]}
     notes = {s.rule: s.note for s in decision.trace if s.phase == "offers"}
