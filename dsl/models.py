@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["model_files", "model_diagnostics", "models_used", "reads_segment", "SEGMENT_MODEL"]
 
 
+_TARGETS = ("churn", "engagement", "anomaly")  # what `punchcard model train --target` takes
+
+
 def _folder(ruleset_path: str) -> Path:
     """Where model paths start: the ruleset file's folder (the working folder for text)."""
     if ruleset_path.startswith("<"):
@@ -38,19 +41,31 @@ def model_files(model: Ruleset, ruleset_path: str) -> dict[str, Path]:
 
 
 def model_diagnostics(state: CheckedRuleset) -> list[Diagnostic]:
-    """A model file outside the ruleset's folder, or not there: an error at its entry."""
-    out = []
+    """A model file outside the ruleset's folder (by its text, or by where a link leads), a
+    folder, or not there: an error at its entry."""
+    folder = _folder(state.raw.path).resolve()
     files = model_files(state.valid_model, state.raw.path)
+    out = []
     for name, file in state.valid_model.models.items():
         where = state.source.value(("models", name)).span
-        if Path(file).is_absolute() or ".." in Path(file).parts:
-            out.append(Diagnostic(Code.INCLUDE_ERROR, f"model {name!r}: the file {file!r} must stay inside the "
-                                  "ruleset's folder", where, hint="give a path relative to this ruleset's folder"))
-        elif not files[name].is_file():
-            out.append(Diagnostic(Code.NOT_FOUND, f"model {name!r}: the file {file!r} was not found", where,
-                                  hint=f"train it: punchcard model train --events FILE --target churn "
-                                       f"--until TIME --out {file}"))
+        problem = _file_problem(name, file, files[name], folder)
+        if problem is not None:
+            code, message, hint = problem
+            out.append(Diagnostic(code, f"model {name!r}: {message}", where, hint=hint))
     return out
+
+
+def _file_problem(name: str, file: str, path: Path, folder: Path) -> tuple[Code, str, str] | None:
+    if Path(file).is_absolute() or ".." in Path(file).parts or not path.resolve().is_relative_to(folder):
+        return (Code.INCLUDE_ERROR, f"the file {file!r} must stay inside the ruleset's folder",
+                "give a path relative to this ruleset's folder, to a file (not a link) inside it")
+    if path.is_dir():
+        return Code.NOT_FOUND, f"{file!r} is a folder, not a model file", "name the .skops file inside it"
+    if not path.is_file():
+        target = name if name in _TARGETS else "churn|engagement|anomaly"
+        return (Code.NOT_FOUND, f"the file {file!r} was not found",
+                f"train it: punchcard model train --events FILE --target {target} --until TIME --out {file}")
+    return None
 
 
 def models_used(node: ast.Node) -> set[str]:

@@ -68,9 +68,10 @@ class Rows:
     offers: list[Event] = field(default_factory=list)  # engagement: the offer_presented event of each row
 
 
-def _lines(path: Path) -> Iterator[str]:
+def _lines(path: Path) -> Iterator[bytes]:
+    # bytes, decoded line by line by the caller, so a line that is not UTF-8 is named by its number
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
+    with opener(path, "rb") as handle:
         yield from handle
 
 
@@ -93,7 +94,11 @@ def _objects(path: Path) -> Iterator[tuple[str, Any]]:
     """(where, the parsed line) for each line of the file that is not blank."""
     if not path.is_file():
         raise EventsError(f"events file {path} not found")
-    for number, line in enumerate(_lines(path), 1):
+    for number, raw in enumerate(_lines(path), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EventsError(f"{path.name} line {number}: not UTF-8 text") from None
         if line.strip():
             try:
                 yield f"{path.name} line {number}", json.loads(line)

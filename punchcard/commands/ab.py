@@ -80,10 +80,19 @@ def ab_report_command(
         raise typer.Exit(1) from None
     except (ValueError, InputError) as exc:
         raise _usage(str(exc)) from None
-    result["bad_rows"] = bad.count
+    _note_what_is_missing(result, bad.count)
     _output(result, report, format)
     if result["srm"]["mismatch"]:
         raise typer.Exit(1)
+
+
+def _note_what_is_missing(result: dict[str, Any], bad_rows: int) -> None:
+    """Bad rows are said on stderr, not only counted in the JSON; a history of nobody is trouble."""
+    result["bad_rows"] = bad_rows
+    if bad_rows:
+        stderr.print(f"left out {bad_rows} bad rows (the JSON report counts them as bad_rows)", markup=False)
+    if not result["members"]:
+        raise _usage("the history has no member in any variant: there is nothing to compare")
 
 
 def _stored_history(url: str) -> list[tuple[dict[str, Any], Any]]:
@@ -119,7 +128,8 @@ def _output(result: dict[str, Any], report: Path | None, format: OutputFormat) -
     stdout.print(_variants_table(result))
     stdout.print(_uplift_table(result))
     srm = result["srm"]
-    verdict = "MISMATCH: the split differs from the stated shares" if srm["mismatch"] else "the split matches"
+    verdict = "MISMATCH: the split differs from the stated shares" if srm["mismatch"] else \
+        "the split matches" if srm["df"] else "not tested (it needs two variants with a share)"
     stdout.print(f"sample ratio: {verdict} (chi-square {srm['chi_square']}, df {srm['df']}, p = {srm['p_value']})",
                  markup=False)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import typer
 
 from punchcard.api import compile as compile_ruleset
-from punchcard.cli import OutputFormat, app, format_option, stdout, store_option
+from punchcard.cli import OutputFormat, app, format_option, stderr, stdout, store_option
 from punchcard.dsl.errors import PunchcardError, render
 from punchcard.engine.engine import Engine
 from punchcard.engine.runtime.decision import to_jsonable
-from punchcard.engine.runtime.display import shown
+from punchcard.engine.runtime.display import shown, shown_lines
 from punchcard.engine.store import StoreError
 
 from .store_access import fail, open_store, setup_logging
@@ -40,7 +40,7 @@ def _compiled(ruleset: Path):
         return compile_ruleset(ruleset)
     except PunchcardError as exc:
         for diag in exc.diagnostics:
-            stdout.out(shown(render(diag, getattr(exc, "sources", None) or {})))
+            stderr.out(shown_lines(render(diag, getattr(exc, "sources", None) or {})))  # as check prints them
         raise typer.Exit(1) from None
     except OSError as exc:
         raise fail(f"cannot read {ruleset}: {exc}") from None

@@ -58,6 +58,19 @@ def test_a_missing_model_file_is_a_check_error_at_its_entry(tmp_path):
     assert "must stay inside the ruleset's folder" in result.stdout
 
 
+def test_a_link_out_of_the_folder_or_a_folder_is_not_a_model_file(tmp_path):
+    outside = tmp_path / "elsewhere" / "churn.skops"
+    outside.parent.mkdir()
+    outside.write_bytes(b"not a model")
+    inside = tmp_path / "rules"
+    (inside / "models").mkdir(parents=True)
+    (inside / "models" / "churn.skops").symlink_to(outside)
+    result, _ = _check(inside, MODEL_RULESET)
+    assert result.exit_code == 1 and "must stay inside the ruleset's folder" in result.stdout
+    result, _ = _check(inside, MODEL_RULESET.replace("models/churn.skops", "models"))
+    assert result.exit_code == 1 and "'models' is a folder, not a model file" in result.stdout
+
+
 def test_a_changed_model_file_fails_the_compile(model_ruleset, tmp_path):
     copy_model(model_ruleset.parent / "models" / "churn.skops", tmp_path / "models")
     (tmp_path / "ruleset.yaml").write_text(MODEL_RULESET, encoding="utf-8")

@@ -66,3 +66,14 @@ def test_exit_codes(coffee_offers, tmp_path):
     missing = runner.invoke(app, ["offers", str(COFFEE_OFFERS), "--store", f"sqlite:///{tmp_path / 'none.db'}",
                                   "--member", "masha"])
     assert missing.exit_code == 2
+
+
+def test_ruleset_errors_go_to_stderr_as_check_prints_them(coffee_offers, tmp_path):
+    url = _store_with_history(coffee_offers, tmp_path)
+    broken = tmp_path / "broken.yaml"
+    text = COFFEE_OFFERS.read_text(encoding="utf-8")
+    broken.write_text(text.replace("event.amount", "event.amount_typo", 1), encoding="utf-8")
+    result = runner.invoke(app, ["offers", str(broken), "--store", url, "--member", "masha", "--format", "json"])
+    assert result.exit_code == 1
+    assert result.stdout == ""  # nothing a machine reading JSON would trip on
+    assert "error[" in result.stderr and "\\n" not in result.stderr and "\n" in result.stderr.strip()

@@ -163,3 +163,12 @@ def test_the_documented_commands_run_and_agree(tmp_path, monkeypatch):
                       "--format", "json"])
     assert read["members"] == replayed["members"] == 300
     assert read["variants"] == replayed["variants"] and read["uplift"] == replayed["uplift"]
+
+
+def test_an_empty_history_is_trouble_not_a_matching_split(tmp_path):
+    from punchcard.cli import app
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(app, ["ab", "report", str(RULESET), "--events", str(empty)])
+    assert result.exit_code == 2 and "nothing to compare" in result.output and "matches" not in result.output
