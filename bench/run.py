@@ -22,6 +22,7 @@ QUICK = {
     "bench_store.py": ["--events", "4000", "--single", "800", "--workers", "1,4"],
     "bench_models.py": ["--calls", "300", "--events", "2000"],
     "bench_memory_store.py": ["--events", "6000", "--members", "300", "--rounds", "1"],
+    "bench_messages.py": ["--events", "4000", "--members", "200", "--rounds", "1", "--outbox", "300"],
 }
 
 

@@ -19,6 +19,7 @@ from .document import validate_document, without_paths
 from .errors import Code, Diagnostic, PunchcardError, sort_diagnostics
 from .functions import FunctionSpec, function_table
 from .loader import RawRuleset, read_ruleset, read_ruleset_text
+from .message_checks import message_diagnostics
 from .models import model_diagnostics
 from .offer_checks import offer_diagnostics
 from .parser import parse_expression
@@ -177,6 +178,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("cost", _cost),
     ("models", _models),
     ("offers", lambda state: state.diagnostics.extend(offer_diagnostics(state))),  # dsl/offers.py
+    ("messages", lambda state: state.diagnostics.extend(message_diagnostics(state))),  # dsl/messages.py
     ("variants", _variants),
 ]
 

@@ -55,7 +55,7 @@ class Scope:
     event_types: tuple[str, ...] | None = None
     streak: bool = False
     offer: bool = False  # offer.<field> is readable (choosing offers, a granted rule, a no_offer rule)
-    eventless: bool = False  # no event: choosing offers may run when a host asks, between events
+    eventless: bool = False  # no event: choosing offers or a message may run between events (a tick)
 
 
 @dataclass
@@ -155,7 +155,8 @@ class ExprChecker:
         if self.scope.eventless:
             return self.error(node, Code.UNKNOWN_NAME, f"event.{name} is not available here",
                               hint="offers are chosen for a member at a time, with or without an event: "
-                                   "read member fields, history (count, sum) or offer fields")
+                                   "read member fields, history (count, sum) or offer fields" if self.scope.offer
+                              else "a message may follow any event, a tick included: read member fields")
         if name in ENVELOPE_FIELDS:
             return ENVELOPE_FIELDS[name]
         types = self.scope.event_types or tuple(t for t, f in self.schema.events.items() if name in f)

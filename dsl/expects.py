@@ -42,6 +42,14 @@ def _names(state: CheckedRuleset, expect: dict, path: tuple) -> Iterator[Diagnos
             where = path + ("badges",) + ((index,) if index is not None else ())
             yield _unknown(state, "badge", badge, "which no achievement awards", badges,
                            "no achievement awards a badge", state.source.value(where).span)
+    kinds = [send.id for send in model.messages.send] if model.messages else []
+    for key in ("messages", "suppressed"):
+        wanted = expect.get(key)
+        for index, kind in (enumerate(wanted) if isinstance(wanted, list) else [(None, wanted)] if wanted else []):
+            if str(kind) not in kinds:
+                where = (*path, key, *((index,) if index is not None else ()))
+                yield _unknown(state, "message", kind, "which is not a message of this ruleset", kinds,
+                               "this ruleset has no messages", state.source.value(where).span)
     lengths = expect.get("streak")
     for streak in (lengths if isinstance(lengths, dict) else ()):
         if streak not in streaks:

@@ -20,6 +20,7 @@ from punchcard.grammar import reserved_words
 from .duration import Duration, DurationField
 from .fields import EventTypes, Expr, Id
 from .fields import Strict as _Strict
+from .messages import Messages
 from .offers import OFFER_EVENTS, Offers
 from .split import Variants
 from .types import FIELD_TYPES
@@ -349,6 +350,7 @@ class Ruleset(_Strict):
     # model name -> its file, relative to the ruleset's folder (docs/models.md); score("NAME") reads it
     models: dict[Id, Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=dict)
     offers: Offers | None = None  # dsl/offers.py
+    messages: Messages | None = None  # dsl/messages.py
     variants: Variants | None = None
     tests: list[RulesetTest] = Field(default_factory=list)
 

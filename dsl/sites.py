@@ -60,6 +60,14 @@ def expression_sites(ruleset: Ruleset) -> Iterator[Site]:
         scope = Scope(tuple(forbid.on) if forbid.on else None, offer=forbid.action == "no_offer")
         yield Site(("compliance", "forbid", i, "when"), forbid.when, (BOOL,), scope, "when:", f"forbid:{forbid.id}")
     yield from _offer_sites(ruleset)
+    if ruleset.messages is not None:  # a message may follow any event, a tick included: no event fields
+        for i, send in enumerate(ruleset.messages.send):
+            if send.when is not None:
+                yield Site(("messages", "send", i, "when"), send.when, (BOOL,), Scope(None, eventless=True),
+                           "when:", f"message:{send.id}")
+        for i, restrict in enumerate(ruleset.messages.restrict):
+            yield Site(("messages", "restrict", i, "when"), restrict.when, (BOOL,), Scope(None, eventless=True),
+                       "when:", f"message:restrict:{restrict.id}")
 
 
 def _tier_sites(ruleset: Ruleset) -> Iterator[Site]:

@@ -53,7 +53,7 @@ def field_base_type(value: str) -> str:
 
 # What a test may expect, after an event or after its last one (docs/ruleset-format.md#tests).
 EXPECT_KEYS = ("points", "balance", "pending", "total", "tier", "outcome", "reason", "effects", "fired",
-               "not_fired", "paid", "trace", "streak", "badges")
+               "not_fired", "paid", "trace", "streak", "badges", "messages", "suppressed")
 
 # Words a ``let:`` fact may not be named: the language's own, and the names expressions start from.
 FACT_KEYWORDS = (*reserved_words(), "now", "event", "member", "streak")

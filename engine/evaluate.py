@@ -17,7 +17,7 @@ from decimal import Decimal, localcontext
 from typing import Any, overload
 
 from .housekeeping import housekeep
-from .policies import earning, gates, offers, scoring, streaks, tiers
+from .policies import earning, gates, messages, offers, scoring, streaks, tiers
 from .policies.lifecycle import handlers as lifecycle
 from .policies.lifecycle.lots import FAR_FUTURE
 from .program import Compiled, Plan
@@ -156,6 +156,7 @@ def _process(run: Run) -> None:
         plan = run.compiled.plans[run.event.type]
         (plan.walk or walk)(run, plan)
     _within_balance_bound(state)
+    messages.choose(run)  # once every effect, housekeeping's included, is known
 
 
 def _within_balance_bound(state: MemberState) -> None:

@@ -198,6 +198,7 @@ class Compiled:
     scorers: dict[str, Any] = field(default_factory=dict)  # model name -> loaded scorer (policies/scoring.py)
     variant: str | None = None  # the variant this program runs, stamped on its decisions
     split: Split | None = None  # a ruleset with variants: which program each member runs
+    streak_warning: dt.timedelta | None = None  # warn this long before a streak breaks (a streak_at_risk message)
     label: str = field(init=False)  # id@version, on every decision
     tier_plan: TierPlan | None = field(init=False)
     limit_plan: LimitPlan = field(init=False)

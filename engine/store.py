@@ -27,24 +27,30 @@ engine calls it directly. What a store may leave alone has a default in
 :class:`BaseStore` and :class:`BaseUnit` (which :class:`MemoryStore` and the SQL store
 build on): units hand out states the engine must copy before changing
 (``private_states = False``), and a batch is its events processed one by one.
+
+A store that keeps an :class:`Outbox` writes each ``message`` effect of a stored decision
+(:func:`outbox_rows`) with that decision, for the sender to drain after the commit.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import datetime as dt
 import threading
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from .runtime.decision import Decision
+from .runtime.decision import Decision, Outcome, to_jsonable
 from .runtime.events import Event
 from .runtime.state import ZERO, MemberState
 from .runtime.undo import Savepoint
 
 __all__ = ["ProcessedEvent", "UnitOfWork", "Store", "Processor", "BaseUnit", "BaseStore", "MemoryStore", "Conflict",
-           "StoreError", "Refused"]
+           "StoreError", "Refused", "OutboxRow", "Outbox", "outbox_rows", "OUTBOX_STATUSES"]
 
 
 class Conflict(RuntimeError):
@@ -129,6 +135,79 @@ class Store(Protocol):
         ``decide`` and ``notify``."""
 
     def close(self) -> None: ...
+
+
+OUTBOX_STATUSES = ("pending", "sent", "failed", "expired")  # expired: past its request's expires_at, never sent
+_QUEUED = (Outcome.APPLIED, Outcome.REVIEW)  # a rejected or blocked event tells the member nothing
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One chosen message in a store's outbox, written in its decision's transaction.
+
+    ``request`` is the message effect's detail as JSON-ready data (exact decimal text, ISO
+    times); ``lease_until`` ends ``lease_owner``'s claim or a pause; ``composed`` is stored before
+    the first delivery, so a retry sends the same text; ``attempts`` counts claims."""
+
+    id: str
+    member_id: str
+    event_id: str
+    ruleset: str
+    channel: str
+    send_at: dt.datetime
+    request: dict[str, Any]
+    status: str = "pending"  # one of OUTBOX_STATUSES
+    attempts: int = 0  # times a sender claimed it to send it
+    lease_until: dt.datetime | None = None
+    lease_owner: str | None = None
+    composed: dict[str, Any] | None = None
+    sent_at: dt.datetime | None = None
+    receipt: str | None = None
+    last_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(to_jsonable({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}))
+
+
+def outbox_rows(decision: Decision) -> list[OutboxRow]:
+    """The outbox rows a stored decision adds: one per ``message`` effect, when the event
+    was applied or held for review (a suppressed message is a ``message_suppressed`` effect)."""
+    if decision.outcome not in _QUEUED:
+        return []
+    requests = [to_jsonable(effect.detail) for effect in decision.effects if effect.kind == "message"]
+    return [OutboxRow(str(r["id"]), decision.member_id, decision.event_id, decision.ruleset, str(r["channel"]),
+                      dt.datetime.fromisoformat(r["send_at"]), r) for r in requests]
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """A store's outbox, as the sender (:mod:`punchcard.engine.messaging.send`) drains it.
+    Every change is conditional, so two senders never both hold a row, and a row is marked
+    sent once."""
+
+    def outbox_claim(self, now: dt.datetime, limit: int, until: dt.datetime, owner: str,
+                     channels: Collection[str]) -> list[OutboxRow]:
+        """Claim up to ``limit`` pending rows due by ``now`` on ``channels`` whose lease is
+        free or over, leasing them to ``owner`` until ``until``, one attempt more; oldest first."""
+
+    def outbox_compose(self, message_id: str, owner: str, composed: Mapping[str, Any]) -> bool:
+        """Store the composed text, if ``owner`` still holds the row's lease."""
+
+    def outbox_sent(self, message_id: str, at: dt.datetime, receipt: str | None) -> bool:
+        """Mark the row sent, if it is still pending: true for the one call that did."""
+
+    def outbox_retry(self, message_id: str, owner: str, error: str, retry_at: dt.datetime | None) -> bool:
+        """A failed attempt: pending again from ``retry_at``, or ``failed`` when it is None;
+        only while ``owner`` holds the lease."""
+
+    def outbox_release(self, message_id: str, owner: str, until: dt.datetime | None) -> bool:
+        """Give ``owner``'s claim back untried (no attempt): pending from ``until``, or ``expired`` if None."""
+
+    def outbox_list(self, status: str | None = None, limit: int | None = None) -> list[OutboxRow]:
+        """The rows, oldest first (by ``send_at``, then id), optionally of one status."""
+
+    def outbox_due(self, now: dt.datetime) -> dict[str, int]:
+        """Pending rows due by ``now``, leased or not, per channel."""
 
 
 class BaseUnit:
@@ -221,6 +300,8 @@ class MemoryStore(BaseStore):
         self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
         self._budget_lock = threading.RLock()
+        self._outbox: dict[str, OutboxRow] = {}  # by message id
+        self._outbox_lock = threading.Lock()
 
     def _member_lock(self, member_id: str) -> threading.RLock:
         lock = self._locks.get(member_id)  # a lock once made is never replaced: no guard needed to find it
@@ -241,6 +322,59 @@ class MemoryStore(BaseStore):
             self._members[state.member_id] = state
         for rule, points in uses.items():
             self._budgets[rule] = self._budgets.get(rule, ZERO) + points
+        messages = outbox_rows(decision)
+        if messages:  # with the decision, under the commit's lock: both are kept or neither
+            with self._outbox_lock:
+                for row in messages:
+                    self._outbox.setdefault(row.id, row)
+
+    # -- the outbox (see Outbox) --------------------------------------------------------
+    def outbox_claim(self, now: dt.datetime, limit: int, until: dt.datetime, owner: str,
+                     channels: Collection[str]) -> list[OutboxRow]:
+        with self._outbox_lock:
+            due = sorted((row for row in self._outbox.values()
+                          if row.status == "pending" and row.send_at <= now and row.channel in channels
+                          and (row.lease_until is None or row.lease_until <= now)),
+                         key=lambda row: (row.send_at, row.id))[:limit]
+            claimed = [dataclasses.replace(row, lease_until=until, lease_owner=owner, attempts=row.attempts + 1)
+                       for row in due]
+            self._outbox.update((row.id, row) for row in claimed)
+            return claimed
+
+    def _outbox_change(self, message_id: str, owner: str | None, change: Callable[[OutboxRow], OutboxRow]) -> bool:
+        """Change a pending row (held by ``owner``, unless None): whether it was changed."""
+        with self._outbox_lock:
+            row = self._outbox.get(message_id)
+            if row is None or row.status != "pending" or (owner is not None and row.lease_owner != owner):
+                return False
+            self._outbox[message_id] = change(row)
+            return True
+
+    def outbox_compose(self, message_id: str, owner: str, composed: Mapping[str, Any]) -> bool:
+        stored = to_jsonable(dict(composed))
+        return self._outbox_change(message_id, owner, lambda row: dataclasses.replace(row, composed=stored))
+
+    def outbox_sent(self, message_id: str, at: dt.datetime, receipt: str | None) -> bool:
+        return self._outbox_change(message_id, None, lambda row: dataclasses.replace(
+            row, status="sent", sent_at=at, receipt=receipt, lease_until=None, lease_owner=None))
+
+    def outbox_retry(self, message_id: str, owner: str, error: str, retry_at: dt.datetime | None) -> bool:
+        return self._outbox_change(message_id, owner, lambda row: dataclasses.replace(
+            row, status="pending" if retry_at else "failed", last_error=error, lease_until=retry_at, lease_owner=None))
+
+    def outbox_release(self, message_id: str, owner: str, until: dt.datetime | None) -> bool:
+        return self._outbox_change(message_id, owner, lambda row: dataclasses.replace(
+            row, status="pending" if until else "expired", attempts=row.attempts - 1, lease_until=until,
+            lease_owner=None))
+
+    def outbox_list(self, status: str | None = None, limit: int | None = None) -> list[OutboxRow]:
+        with self._outbox_lock:
+            rows = sorted((row for row in self._outbox.values() if status is None or row.status == status),
+                          key=lambda row: (row.send_at, row.id))
+        return rows[:limit] if limit is not None else rows
+
+    def outbox_due(self, now: dt.datetime) -> dict[str, int]:
+        return dict(Counter(row.channel for row in self.outbox_list("pending") if row.send_at <= now))
 
     def member(self, member_id: str) -> MemberState | None:
         with self._member_lock(member_id):  # the stored state changes in place while a unit holds it

@@ -200,6 +200,9 @@ _FROM_DECISION: dict[str, Callable[[Decision], Any]] = {
     "paid": Decision.paid,
     "effects": lambda decision: [e.to_json() for e in decision.effects],
     "trace": lambda decision: [s.to_json() for s in decision.trace],
+    "messages": lambda decision: sorted(str(e.detail.get("message")) for e in decision.effects if e.kind == "message"),
+    "suppressed": lambda decision: sorted(str(e.detail.get("message")) for e in decision.effects
+                                          if e.kind == "message_suppressed"),
 }
 
 
@@ -219,9 +222,9 @@ def _from_state(key: str, state: MemberState | None) -> Any:
 
 
 def _compare(key: str, wanted: Any, got: Any) -> str | None:
-    if key == "badges":  # the exact set: `badges: []` says no badge
+    if key in ("badges", "messages", "suppressed"):  # the exact set: `badges: []` says no badge
         wanted = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
-        return None if sorted(wanted) == (got or []) else f"badges: expected {wanted}, got {got or []}"
+        return None if sorted(wanted) == (got or []) else f"{key}: expected {sorted(wanted)}, got {got or []}"
     if key in ("fired", "not_fired", "paid"):
         return _compare_names(key, wanted, got)
     if key in ("effects", "trace"):

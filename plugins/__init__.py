@@ -4,6 +4,6 @@ Third-party plugins write ``from punchcard.plugins import hookimpl``.
 """
 
 from .hookspecs import hookimpl, hookspec
-from .protocols import Messenger, Scorer
+from .protocols import Delivery, Messenger, Scorer
 
-__all__ = ["hookimpl", "hookspec", "Scorer", "Messenger"]
+__all__ = ["hookimpl", "hookspec", "Scorer", "Messenger", "Delivery"]

@@ -23,6 +23,7 @@ __all__ = [
     "punchcard_functions",
     "punchcard_scorers",
     "punchcard_messengers",
+    "punchcard_deliveries",
     "punchcard_decision_committed",
 ]
 
@@ -90,11 +91,35 @@ def punchcard_scorers(models: Any) -> list:
 def punchcard_messengers() -> list:
     """Contribute messengers that write member-facing text.
 
-    Called when the engine builds its table of messengers, keyed by messenger name.
+    Called when the outbox is drained (``punchcard messages send``) or a message is shown
+    (``punchcard message``), to build the table of messengers, keyed by messenger name.
 
     :returns: a list of objects following :class:`punchcard.plugins.protocols.Messenger`:
-        ``name: str`` and ``compose(member, context) -> str``.
+        ``name: str`` and ``compose(request) -> Draft``, where ``request`` is a
+        :class:`punchcard.engine.runtime.message.MessageRequest` (the facts the text may
+        state, the tone, the channel's length limit, the fallback template) and the
+        :class:`~punchcard.engine.runtime.message.Draft` holds the text and what it cost.
+        A messenger that cannot write raises
+        :class:`~punchcard.engine.runtime.message.MessengerUnavailable`; every draft passes
+        the guardrails before it is used, and the fallback template is used otherwise.
         Two messengers with the same name are an error naming both plugins.
+    """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations
+
+
+@hookspec
+def punchcard_deliveries() -> list:
+    """Contribute delivery channels: the host's SMS gateway, push service or mail sender.
+
+    Called when the outbox is drained (``punchcard messages send``), to find who delivers
+    each channel (``sms``, ``push``, ``email``).
+
+    :returns: a list of objects following :class:`punchcard.plugins.protocols.Delivery`:
+        ``name: str``, ``channels`` (the channels it delivers) and ``deliver(message)``, called
+        with the composed message and its id. Delivery is at least once: a sender killed after
+        ``deliver`` returned and before the message was marked sent delivers it again with the
+        same id, so a channel drops an id it has seen. ``deliver`` raises to have the message
+        tried again later. Two deliveries for the same channel are an error naming both plugins.
     """
     raise NotImplementedError  # a specification: pluggy calls the plugins' implementations
 

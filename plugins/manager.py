@@ -23,7 +23,7 @@ import pluggy
 from punchcard.dsl.functions import FunctionSpec, function_table
 
 from . import hookspecs
-from .protocols import Messenger, Scorer
+from .protocols import Delivery, Messenger, Scorer
 from .sql.urls import redact  # plain text work: no SQLAlchemy behind it
 
 __all__ = [
@@ -49,6 +49,8 @@ BUILTIN_PLUGINS = [
     "punchcard.plugins.store_sql",
     "punchcard.plugins.functions_extra",
     "punchcard.plugins.sklearn",
+    "punchcard.plugins.anthropic_messages",
+    "punchcard.plugins.deliver_file",
 ]
 
 
@@ -130,6 +132,20 @@ class Plugins:
 
     def messengers(self) -> dict[str, Messenger]:
         return self._named("punchcard_messengers", Messenger, "messenger")
+
+    def deliveries(self) -> dict[str, Delivery]:
+        """Who delivers each channel: channel name -> delivery. Two for one channel is an error."""
+        by_channel: dict[str, Delivery] = {}
+        owners: dict[str, str] = {}
+        for plugin, item in self._collect("punchcard_deliveries"):
+            if not isinstance(item, Delivery):
+                raise PluginError(f"plugin {plugin!r} returned {item!r} from punchcard_deliveries, "
+                                  "which is not a Delivery")
+            for channel in item.channels:
+                if channel in by_channel:
+                    raise PluginError(f"plugins {owners[channel]!r} and {plugin!r} both deliver {channel!r}")
+                by_channel[channel], owners[channel] = item, plugin
+        return by_channel
 
     def decision_committed(self, decision: Any) -> None:
         """Tell every listener; a failing listener is logged and never fails the decision."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Scorer", "Messenger", "AuditReport", "AuditableStore", "MigratableStore"]
+__all__ = ["Scorer", "Messenger", "Delivery", "AuditReport", "AuditableStore", "MigratableStore"]
 
 
 @runtime_checkable
@@ -28,12 +28,29 @@ class Scorer(Protocol):
 
 @runtime_checkable
 class Messenger(Protocol):
-    """Writes member-facing text, e.g. a tier-upgrade message."""
+    """Writes member-facing text from the facts of a chosen message (an LLM, a copy service)."""
 
     name: str
 
-    def compose(self, member: Mapping[str, Any], context: Mapping[str, Any]) -> str:
-        """The message text for this member in this context."""
+    def compose(self, request: Any) -> Any:
+        """A :class:`~punchcard.engine.runtime.message.Draft` for this
+        :class:`~punchcard.engine.runtime.message.MessageRequest`; raises
+        :class:`~punchcard.engine.runtime.message.MessengerUnavailable` when it cannot.
+        The guardrails check the draft before it is used."""
+        ...
+
+
+@runtime_checkable
+class Delivery(Protocol):
+    """Hands composed messages to the host's channels (SMS gateway, push service, mail)."""
+
+    name: str
+    channels: Sequence[str]  # of sms, push, email
+
+    def deliver(self, message: Mapping[str, Any]) -> str | None:
+        """Send one message: ``id`` (the same on every attempt: drop repeats), ``member_id``,
+        ``channel``, ``locale``, ``text``. Returns the channel's receipt, if any; raises to
+        have it tried again later."""
         ...
 
 

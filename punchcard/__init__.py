@@ -9,7 +9,17 @@ The front door::
                                "time": "2026-03-02T08:15:00", "amount": "150", "category": "coffee"})
 """
 
-from punchcard.api import Engine, check, check_many, check_text, compile, load_checked, ruleset_json_schema
+from punchcard.api import (
+    Engine,
+    check,
+    check_many,
+    check_text,
+    compile,
+    compose_message,
+    load_checked,
+    ruleset_json_schema,
+    send_messages,
+)
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError
 from punchcard.engine import (
                               Compiled,
@@ -34,6 +44,8 @@ __all__ = [
     "load_checked",
     "ruleset_json_schema",
     "compile",
+    "send_messages",
+    "compose_message",
     "Compiled",
     "Engine",
     "evaluate",

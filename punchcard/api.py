@@ -6,6 +6,7 @@ process-wide plugin manager) are handed in, unless the caller hands in its own.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,10 +17,14 @@ from punchcard.dsl.model import Ruleset
 from punchcard.engine import Compiled, Store, compile_ruleset
 from punchcard.engine import Engine as _BareEngine
 from punchcard.engine.evaluate import Clock
+from punchcard.engine.messaging.compose import compose
+from punchcard.engine.messaging.send import Sending, SendReport, drain
+from punchcard.engine.runtime.message import Composed, MessageRequest
+from punchcard.engine.store import Outbox
 from punchcard.plugins.manager import Plugins, get_plugin_manager
 
 __all__ = ["check", "check_text", "check_many", "load_checked", "ruleset_json_schema", "plugin_functions",
-           "compile", "Engine"]
+           "compile", "Engine", "send_messages", "compose_message"]
 
 
 def plugin_functions() -> list[FunctionSpec]:
@@ -64,3 +69,30 @@ def ruleset_json_schema() -> dict:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "punchcard ruleset"
     return schema
+
+
+def send_messages(store: Outbox | str, *, limit: int | None = None, messenger: str | None = None,
+                  plugins: Plugins | None = None, at: dt.datetime | None = None) -> SendReport:
+    """Drain a store's outbox, as ``punchcard messages send`` does: compose each due message
+    with the messenger plugins under the guardrails (else its template), deliver it through
+    the delivery plugin of its channel, and mark it sent once. ``store`` is a store with an
+    outbox or its URL (opened, and closed after); ``at`` sends as of that time (default: now),
+    as ``--at`` does."""
+    plugins = plugins if plugins is not None else get_plugin_manager()
+    sending = Sending(messenger=messenger)
+    clock = (lambda: at) if at is not None else (lambda: dt.datetime.now(dt.UTC))
+    if not isinstance(store, str):
+        return drain(store, plugins.deliveries(), plugins.messengers(), limit=limit, sending=sending, clock=clock)
+    opened = plugins.open_store(store, create=False)
+    try:
+        return drain(opened, plugins.deliveries(), plugins.messengers(), limit=limit, sending=sending, clock=clock)
+    finally:
+        opened.close()
+
+
+def compose_message(request: MessageRequest, *, messenger: str | None = None,
+                    plugins: Plugins | None = None) -> Composed:
+    """The text one chosen message would be sent with (a decision's ``message`` effect, as
+    :meth:`MessageRequest.from_detail` reads it), composed as the outbox's sender would."""
+    plugins = plugins if plugins is not None else get_plugin_manager()
+    return compose(request, plugins.messengers(), messenger=messenger)

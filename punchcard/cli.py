@@ -111,6 +111,8 @@ _COMMAND_MODULES = [
     "punchcard.commands.diff",
     "punchcard.commands.dryrun",
     "punchcard.commands.engine",
+    "punchcard.commands.message",
+    "punchcard.commands.messages",
     "punchcard.commands.model",
     "punchcard.commands.offers",
     "punchcard.commands.plugins",

@@ -53,7 +53,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("punchcard.engine.evaluate",),  # one event: housekeeping, then its phases, each run by its policy
     ("punchcard.engine.compiler.*",),  # ruleset -> program, the walks generated from evaluate's phase table
     ("punchcard.engine.engine", "punchcard.engine.store", "punchcard.engine"),
-    ("punchcard.engine.dryrun.*", "punchcard.engine.testing", "punchcard.engine.explain"),
+    ("punchcard.engine.dryrun.*", "punchcard.engine.testing", "punchcard.engine.explain",
+     "punchcard.engine.messaging.*"),  # what runs on the engine: the dry-run, tests, composing and sending messages
     ("punchcard.plugins.*",),  # stores and extra functions, found through pluggy
     (  # the front door: the public API and the command line
         "punchcard",
@@ -78,6 +79,8 @@ DEFERRED: dict[str, str] = {
     "skops": "start-up time, as scikit-learn",
     "numpy": "start-up time, as scikit-learn",
     "punchcard.plugins.sql": "loads SQLAlchemy, alembic and psycopg",
+    "anthropic": "start-up time: only composing a message with a model loads the SDK",
+    "lingua": "start-up time and memory: only the language guardrail loads its models",
 }
 
 MODULE_LINES = 400

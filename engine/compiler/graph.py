@@ -23,7 +23,7 @@ __all__ = ["PHASES", "POLICY_OF_PHASE", "FACT_PARTS", "build_rule_graph", "event
            "to_dot", "to_json"]
 
 PHASES = ("facts", "profile", "gates", "offers", "earning", "stacking", "tier_multiplier", "caps", "rounding", "ledger",
-          "tiers", "streaks", "offer_choice")
+          "tiers", "streaks", "offer_choice", "messages")
 # Which policy runs each phase: earning owns everything from the rules to rounding.
 POLICY_OF_PHASE = {"gates": "gates", "earning": "earning", "stacking": "earning", "tier_multiplier": "earning",
                    "caps": "earning", "rounding": "earning", "ledger": "ledger", "tiers": "tiers",
@@ -45,10 +45,12 @@ def build_rule_graph(checked: CheckedRuleset) -> nx.DiGraph:
     _facts(graph, checked)
     _profile(graph, checked)
     _offers(graph, checked)
+    _messages(graph, checked)
     for expr in checked.exprs.values():
         kind = expr.owner.split(":", 1)[0]
         phase = {"fraud": "gates", "forbid": "gates", "base": "earning", "rule": "earning", "tiers": "tiers",
-                 "streak": "streaks", "achievement": "streaks", "offer": "earning", "offers": "offer_choice"}[kind]
+                 "streak": "streaks", "achievement": "streaks", "offer": "earning", "offers": "offer_choice",
+                 "message": "messages"}[kind]
         if expr.owner not in graph:
             _add(graph, expr.owner, phase, expr.scope.event_types)
         _reads(graph, expr.owner, expr.node, checked)
@@ -125,6 +127,17 @@ def _reads(graph: nx.DiGraph, reader: str, node: ast.Node, checked: CheckedRules
             graph.add_edge(fact, reader)
 
 
+def _messages(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
+    """Each message kind reads the decision once every other phase is done (policies/messages.py):
+    it runs after the walk, for every event type, ticks included."""
+    messages = checked.valid_model.messages
+    if messages is None:
+        return
+    for send in messages.send:
+        _add(graph, f"message:{send.id}", "messages", None, f"message {send.id} ({send.on}, {send.channel})")
+        graph.add_edge("ledger", f"message:{send.id}")
+
+
 def _chain_phases(graph: nx.DiGraph, checked: CheckedRuleset) -> None:
     for node, data in list(graph.nodes(data=True)):
         if data["phase"] == "gates" and node != "gates":
@@ -157,7 +170,8 @@ def event_order(graph: nx.DiGraph, event_type: str) -> list[str]:
 def policy_walk(graph: nx.DiGraph, order: list[str]) -> tuple[str, ...]:
     """The policies an event walks through, in the order of its nodes (facts are read on demand)."""
     phases = (graph.nodes[node]["phase"] for node in order)
-    return tuple(dict.fromkeys(POLICY_OF_PHASE[phase] for phase in phases if phase != "facts"))
+    # facts are read on demand; messages are chosen after the walk, housekeeping's effects included
+    return tuple(dict.fromkeys(POLICY_OF_PHASE[phase] for phase in phases if phase not in ("facts", "messages")))
 
 
 def _by_phase(graph: nx.DiGraph) -> Iterator[tuple[str, list[str]]]:
@@ -194,7 +208,7 @@ def to_json(graph: nx.DiGraph) -> str:
              for n, d in graph.nodes(data=True)]
     edges = [{"from": a, "to": b} for a, b in graph.edges]
     used = {d["phase"] for _n, d in graph.nodes(data=True)}  # the offer phases only with offers: as before without
-    phases = [p for p in PHASES if p not in ("offers", "offer_choice") or p in used]
+    phases = [p for p in PHASES if p not in ("offers", "offer_choice", "messages") or p in used]
     return json.dumps({"phases": phases, "nodes": nodes, "edges": edges}, indent=2)
 
 

@@ -158,7 +158,9 @@ class SideRun:
         if state is None or end is None:
             return
         local = end.astimezone(self.compiled.tz)
-        if self.decisions is None and state.joined is not None and _in_effect(self.compiled, local):
+        # housekeeping alone is the tick's decision, except where the tick may choose messages
+        if self.decisions is None and state.joined is not None and _in_effect(self.compiled, local) \
+                and self.compiled.model.messages is None:
             self._housekeep(member, state, end, local)
             return
         decision, self.state = closing_tick(self.compiled, member, state, end)

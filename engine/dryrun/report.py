@@ -69,9 +69,29 @@ def side_report(result, number: int) -> dict:
         "sources": [{"source": k, "lots": v[0], "points": v[1]} for k, v in sorted(tally.sources.items())],
         "top_members": _top(result.partial.leaders[number].members),
     }
+    if model.messages is not None:  # only then: a ruleset without messages reports exactly as before
+        side["messages"] = _messages(tally)
     if compiled.split is not None:  # only then: a ruleset without variants reports exactly as before
         side["variants"] = _variants(tally, compiled, against=len(result.sides) > 1)
     return side
+
+
+def _messages(tally: Tally) -> dict:
+    """Messages chosen and suppressed, per kind and channel, and the suppressions by reason."""
+    kinds: dict[tuple[str, str], dict] = {}
+    reasons: dict[str, int] = {}
+    for (message, channel, status), count in sorted(tally.messages.items()):
+        row = kinds.setdefault((message, channel), {"message": message, "channel": channel, "sent": 0,
+                                                    "suppressed": 0, "reasons": {}})
+        if status == "sent":
+            row["sent"] += count
+            continue
+        row["suppressed"] += count
+        row["reasons"][status] = row["reasons"].get(status, 0) + count
+        reasons[status] = reasons.get(status, 0) + count
+    rows = list(kinds.values())
+    return {"sent": sum(r["sent"] for r in rows), "suppressed": sum(r["suppressed"] for r in rows),
+            "by_reason": dict(sorted(reasons.items())), "kinds": rows}
 
 
 def _flow_totals(tally: Tally) -> dict[str, Decimal]:

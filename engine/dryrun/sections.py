@@ -16,6 +16,7 @@ from html import escape
 
 from .cells import fmt, table
 from .figures import COST_UP, NEUTRAL, cost_delta_cell, legend, percent_text, points_text, step_of
+from .messages_view import messages_section
 from .traces import decision_details, pair_details
 
 __all__ = ["detail_sections", "variants_section", "variant_bars_svg", "TOTAL_LABELS", "OTHER_REJECTED",
@@ -269,4 +270,5 @@ def _changed(report: dict) -> str:
 
 def detail_sections(report: dict, money_is_points: bool = False) -> str:
     return (_totals(report, money_is_points) + _months(report, money_is_points) + _rules(report) + _tiers(report)
-            + _gates_and_bonuses(report) + _rejections(report) + _top(report) + _changed(report) + _traces(report))
+            + _gates_and_bonuses(report) + messages_section(report) + _rejections(report) + _top(report)
+            + _changed(report) + _traces(report))

@@ -18,6 +18,7 @@ from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.runtime.display import shown
 
 from .figures import COST_DOWN, COST_UP, MEANING, NEUTRAL, delta_text, percent_text, points_text, step_of
+from .messages_view import messages_table
 from .owner_tables import cost_line, owner_parts
 from .sections import OTHER_REJECTED, TOTAL_LABELS
 
@@ -196,7 +197,8 @@ def _variants(report: dict) -> list[Table]:
 def render_tables(report: dict) -> Group:
     report = to_jsonable(report)
     parts = [*owner_parts(report), _totals(report), *_variants(report), _months(report), _rules(report),
-             _tiers(report), _gates(report), _rejections(report), _top(report), cost_line(report)]
+             _tiers(report), _gates(report), messages_table(report), _rejections(report), _top(report),
+             cost_line(report)]
     return Group(*[p for p in parts if p is not None])
 
 

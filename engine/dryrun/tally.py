@@ -76,6 +76,7 @@ class Tally:
     gates: dict = field(default_factory=dict)  # rule -> Counter(action -> times)
     bonuses: dict = field(default_factory=dict)  # streak/achievement label -> [paid, points]
     badges: Counter = field(default_factory=Counter)
+    messages: Counter = field(default_factory=Counter)  # (message kind, channel, "sent" or the reason) -> messages
     sources: dict = field(default_factory=dict)  # lot source -> [lots, points]
     tier_end: Counter = field(default_factory=Counter)
     tier_paths: Counter = field(default_factory=Counter)  # (from, to) -> moves
@@ -229,6 +230,11 @@ class Tally:
             _add(self.budgets, effect.detail["rule"], 2, effect.points)
         elif kind == "badge":
             self.badges[effect.detail.get("achievement") or effect.detail.get("badge") or "?"] += 1
+        elif kind == "message":
+            self.messages[(effect.detail.get("message"), effect.detail.get("channel"), "sent")] += 1
+        elif kind == "message_suppressed":
+            detail = effect.detail
+            self.messages[(detail.get("message"), detail.get("channel"), detail.get("reason") or "?")] += 1
 
     # -- one member at the end -----------------------------------------------------------
     def close_member(self, state, end, tier_name: str | None) -> None:
@@ -278,7 +284,7 @@ class Tally:
             _merge_rows(getattr(self, table), getattr(other, table))
         for rule, counter in other.gates.items():
             self.gates.setdefault(rule, Counter()).update(counter)
-        for name in ("badges", "tier_end", "tier_paths", "lifetime"):
+        for name in ("badges", "messages", "tier_end", "tier_paths", "lifetime"):
             getattr(self, name).update(getattr(other, name))
         self.members += other.members
         self.liability += other.liability

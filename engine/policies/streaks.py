@@ -3,7 +3,8 @@ activity, and badges won once.
 
 This module owns what they do to an event (:func:`on_event`), the deadline a streak
 needs (:func:`deadlines`: the start of the first period its freezes cannot cover) and
-their housekeeping (:func:`housekeep`: breaking streaks whose periods were missed).
+their housekeeping (:func:`housekeep`: breaking streaks whose periods were missed, and
+saying a streak is at risk shortly before, when a ruleset's messages ask for it).
 
 A missed period uses a freeze if one is left, otherwise the streak breaks. Rewards:
 ``at: N`` pays once when the streak reaches N, ``every: N`` at each multiple of N,
@@ -25,7 +26,7 @@ from ..runtime.calendar import period_key
 from ..runtime.decision import Effect, Step
 from ..runtime.rules import RuleFailure, run_rule
 from ..runtime.run import Run
-from ..runtime.state import ZERO, MemberState, StreakState
+from ..runtime.state import ZERO, CapUsage, MemberState, StreakState
 from .earning import at_most_max
 from .earning_limits import round_points
 from .lifecycle.lots import add_lot
@@ -46,7 +47,10 @@ def on_event(run: Run, plan: Plan) -> None:
             for label, reward in due:
                 _bonus(run, label, f"streak:{label}", bonuses[id(reward)])
         run.state.put("streaks", streak.id, state)
-        run.state.schedule(streak_deadline(streak, state, run.compiled.tz))
+        deadline = streak_deadline(streak, state, run.compiled.tz)
+        run.state.schedule(deadline)
+        if deadline is not None and run.compiled.streak_warning is not None:
+            run.state.schedule(deadline - run.compiled.streak_warning)  # the at-risk warning
     for achievement, when, bonus in plan.achievements:
         if achievement.id in run.state.badges or not _holds(run, when, f"achievement:{achievement.id}"):
             continue
@@ -92,15 +96,37 @@ def housekeep(compiled: Compiled, state: MemberState, now: dt.datetime, effects:
         if broken:
             state.put("streaks", streak.id, updated)
             effects += broken
+        effects += _warn(compiled, state, streak, now)
     return deadlines(compiled, state)
+
+
+def _warn(compiled: Compiled, state: MemberState, streak: Streak, now: dt.datetime) -> list[Effect]:
+    """A streak that breaks within the ruleset's warning (a streak_at_risk message asks for one)
+    is at risk: said once per streak period, remembered in ``state.caps``."""
+    lead, current = compiled.streak_warning, state.streaks.get(streak.id)
+    breaks = streak_deadline(streak, current, compiled.tz)
+    if lead is None or breaks is None or current is None or not breaks - lead <= now < breaks \
+            or _warned(state, streak, current):
+        return []
+    state.put("caps", f"risk:{streak.id}", CapUsage(current.last_period or 0))
+    return [Effect("streak_at_risk", None, None, {"streak": streak.id, "length": current.length, "breaks_at": breaks})]
+
+
+def _warned(state: MemberState, streak: Streak, current: StreakState) -> bool:
+    usage = state.caps.get(f"risk:{streak.id}")
+    return usage is not None and usage.period == current.last_period
 
 
 def deadlines(compiled: Compiled, state: MemberState) -> list[dt.datetime]:
     found: list[dt.datetime] = []
+    lead = compiled.streak_warning
     for streak in compiled.model.streaks:
-        deadline = streak_deadline(streak, state.streaks.get(streak.id), compiled.tz)
+        current = state.streaks.get(streak.id)
+        deadline = streak_deadline(streak, current, compiled.tz)
         if deadline is not None:
             found.append(deadline)
+            if lead is not None and current is not None and not _warned(state, streak, current):
+                found.append(deadline - lead)
     return found
 
 

@@ -5,6 +5,7 @@ the two in step. Auditor-facing tables (``ledger_entries``, ``processed_events``
 ``budget_uses``) are append-only: a correction is a new entry, never an update.
 ``members``, ``lots``, ``tier_windows``, ``streaks``, ``history`` and ``budgets`` hold
 current state, and the auditor checks them against the append-only tables.
+``outbox`` (revision 0002) holds the messages decisions chose, until they are sent.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .types import Document, Instant, Money
 
 __all__ = ["Base", "Member", "LotRow", "LedgerEntry", "ProcessedEventRow", "MemberRecord", "TierWindow", "StreakRow",
-           "HistoryRow", "Budget", "BudgetUse", "ID", "LOT_ID", "SERIAL"]
+           "HistoryRow", "Budget", "BudgetUse", "OutboxMessage", "ID", "LOT_ID", "SERIAL"]
 
 # Tables with serial keys never hand the new key back (implicit_returning off): nothing
 # needs it, and writes can then be pipelined without waiting for replies.
@@ -202,3 +203,28 @@ class BudgetUse(Base):
     event_id: Mapped[str] = mapped_column(String(ID), nullable=False)
     member_id: Mapped[str] = mapped_column(String(ID), nullable=False)
     points: Mapped[Decimal] = mapped_column(Money, nullable=False)
+
+
+class OutboxMessage(Base):
+    """A chosen message, written in its decision's transaction and drained by the sender
+    (``punchcard messages send``). ``request`` is the message effect's detail; ``composed``
+    the text stored before the first delivery; ``lease_until`` ends a sender's claim, the
+    backoff after a failed delivery, or the quiet hours a message waits out."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "status", "send_at"),)
+    id: Mapped[str] = mapped_column(String(LOT_ID), primary_key=True)  # "<event id>/<message kind>"
+    member_id: Mapped[str] = mapped_column(String(ID), nullable=False)
+    event_id: Mapped[str] = mapped_column(String(ID), nullable=False)
+    ruleset: Mapped[str] = mapped_column(String(ID), nullable=False)
+    channel: Mapped[str] = mapped_column(String(20), nullable=False)
+    send_at: Mapped[dt.datetime] = mapped_column(Instant, nullable=False)
+    request: Mapped[Any] = mapped_column(Document, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # pending | sent | failed | expired
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)  # claims by a sender
+    lease_until: Mapped[dt.datetime | None] = mapped_column(Instant)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    composed: Mapped[Any | None] = mapped_column(Document)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(Instant)
+    receipt: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)

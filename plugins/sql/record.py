@@ -1,5 +1,6 @@
 """What one decided event adds to a transaction's writes: its processed row, its
-ledger entries and its budget uses. Shared by single events and batches."""
+ledger entries, its budget uses and the messages it chose (the outbox). Shared by
+single events and batches, so a message is committed with its decision on both."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from decimal import Decimal
 from punchcard.engine.runtime.decision import Decision
 from punchcard.engine.runtime.events import Event
 from punchcard.engine.runtime.state import ZERO, MemberState
+from punchcard.engine.store import OutboxRow, outbox_rows
 
 from .jsontext import decision_text
 from .postings import EventPostings, post
 from .writes import Changes
 
-__all__ = ["record_event", "processed_row", "clipped_by"]
+__all__ = ["record_event", "processed_row", "outbox_row", "clipped_by"]
 
 
 def processed_row(event: Event, decision: Decision) -> dict:
@@ -36,7 +38,16 @@ def record_event(changes: Changes, event: Event, decision: Decision, before: Mem
     for rule, points in uses.items():
         changes.budget_uses.append({"rule": rule, "event_id": event.id, "member_id": event.member, "points": points})
         changes.budget_totals[rule] = changes.budget_totals.get(rule, ZERO) + points
+    changes.outbox.extend(outbox_row(row) for row in outbox_rows(decision))
     return postings
+
+
+def outbox_row(row: OutboxRow) -> dict:
+    """An outbox row as the insert takes it: every column given, so the statement is the same for all."""
+    return {"id": row.id, "member_id": row.member_id, "event_id": row.event_id, "ruleset": row.ruleset,
+            "channel": row.channel, "send_at": row.send_at, "request": row.request, "status": row.status,
+            "attempts": row.attempts, "lease_until": None, "lease_owner": None, "composed": None, "sent_at": None,
+            "receipt": None, "last_error": None}
 
 
 def clipped_by(decision: Decision, rule: str) -> bool:

@@ -7,20 +7,23 @@ commits many events per transaction with the same guarantees (see batch.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import random
 import time
+from collections.abc import Collection, Mapping
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from punchcard.engine.runtime.decision import Decision
 from punchcard.engine.runtime.state import MemberState
-from punchcard.engine.store import BaseStore, StoreError
+from punchcard.engine.store import BaseStore, OutboxRow, StoreError
 
+from . import outbox
 from .audit import AuditReport, audit
 from .cache import MemberCache
 from .connect import backend_of, create_sql_engine, is_retryable, redact
@@ -172,6 +175,29 @@ class SqlStore(BaseStore):
     def budgets(self) -> dict[str, Decimal]:
         with self.read() as conn, conn.begin():
             return {row.rule: row.used for row in conn.execute(select(Budget.__table__))}
+
+    # -- the outbox (punchcard.engine.store.Outbox; the queries are in outbox.py) --------
+    def outbox_claim(self, now: dt.datetime, limit: int, until: dt.datetime, owner: str,
+                     channels: Collection[str]) -> list[OutboxRow]:
+        return outbox.claim(self, now, limit, until, owner, channels)
+
+    def outbox_compose(self, message_id: str, owner: str, composed: Mapping[str, Any]) -> bool:
+        return outbox.compose(self, message_id, owner, composed)
+
+    def outbox_sent(self, message_id: str, at: dt.datetime, receipt: str | None) -> bool:
+        return outbox.sent(self, message_id, at, receipt)
+
+    def outbox_retry(self, message_id: str, owner: str, error: str, retry_at: dt.datetime | None) -> bool:
+        return outbox.retry(self, message_id, owner, error, retry_at)
+
+    def outbox_release(self, message_id: str, owner: str, until: dt.datetime | None) -> bool:
+        return outbox.release(self, message_id, owner, until)
+
+    def outbox_list(self, status: str | None = None, limit: int | None = None) -> list[OutboxRow]:
+        return outbox.rows(self, status, limit)
+
+    def outbox_due(self, now: dt.datetime) -> dict[str, int]:
+        return outbox.due(self, now)
 
     def audit(self) -> AuditReport:
         with failures("auditing it", self.shown_url):

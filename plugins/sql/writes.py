@@ -3,7 +3,7 @@
 Gathering lets a batch of hundreds of events write each table with one
 ``executemany``; a single event goes through the same path with short lists. The
 order is fixed (the members' lots, records, windows, streaks and history, then the
-append-only tables, then budgets, then the member rows), so every transaction
+append-only tables and the outbox, then budgets, then the member rows), so every transaction
 touches rows in the same order. Amounts are computed here, in Decimal, never by SQL
 arithmetic (SQLite would do it in binary floating point). The one exception is a
 budget a single PostgreSQL unit read without its lock: it is drawn on with a
@@ -28,6 +28,7 @@ from .models import (
     LotRow,
     Member,
     MemberRecord,
+    OutboxMessage,
     ProcessedEventRow,
     StreakRow,
     TierWindow,
@@ -38,7 +39,7 @@ __all__ = ["Changes", "StaleMember", "BudgetMoved", "apply", "apply_pipelined"]
 
 _L, _M, _W, _S, _H = LotRow.__table__, Member.__table__, TierWindow.__table__, StreakRow.__table__, HistoryRow.__table__
 _P, _E, _B, _U = ProcessedEventRow.__table__, LedgerEntry.__table__, Budget.__table__, BudgetUse.__table__
-_R = MemberRecord.__table__
+_R, _O = MemberRecord.__table__, OutboxMessage.__table__
 
 
 class StaleMember(StoreError):
@@ -66,6 +67,7 @@ class Changes:
     history_inserts: list[dict] = field(default_factory=list)
     members: list[dict] = field(default_factory=list)
     budget_uses: list[dict] = field(default_factory=list)
+    outbox: list[dict] = field(default_factory=list)  # chosen messages, committed with their decisions
     budget_totals: dict[str, Decimal] = field(default_factory=dict)  # points drawn, per rule
     budget_base: dict[str, Decimal] = field(default_factory=dict)  # used before, read under the row lock
     # PostgreSQL, read without the lock: (rule, points, used as read, limit, exact) per
@@ -105,6 +107,7 @@ _STEPS = (
     ("claims_dropped", delete(_P).where(_P.c.event_id == bindparam("b_event"), _P.c.decision.is_(None))),
     ("entries", insert(_E).inline()),  # inline: a serial key is never fetched first, even for one row
     ("budget_uses", insert(_U).inline()),
+    ("outbox", insert(_O)),
 )
 
 

@@ -13,10 +13,10 @@ from punchcard.commands.check import rulesets_or_exit
 from punchcard.discovery import EXIT_NOTHING_TO_DO
 from punchcard.engine.runtime.display import markup_safe, shown, shown_lines
 
-__all__ = ["test", "explain", "graph"]
+__all__ = ["test", "explain", "graph", "decide_one", "compile_or_exit", "EVENT_HELP", "MEMBER_HELP", "HISTORY_HELP"]
 
 
-def _compile_or_exit(path: Path, format: OutputFormat = OutputFormat.text):
+def compile_or_exit(path: Path, format: OutputFormat = OutputFormat.text):
     """The compiled ruleset; when it does not load, its diagnostics as ``check`` prints them
     (text, or ``check --format json``'s list) and exit 1."""
     from punchcard.api import compile
@@ -48,7 +48,7 @@ def test(
     found = rulesets_or_exit(paths, format)
     results = []
     for path in found:
-        compiled = _compile_or_exit(path, format)
+        compiled = compile_or_exit(path, format)
         cases = run_tests(compiled)
         results.append((path, cases))
         if format is OutputFormat.text:
@@ -76,22 +76,36 @@ def _print_failures(failed) -> None:
             stdout.print(trace_tree(case.decision))
 
 
+EVENT_HELP = "The event as JSON, or @FILE."
+MEMBER_HELP = "The member as JSON, or @FILE: id, profile fields, opening points (or balance) and tier."
+HISTORY_HELP = "Earlier events of the member: JSON Lines, CSV or Parquet, .gz allowed."
+
+
 @app.command()
 def explain(
     ruleset: Path = typer.Argument(..., metavar="RULESET", help="The ruleset file or folder."),
-    event: str = typer.Option(..., "--event", metavar="JSON", help="The event as JSON, or @FILE."),
-    member: str | None = typer.Option(None, "--member", metavar="JSON", help="The member as JSON, or @FILE: id, "
-                                                                             "profile fields, opening points (or "
-                                                                             "balance) and tier."),
-    history: Path | None = typer.Option(None, "--history", metavar="FILE", help="Earlier events of the member: JSON "
-                                                                                "Lines, CSV or Parquet, .gz allowed."),
+    event: str = typer.Option(..., "--event", metavar="JSON", help=EVENT_HELP),
+    member: str | None = typer.Option(None, "--member", metavar="JSON", help=MEMBER_HELP),
+    history: Path | None = typer.Option(None, "--history", metavar="FILE", help=HISTORY_HELP),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for machines."),
 ) -> None:
     """Evaluate one event and print why it earned what it did, as a tree."""
-    from punchcard.engine.evaluate import evaluate
     from punchcard.engine.explain import trace_tree
 
-    compiled = _compile_or_exit(ruleset, format)
+    compiled = compile_or_exit(ruleset, format)
+    decision = decide_one(compiled, event, member, history)
+    if format is OutputFormat.json:
+        stdout.out(json.dumps(decision.to_dict(), indent=2))
+    else:
+        stdout.print(trace_tree(decision))
+    raise typer.Exit(1 if decision.outcome == "rejected" else 0)
+
+
+def decide_one(compiled, event: str, member: str | None, history: Path | None):
+    """The decision of one event (``--event``) for a member (``--member``) after its earlier
+    events (``--history``), as ``explain`` and ``message`` take them; a bad option exits 2."""
+    from punchcard.engine.evaluate import evaluate
+
     raw = _json_arg(event, "--event")
     profile = _json_arg(member, "--member") if member else {}
     profile.setdefault("member", profile.pop("id", raw.get("member", "member")))
@@ -106,12 +120,7 @@ def explain(
         if decision.outcome == "rejected":
             stderr.print(f"{shown(history)}:{line_no}: history event rejected: {shown(decision.reason)}",
                          markup=False)
-    decision, _ = evaluate(compiled, state, raw)
-    if format is OutputFormat.json:
-        stdout.out(json.dumps(decision.to_dict(), indent=2))
-    else:
-        stdout.print(trace_tree(decision))
-    raise typer.Exit(1 if decision.outcome == "rejected" else 0)
+    return evaluate(compiled, state, raw)[0]
 
 
 def _history(compiled, path: Path | None, member_id: str) -> list[tuple[int, dict]]:
@@ -195,6 +204,6 @@ def graph(
     """Print the rule graph: facts, rules, caps, tiers, streaks, fraud and compliance, by phase."""
     from punchcard.engine.compiler.graph import to_dot, to_json, to_mermaid
 
-    compiled = _compile_or_exit(ruleset)
+    compiled = compile_or_exit(ruleset)
     render = {GraphFormat.mermaid: to_mermaid, GraphFormat.dot: to_dot, GraphFormat.json: to_json}[format]
     stdout.out(render(compiled.graph))

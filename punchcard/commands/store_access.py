@@ -22,10 +22,18 @@ __all__ = ["setup_logging", "fail", "shown_url", "open_store", "open_auditable",
 SQL_LEDGER = "sqlite:///file.db or postgresql://..."
 
 
+# Libraries whose debug lines quote request bodies (a model's prompt holds a member's facts):
+# never below INFO, whatever PUNCHCARD_LOG_LEVEL says.
+_QUIET_LIBRARIES = ("anthropic", "httpx", "httpcore")
+
+
 def setup_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=os.environ.get("PUNCHCARD_LOG_LEVEL", "WARNING").upper(), stream=sys.stderr,
                             format="%(levelname)s %(name)s: %(message)s")
+    for name in _QUIET_LIBRARIES:
+        library = logging.getLogger(name)
+        library.setLevel(max(library.getEffectiveLevel(), logging.INFO))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

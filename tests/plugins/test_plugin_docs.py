@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import re
 from decimal import Decimal
@@ -11,6 +12,7 @@ import pluggy
 import pytest
 
 from punchcard.dsl.functions import FunctionSpec
+from punchcard.engine.runtime.message import CHANNELS, Draft, MessageRequest
 from punchcard.plugins import hookspecs
 from punchcard.plugins.manager import Plugins
 
@@ -77,6 +79,12 @@ def test_docs_example_registers_against_the_real_hookspecs(index, bare_pm, make_
     _exercise(Plugins(bare_pm), hooks)
 
 
+SAMPLE_REQUEST = MessageRequest(
+    "e-1:points", "masha", "e-1", "coffee@1.0.0", "points", "earn", "push", "en",
+    dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), {"first_name": "Masha", "points": Decimal(300)},
+    "{first_name}, {points} points are yours.")
+
+
 def _exercise(plugins: Plugins, hooks: list[str]) -> None:
     """Run what each example implements through the wrapper, as the engine would."""
     if "punchcard_functions" in hooks:
@@ -86,7 +94,13 @@ def _exercise(plugins: Plugins, hooks: list[str]) -> None:
             assert [Decimal(0) <= v <= Decimal(1) for v in scorer.score_many([{"recency_days": Decimal(45)}])] == [True]
     if "punchcard_messengers" in hooks:
         for messenger in plugins.messengers().values():
-            assert isinstance(messenger.compose({"first_name": "Masha"}, {"points": 300}), str)
+            draft = messenger.compose(SAMPLE_REQUEST)
+            assert isinstance(draft, Draft) and draft.text and draft.messenger == messenger.name
+    if "punchcard_deliveries" in hooks:
+        for channel, delivery in plugins.deliveries().items():
+            assert channel in CHANNELS
+            delivery.deliver({"id": "m-1", "member_id": "masha", "channel": channel, "locale": "en",
+                              "text": "Masha, 300 points are yours."})
     if "punchcard_open_store" in hooks:
         assert plugins.pm.hook.punchcard_open_store(url="nobody-knows://x", create=True, migrating=False) is None
     if "punchcard_decision_committed" in hooks:
