@@ -23,6 +23,7 @@ QUICK = {
     "bench_models.py": ["--calls", "300", "--events", "2000"],
     "bench_memory_store.py": ["--events", "6000", "--members", "300", "--rounds", "1"],
     "bench_messages.py": ["--events", "4000", "--members", "200", "--rounds", "1", "--outbox", "300"],
+    "bench_service.py": ["--seconds", "10", "--users", "5", "--rate", "10", "--workers", "1"],
 }
 
 

@@ -4,32 +4,28 @@ A store hands out units of work. A unit of work holds the member's lock for its
 lifetime and rolls back unless ``commit()`` is called, so a failure mid-event leaves
 nothing half-applied. The SQL store implements the same interface.
 
-A store may read something shared (a campaign budget) without locking it and check at
-commit that the decision still holds; when it does not, ``commit()`` raises
-:class:`Conflict` having stored nothing, and the engine runs the event again in a unit
-opened with ``unit_of_work(member_id, contended=True)``. Stores that never raise
-``Conflict`` are never asked for a contended unit.
+A store may read something shared (a campaign budget) without locking it and check at commit that the decision still
+holds; when it does not, ``commit()`` raises :class:`Conflict` having stored nothing, and the engine runs the event
+again in a unit opened with ``unit_of_work(member_id, contended=True)``. Stores that never raise ``Conflict`` are
+never asked for a contended unit.
 
-A store that fails (a dropped connection, a read-only or corrupt file, a schema the
-code does not know) raises :class:`StoreError`, the one exception
-:meth:`Engine.process <punchcard.engine.engine.Engine.process>` lets through: the event
-in hand was not stored, so the host stops and sends it again later, in order. A
-*transient* one (a serialization failure, a deadlock, a dropped connection, a busy
-database) is first run again by the engine a bounded number of times. Its message
-never carries SQL parameters, stored documents or passwords.
+A store that fails (a dropped connection, a read-only or corrupt file, a schema the code does not know) raises
+:class:`StoreError`, the one exception :meth:`Engine.process <punchcard.engine.engine.Engine.process>` lets through:
+the event in hand was not stored, so the host stops and sends it again later, in order. A *transient* one (a
+serialization failure, a deadlock, a dropped connection, a busy database) is first run again by the engine a bounded
+number of times. Its message never carries SQL parameters, stored documents or passwords.
 
-A store that cannot store a decision as it was made (its ledger cannot account for
-it) raises :class:`Refused` having stored nothing; the engine then stores the event as
-rejected, with that reason, so a replay meets the same answer in the same order.
+A store that cannot store a decision as it was made (its ledger cannot account for it) raises :class:`Refused`
+having stored nothing; the engine then stores the event as rejected, with that reason, so a replay meets the same
+answer in the same order.
 
-Everything the engine asks of a store or a unit is on the protocols below, so the
-engine calls it directly. What a store may leave alone has a default in
-:class:`BaseStore` and :class:`BaseUnit` (which :class:`MemoryStore` and the SQL store
-build on): units hand out states the engine must copy before changing
-(``private_states = False``), and a batch is its events processed one by one.
+Everything the engine asks of a store or a unit is on the protocols below, so the engine calls it directly. What a
+store may leave alone has a default in :class:`BaseStore` and :class:`BaseUnit` (which :class:`MemoryStore` and the
+SQL store build on): units hand out states the engine must copy before changing (``private_states = False``), and a
+batch is its events processed one by one.
 
-A store that keeps an :class:`Outbox` writes each ``message`` effect of a stored decision
-(:func:`outbox_rows`) with that decision, for the sender to drain after the commit.
+A store that keeps an :class:`Outbox` writes each ``message`` effect of a stored decision, and with
+``webhooks`` on its notable effects, with that decision (:func:`outbox_rows`), to be drained after the commit.
 """
 
 from __future__ import annotations
@@ -48,6 +44,7 @@ from .runtime.decision import Decision, Outcome, to_jsonable
 from .runtime.events import Event
 from .runtime.state import ZERO, MemberState
 from .runtime.undo import Savepoint
+from .runtime.webhooks import WEBHOOK, webhook_requests
 
 __all__ = ["ProcessedEvent", "UnitOfWork", "Store", "Processor", "BaseUnit", "BaseStore", "MemoryStore", "Conflict",
            "StoreError", "Refused", "OutboxRow", "Outbox", "outbox_rows", "OUTBOX_STATUSES"]
@@ -169,14 +166,15 @@ class OutboxRow:
         return dict(to_jsonable({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}))
 
 
-def outbox_rows(decision: Decision) -> list[OutboxRow]:
-    """The outbox rows a stored decision adds: one per ``message`` effect, when the event
-    was applied or held for review (a suppressed message is a ``message_suppressed`` effect)."""
+def outbox_rows(decision: Decision, webhooks: bool = False) -> list[OutboxRow]:
+    """The outbox rows a stored decision adds when the event was applied or held for review: one per ``message``
+    effect (a suppressed one is ``message_suppressed``), and with ``webhooks`` one per notable effect."""
     if decision.outcome not in _QUEUED:
         return []
     requests = [to_jsonable(effect.detail) for effect in decision.effects if effect.kind == "message"]
-    return [OutboxRow(str(r["id"]), decision.member_id, decision.event_id, decision.ruleset, str(r["channel"]),
-                      dt.datetime.fromisoformat(r["send_at"]), r) for r in requests]
+    requests += webhook_requests(decision) if webhooks else []  # a payload: no channel, due when created
+    return [OutboxRow(str(r["id"]), decision.member_id, decision.event_id, decision.ruleset, r.get("channel", WEBHOOK),
+                      dt.datetime.fromisoformat(r.get("send_at") or r["created"]), r) for r in requests]
 
 
 @runtime_checkable
@@ -218,7 +216,9 @@ class BaseUnit:
 
 
 class BaseStore:
-    """The defaults of a store: a batch is its events processed one by one."""
+    """The defaults of a store: a batch is its events processed one by one; no webhook rows unless turned on."""
+
+    webhooks: bool = False  # outbox_rows(decision, webhooks): queue notable effects for the webhook dispatcher
 
     def process_batch(self, engine: Processor, events: list[Mapping[str, Any] | Event]) -> list[Decision]:
         return [engine.process(event) for event in events]
@@ -322,7 +322,7 @@ class MemoryStore(BaseStore):
             self._members[state.member_id] = state
         for rule, points in uses.items():
             self._budgets[rule] = self._budgets.get(rule, ZERO) + points
-        messages = outbox_rows(decision)
+        messages = outbox_rows(decision, self.webhooks)
         if messages:  # with the decision, under the commit's lock: both are kept or neither
             with self._outbox_lock:
                 for row in messages:

@@ -117,7 +117,9 @@ _COMMAND_MODULES = [
     "punchcard.commands.offers",
     "punchcard.commands.plugins",
     "punchcard.commands.process",
+    "punchcard.commands.serve",
     "punchcard.commands.store",
+    "punchcard.commands.webhooks",
 ]
 
 

@@ -52,7 +52,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("punchcard.engine.housekeeping",),  # each policy's upkeep, in order, and the next due instant
     ("punchcard.engine.evaluate",),  # one event: housekeeping, then its phases, each run by its policy
     ("punchcard.engine.compiler.*",),  # ruleset -> program, the walks generated from evaluate's phase table
-    ("punchcard.engine.engine", "punchcard.engine.store", "punchcard.engine"),
+    ("punchcard.engine.engine", "punchcard.engine.store", "punchcard.engine.store_deployments", "punchcard.engine"),
     ("punchcard.engine.dryrun.*", "punchcard.engine.testing", "punchcard.engine.explain",
      "punchcard.engine.messaging.*"),  # what runs on the engine: the dry-run, tests, composing and sending messages
     ("punchcard.plugins.*",),  # stores and extra functions, found through pluggy
@@ -62,6 +62,7 @@ LAYERS: list[tuple[str, ...]] = [
         "punchcard.cli",
         "punchcard.commands.*",
         "punchcard.discovery",
+        "punchcard.service.*",
     ),
 ]
 
@@ -81,6 +82,10 @@ DEFERRED: dict[str, str] = {
     "punchcard.plugins.sql": "loads SQLAlchemy, alembic and psycopg",
     "anthropic": "start-up time: only composing a message with a model loads the SDK",
     "lingua": "start-up time and memory: only the language guardrail loads its models",
+    "punchcard.service": "start-up time: loads FastAPI, uvicorn and httpx; only serve and webhooks need it",
+    "fastapi": "start-up time, as punchcard.service",
+    "uvicorn": "start-up time, as punchcard.service",
+    "httpx": "start-up time, as punchcard.service",
 }
 
 MODULE_LINES = 400

@@ -33,7 +33,8 @@ delivery, so a slow model never makes a message late. A message that cannot be c
 template cannot be filled from its facts: the same on every try) is failed at once.
 The error is kept as the exception's type and first line, with the text and the facts
 masked. Messages on a channel no delivery plugin serves are left pending, and the report
-says so.
+says so. Webhook rows (channel ``webhook``, see :mod:`punchcard.engine.runtime.webhooks`) share the
+outbox but are the webhook dispatcher's: never claimed here, nor counted in the report.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from typing import Any
 
 from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.runtime.message import Composed, MessageRequest
+from punchcard.engine.runtime.webhooks import WEBHOOK
 from punchcard.engine.store import Outbox, OutboxRow, StoreError
 
 from .compose import compose
@@ -172,7 +174,8 @@ class _Run:
 
     def claim(self) -> OutboxRow | None:
         now = self.clock()
-        rows = self.outbox.outbox_claim(now, 1, now + self.sending.lease, self.owner, sorted(self.deliveries))
+        channels = sorted(channel for channel in self.deliveries if channel != WEBHOOK)  # the dispatcher's
+        rows = self.outbox.outbox_claim(now, 1, now + self.sending.lease, self.owner, channels)
         return rows[0] if rows else None
 
     def send(self, row: OutboxRow) -> None:
@@ -288,6 +291,6 @@ def drain(outbox: Outbox, deliveries: Mapping[str, Any], messengers: Mapping[str
         if progress is not None:
             progress(run.report)
     now = clock()
-    run.report.pending = outbox.outbox_due(now)
+    run.report.pending = {channel: n for channel, n in outbox.outbox_due(now).items() if channel != WEBHOOK}
     run.report.undeliverable = sorted(channel for channel in run.report.pending if channel not in deliveries)
     return run.report

@@ -193,7 +193,8 @@ class Chunk(BaseUnit):
     def save(self, event: Event, decision: Decision, changed: MemberState | None, uses: dict[str, Decimal]) -> None:
         if self._before is None:
             raise RuntimeError("a batch saves the member it handed out: load_member comes first")
-        postings = record_event(self.changes, event, decision, self._before, changed, uses, claimed=False)
+        postings = record_event(self.changes, event, decision, self._before, changed, uses, claimed=False,
+                                webhooks=self.store.webhooks)
         self.seen[event.id] = (event, decision)
         self.stored.append(decision)
         if changed is not None:

@@ -228,3 +228,41 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(Instant)
     receipt: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiKeyRow(Base):
+    """An API key of the HTTP service (revision 0003): the token's SHA-256 digest, never the token;
+    ``scopes`` space-separated; a revoked key keeps its row, so ``keys list`` shows when."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    scopes: Mapped[str] = mapped_column(String(200), nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(Instant, nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(Instant)
+
+
+class DeploymentRow(Base):
+    """A ruleset version the service made live (revision 0004): its YAML text and sha256 digest, who
+    deployed it, when, and from which version. Rows change only in ``live``; one per ruleset is live
+    (a partial unique index); ``parent`` is the row a rollback of this one returns to."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (Index(None, "ruleset", "id"),)
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    ruleset: Mapped[str] = mapped_column(String(ID), nullable=False)
+    version: Mapped[str] = mapped_column(String(ID), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    deployed_at: Mapped[dt.datetime] = mapped_column(Instant, nullable=False)
+    deployed_by: Mapped[str] = mapped_column(String(ID), nullable=False)
+    action: Mapped[str] = mapped_column(String(20), nullable=False)  # start | deploy | rollback
+    previous: Mapped[str | None] = mapped_column(String(ID))  # the version live before
+    parent: Mapped[int | None] = mapped_column(SERIAL)
+    live: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+Index("uq_deployments_live", DeploymentRow.ruleset, unique=True, postgresql_where=DeploymentRow.live,
+      sqlite_where=DeploymentRow.live)
+__all__ += ["DeploymentRow"]

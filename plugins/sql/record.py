@@ -25,9 +25,11 @@ def processed_row(event: Event, decision: Decision) -> dict:
 
 
 def record_event(changes: Changes, event: Event, decision: Decision, before: MemberState,
-                 after: MemberState | None, uses: dict[str, Decimal], claimed: bool) -> EventPostings:
+                 after: MemberState | None, uses: dict[str, Decimal], claimed: bool,
+                 webhooks: bool = False) -> EventPostings:
     """Check the decision's postings against the state change, then gather its rows.
-    ``claimed``: the processed row already exists as a claim and is filled in."""
+    ``claimed``: the processed row already exists as a claim and is filled in; ``webhooks``:
+    the store queues notable effects for the webhook dispatcher (:func:`outbox_rows`)."""
     postings = post(event, decision, before, after)
     row = processed_row(event, decision)
     if claimed:
@@ -38,7 +40,7 @@ def record_event(changes: Changes, event: Event, decision: Decision, before: Mem
     for rule, points in uses.items():
         changes.budget_uses.append({"rule": rule, "event_id": event.id, "member_id": event.member, "points": points})
         changes.budget_totals[rule] = changes.budget_totals.get(rule, ZERO) + points
-    changes.outbox.extend(outbox_row(row) for row in outbox_rows(decision))
+    changes.outbox.extend(outbox_row(row) for row in outbox_rows(decision, webhooks))
     return postings
 
 

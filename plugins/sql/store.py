@@ -22,8 +22,9 @@ from sqlalchemy.engine import Connection
 from punchcard.engine.runtime.decision import Decision
 from punchcard.engine.runtime.state import MemberState
 from punchcard.engine.store import BaseStore, OutboxRow, StoreError
+from punchcard.engine.store_deployments import Deployment, NewDeployment
 
-from . import outbox
+from . import api_keys, deployments, outbox
 from .audit import AuditReport, audit
 from .cache import MemberCache
 from .connect import backend_of, create_sql_engine, is_retryable, redact
@@ -198,6 +199,36 @@ class SqlStore(BaseStore):
 
     def outbox_due(self, now: dt.datetime) -> dict[str, int]:
         return outbox.due(self, now)
+
+    # -- the service's API keys (queries in api_keys.py) ---------------------------------
+    def api_key_add(self, key: Mapping[str, Any]) -> None:
+        api_keys.add(self, key)
+
+    def api_key_get(self, key_id: str) -> dict[str, Any] | None:
+        return api_keys.get(self, key_id)
+
+    def api_key_list(self) -> list[dict[str, Any]]:
+        return api_keys.listing(self)
+
+    def api_key_revoke(self, key_id: str, at: dt.datetime) -> bool:
+        return api_keys.revoke(self, key_id, at)
+
+    # -- ruleset deployments (punchcard.engine.store_deployments; queries in deployments.py) --
+    def deployments_mark(self) -> int:
+        return deployments.mark(self)
+
+    def deployments_live(self) -> list[Deployment]:
+        return deployments.live(self)
+
+    def deployments_history(self, ruleset: str | None = None, limit: int = 20,
+                            before: int | None = None) -> list[Deployment]:
+        return deployments.history(self, ruleset, limit, before)
+
+    def deployment(self, deployment_id: int) -> Deployment | None:
+        return deployments.get(self, deployment_id)
+
+    def deployments_record(self, new: NewDeployment, replaces: int | None) -> Deployment:
+        return deployments.record(self, new, replaces)
 
     def audit(self) -> AuditReport:
         with failures("auditing it", self.shown_url):

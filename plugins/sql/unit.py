@@ -122,7 +122,8 @@ class SqlUnit(BaseUnit):
         loaded = after = self._load()
         for event, decision, state, uses in self._saved:
             before = loaded.state or new_member(self.member_id)
-            postings = record_event(changes, event, decision, before, state, uses, event.id in self._claimed)
+            postings = record_event(changes, event, decision, before, state, uses, event.id in self._claimed,
+                                    self.store.webhooks)
             if state is not None:
                 after = diff_member(changes, loaded, state, postings.dropped)
         # A claimed id that was never saved must not stay behind as an empty record.

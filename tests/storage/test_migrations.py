@@ -18,7 +18,8 @@ from punchcard.plugins.sql.store import SqlStore
 
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = {"members", "lots", "ledger_entries", "processed_events", "member_records", "tier_windows", "streaks",
-          "history", "budgets", "budget_uses", "outbox", "alembic_version"}
+          "history", "budgets", "budget_uses", "outbox", "api_keys", "deployments",
+          "alembic_version"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -44,12 +45,12 @@ def test_downgrade_and_upgrade_round_trip(backend, store_urls):
 def test_the_migrations_ship_inside_the_package():
     assert migrate.MIGRATIONS.parent.name == "sql" and (migrate.MIGRATIONS / "env.py").is_file()
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()
-    assert migrate.head() == "0002_outbox"
+    assert migrate.head() == "0004_deployments"
 
 
 def test_postgresql_is_never_migrated_implicitly(store_urls):
     url = store_urls.empty("postgresql")
-    with pytest.raises(SchemaError, match=r"revision none, this punchcard needs 0002_outbox: run `punchcard db "
+    with pytest.raises(SchemaError, match=r"revision none, this punchcard needs 0004_deployments: run `punchcard db "
                                           r"upgrade postgresql\+psycopg://"):
         SqlStore(url)
     engine = create_sql_engine(url)
@@ -62,10 +63,11 @@ def test_db_upgrade_migrates_and_then_the_store_opens(store_urls):
     url = store_urls.empty("postgresql")
     runner = CliRunner()
     first = runner.invoke(app, ["db", "upgrade", url])
-    assert first.exit_code == 0 and "schema at 0002_outbox (was empty)" in first.stderr
+    assert first.exit_code == 0 and "schema at 0004_deployments (was empty)" in first.stderr
     again = runner.invoke(app, ["db", "upgrade", url])
     assert again.exit_code == 0 and "(already)" in again.stderr
-    assert "0002_outbox (this punchcard needs 0002_outbox)" in runner.invoke(app, ["db", "current", url]).stdout
+    current = runner.invoke(app, ["db", "current", url]).stdout
+    assert "0004_deployments (this punchcard needs 0004_deployments)" in current
     SqlStore(url).close()
 
 

@@ -1,0 +1,130 @@
+"""``GET /v1/members/{id}`` (the wallet), ``.../decisions`` (the history, paginated) and
+``.../offers`` (the ranked offers). Reads only: nothing is locked, written or housekept, so
+points due to expire show until the member's next event.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from punchcard.engine import Compiled, MemberState
+from punchcard.engine.policies import tiers
+from punchcard.engine.runtime.decision import to_jsonable
+
+from . import schemas
+from .auth import require
+from .bodies import live, problem_responses, service
+from .events_api import decision_json
+from .problems import Problem
+from .state import ServiceState
+
+__all__ = ["router", "wallet", "encode_cursor", "decode_cursor"]
+
+router = APIRouter(tags=["members"])
+
+_LIVE_OFFERS = ("selected", "presented", "active")
+_MEMBER = Path(..., min_length=1, max_length=schemas.ID_MAX, description="the member id")
+_RULESET = Query(None, max_length=schemas.ID_MAX, description="the ruleset id, when several are live")
+_READ = Depends(require("members:read"))
+
+
+def _member(state: ServiceState, member_id: str) -> MemberState:
+    found = state.store.member(member_id)
+    if found is None:
+        raise Problem("member-not-found", "no event of this member was ever stored")
+    return found
+
+
+def _lot(lot: Any) -> dict[str, Any]:
+    return {"id": lot.id, "source": lot.source, "amount": lot.amount, "remaining": lot.remaining,
+            "earned_at": lot.earned_at, "pending_until": lot.pending_until, "expires_at": lot.expires_at,
+            "hold": lot.hold}
+
+
+def wallet(compiled: Compiled, state: MemberState) -> dict[str, Any]:
+    """The member as of its last processed event: balances, lots, tier progress, streaks, offers."""
+    now = state.clock or state.joined
+    program = compiled.for_member(state.member_id)
+    tier = tiers.view(program, state, now.astimezone(program.tz)) if now is not None else None
+    offers = [{"id": o.id, "template": o.template, "status": o.status, "valid_until": o.valid_until}
+              for o in state.offers.values() if o.status in _LIVE_OFFERS and (now is None or o.valid_until > now)]
+    view = {
+        "member": state.member_id, "as_of": now, "balance": state.available(now) if now else state.total(),
+        "pending": state.pending(now) if now else Decimal(0), "total": state.total(), "negative_balance": state.debt,
+        "lots": [_lot(lot) for lot in state.lots if lot.remaining or lot.hold],
+        "tier": tier.to_json() if tier is not None else None,
+        "streaks": {name: {"length": s.length, "best": s.best, "freezes_left": s.freezes_left}
+                    for name, s in state.streaks.items()},
+        "badges": sorted(state.badges), "offers": offers,
+    }
+    return dict(to_jsonable(view))
+
+
+@router.get("/members/{member_id}", response_model=schemas.Wallet, responses=problem_responses(401, 403, 404),
+            summary="The member's wallet")
+async def get_member(request: Request, member_id: str = _MEMBER, ruleset: str | None = _RULESET,
+                     _key: Any = _READ) -> dict[str, Any]:
+    state = service(request)
+    compiled = live(state, ruleset)
+    found = await run_in_threadpool(_member, state, member_id)
+    return wallet(compiled, found)
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, number = text.partition(":")
+        if kind == "o" and number.isdigit():
+            return int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise Problem("invalid-request", "the cursor is not one this service gave")
+
+
+def _page(state: ServiceState, member_id: str, offset: int, limit: int) -> dict[str, Any]:
+    if offset > state.settings.offset_max:
+        raise Problem("invalid-request", f"offset goes up to {state.settings.offset_max}")
+    limit = min(limit, state.settings.page_max)
+    found = state.store.decisions(member_id, offset + limit + 1)
+    page = found[offset:offset + limit]
+    more = len(found) > offset + limit and offset + limit <= state.settings.offset_max
+    return {"member": member_id, "decisions": [decision_json(d, False) for d in page], "limit": limit,
+            "offset": offset, "next_cursor": encode_cursor(offset + limit) if more else None}
+
+
+@router.get("/members/{member_id}/decisions", response_model=schemas.DecisionPage,
+            responses=problem_responses(401, 403), summary="The member's decisions, newest first, a page at a time")
+async def get_decisions(request: Request, member_id: str = _MEMBER,
+                        limit: int = Query(20, ge=1, le=1000, description="decisions per page (capped by page_max)"),
+                        offset: int = Query(0, ge=0, le=1_000_000, description="decisions to skip"),
+                        cursor: str | None = Query(None, max_length=100, description="next_cursor of the last page"),
+                        _key: Any = _READ) -> dict[str, Any]:
+    state = service(request)
+    start = decode_cursor(cursor) if cursor is not None else offset
+    return await run_in_threadpool(_page, state, member_id, start, limit)
+
+
+def _offers(state: ServiceState, compiled: Compiled, member_id: str) -> dict[str, Any]:
+    at = dt.datetime.now(compiled.tz)
+    candidates = state.engine(compiled).offers(member_id, at)
+    return {"member": member_id, "at": at.isoformat(), "offers": [to_jsonable(c.to_dict()) for c in candidates]}
+
+
+@router.get("/members/{member_id}/offers", response_model=schemas.Offers, responses=problem_responses(401, 403, 404),
+            summary="The offers choosing would keep for the member now, ranked")
+async def get_offers(request: Request, member_id: str = _MEMBER, ruleset: str | None = _RULESET,
+                     _key: Any = _READ) -> dict[str, Any]:
+    state = service(request)
+    compiled = live(state, ruleset)
+    return await run_in_threadpool(_offers, state, compiled, member_id)
