@@ -28,7 +28,7 @@ from . import api_keys, deployments, outbox
 from .audit import AuditReport, audit
 from .cache import MemberCache
 from .connect import backend_of, create_sql_engine, is_retryable, redact
-from .errors import describe, driver_errors, failures, translated
+from .errors import describe, driver_errors, failures, is_transient, translated
 from .migrate import current, ensure_schema, head, upgrade
 from .models import Budget, Member, ProcessedEventRow
 from .repository import Dialect, load_members, to_processed
@@ -106,17 +106,28 @@ class SqlStore(BaseStore):
             raise StoreError(f"no ledger at {self.shown_url}: {path} does not exist")
         if migrating:
             return
-        try:
-            with self.read() as conn, conn.begin():
-                problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
-        except driver_errors() as exc:
-            raise StoreError(f"{self.shown_url} is not a usable SQLite ledger ({describe(exc)}); "
-                             "it was left as it is: restore it from a backup") from None
+        problems = self._quick_check()
         if problems != ["ok"]:
             lines = [line.strip() for problem in problems for line in str(problem).splitlines()]
             found = "; ".join(line for line in lines if line and not line.startswith("***"))
             raise StoreError(f"{self.shown_url} is corrupt (PRAGMA quick_check: {found}); "
                              "it was left as it is: restore it from a backup")
+
+    def _quick_check(self, attempts: int = 20) -> list[str]:
+        """SQLite's own check of the file. A file another process holds (creating or migrating it)
+        is busy, not corrupt: asked again, a bounded number of times, before it is refused."""
+        for attempt in range(attempts):
+            try:
+                with self.read() as conn, conn.begin():
+                    return [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
+            except driver_errors() as exc:
+                if not is_transient(exc):
+                    raise StoreError(f"{self.shown_url} is not a usable SQLite ledger ({describe(exc)}); "
+                                     "it was left as it is: restore it from a backup") from None
+                if attempt + 1 == attempts:
+                    raise StoreError(f"{self.shown_url} is busy ({describe(exc)}); try again", transient=True) from None
+                time.sleep(0.05 * (attempt + 1))
+        return []  # not reached: the last attempt returns or raises
 
     def __repr__(self) -> str:
         return f"SqlStore({self.shown_url!r})"

@@ -51,7 +51,8 @@ def _decide(state: ServiceState, event: Event, compiled: Compiled, trace: bool) 
     deployment meanwhile never decides an event another version read), and count it."""
     started = time.perf_counter()
     decision = state.engine(compiled, trace).process(event)
-    state.metrics.decision(decision.ruleset, event.type, decision.outcome, time.perf_counter() - started)
+    outcome = "conflict" if _conflict(decision) else decision.outcome  # a 409, not a rejection the ruleset made
+    state.metrics.decision(decision.ruleset, event.type, outcome, time.perf_counter() - started)
     return decision
 
 

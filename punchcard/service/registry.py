@@ -111,8 +111,12 @@ class Registry:
         ruleset, digest = compiled.model.ruleset, digest_of(text)
         self._files[ruleset], self._served[ruleset] = main, digest
         self._remember(digest, compiled)
-        if any(d.ruleset == ruleset for d in self.record.deployments_live()):
-            return  # the store's live version wins: a restart never undoes a deployment
+        live = next((d for d in self.record.deployments_live() if d.ruleset == ruleset), None)
+        if live is not None:  # the store's live version wins: a restart never undoes a deployment
+            if live.digest != digest:
+                log.warning("%s: the store's live version of %s is %s; this file (%s) is not served: deploy it "
+                            "with POST /v1/rulesets", main.name, ruleset, live.version, compiled.model.version)
+            return
         first = NewDeployment(ruleset, str(compiled.model.version), text, digest, _now(), STARTED_BY, "start")
         with contextlib.suppress(DeploymentConflict):  # another worker starting at the same time recorded it
             self.record.deployments_record(first, None)

@@ -61,3 +61,26 @@ def test_a_batch_refuses_an_idempotency_key_and_stores_nothing(tmp_path):
                              headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "b-1"})
     assert answer.status_code == 422 and answer.json()["type"].endswith("/idempotency-key-mismatch")
     assert store.member("m") is None
+
+
+def test_an_id_sent_again_with_another_body_counts_as_a_conflict_not_a_rejection():
+    from prometheus_client.parser import text_string_to_metric_families
+    from starlette.testclient import TestClient
+
+    from punchcard.engine import MemoryStore
+    from punchcard.service.app import app
+
+    store = MemoryStore()
+    service = app(["rulesets/coffee-club.yaml"], store)
+    with TestClient(service) as client:
+        state = service.state.service
+        token = state.keys.create(["events:write"], "ops")[1]
+        headers = {"Authorization": f"Bearer {token}"}
+        event = {"type": "purchase", "id": "c-1", "member": "m", "time": "2026-03-02T08:15:00", "amount": "5",
+                 "category": "coffee"}
+        assert client.post("/v1/events", json=event, headers=headers).status_code == 200
+        assert client.post("/v1/events", json={**event, "amount": "6"}, headers=headers).status_code == 409
+        text = state.metrics.render(store)[0].decode()
+    counts = {s.labels["outcome"]: s.value for f in text_string_to_metric_families(text)
+              if f.name == "punchcard_decisions" for s in f.samples if s.name == "punchcard_decisions_total"}
+    assert counts == {"applied": 1.0, "conflict": 1.0}
