@@ -37,7 +37,7 @@ class _CloningUnit(_MemoryUnit):
 
 
 class CloningStore(MemoryStore):
-    def unit_of_work(self, member_id: str, *, contended: bool = False) -> _MemoryUnit:
+    def unit_of_work(self, member_id: str, *, contended: bool = False, **expected) -> _MemoryUnit:
         return _CloningUnit(self, member_id)
 
 

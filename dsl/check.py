@@ -12,8 +12,10 @@ import os
 from collections.abc import Callable, Sequence
 
 from . import ast
+from .challenge_checks import challenge_diagnostics
 from .checked import CheckedExpr, CheckedRuleset
 from .checker import ERROR, ExprChecker, SchemaView, Scope, did_you_mean
+from .conversion_checks import conversion_diagnostics
 from .cost import cost_diagnostics
 from .document import validate_document, without_paths
 from .errors import Code, Diagnostic, PunchcardError, sort_diagnostics
@@ -23,6 +25,8 @@ from .message_checks import message_diagnostics
 from .models import model_diagnostics
 from .offer_checks import offer_diagnostics
 from .parser import parse_expression
+from .referral_checks import referral_diagnostics
+from .reward_checks import reward_diagnostics
 from .semantics import build_dependency_graph, check_semantics
 from .sites import event_type_sites, expression_sites
 from .sourcemap import Path, SourceMap
@@ -179,6 +183,10 @@ STAGES: list[tuple[str, Stage]] = [
     ("models", _models),
     ("offers", lambda state: state.diagnostics.extend(offer_diagnostics(state))),  # dsl/offers.py
     ("messages", lambda state: state.diagnostics.extend(message_diagnostics(state))),  # dsl/messages.py
+    ("conversion", lambda state: state.diagnostics.extend(conversion_diagnostics(state))),  # dsl/conversion.py
+    ("rewards", lambda state: state.diagnostics.extend(reward_diagnostics(state))),  # dsl/rewards.py
+    ("referrals", lambda state: state.diagnostics.extend(referral_diagnostics(state))),  # dsl/referrals.py
+    ("challenges", lambda state: state.diagnostics.extend(challenge_diagnostics(state))),  # dsl/challenges.py
     ("variants", _variants),
 ]
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import ast
 from .errors import Code, Diagnostic, Span
 from .functions import AGGREGATES, FunctionSpec
+from .item_checks import ITEM_FIELDS, ITEM_VALUES, item_field_problem, per_line_aggregate, undeclared_baskets
 from .offers import OFFER_FIELDS
 from .types import (
     BOOL,
@@ -44,6 +45,7 @@ SEGMENT, SEGMENT_MODEL = "segment", "segments"  # member.segment reads the model
 _FIELD_PARTS = 2  # a field is read as a record and one of its fields: event.amount
 ENVELOPE_FIELDS: dict[str, Type] = {"id": STRING, "type": STRING, "member": STRING, "time": DATETIME}
 MEMBER_BUILTINS: dict[str, Type] = {"id": STRING, "tier": STRING, "balance": NUMBER}
+_EXAMPLE_FIELD = {"event": "amount", "member": "tier", "streak": "length", "item": "amount"}
 _LITERAL_TYPES = {ast.Number: NUMBER, ast.String: STRING, ast.Bool: BOOL, ast.DateLit: DATE,
                   ast.TimeLit: TIME, ast.DurationLit: DURATION}
 
@@ -56,6 +58,7 @@ class Scope:
     streak: bool = False
     offer: bool = False  # offer.<field> is readable (choosing offers, a granted rule, a no_offer rule)
     eventless: bool = False  # no event: choosing offers or a message may run between events (a tick)
+    item: bool = False  # item.<field> is readable: a per_item rule, asked of each line of event.items
 
 
 @dataclass
@@ -87,6 +90,8 @@ class ExprChecker:
 
     # -- entry points -----------------------------------------------------------------
     def check(self, node: ast.Node, expected: tuple[Type, ...] | None = None, what: str = "this") -> Type:
+        if problem := undeclared_baskets(self.scope.item and what in ITEM_VALUES, self.schema.events, self.scope):
+            self.error(node, Code.TYPE_ERROR, *problem)
         actual = self.visit(node)
         if expected and actual is not ERROR and not any(_fits(actual, e) for e in expected):
             wanted = " or ".join(str(e) for e in expected)
@@ -112,10 +117,10 @@ class ExprChecker:
             return DATETIME
         if name in self.lets:
             self.names_used.add(name)
-            return self.resolve_let(name, self.scope)
-        if name in ("event", "member", "streak"):
+            return self.resolve_let(name, replace(self.scope, item=False))  # once per event: no item in a let
+        if name in ("event", "member", "streak", "item"):
             return self.error(node, Code.TYPE_ERROR, f"{name} is not a value on its own",
-                              hint=f"read one of its fields, e.g. {name}.{_example_field(name)}")
+                              hint=f"read one of its fields, e.g. {name}.{_EXAMPLE_FIELD[name]}")
         if name in self.schema.events:
             return self.error(node, Code.TYPE_ERROR, f"{name} is an event type, not a value",
                               hint=f"count it over a window: count({name}, within: 30 days)")
@@ -129,7 +134,7 @@ class ExprChecker:
         if name.startswith("__"):
             return self.error(node, Code.UNKNOWN_NAME, f"names starting with __ are not allowed: {name}")
         readers = {"event": self._event_field, "member": self._member_field, "streak": self._streak_field,
-                   "offer": self._offer_field}
+                   "offer": self._offer_field, "item": self._item_field}
         reader = readers.get(root)
         if reader is None:
             return self.error(node, Code.UNKNOWN_NAME, f"unknown name {root!r}",
@@ -141,6 +146,10 @@ class ExprChecker:
             return NUMBER
         return self.error(node, Code.UNKNOWN_NAME, f"streak.{name} is not available here",
                           hint="streak.length can be used inside a streak's rewards")
+
+    def _item_field(self, node: ast.Field, name: str) -> Type:
+        problem = item_field_problem(self.scope.item, name, did_you_mean)
+        return ITEM_FIELDS[name] if problem is None else self.error(node, Code.UNKNOWN_NAME, *problem)
 
     def _offer_field(self, node: ast.Field, name: str) -> Type:
         if not self.scope.offer:
@@ -320,6 +329,8 @@ class ExprChecker:
 
     def _aggregate(self, node: ast.Call) -> Type:
         name = node.function
+        if problem := per_line_aggregate(self.scope.item, name):  # a let reads the history once per event
+            return self.error(node, Code.LIMIT_ERROR, *problem)
         example = "count(purchase, within: 60 minutes)" if name == "count" else "sum(purchase.amount, within: 30 days)"
         within = node.keyword("within")
         if len(node.args) != 1 or within is None or len(node.keywords) != 1:
@@ -384,8 +395,4 @@ def _compare_hint(left: Type, right: Type) -> str | None:
     if STRING in kinds and (NUMBER in kinds or MONEY in kinds):
         return "text and numbers never compare; quote the number or compare with another field"
     return None
-
-
-def _example_field(root: str) -> str:
-    return {"event": "amount", "member": "tier", "streak": "length"}[root]
 

@@ -30,7 +30,8 @@ def expect_diagnostics(state: CheckedRuleset, expect: Any, path: tuple) -> Itera
 def _names(state: CheckedRuleset, expect: dict, path: tuple) -> Iterator[Diagnostic]:
     model = state.valid_model
     tiers = [level.name for level in model.tiers.levels] if model.tiers else []
-    badges = sorted({a.badge for a in model.achievements if a.badge})
+    badges = sorted({a.badge for a in model.achievements if a.badge}
+                    | {c.reward.badge for c in model.challenges if c.reward.badge})  # dsl/challenges.py
     streaks = [s.id for s in model.streaks]
     tier = expect.get("tier")
     if tier is not None and tier not in tiers:  # null: the member has no tier

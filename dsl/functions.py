@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from .types import BOOL, DATE, DATETIME, MONEY, NUMBER, STRING, TIME, Type, is_numeric, unify
+from .types import BOOL, DATE, DATETIME, ITEM, MONEY, NUMBER, STRING, TIME, Type, is_numeric, list_of, unify
 
-__all__ = ["FunctionSpec", "WholeBound", "ArgumentError", "BUILTINS", "AGGREGATES", "WEEKDAYS", "ROUND_PLACES",
-           "function_table"]
+__all__ = ["FunctionSpec", "WholeBound", "LINE_KEY", "ArgumentError", "BUILTINS", "AGGREGATES", "WEEKDAYS",
+           "ROUND_PLACES", "function_table"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 AGGREGATES = ("count", "sum")
@@ -115,6 +115,47 @@ def _round(ctx, value: Decimal, places: Decimal = Decimal(0)) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-_ROUND.checked(places)), rounding=ROUND_HALF_EVEN)
 
 
+# Where a per_item rule's generated function finds the line it is asked about: a key of the
+# event's values no declared field can have (field names are lower-case words).
+LINE_KEY = "@item"
+BASKET = (list_of(ITEM),)  # event.items, an order's lines (docs/baskets.md)
+CATEGORIES = (STRING, list_of(STRING))  # one category, or any of several
+SKUS = (list_of(STRING),)
+
+
+def _in(line, categories) -> bool:
+    """Whether a line is of ``categories``: one category's name, or a list of them."""
+    return line["category"] == categories if isinstance(categories, str) else line["category"] in categories
+
+
+def _basket_total(ctx, items, categories=None) -> Decimal:
+    return sum((line["amount"] for line in items if categories is None or _in(line, categories)), Decimal(0))
+
+
+def _count_items(ctx, items, categories=None) -> Decimal:
+    return sum((line["quantity"] for line in items if categories is None or _in(line, categories)), Decimal(0))
+
+
+def _units(items) -> dict[str, Decimal]:
+    return {line["sku"]: line["quantity"] for line in items}  # a basket names each sku once
+
+
+def _has_all(ctx, items, skus) -> bool:
+    units = _units(items)
+    return all(sku in units for sku in skus)
+
+
+def _has_any(ctx, items, skus) -> bool:
+    units = _units(items)
+    return any(sku in units for sku in skus)
+
+
+def _bundles(ctx, items, skus) -> Decimal:
+    """Complete sets of ``skus`` in the basket: the fewest units of any one of them."""
+    units = _units(items)
+    return min((units.get(sku, Decimal(0)) for sku in skus), default=Decimal(0))
+
+
 def _min(ctx, *values):
     return min(values)
 
@@ -156,6 +197,19 @@ _SPECS = [
     FunctionSpec("lower", ((STRING,),), STRING, lambda ctx, s: s.lower(), "the string in lower case"),
     FunctionSpec("starts_with", ((STRING,), (STRING,)), BOOL, lambda ctx, s, p: s.startswith(p),
                  "whether the first string starts with the second"),
+    FunctionSpec("basket_total", (BASKET, CATEGORIES), MONEY, _basket_total,
+                 'the amount of a basket\'s lines, of one category or a list of them if given: '
+                 'basket_total(event.items, "coffee")', min_args=1),
+    FunctionSpec("count_items", (BASKET, CATEGORIES), NUMBER, _count_items,
+                 'the units in a basket (quantities added), of one category or a list of them if given: '
+                 'count_items(event.items, "coffee")', min_args=1),
+    FunctionSpec("has_all", (BASKET, SKUS), BOOL, _has_all,
+                 'whether the basket holds every one of the skus: has_all(event.items, ["sku-1", "sku-2"])'),
+    FunctionSpec("has_any", (BASKET, SKUS), BOOL, _has_any,
+                 'whether the basket holds at least one of the skus: has_any(event.items, ["sku-1", "sku-2"])'),
+    FunctionSpec("bundles", (BASKET, SKUS), NUMBER, _bundles,
+                 'complete sets of the skus in the basket (the fewest units of any of them): '
+                 'bundles(event.items, ["sku-1", "sku-2"])'),
 ]
 
 BUILTINS: dict[str, FunctionSpec] = {spec.name: spec for spec in _SPECS}

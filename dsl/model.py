@@ -17,13 +17,18 @@ from pydantic.json_schema import JsonDict
 
 from punchcard.grammar import reserved_words
 
+from .challenges import Challenge, join_events
+from .conversion import VOUCHER_EVENTS, Conversion
 from .duration import Duration, DurationField
 from .fields import EventTypes, Expr, Id
 from .fields import Strict as _Strict
 from .messages import Messages
 from .offers import OFFER_EVENTS, Offers
+from .referrals import REFERRAL_EVENTS, Referrals
+from .rewards import REDEEM_FIELDS, RedemptionTerms, Reward
 from .split import Variants
-from .types import FIELD_TYPES
+from .tiers import Downgrade, MetricName, MetricSum, Requirement, TierLevel, TierMetric, Tiers
+from .types import FIELD_TYPES, LINE_ITEMS, RETURNED_ITEMS
 from .vocabulary import (
     BUILTIN_EVENTS,
     EXPECT_KEYS,
@@ -32,6 +37,7 @@ from .vocabulary import (
     MINOR_UNITS,
     OPTIONAL,
     STATED_KEYS,
+    TIER_EVENTS,
     field_base_type,
 )
 
@@ -46,6 +52,10 @@ __all__ = [
     "Budget",
     "Earning",
     "TierLevel",
+    "TierMetric",
+    "MetricSum",
+    "MetricName",
+    "Requirement",
     "Downgrade",
     "Tiers",
     "Expiry",
@@ -113,12 +123,26 @@ class Schema(_Strict):
     def _none_is_empty(cls, events):
         return {name: fields or {} for name, fields in events.items()}
 
+    @field_validator("member")
+    @classmethod
+    def _no_basket(cls, member):
+        for name, kind in member.items():
+            if field_base_type(kind) in (LINE_ITEMS, RETURNED_ITEMS):
+                raise ValueError(f"member.{name}: a member has no basket; {field_base_type(kind)} is an event's")
+        return member
+
 
 class BaseEarning(_Strict):
     on: EventTypes
     points: Expr
     when: Expr | None = None
     unless: Expr | None = None
+    # points:, when: and unless: asked of each line of event.items (docs/baskets.md); unset: false
+    # (left unset rather than false, so a rule diff names it only where a ruleset writes it)
+    per_item: bool | None = None
+
+
+MAX_PRIORITY = 1_000_000  # priority: from -MAX_PRIORITY to MAX_PRIORITY
 
 
 class EarningRule(_Strict):
@@ -130,11 +154,22 @@ class EarningRule(_Strict):
     bonus: Expr | None = None
     group: str | None = None
     description: str | None = None
+    # docs/baskets.md, each unset (false, 0) unless written: a bonus: per line of event.items, read as
+    # item.<field>; the higher priority runs first; when an exclusive rule pays, the rules after it in
+    # its group do not
+    per_item: bool | None = None
+    priority: Annotated[int, Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY, strict=True)] | None = None
+    exclusive: bool | None = None
 
     @model_validator(mode="after")
     def _one_effect(self):
         if (self.multiply is None) == (self.bonus is None):
             raise ValueError("a rule gives exactly one of multiply: or bonus:")
+        if self.per_item and self.multiply is not None:
+            raise ValueError("a per_item rule gives bonus: per line; for a multiplier on a line's points write "
+                             "bonus: item.amount * (M - 1) at the base's rate")
+        if self.exclusive and self.group is None:
+            raise ValueError("exclusive: stops the later rules of the rule's group; give it a group:")
         return self
 
 
@@ -186,32 +221,6 @@ class Earning(_Strict):
         if self.base is None:
             return []
         return self.base if isinstance(self.base, list) else [self.base]
-
-
-class TierLevel(_Strict):
-    name: Id
-    min: Decimal
-    earn_multiplier: Decimal = Decimal(1)
-
-
-class Downgrade(_Strict):
-    at: Literal["window_end"] = "window_end"
-    keep_through: Literal["this_window", "next_window"] = "this_window"
-    grace: DurationField | None = None
-
-
-class MetricSum(_Strict):
-    on: EventTypes
-    add: Expr
-
-
-class Tiers(_Strict):
-    metric: Literal["spend", "points_earned"] | Annotated[str, Field(pattern=r"^count\([a-z_]+\)$")] | MetricSum
-    window: Literal["calendar_year", "rolling_12_months", "anniversary_year"] = "calendar_year"
-    levels: list[TierLevel] = Field(min_length=1)
-    upgrade: Literal["immediate"] = "immediate"
-    downgrade: Downgrade | Literal["never"] = Downgrade()
-    multiplier_applies_to: Literal["base", "earned"] = "base"
 
 
 class Expiry(_Strict):
@@ -352,6 +361,11 @@ class Ruleset(_Strict):
     offers: Offers | None = None  # dsl/offers.py
     messages: Messages | None = None  # dsl/messages.py
     variants: Variants | None = None
+    conversion: Conversion | None = None  # dsl/conversion.py: points into vouchers on a schedule
+    rewards: list[Reward] = Field(default_factory=list)  # dsl/rewards.py: the catalogue
+    redemption: RedemptionTerms | None = None  # dsl/rewards.py: paying part of an order in points
+    challenges: list[Challenge] = Field(default_factory=list)  # dsl/challenges.py: goals with progress
+    referrals: Referrals | None = None  # dsl/referrals.py: a friend's first qualifying event rewards both sides
     tests: list[RulesetTest] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -374,10 +388,12 @@ class Ruleset(_Strict):
         return self.minor_unit if self.minor_unit is not None else MINOR_UNITS.get(self.currency, 2)
 
     def event_fields(self) -> dict[str, dict[str, str]]:
-        """Every event type the ruleset accepts, with its declared fields. The built-in
-        ``profile`` event updates member fields, so it carries the member schema."""
+        """Every event type the ruleset accepts, with its declared fields. The built-in ``profile``
+        event updates member fields, so it carries the member schema; other built-ins come with their section."""
         profile = {name: kind if kind.startswith(OPTIONAL) else OPTIONAL + kind
                    for name, kind in self.schema_.member.items()}
         declared = {name: fields or {} for name, fields in self.schema_.events.items()}  # None only before validation
-        offers = OFFER_EVENTS if self.offers is not None else {}  # only with offers:
-        return {**BUILTIN_EVENTS, "profile": profile, **offers, **declared}
+        offers = {**(OFFER_EVENTS if self.offers else {}), **(VOUCHER_EVENTS if self.conversion else {}),
+                  **(TIER_EVENTS if self.tiers else {}), **(REFERRAL_EVENTS if self.referrals else {})}
+        redeem = {"redeem": REDEEM_FIELDS} if self.rewards or self.redemption is not None else {}  # by reward or order
+        return {**BUILTIN_EVENTS, "profile": profile, **redeem, **offers, **join_events(self.challenges), **declared}

@@ -17,6 +17,7 @@ from .errors import Code, Diagnostic, Severity
 from .expects import expect_diagnostics
 from .model import Expiry, Ruleset
 from .sourcemap import Path
+from .tier_checks import tier_diagnostics
 from .vocabulary import BUILTIN_EVENTS
 
 __all__ = ["build_dependency_graph", "check_semantics", "constant_value", "Constant", "duration_at_least"]
@@ -150,44 +151,7 @@ def _earning_types(state: CheckedRuleset) -> Iterator[Diagnostic]:
 
 
 def _tiers(state: CheckedRuleset) -> Iterator[Diagnostic]:
-    tiers = state.valid_model.tiers
-    if tiers is None:
-        return
-    if tiers.levels[0].min != 0:
-        yield Diagnostic(Code.TIER_ORDER, "the first tier must start at 0, so every member has a tier",
-                         state.source.value(("tiers", "levels", 0, "min")).span)
-    for i in range(1, len(tiers.levels)):
-        if tiers.levels[i].min <= tiers.levels[i - 1].min:
-            yield Diagnostic(Code.TIER_ORDER, f"tier {tiers.levels[i].name!r} starts at {tiers.levels[i].min}, "
-                             f"not above {tiers.levels[i - 1].name!r} at {tiers.levels[i - 1].min}",
-                             state.source.value(("tiers", "levels", i, "min")).span,
-                             hint="list tiers from lowest to highest with increasing min:")
-    names = [level.name for level in tiers.levels]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            yield Diagnostic(Code.DUPLICATE_ID, f"tier {name!r} is listed twice",
-                             state.source.value(("tiers", "levels", i, "name")).span)
-    yield from _metric_types(state, tiers.metric)
-
-
-def _metric_types(state: CheckedRuleset, metric) -> Iterator[Diagnostic]:
-    """Of the built-in types only a refund changes an ``{on, add}`` metric: it re-evaluates the
-    refunded order's ``add:`` (engine.builtins), so it needs an order type (a money ``amount``) beside it."""
-    if isinstance(metric, str):
-        return
-    for i, name in enumerate(metric.on):
-        if (name in BUILTIN_EVENTS or name == "profile") and name != "refund":
-            yield Diagnostic(Code.SCHEMA_ERROR, f"{name} events never count toward a tier metric",
-                             state.source.value(("tiers", "metric", "on", i)).span,
-                             hint="list your own event types, and refund to let refunds lower the metric")
-    if "refund" not in metric.on:
-        return
-    events = state.valid_model.schema_.events
-    if not any((events.get(t) or {}).get("amount", "").endswith("money") for t in metric.on):
-        yield Diagnostic(Code.SCHEMA_ERROR, "refund in tiers.metric.on re-evaluates the refunded order's add:, but "
-                         "no event type listed there has a money amount to refund",
-                         state.source.value(("tiers", "metric", "on", list(metric.on).index("refund"))).span,
-                         hint="list the order types too, e.g. on: [purchase, refund]")
+    yield from tier_diagnostics(state)  # dsl/tier_checks.py
 
 
 def _rounding_stated(state: CheckedRuleset) -> Iterator[Diagnostic]:

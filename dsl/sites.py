@@ -41,18 +41,19 @@ def base_path(ruleset: Ruleset, index: int) -> Path:
 def expression_sites(ruleset: Ruleset) -> Iterator[Site]:
     """Every expression of the document except ``let`` bodies, which are typed where used."""
     for i, base in enumerate(ruleset.earning.bases):
-        path, scope, owner = base_path(ruleset, i), Scope(tuple(base.on)), f"base:{i}"
+        path, scope, owner = base_path(ruleset, i), Scope(tuple(base.on), item=bool(base.per_item)), f"base:{i}"
         yield Site((*path, "points"), base.points, NUMERIC, scope, "points:", owner)
         for key in ("when", "unless"):
             if getattr(base, key) is not None:
                 yield Site((*path, key), getattr(base, key), (BOOL,), scope, f"{key}:", owner)
     for i, rule in enumerate(ruleset.earning.rules):
-        path, scope, owner = ("earning", "rules", i), Scope(tuple(rule.on)), f"rule:{rule.id}"
+        path, scope, owner = ("earning", "rules", i), Scope(tuple(rule.on), item=bool(rule.per_item)), f"rule:{rule.id}"
         for key, expected in (("when", (BOOL,)), ("unless", (BOOL,)), ("multiply", (NUMBER,)), ("bonus", NUMERIC)):
             if getattr(rule, key) is not None:
                 yield Site((*path, key), getattr(rule, key), expected, scope, f"{key}:", owner)
     yield from _tier_sites(ruleset)
     yield from _gamification_sites(ruleset)
+    yield from _challenge_sites(ruleset)
     for i, fraud in enumerate(ruleset.fraud):
         yield Site(("fraud", i, "when"), fraud.when, (BOOL,), Scope(tuple(fraud.on)), "when:", f"fraud:{fraud.id}")
     for i, forbid in enumerate(ruleset.compliance.forbid):
@@ -68,14 +69,24 @@ def expression_sites(ruleset: Ruleset) -> Iterator[Site]:
         for i, restrict in enumerate(ruleset.messages.restrict):
             yield Site(("messages", "restrict", i, "when"), restrict.when, (BOOL,), Scope(None, eventless=True),
                        "when:", f"message:restrict:{restrict.id}")
+    yield from _referral_sites(ruleset)
+
+
+def _referral_sites(ruleset: Ruleset) -> Iterator[Site]:
+    """A friend's qualifying event: read after the walk, as messages are (engine/policies/referrals.py)."""
+    referrals = ruleset.referrals
+    if referrals is not None and referrals.when is not None:
+        yield Site(("referrals", "when"), referrals.when, (BOOL,), Scope(tuple(referrals.on)), "when:", "referral")
 
 
 def _tier_sites(ruleset: Ruleset) -> Iterator[Site]:
-    metric = ruleset.tiers.metric if ruleset.tiers else None
-    if metric is not None and not isinstance(metric, str):
-        # a refund re-evaluates the refunded order's add: (engine.builtins): it never runs on the refund
-        scope = Scope(tuple(t for t in metric.on if t != "refund") or tuple(metric.on))
-        yield Site(("tiers", "metric", "add"), metric.add, NUMERIC, scope, "add:", "tiers")
+    for path, metric in ruleset.tiers.metric_paths() if ruleset.tiers else ():
+        if not isinstance(metric, str):
+            # a refund re-evaluates the refunded order's add: (engine.builtins): it never runs on the refund
+            scope = Scope(tuple(t for t in metric.on if t != "refund") or tuple(metric.on))
+            # a named metric is its own node, so each runs the tier phase on its own event types
+            owner = "tiers" if len(path) == 2 else f"tiers:{path[-1]}"  # noqa: PLR2004 (tiers.metric)
+            yield Site((*path, "add"), metric.add, NUMERIC, scope, "add:", owner)
 
 
 def _gamification_sites(ruleset: Ruleset) -> Iterator[Site]:
@@ -91,6 +102,17 @@ def _gamification_sites(ruleset: Ruleset) -> Iterator[Site]:
         yield Site(("achievements", i, "when"), achievement.when, (BOOL,), scope, "when:", owner)
         if achievement.bonus is not None:
             yield Site(("achievements", i, "bonus"), achievement.bonus, NUMERIC, scope, "bonus:", owner)
+
+
+def _challenge_sites(ruleset: Ruleset) -> Iterator[Site]:
+    """A challenge's when:, progress: and bonus: run on its events (a refund asks the order again)."""
+    for i, challenge in enumerate(ruleset.challenges):
+        scope, owner, path = Scope(tuple(challenge.on)), f"challenge:{challenge.id}", ("challenges", i)
+        for key, expected, text in (("when", (BOOL,), challenge.when), ("progress", NUMERIC, challenge.progress)):
+            if text is not None:
+                yield Site((*path, key), text, expected, scope, f"{key}:", owner)
+        if challenge.reward.bonus is not None:
+            yield Site((*path, "reward", "bonus"), challenge.reward.bonus, NUMERIC, scope, "bonus:", owner)
 
 
 def _offer_sites(ruleset: Ruleset) -> Iterator[Site]:
@@ -118,20 +140,22 @@ def event_type_sites(ruleset: Ruleset) -> Iterator[tuple[Path, str]]:
     groups: tuple[tuple[Path, Sequence[_NamesEvents]], ...] = (
         (("earning", "rules"), ruleset.earning.rules), (("streaks",), ruleset.streaks),
         (("achievements",), ruleset.achievements), (("fraud",), ruleset.fraud),
-        (("compliance", "forbid"), ruleset.compliance.forbid))
+        (("compliance", "forbid"), ruleset.compliance.forbid), (("challenges",), ruleset.challenges))
     for prefix, items in groups:
         for i, item in enumerate(items):
             for j, t in enumerate(item.on or []):
                 yield (*prefix, i, "on", j), t
-    tiers = ruleset.tiers
-    if tiers is not None and isinstance(tiers.metric, str) and tiers.metric.startswith("count("):
-        yield ("tiers", "metric"), tiers.metric[len("count("):-1]
-    elif tiers is not None and not isinstance(tiers.metric, str):
-        yield from ((("tiers", "metric", "on", j), t) for j, t in enumerate(tiers.metric.on))
+    for path, metric in ruleset.tiers.metric_paths() if ruleset.tiers else ():
+        if isinstance(metric, str) and metric.startswith("count("):
+            yield path, metric[len("count("):-1]
+        elif not isinstance(metric, str):
+            yield from (((*path, "on", j), t) for j, t in enumerate(metric.on))
     if ruleset.offers is not None:
         yield from ((("offers", "choose", "on", j), t) for j, t in enumerate(ruleset.offers.choose.on))
         for i, template in enumerate(ruleset.offers.templates):
             yield from ((("offers", "templates", i, "grant", "on", j), t) for j, t in enumerate(template.grant.on))
+    if ruleset.referrals is not None:
+        yield from ((("referrals", "on", j), t) for j, t in enumerate(ruleset.referrals.on))
     expiry = ruleset.points.expiry
     if not isinstance(expiry, str) and expiry.inactivity is not None:
         yield from ((("points", "expiry", "activity", j), t) for j, t in enumerate(expiry.activity))

@@ -23,6 +23,11 @@ __all__ = [
     "DATETIME",
     "DURATION",
     "NOTHING",
+    "ITEM",
+    "RETURNED_ITEM",
+    "ITEM_FIELDS",
+    "LINE_ITEMS",
+    "RETURNED_ITEMS",
     "list_of",
     "FIELD_TYPES",
     "is_numeric",
@@ -61,6 +66,8 @@ TIME = Type("time")
 DATETIME = Type("datetime")
 DURATION = Type("duration")
 NOTHING = Type("nothing")  # the item type of an empty list: fits any list
+ITEM = Type("item")  # one line of a basket (docs/baskets.md): read as item.<field> in a per_item rule
+RETURNED_ITEM = Type("returned item")  # one line a refund returns: a sku and a quantity
 
 
 def list_of(item: Type) -> Type:
@@ -79,7 +86,13 @@ FIELD_TYPES: dict[str, Type] = {
     "time": TIME,
     "list[string]": list_of(STRING),
     "list[number]": list_of(NUMBER),
+    "line_items": list_of(ITEM),  # an order's basket: only as a field named items (docs/baskets.md)
+    "returned_items": list_of(RETURNED_ITEM),  # the lines a refund returns: the built-in refund's alone
 }
+
+LINE_ITEMS, RETURNED_ITEMS = "line_items", "returned_items"  # the refund's items are its own type
+# What item.<field> reads in a per_item rule: a line's fields, the same on every basket.
+ITEM_FIELDS: dict[str, Type] = {"sku": STRING, "category": STRING, "quantity": NUMBER, "amount": MONEY}
 
 
 def is_numeric(t: Type) -> bool:

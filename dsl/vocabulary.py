@@ -12,6 +12,7 @@ __all__ = [
     "MAX_DURATION",
     "MAX_STEP_PLACES",
     "BUILTIN_EVENTS",
+    "TIER_EVENTS",
     "OPTIONAL",
     "field_base_type",
     "EXPECT_KEYS",
@@ -35,12 +36,23 @@ MAX_DURATION = {"year": 100, "month": 1200, "week": 5218, "day": 36525, "hour": 
 MAX_STEP_PLACES = 6  # decimals of a rounding step (docs/semantics.md, "Numbers and bounds")
 
 BUILTIN_EVENTS: dict[str, dict[str, str]] = {
-    "refund": {"order": "string", "amount": "money"},
+    "refund": {"order": "string", "amount": "money", "items": "optional returned_items"},
     "redeem": {"points": "number", "reward": "optional string"},
     "redeem_reversal": {"redemption": "string"},
     "tick": {},
     "adjust": {"points": "signed", "reason": "string"},
     "review_decision": {"target": "string", "verdict": "string"},
+    # admin events of docs/operations.md: a legal hold, and one lot of a legacy program imported
+    "freeze": {"reason": "string", "by": "optional string"},
+    "unfreeze": {"reason": "string", "by": "optional string"},
+    "import": {"points": "number", "earned_at": "datetime", "expires_at": "optional datetime",
+               "pending_until": "optional datetime", "source": "optional string"},
+}
+
+# The built-in event a host (an admin) sends about tiers, only in rulesets with ``tiers:``: hold
+# ``level`` (a status match, a challenge) until ``until``, whatever the metrics say (docs/tiers.md).
+TIER_EVENTS: dict[str, dict[str, str]] = {
+    "tier_override": {"level": "string", "until": "datetime", "reason": "string"},
 }
 
 OPTIONAL = "optional "

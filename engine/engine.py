@@ -188,7 +188,8 @@ class Engine:
         """One attempt in one unit of work: the decision, and whether it is new (committed
         now). After a lost race the store is asked for a unit that locks what it raced for.
         ``refused``: the store would not store the decision; store a rejection instead."""
-        with self.store.unit_of_work(event.member, **({"contended": True} if contended else {})) as uow:
+        with self.store.unit_of_work(event.member, contended=contended, event_id=event.id,
+                                     budgets=self._budget_limits) as uow:
             answered = self.recall(uow, event)
             if answered is not None:
                 return answered, False

@@ -17,7 +17,21 @@ from decimal import Decimal, localcontext
 from typing import Any, overload
 
 from .housekeeping import housekeep
-from .policies import earning, gates, messages, offers, scoring, streaks, tiers
+from .policies import (
+    challenges,
+    conversion,
+    earning,
+    gates,
+    hold,
+    imports,
+    messages,
+    offers,
+    referrals,
+    scoring,
+    streaks,
+    tier_override,
+    tiers,
+)
 from .policies.lifecycle import handlers as lifecycle
 from .policies.lifecycle.lots import FAR_FUTURE
 from .program import Compiled, Plan
@@ -45,7 +59,11 @@ PHASES: dict[str, Callable[[Run, Plan], None]] = {
 }
 # Built-in event types and the policy that handles each.
 BUILT_IN: dict[str, Callable[[Run], None]] = {**lifecycle.HANDLERS, "review_decision": gates.review_decision,
-                                              **offers.HANDLERS}
+                                              **offers.HANDLERS, **conversion.HANDLERS, **tier_override.HANDLERS,
+                                              **challenges.HANDLERS, **hold.HANDLERS, **imports.HANDLERS,
+                                              **referrals.HANDLERS,
+                                              # a refund takes back what the order added to challenges too
+                                              "refund": challenges.with_refunds(lifecycle.HANDLERS["refund"])}
 
 
 def new_member(member_id: str, profile: Mapping[str, Any] | None = None) -> MemberState:
@@ -149,12 +167,16 @@ def _process(run: Run) -> None:
     if state.joined is None:
         state.joined = run.now
     run.effects += housekeep(run.compiled, state, run.now)
+    conversion.explain(run)  # what housekeeping converted, in the trace (nothing without conversion:)
+    hold.check(run)  # a member on a legal hold neither earns nor spends (policies/hold.py)
     handler = BUILT_IN.get(run.event.type)
     if handler is not None:
         handler(run)
     else:
         plan = run.compiled.plans[run.event.type]
         (plan.walk or walk)(run, plan)
+        challenges.on_event(run)  # once the event's own points are known (nothing without challenges:)
+        referrals.qualify(run)  # a referred friend's first qualifying event (nothing without referrals:)
     _within_balance_bound(state)
     messages.choose(run)  # once every effect, housekeeping's included, is known
 

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import getcontext, localcontext
 
-from .policies import offers, streaks, tiers
+from .policies import challenges, conversion, hold, offers, streaks, tiers
 from .policies.lifecycle import upkeep
 from .program import Compiled
 from .runtime.decision import Effect
@@ -27,9 +27,12 @@ Upkeep = Callable[[Compiled, MemberState, dt.datetime, list[Effect]], list[dt.da
 
 # Each step does what is due by ``now``, adds its effects, and returns its deadlines after it.
 UPKEEP: tuple[Upkeep, ...] = (
-    upkeep.settle_lots,  # release pending points, expire lots, send notices
+    # points into vouchers at each period end passed, as of that instant; expire vouchers (not during a hold)
+    hold.paused(conversion.housekeep),
+    hold.paused(upkeep.settle_lots),  # release pending points, expire lots, send notices (not during a hold)
     tiers.housekeep,  # close the windows that ended
     streaks.housekeep,  # break the streaks whose periods were missed
+    challenges.housekeep,  # expire the progress of challenge periods that ended
     offers.housekeep,  # expire offers at their deadline, forget ended ones
     upkeep.forget_old,  # forget what no rule can read any more
 )
@@ -41,7 +44,7 @@ def housekeep(compiled: Compiled, state: MemberState, now: dt.datetime) -> list[
     if clock is not None and now <= clock:
         return []
     state.clock = now
-    due = state.due
+    due = conversion.due_by(compiled, clock, state.due)  # a period end passed converts, whatever else is due
     if due is None or now < due:
         return []
     context = ruleset_context(compiled)

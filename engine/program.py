@@ -45,6 +45,9 @@ class Rule:
     when_text: str | None = None
     reads: Reads = ()
     when_note: str = field(init=False)  # the trace's note, written once
+    per_item: bool = False  # asked of each line of event.items (docs/baskets.md)
+    priority: int = 0  # rules run highest priority first, then in the order written
+    exclusive: bool = False  # when it pays, the later rules of its group do not
 
     def __post_init__(self) -> None:
         self.when_note = f"when: {self.when_text}" if self.when_text else ""
@@ -146,7 +149,8 @@ class TierPlan:
         self.model = tiers
         self.levels = tuple(tiers.levels)
         self.names = tuple(level.name for level in self.levels)
-        self.mins = tuple(level.min for level in self.levels)
+        # named metrics (tiers.metrics) have no single threshold: policies/tier_metrics.py decides those levels
+        self.mins = tuple(level.min if level.min is not None else Decimal(0) for level in self.levels)
         self.rank: dict[str, int] = {}
         for i, name in enumerate(self.names):
             self.rank.setdefault(name, i)  # names.index() finds the first

@@ -1,8 +1,8 @@
 """Storage as a small interface, with an in-memory store for tests and the dry-run.
 
-A store hands out units of work. A unit of work holds the member's lock for its
-lifetime and rolls back unless ``commit()`` is called, so a failure mid-event leaves
-nothing half-applied. The SQL store implements the same interface.
+A store hands out units of work. A unit of work holds the member's lock for its lifetime and rolls back unless
+``commit()`` is called, so a failure mid-event leaves nothing half-applied. The engine names the event's id and budgets
+when it opens one, so a store may read them with the member. The SQL store implements the same interface.
 
 A store may read something shared (a campaign budget) without locking it and check at commit that the decision still
 holds; when it does not, ``commit()`` raises :class:`Conflict` having stored nothing, and the engine runs the event
@@ -15,9 +15,8 @@ the event in hand was not stored, so the host stops and sends it again later, in
 serialization failure, a deadlock, a dropped connection, a busy database) is first run again by the engine a bounded
 number of times. Its message never carries SQL parameters, stored documents or passwords.
 
-A store that cannot store a decision as it was made (its ledger cannot account for it) raises :class:`Refused`
-having stored nothing; the engine then stores the event as rejected, with that reason, so a replay meets the same
-answer in the same order.
+A store that cannot store a decision as it was made (its ledger cannot account for it) raises :class:`Refused` having
+stored nothing; the engine then stores the event as rejected, with that reason, so a replay meets the same answer.
 
 Everything the engine asks of a store or a unit is on the protocols below, so the engine calls it directly. What a
 store may leave alone has a default in :class:`BaseStore` and :class:`BaseUnit` (which :class:`MemoryStore` and the
@@ -42,6 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .runtime.decision import Decision, Outcome, to_jsonable
 from .runtime.events import Event
+from .runtime.referral import derived_requests
 from .runtime.state import ZERO, MemberState
 from .runtime.undo import Savepoint
 from .runtime.webhooks import WEBHOOK, webhook_requests
@@ -119,7 +119,8 @@ class UnitOfWork(Protocol):
 
 @runtime_checkable
 class Store(Protocol):
-    def unit_of_work(self, member_id: str, *, contended: bool = False) -> UnitOfWork: ...
+    def unit_of_work(self, member_id: str, *, contended: bool = False, event_id: str | None = None,
+                     budgets: Mapping[str, Decimal] | None = None) -> UnitOfWork: ...
 
     def member(self, member_id: str) -> MemberState | None: ...
 
@@ -167,12 +168,11 @@ class OutboxRow:
 
 
 def outbox_rows(decision: Decision, webhooks: bool = False) -> list[OutboxRow]:
-    """The outbox rows a stored decision adds when the event was applied or held for review: one per ``message``
-    effect (a suppressed one is ``message_suppressed``), and with ``webhooks`` one per notable effect."""
+    """An applied or held decision's rows: a ``message`` effect, a derived event, with ``webhooks`` a notable effect."""
     if decision.outcome not in _QUEUED:
         return []
     requests = [to_jsonable(effect.detail) for effect in decision.effects if effect.kind == "message"]
-    requests += webhook_requests(decision) if webhooks else []  # a payload: no channel, due when created
+    requests += (webhook_requests(decision) if webhooks else []) + derived_requests(decision)  # webhooks: no channel
     return [OutboxRow(str(r["id"]), decision.member_id, decision.event_id, decision.ruleset, r.get("channel", WEBHOOK),
                       dt.datetime.fromisoformat(r.get("send_at") or r["created"]), r) for r in requests]
 
@@ -310,7 +310,7 @@ class MemoryStore(BaseStore):
                 lock = self._locks.setdefault(member_id, threading.RLock())
         return lock
 
-    def unit_of_work(self, member_id: str, *, contended: bool = False) -> _MemoryUnit:
+    def unit_of_work(self, member_id: str, *, contended: bool = False, **expected: Any) -> _MemoryUnit:
         return _MemoryUnit(self, member_id)  # budgets are always read under their lock
 
     def _apply(self, event: Event, decision: Decision, state: MemberState | None, uses: Mapping[str, Decimal]) -> None:

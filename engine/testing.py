@@ -173,6 +173,7 @@ def badges_earned(decision: Decision) -> list[str]:
 def badges_held(compiled: Compiled, state: MemberState) -> list[str]:
     """The badge names a member holds: the ``badge:`` of each achievement unlocked."""
     names = {achievement.id: achievement.badge for achievement in compiled.model.achievements if achievement.badge}
+    names |= {c.reward.badge: c.reward.badge for c in compiled.model.challenges if c.reward.badge}  # by name
     return sorted(names[a] for a in state.badges if a in names)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from punchcard.dsl import ast
-from punchcard.dsl.functions import FunctionSpec
+from punchcard.dsl.functions import LINE_KEY, FunctionSpec
 from punchcard.dsl.sourcemap import Path
 
 from ..program import ExprFn
@@ -138,6 +138,8 @@ class CodeGen:
             return "ctx.streak_length"
         if root == "offer":  # the offer being chosen or paying (engine/policies/offers.py)
             return f"ctx.offer[{name!r}]"
+        if root == "item":  # the basket line a per_item rule is asked about (engine/policies/earning_rules.py)
+            return f"ev[{LINE_KEY!r}][{name!r}]"
         return f"{'ev' if root == 'event' else 'm'}[{name!r}]"
 
     def _Unary(self, node: ast.Unary) -> str:

@@ -50,7 +50,8 @@ def build_rule_graph(checked: CheckedRuleset) -> nx.DiGraph:
         kind = expr.owner.split(":", 1)[0]
         phase = {"fraud": "gates", "forbid": "gates", "base": "earning", "rule": "earning", "tiers": "tiers",
                  "streak": "streaks", "achievement": "streaks", "offer": "earning", "offers": "offer_choice",
-                 "message": "messages"}[kind]
+                 "message": "messages", "challenge": "streaks",
+                 "referral": "messages"}[kind]  # challenges run after the walk; a referral reads the decision there
         if expr.owner not in graph:
             _add(graph, expr.owner, phase, expr.scope.event_types)
         _reads(graph, expr.owner, expr.node, checked)

@@ -87,12 +87,19 @@ def _earning(compiled: Compiled) -> None:
     for item, (path, value) in zip(items, _rule_paths(compiled.model), strict=True):  # one path per rule
         decide, reads = _built(compiled, (*path, "decide")), reads_of(_node(compiled, (*path, "when")))
         if isinstance(item, EarningRule):
-            rule = Rule(item.id, value, decide, item.group, item.when, reads)
+            rule = Rule(item.id, value, decide, item.group, item.when, reads, per_item=bool(item.per_item),
+                        priority=item.priority or 0, exclusive=bool(item.exclusive))
         else:
-            rule = Rule("base", "base", decide, None, item.when, reads)
+            rule = Rule("base", "base", decide, None, item.when, reads, per_item=bool(item.per_item))
         for event_type in item.on:
             plan = compiled.plans[event_type]
             (plan.rules if isinstance(item, EarningRule) else plan.bases).append(rule)
+    for plan in compiled.plans.values():  # highest priority first; equal ones as written (a stable sort)
+        plan.rules.sort(key=_priority)
+
+
+def _priority(rule: Rule) -> int:
+    return -rule.priority
 
 
 def _gate(compiled: Compiled, path: Path, rule: FraudRule | ForbidRule, kind: str, action: str,
@@ -122,7 +129,7 @@ def _gamification(compiled: Compiled) -> None:
 
 def _metric(compiled: Compiled) -> None:
     tiers = compiled.model.tiers
-    if tiers is None or isinstance(tiers.metric, str):
+    if tiers is None or tiers.metric is None or isinstance(tiers.metric, str):  # named: policies/tier_metrics.py
         return
     fn = _fn(compiled, ("tiers", "metric", "add"))
     for event_type in tiers.metric.on:

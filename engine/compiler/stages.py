@@ -27,7 +27,7 @@ from punchcard.dsl.variants import shares
 
 from ..evaluate import BUILT_IN, PHASES
 from ..hooks import EngineHooks
-from ..policies import messages, offers
+from ..policies import messages, offers, rewards
 from ..policies.gates import keep_review_hold
 from ..program import Compiled, Gate, Plan, Rule, Split
 from ..runtime.events import EventSchema
@@ -102,6 +102,7 @@ def _generate(state: _State) -> None:
     fill_plans(compiled)
     offers.fill(compiled)  # granted rules join the plans before the walks are generated
     messages.fill(compiled)
+    rewards.fill(compiled)  # the catalogue, and each reward's stock as a program budget
     compiled.reads_balance = "member.balance" in compiled.graph
     compiled.specialised = state.specialise
     if state.specialise:

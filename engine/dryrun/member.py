@@ -24,6 +24,7 @@ from punchcard.engine import MemberState
 from punchcard.engine.engine import duplicate_of
 from punchcard.engine.evaluate import evaluate
 from punchcard.engine.housekeeping import housekeep
+from punchcard.engine.policies.rewards import STOCK_PREFIX, stock_limits
 from punchcard.engine.policies.tiers import current_level
 from punchcard.engine.program import Compiled
 from punchcard.engine.runtime.decision import Decision, Outcome
@@ -32,6 +33,7 @@ from punchcard.engine.store import ProcessedEvent
 
 from .budgets import Use, demand_of
 from .members import seed_state
+from .referrals import SIDE
 from .rows import row_event
 from .tally import JUST_BEFORE
 
@@ -123,6 +125,10 @@ class SideRun:
             supplied = used or {}
             for rule, (demand, paid) in demand_of(decision, self.budgets).items():
                 self.uses.append(Use(key, rule, supplied.get(rule, 0), demand, paid))
+        elif decision.outcome == Outcome.REJECTED:  # a reward refused as out of stock depends on the stock too
+            for rule, (demand, _paid) in demand_of(decision, self.budgets).items():
+                if rule.startswith(STOCK_PREFIX):
+                    self.uses.append(Use(key, rule, (used or {}).get(rule, 0), demand, Decimal(0)))
         return decision
 
     def take(self, decision: Decision, line: int, at) -> None:
@@ -221,11 +227,15 @@ def replay_member(runs: list[SideRun], member: str, rows, seed, start, end, chan
         if run.compiled.split is not None:  # with variants: the program of the member's variant, and its budgets
             run.compiled = run.compiled.for_member(member)
             run.budgets = {b.rule: b.max_points for b in run.compiled.model.earning.budgets}
+            run.budgets |= stock_limits(run.compiled)  # a reward's stock is replayed as a budget
         run.seed(seed, start)
     first, others = runs[0], runs[1:]
     for row in rows:
         event = row_event(row)
         at, line, raw = row[1], row[2], row[6]
+        if len(row) > SIDE:  # a referrer's derived event: only the side that derived it decides it
+            runs[row[SIDE]].decide(event, at, line)
+            continue
         decision = first.decide(event, at, line)
         for run in others:
             answer = run.decide(event, at, line) if raw is None else _own(run, raw, at, line)

@@ -107,6 +107,7 @@ class Partial:
     changed: Leaders = field(default_factory=lambda: Leaders(CHANGED_SAMPLE))
     changed_count: Counter = field(default_factory=Counter)  # members, and by what changed
     events: int = 0
+    derived: list = field(default_factory=list)  # referrers' derived event rows (referrals.py)
 
     def merge(self, other: Partial) -> None:
         for mine, theirs in zip(self.tallies, other.tallies, strict=True):  # one per ruleset of the run
@@ -119,3 +120,4 @@ class Partial:
         self.changed.merge(other.changed)
         self.changed_count.update(other.changed_count)
         self.events += other.events
+        self.derived.extend(other.derived)

@@ -31,6 +31,7 @@ from .formats import group_reason
 from .member import TRACE_LIMIT, SideRun, replay_member, tick_id
 from .members import seed_values
 from .partial import Partial
+from .referrals import derived_rows, has_referrals
 from .sides import Side
 from .spill import read_partition
 
@@ -77,7 +78,8 @@ class MemberRun:
 
 
 def run_job(job: Job, observe: Callable | None = None) -> JobResult:
-    rows, seeds = read_partition(job.path) if job.path else (list(job.rows), list(job.seeds))
+    rows, seeds = read_partition(job.path) if job.path else ([], list(job.seeds))
+    rows += job.rows  # with a path: the referrers' derived events (referrals.py)
     return replay_rows(job.index, rows, seeds, job.sides, job.start, job.end, job.only, observe)
 
 
@@ -139,6 +141,7 @@ class _Partition:
         self.sides, self.start, self.end, self.observe = sides, start, end, observe
         self.stable, self.touched = new_partial(index, sides), new_partial(index, sides)
         self.budgets = any(side.budgets for side in sides)  # without, every member is stable
+        self.referrals = has_referrals(sides)
         self.names: list[str] = []
         self.batches: ScoreBatches[tuple, tuple] | None = ScoreBatches() if SCORE_IN_BATCHES and _scores(sides) \
             else None
@@ -167,7 +170,9 @@ class _Partition:
         touched = self.budgets and any(run.uses for run in runs)
         if self.observe is not None:
             self.observe(member, MemberRun(member, bad, runs[0].events, runs))
+        derived = derived_rows(runs) if self.referrals else ()  # before the decisions are counted and dropped
         account_member(self.touched if touched else self.stable, member, runs, bad, changes)
+        (self.touched if touched else self.stable).derived.extend(derived)
         if touched:
             self.names.append(member)
 

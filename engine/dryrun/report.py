@@ -17,7 +17,8 @@ from .account import compact
 from .diff import build_diff
 from .owner import owner_figures, share_of
 from .partial import MemberSummary
-from .tally import FLOWS, JUST_BEFORE, Tally, month_of
+from .tally import FLOWS, JUST_BEFORE, REDEMPTION_PARTS, Tally, month_of
+from .vouchers_view import vouchers_report
 
 __all__ = ["build_report", "side_report", "SCHEMA", "month_range", "RATIO"]
 
@@ -47,6 +48,8 @@ def _input(result, map_json) -> dict:
         "bad_rows_by_reason": bad.groups(),
         "bad_row_sample": [{"file": f, "line": line, "reason": reason} for f, line, reason in sorted(bad.rows)],
         "start": result.start, "end": result.end, "passes": result.passes, "map": map_json or None,
+        # only with --ignore-effective: a report without it reads as before
+        **({"ignore_effective": True} if any(side.ignore_effective for side in result.sides) else {}),
     }
 
 
@@ -71,6 +74,9 @@ def side_report(result, number: int) -> dict:
     }
     if model.messages is not None:  # only then: a ruleset without messages reports exactly as before
         side["messages"] = _messages(tally)
+    if model.conversion is not None:  # only then: a ruleset without conversion reports exactly as before
+        side["vouchers"] = vouchers_report(tally, model.currency)
+        totals["liability_money"] += tally.vouchers.get("held_money", ZERO)  # vouchers still held are owed too
     if compiled.split is not None:  # only then: a ruleset without variants reports exactly as before
         side["variants"] = _variants(tally, compiled, against=len(result.sides) > 1)
     return side
@@ -102,6 +108,18 @@ def _flow_totals(tally: Tally) -> dict[str, Decimal]:
     return out
 
 
+def _redemption_parts(tally: Tally) -> dict[str, Decimal]:
+    """Points redeemed gross and reversed (``points_redeemed`` is their net), only when some
+    redemption was reversed: without one, gross is the net and there is nothing to add."""
+    parts = {part: ZERO for part in REDEMPTION_PARTS.values()}
+    for counter in tally.months.values():
+        for part in parts:
+            parts[part] += counter.get(part, ZERO)
+    if not parts["redeemed_reversed"]:
+        return {}
+    return {f"points_{part}": value for part, value in parts.items()}
+
+
 def _totals(tally: Tally, point_value: Decimal, bad_rows: int) -> dict:
     flows = _flow_totals(tally)
     refused = tally.outcomes.get(Outcome.REJECTED, 0) + tally.outcomes.get(Outcome.BLOCKED, 0)
@@ -112,6 +130,7 @@ def _totals(tally: Tally, point_value: Decimal, bad_rows: int) -> dict:
         "blocked": tally.outcomes.get(Outcome.BLOCKED, 0), "rejected": refused, "bad_rows": bad_rows,
         "members": tally.members,
         **{f"points_{name}": value for name, value in flows.items()},
+        **_redemption_parts(tally),
         "opening_liability_points": tally.opening, "liability_points": tally.liability,
         "liability_money": tally.liability * point_value, "pending_points": tally.pending,
         "points_issued_money": issued * point_value,
@@ -121,7 +140,8 @@ def _totals(tally: Tally, point_value: Decimal, bad_rows: int) -> dict:
 
 def _checks(tally: Tally, totals: dict) -> dict:
     """The figures agree with themselves: flows add up to the members' end balances."""
-    net = sum((totals[f"points_{name}"] * (1 if name == "issued" else -1) for name in FLOWS), ZERO)
+    net = sum((totals[f"points_{name}"] * (1 if name == "issued" else -1) for name in FLOWS), ZERO) \
+        - tally.vouchers.get("points_converted", ZERO)  # points that became vouchers (0 without conversion)
     counters = {"issued": "issued", "redeemed": "redeemed", "expired": "expired", "clawed_back": "clawed_back",
                 "adjusted_down": "adjusted_down", "voided": "voided"}
     agree = all(tally.lifetime.get(key, ZERO) == totals[f"points_{name}"] for name, key in counters.items())
@@ -154,7 +174,8 @@ def _months(tally: Tally, point_value: Decimal, result) -> list[dict]:
     for month in month_range(list(tally.months) + bounds):
         counter = tally.months.get(month, {})
         flows = {name: counter.get(name, ZERO) for name in FLOWS}
-        liability += flows["issued"] - sum((flows[n] for n in FLOWS if n != "issued"), ZERO)
+        liability += flows["issued"] - sum((flows[n] for n in FLOWS if n != "issued"), ZERO) \
+            - counter.get("converted", ZERO)  # converted into vouchers (none without conversion)
         rows.append({"month": month, "events": counter.get("events", 0),
                      "rejected": counter.get(Outcome.REJECTED, 0) + counter.get(Outcome.BLOCKED, 0),
                      **{f"points_{name}": value for name, value in flows.items()},

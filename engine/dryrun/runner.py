@@ -33,6 +33,7 @@ from .mapping import ColumnMap
 from .members import read_seeds
 from .partial import BadRows, Partial
 from .passes import observed, pool_runner, run_passes
+from .referrals import has_referrals, settle_referrals
 from .replay import Job
 from .rows import Scan, event_row, prepared_rows
 from .sides import PluginsArg, Side, compiled_for, handed, remember_compiled, same_events
@@ -91,6 +92,8 @@ class Options:
     # write every decision of the ruleset under test here (JSON Lines, writers.DecisionWriter);
     # the replay then runs in this process, whatever ``workers`` says, so the file is the same
     decisions: str | Path | None = None
+    # --ignore-effective: replay every side as if its effective dates allowed every event (.effective)
+    ignore_effective: bool = False
 
 
 @dataclass
@@ -144,9 +147,11 @@ class Setup:
     until: dt.datetime | None
     functions: tuple[FunctionSpec, ...] = ()
     plugins: Callable | None = None  # the plugins handed in, as sides carry them (sides.handed)
+    ignore_effective: bool = False  # every side replays as if its effective dates allowed every event
 
     def sides(self) -> tuple[Side, ...]:
-        return tuple(Side(spec, self.main.model.timezone, functions=self.functions, plugins=self.plugins)
+        return tuple(Side(spec, self.main.model.timezone, functions=self.functions, plugins=self.plugins,
+                          ignore_effective=self.ignore_effective)
                      for spec in self.specs)
 
 
@@ -158,7 +163,8 @@ def setup(options: Options) -> Setup:
     remember_compiled(specs[0], main)
     for spec in specs[1:]:
         compiled_for(spec, options.functions, plugins)
-    return Setup(specs, main, *resolve_window(options.since, options.until, main.tz), options.functions, plugins)
+    return Setup(specs, main, *resolve_window(options.since, options.until, main.tz), options.functions, plugins,
+                 options.ignore_effective)
 
 
 def finish(options: Options, setup_: Setup, partial: Partial, scan: Scan, sides, passes: int,
@@ -187,6 +193,7 @@ def dry_run(options: Options) -> RunResult:
         _spill_seeds(options, spill, scan.bad)
         jobs = [Job(p.index, str(p.path), plan.sides(), plan.since or scan.first, plan.until or scan.last)
                 for p in spill.files if p.rows or p.seeds]
+        jobs = _with_referrals(plan, jobs, spill, workers, progress)  # the referrers' derived events join them
         runner = observed(observe, progress) if observe else pool_runner(workers, progress)
         partial, sides, passes = run_passes(jobs, plan.sides(), runner, progress, spill.root,
                                             sum(p.rows for p in spill.files), inline=observe is not None or
@@ -198,6 +205,22 @@ def dry_run(options: Options) -> RunResult:
         if writer is not None:
             writer.close()
     return finish(options, plan, partial, scan, sides, passes, spill.partitions)
+
+
+def _with_referrals(plan: Setup, jobs: list[Job], spill: Spill, workers: int, progress: Progress) -> list[Job]:
+    """The jobs with the referrers' derived events in their partitions, found by replaying without
+    observing until they settle (engine/dryrun/referrals.py); the jobs themselves without referrals."""
+    if not jobs or not has_referrals(plan.sides()):
+        return jobs
+    start, end = jobs[0].start, jobs[0].end
+    rows = sum(p.rows for p in spill.files)
+
+    def replay(these: list[Job]) -> Partial:
+        return run_passes(these, plan.sides(), pool_runner(workers, progress), progress, spill.root, rows,
+                          inline=workers == 1)[0]
+
+    return settle_referrals(jobs, replay, spill.index,
+                            lambda index, derived: Job(index, None, plan.sides(), start, end, derived), progress)
 
 
 def _observer(observe: Callable | None, writer: DecisionWriter | None) -> Callable | None:

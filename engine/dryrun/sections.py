@@ -18,8 +18,9 @@ from .cells import fmt, table
 from .figures import COST_UP, NEUTRAL, cost_delta_cell, legend, percent_text, points_text, step_of
 from .messages_view import messages_section
 from .traces import decision_details, pair_details
+from .vouchers_view import vouchers_section
 
-__all__ = ["detail_sections", "variants_section", "variant_bars_svg", "TOTAL_LABELS", "OTHER_REJECTED",
+__all__ = ["shown_total", "detail_sections", "variants_section", "variant_bars_svg", "TOTAL_LABELS", "OTHER_REJECTED",
            "VARIANT_COST"]
 
 OTHER_REJECTED = "rejected_other"  # rejected, less blocked: shown instead of the JSON's overlapping sum
@@ -27,6 +28,7 @@ TOTAL_LABELS = [
     ("events", "Events"), ("applied", "Applied"), ("review", "Held for review"), ("duplicates", "Duplicates"),
     ("blocked", "Blocked by fraud or compliance"), (OTHER_REJECTED, "Rejected for other reasons"),
     ("bad_rows", "Bad rows"), ("members", "Members"), ("points_issued", "Points issued"),
+    ("points_redeemed_gross", "Points redeemed (gross)"), ("points_redeemed_reversed", "Points redeemed, reversed"),
     ("points_redeemed", "Points redeemed"), ("points_expired", "Points expired"),
     ("points_clawed_back", "Points clawed back"), ("points_adjusted_down", "Points adjusted down"),
     ("points_voided", "Points voided"), ("opening_liability_points", "Opening liability (points)"),
@@ -35,6 +37,7 @@ TOTAL_LABELS = [
     ("breakage", "Breakage (expired / issued)"),
 ]
 _MONEY = frozenset(("liability_money", "points_issued_money"))
+OPTIONAL_TOTALS = frozenset(("points_redeemed_gross", "points_redeemed_reversed"))
 VARIANT_COST = ("the points a variant gives its members and does not take back (issued - expired - clawed back - "
                 "adjusted down - voided): points they redeem or still hold at the end, valued at the point's worth")
 _BAR_W, _BAR_LEFT, _BAR_RIGHT, _BAR_ROW, _BAR_TOP = 960, 200, 150, 30, 8  # the variants' bars, in px
@@ -55,6 +58,13 @@ def _total(totals: dict, key: str):
     return totals.get(key)
 
 
+def shown_total(report: dict, key: str) -> bool:
+    """Redemptions gross and reversed are figures only a report with a reversal has (on either side)."""
+    if key not in OPTIONAL_TOTALS:
+        return True
+    return key in report["totals"] or key in report.get("baseline", {}).get("totals", {})
+
+
 def _figure(key: str, value, step: Decimal) -> str:
     if key == "breakage":
         return percent_text(value)
@@ -66,7 +76,7 @@ def _totals(report: dict, money_is_points: bool) -> str:
     diff, step = report.get("diff", {}).get("totals", {}), step_of(report)
     rows = []
     for key, label in TOTAL_LABELS:
-        if money_is_points and key in _MONEY:
+        if (money_is_points and key in _MONEY) or not shown_total(report, key):
             continue
         row = [escape(label), _figure(key, _total(report["totals"], key), step)]
         if "baseline" in report:
@@ -270,5 +280,6 @@ def _changed(report: dict) -> str:
 
 def detail_sections(report: dict, money_is_points: bool = False) -> str:
     return (_totals(report, money_is_points) + _months(report, money_is_points) + _rules(report) + _tiers(report)
-            + _gates_and_bonuses(report) + messages_section(report) + _rejections(report) + _top(report)
+            + _gates_and_bonuses(report) + messages_section(report) + vouchers_section(report) + _rejections(report)
+            + _top(report)
             + _changed(report) + _traces(report))

@@ -23,13 +23,16 @@ from zoneinfo import ZoneInfo
 from punchcard.dsl.functions import FunctionSpec
 from punchcard.engine import compile_ruleset
 from punchcard.engine.hooks import EngineHooks
+from punchcard.engine.policies.rewards import stock_limits
 from punchcard.engine.program import Compiled
 
 from .budgets import Plan
+from .effective import without_effective
 
 __all__ = ["Side", "HandedPlugins", "PluginsArg", "handed", "compiled_for", "remember_compiled", "same_events"]
 
 _COMPILED: dict[str, Compiled] = {}
+_OPEN: dict[str, Compiled] = {}  # the same, with no effective dates (--ignore-effective)
 _PLANS: dict[str, Plan] = {}
 _HANDED: dict[int, Any] = {}  # plugins handed in as objects, by id: found again by a forked worker
 
@@ -104,16 +107,24 @@ class Side:
     plan_ref: Plan | str = field(default_factory=Plan)
     functions: tuple[FunctionSpec, ...] = ()  # beyond the built-ins: those of the plugins handed in
     plugins: Callable[[], Any] | None = None  # the plugins handed in, which load the models (see handed)
+    ignore_effective: bool = False  # --ignore-effective: in effect on every day (.effective)
 
     @property
     def compiled(self):
-        return compiled_for(self.spec, self.functions, self.plugins)
+        compiled = compiled_for(self.spec, self.functions, self.plugins)
+        if not self.ignore_effective:
+            return compiled
+        opened = _OPEN.get(self.spec)
+        if opened is None:
+            opened = _OPEN[self.spec] = without_effective(compiled)
+        return opened
 
     @cached_property
     def budgets(self) -> dict[str, Decimal]:
         split = self.compiled.split  # with variants, each variant's budgets, shared by all who run the rule
         programs = [self.compiled, *(split.programs.values() if split is not None else ())]
-        return {b.rule: b.max_points for program in programs for b in program.model.earning.budgets}
+        return {b.rule: b.max_points for program in programs for b in program.model.earning.budgets} | {
+            rule: stock for program in programs for rule, stock in stock_limits(program).items()}  # rewards:
 
     @cached_property
     def month_tz(self) -> ZoneInfo:
@@ -130,4 +141,4 @@ class Side:
         return plan
 
     def with_plan(self, plan_ref: Plan | str) -> Side:
-        return Side(self.spec, self.month_tz_name, plan_ref, self.functions, self.plugins)
+        return Side(self.spec, self.month_tz_name, plan_ref, self.functions, self.plugins, self.ignore_effective)

@@ -20,7 +20,8 @@ from punchcard.engine.runtime.display import shown
 from .figures import COST_DOWN, COST_UP, MEANING, NEUTRAL, delta_text, percent_text, points_text, step_of
 from .messages_view import messages_table
 from .owner_tables import cost_line, owner_parts
-from .sections import OTHER_REJECTED, TOTAL_LABELS
+from .sections import OTHER_REJECTED, TOTAL_LABELS, shown_total
+from .vouchers_view import vouchers_table
 
 __all__ = ["render_tables", "print_tables"]
 
@@ -75,7 +76,7 @@ def _totals(report: dict) -> Table:
     table = _table("Totals", columns)
     diff = report.get("diff", {}).get("totals", {})
     for key, label in TOTAL_LABELS:
-        if key.endswith("_money") and _money_is_points(report):
+        if (key.endswith("_money") and _money_is_points(report)) or not shown_total(report, key):
             continue
         row: list[str | Text] = [label, _figure(key, _total(report["totals"], key), step)]
         if base:
@@ -197,7 +198,8 @@ def _variants(report: dict) -> list[Table]:
 def render_tables(report: dict) -> Group:
     report = to_jsonable(report)
     parts = [*owner_parts(report), _totals(report), *_variants(report), _months(report), _rules(report),
-             _tiers(report), _gates(report), messages_table(report), _rejections(report), _top(report),
+             _tiers(report), _gates(report), messages_table(report), vouchers_table(report), _rejections(report),
+             _top(report),
              cost_line(report)]
     return Group(*[p for p in parts if p is not None])
 

@@ -20,7 +20,7 @@ from punchcard.engine.runtime.decision import Decision, Effect, Outcome
 from .change import ChangeTally
 from .formats import group_reason
 
-__all__ = ["Tally", "FLOWS", "month_of", "Example", "JUST_BEFORE"]
+__all__ = ["Tally", "FLOWS", "REDEMPTION_PARTS", "month_of", "Example", "JUST_BEFORE"]
 
 ZERO = Decimal(0)
 JUST_BEFORE = dt.timedelta(microseconds=1)
@@ -30,7 +30,11 @@ _EARNING_PHASES = frozenset(("earning", "stacking", "tier_multiplier"))
 _OTHER_PHASES = frozenset(("caps", "gates", "streaks"))  # counted when the step fired
 _OUTFLOWS = {"redeem": "redeemed", "reverse": "redeemed", "clawback": "clawed_back", "adjust": "adjusted_down",
              "void": "voided"}  # effect kind -> the flow its (negative) points leave by
+# a conversion's effects (policies/conversion.py): the points that left for vouchers, and the vouchers' life
+_VOUCHER_EFFECTS = {"voucher_issued": "issued", "voucher_redeemed": "redeemed", "voucher_expired": "expired"}
 # effects no figure of the report counts
+# redeem / reverse effect -> the month's gross redemptions, and the redemptions reversed
+REDEMPTION_PARTS = {"redeem": "redeemed_gross", "reverse": "redeemed_reversed"}
 _PASSIVE = frozenset(("release", "streak", "streak_broken", "streak_freeze", "expiry_notice", "debt_repaid",
                       "not_returned"))
 
@@ -90,6 +94,8 @@ class Tally:
     # a ruleset with variants: variant -> [members, points issued, points kept (see .change.member_net),
     # members in the change, the change in points, members who get more, members who get fewer]
     variants: dict = field(default_factory=dict)
+    # conversion: points converted, and vouchers issued, redeemed, expired and held at the end (count, money)
+    vouchers: Flows = field(default_factory=Counter)
 
     # -- one decision ------------------------------------------------------------------
     def add(self, decision: Decision, line: int, at=None, tick: bool = False) -> Decimal:
@@ -211,6 +217,8 @@ class Tally:
                 continue
             elif kind in _OUTFLOWS:
                 counter[_OUTFLOWS[kind]] -= effect.points or ZERO
+                if kind in REDEMPTION_PARTS:  # redemptions made and reversed, apart (the flow is their net)
+                    counter[REDEMPTION_PARTS[kind]] += abs(effect.points or ZERO)
             elif kind == "expire":
                 at = effect.detail.get("at")
                 # points expiring at the first instant of a month are gone by the end of the month before
@@ -232,6 +240,14 @@ class Tally:
             self.badges[effect.detail.get("achievement") or effect.detail.get("badge") or "?"] += 1
         elif kind == "message":
             self.messages[(effect.detail.get("message"), effect.detail.get("channel"), "sent")] += 1
+        elif kind == "converted":  # at a period end: gone by the end of the month before it, as expiry
+            at = effect.detail.get("at")
+            target: Flows = self._month(month_of(at - JUST_BEFORE, self.tz)) if at is not None else counter
+            target["converted"] -= effect.points or ZERO  # liability leaves the points by it (report._months)
+            self.vouchers["points_converted"] -= effect.points or ZERO
+        elif kind in _VOUCHER_EFFECTS:
+            self.vouchers[_VOUCHER_EFFECTS[kind]] += 1
+            self.vouchers[f"{_VOUCHER_EFFECTS[kind]}_money"] += effect.detail.get("value") or ZERO
         elif kind == "message_suppressed":
             detail = effect.detail
             self.messages[(detail.get("message"), detail.get("channel"), detail.get("reason") or "?")] += 1
@@ -245,6 +261,10 @@ class Tally:
             self.tier_end[tier_name] += 1
         for key, value in state.totals.items():
             self.lifetime[key] += value
+        for voucher in state.vouchers:  # none without conversion
+            if voucher.status == "issued":
+                self.vouchers["held"] += 1
+                self.vouchers["held_money"] += voucher.value
 
     def variant_member(self, variant: str, issued: Decimal, kept: Decimal) -> None:
         """A member of ``variant`` counted at its end: the points it was issued and kept."""
@@ -284,7 +304,7 @@ class Tally:
             _merge_rows(getattr(self, table), getattr(other, table))
         for rule, counter in other.gates.items():
             self.gates.setdefault(rule, Counter()).update(counter)
-        for name in ("badges", "messages", "tier_end", "tier_paths", "lifetime"):
+        for name in ("badges", "messages", "tier_end", "tier_paths", "lifetime", "vouchers"):
             getattr(self, name).update(getattr(other, name))
         self.members += other.members
         self.liability += other.liability

@@ -50,6 +50,7 @@ from typing import Any
 
 from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.runtime.message import Composed, MessageRequest
+from punchcard.engine.runtime.referral import DERIVED
 from punchcard.engine.runtime.webhooks import WEBHOOK
 from punchcard.engine.store import Outbox, OutboxRow, StoreError
 
@@ -174,7 +175,7 @@ class _Run:
 
     def claim(self) -> OutboxRow | None:
         now = self.clock()
-        channels = sorted(channel for channel in self.deliveries if channel != WEBHOOK)  # the dispatcher's
+        channels = sorted(channel for channel in self.deliveries if channel not in (WEBHOOK, DERIVED))  # not messages
         rows = self.outbox.outbox_claim(now, 1, now + self.sending.lease, self.owner, channels)
         return rows[0] if rows else None
 
@@ -291,6 +292,7 @@ def drain(outbox: Outbox, deliveries: Mapping[str, Any], messengers: Mapping[str
         if progress is not None:
             progress(run.report)
     now = clock()
-    run.report.pending = {channel: n for channel, n in outbox.outbox_due(now).items() if channel != WEBHOOK}
+    run.report.pending = {channel: n for channel, n in outbox.outbox_due(now).items()
+                          if channel not in (WEBHOOK, DERIVED)}
     run.report.undeliverable = sorted(channel for channel in run.report.pending if channel not in deliveries)
     return run.report

@@ -18,6 +18,7 @@ from ..runtime.decision import Step
 from ..runtime.numbers import MAX_POINTS, figure
 from ..runtime.run import Rejected, Run
 from ..runtime.state import OrderRecord
+from .baskets import basket_of, line_points
 from .earning_limits import apply_limits, budget_effect, ledger_lines, round_parts
 from .earning_rules import Part, earn, stack
 from .offers import paid_on
@@ -37,6 +38,9 @@ def on_event(run: Run, plan: Plan) -> None:
     kept = price(run.compiled, plan, ev, m, ctx, m["tier"], run.trace)
     total, uses = apply_limits(run.compiled, kept, run.state, run.now, run.budgets_used, run.trace)
     ledger_lines(kept, run.trace)
+    lines = basket_of(ev)
+    if lines:  # which line earned what, kept with the order for a refund naming items
+        run.lines = line_points(kept, lines, run.compiled.model.rounding.step)
     run.effects += [budget_effect(rule, used, clipped) for rule, (used, clipped) in uses.items()]
     at_most_max(total)
     run.earned = total

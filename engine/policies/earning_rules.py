@@ -9,6 +9,10 @@ Stacking (docs/semantics.md):
 * ``groups: best``          -> within a named group only the largest contribution counts
 * bonuses add; the tier multiplier T adds base x (T - 1) (``multiplier_applies_to: base``)
   or (base + rules) x (T - 1) (``multiplier_applies_to: earned``).
+
+A ``per_item`` rule is asked of each line of ``event.items`` and pays the lines' points added
+up; rules run highest ``priority`` first, and an ``exclusive`` rule that pays stops the later
+rules of its group (docs/baskets.md). Without either, rules run as written, as they always did.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from punchcard.dsl.functions import LINE_KEY
 from punchcard.dsl.model import Stacking
 
 from ..program import Plan, Rule
@@ -27,7 +32,7 @@ from ..runtime.rules import FAILURES, decided_by, failure, uncomputable
 from ..runtime.run import NO_TRACE, Rejected
 from ..runtime.state import ZERO
 
-__all__ = ["Part", "consider", "rule_result", "earn", "stack", "multiply_step", "tier_part"]
+__all__ = ["Part", "consider", "consider_lines", "rule_result", "earn", "stack", "multiply_step", "tier_part"]
 
 ONE = Decimal(1)
 
@@ -43,6 +48,7 @@ class Part:
     points: Decimal = ZERO  # after stacking
     capped: Decimal = ZERO  # after caps and budgets
     final: Decimal = ZERO  # after rounding
+    shares: dict[str, Decimal] | None = None  # a per_item rule's raw points per line (sku), docs/baskets.md
 
 
 def consider(rule: Rule, ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext, trace: list[Step]) -> Part | None:
@@ -82,22 +88,115 @@ def rule_result(rule: Rule, raw: Any, ev: dict[str, Any], m: dict[str, Any], ctx
     return Part(rule.id, rule.kind, raw, rule.group)
 
 
+def consider_lines(rule: Rule, ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext, trace: list[Step],
+                   taken: frozenset[str] = frozenset()) -> Part | None:
+    """A per_item rule, asked of each line of event.items but those in ``taken`` (an exclusive
+    rule of its group paid on them): one part, its points the lines' own added up."""
+    view = dict(ev)  # the event's values, and the line being asked (item.<field>)
+    shares: dict[str, Decimal] = {}
+    skipped = 0
+    for line in ev.get("items") or ():
+        if line["sku"] in taken:
+            skipped += 1
+            continue
+        view[LINE_KEY] = line
+        try:
+            raw = rule.decide(view, m, ctx)
+        except FAILURES as exc:
+            if not isinstance(exc, KeyError):
+                raise Rejected(f"{uncomputable(rule.id, exc)} (sku {line['sku']})") from None
+            continue  # a missing optional field: the line does not pay
+        if raw is NOT_WHEN or raw is UNLESS:
+            continue
+        raw = raw if type(raw) is Decimal else Decimal(raw)
+        if raw >= 0:  # negative points are ignored, line by line
+            shares[line["sku"]] = raw
+    if trace is not NO_TRACE:
+        trace.append(_lines_step(rule, shares, len(ev.get("items") or ()), skipped))
+    return Part(rule.id, rule.kind, sum(shares.values(), ZERO), rule.group, shares=shares) if shares else None
+
+
+_SHOWN_LINES = 20  # lines a per_item rule's trace names with their points
+
+
+def _lines_step(rule: Rule, shares: dict[str, Decimal], count: int, taken: int) -> Step:
+    when = f"; {rule.when_note}" if rule.when_note else ""
+    if taken:  # an exclusive rule of the group won these lines first
+        when += f"; {taken} line{'s' if taken != 1 else ''} taken by an exclusive rule of group {rule.group}"
+    if not shares:
+        return Step("earning", rule.id, False, f"per item: none of the {count} lines of event.items paid{when}")
+    shown = dict(list(shares.items())[:_SHOWN_LINES])
+    return Step("earning", rule.id, True, f"per item: paid on {len(shares)} of {count} lines{when}",
+                {f"item {sku}": points for sku, points in shown.items()}, after=sum(shares.values(), ZERO))
+
+
 def earn(plan: Plan, ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext,
          trace: list[Step]) -> tuple[Decimal, list[Part]]:
     """Base points and the rules that fired, before stacking."""
     base = ZERO
     parts: list[Part] = []
     for rule in plan.bases:
-        part = consider(rule, ev, m, ctx, trace)
+        part = consider_lines(rule, ev, m, ctx, trace) if rule.per_item else consider(rule, ev, m, ctx, trace)
         if part is not None:
             base += part.raw
             part.points = part.raw
             parts.append(part)
+    if any(rule.per_item or rule.exclusive for rule in plan.rules):
+        parts += ranked(plan.rules, ev, m, ctx, trace)
+        return base, parts
     for rule in plan.rules:
         part = consider(rule, ev, m, ctx, trace)
         if part is not None:
             parts.append(part)
     return base, parts
+
+
+def ranked(rules: list[Rule], ev: dict[str, Any], m: dict[str, Any], ctx: EvalContext,
+           trace: list[Step]) -> list[Part]:
+    """The rules in priority order, where an exclusive rule that pays stops the later rules of
+    its group: every one of them, or (a per_item rule) those lines it paid on."""
+    won: dict[str, Rule] = {}  # group -> the exclusive rule that stops the rest of it
+    lines: dict[str, dict[str, Rule]] = {}  # group -> sku -> the per_item exclusive rule that paid on it
+    parts: list[Part] = []
+    for rule in rules:
+        winner = won.get(rule.group) if rule.group is not None else None
+        if winner is None and rule.group in lines and not rule.per_item:
+            winner = next(iter(lines[rule.group].values()))
+        if winner is not None:
+            if trace is not NO_TRACE:
+                trace.append(Step("earning", rule.id, False, _stopped(rule.group, winner)))
+            continue
+        taken = frozenset(lines.get(rule.group, ())) if rule.group is not None else frozenset()
+        part = consider_lines(rule, ev, m, ctx, trace, taken) if rule.per_item else \
+            consider(rule, ev, m, ctx, trace)
+        if part is None:
+            continue
+        parts.append(part)
+        if rule.exclusive and rule.group is not None:
+            _claim(rule, part, won, lines, trace)
+    return parts
+
+
+def _claim(rule: Rule, part: Part, won: dict[str, Rule], lines: dict[str, dict[str, Rule]],
+           trace: list[Step]) -> None:
+    """An exclusive rule paid: the later rules of its group stop, for the lines it paid on only
+    when it is a per_item rule. The trace says which rule won, and why."""
+    group = rule.group
+    assert group is not None  # an exclusive rule has a group (the ruleset model says so)
+    if part.shares is not None:
+        lines.setdefault(group, {}).update(dict.fromkeys(part.shares, rule))
+        count = len(part.shares)
+        scope = f"on the {count} line{'s' if count != 1 else ''} it paid on"
+    else:
+        won[group] = rule
+        scope = "on this event"
+    if trace is not NO_TRACE:
+        trace.append(Step("earning", rule.id, True, f"won group {group}: exclusive at priority {rule.priority}, "
+                                                    f"so the later rules of the group do not pay {scope}"))
+
+
+def _stopped(group: str | None, winner: Rule) -> str:
+    return f"group {group}: {winner.id} won (exclusive, priority {winner.priority}, ahead of this rule)"
 
 
 def stack(base: Decimal, parts: list[Part], stacking: Stacking, tier_multiplier: Decimal, tier_name: str | None,

@@ -32,8 +32,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 
+from punchcard.dsl.challenges import CHALLENGE_EVENTS
+from punchcard.dsl.conversion import VOUCHER_EVENTS
 from punchcard.dsl.offers import OFFER_EVENTS as OFFER_BUILT_INS
-from punchcard.dsl.vocabulary import BUILTIN_EVENTS
+from punchcard.dsl.referrals import REFERRAL_EVENTS
+from punchcard.dsl.vocabulary import BUILTIN_EVENTS, TIER_EVENTS
 
 from ..program import Plan
 from ..runtime.events import Event
@@ -74,7 +77,8 @@ OFFER_EVENTS = {"offer_presented": 0, "offer_used": 1}  # event type -> which co
 # The built-in event types: the engine decides each with a handler of its own, and never walks
 # an analyst plan (so never the profile phase) for one. engine/evaluate.py's BUILT_IN holds the
 # same names (tests/models/test_fold_agrees.py holds them to it).
-BUILT_IN_TYPES = frozenset({*BUILTIN_EVENTS, "profile", *OFFER_BUILT_INS})
+BUILT_IN_TYPES = frozenset({*BUILTIN_EVENTS, "profile", *OFFER_BUILT_INS, *VOUCHER_EVENTS, *TIER_EVENTS,
+                            *CHALLENGE_EVENTS, *REFERRAL_EVENTS})
 USUAL_SHARE = Decimal("0.6")  # usual hours and weekdays hold at least this share of visits
 _EMPTY = Profile()
 

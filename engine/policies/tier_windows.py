@@ -16,10 +16,11 @@ from punchcard.dsl.model import TierLevel, Tiers
 from ..program import Compiled, TierPlan
 from ..runtime import calendar
 from ..runtime.state import ZERO, MemberState
+from .tier_metrics import level_reached, values
 
 __all__ = ["window_key", "window_end", "level_for", "plan_of", "tier_plan", "level_of", "window_close", "window_metric",
-           "held_until", "tier_index", "level_index", "hold_levels", "rolling_deadline", "ROLLING_LOOKBACK",
-           "status_deadlines"]
+           "held_until", "tier_index", "window_level", "override_index", "level_index", "hold_levels",
+           "rolling_deadline", "ROLLING_LOOKBACK", "status_deadlines"]
 
 
 def window_key(tiers: Tiers, local: dt.datetime, joined: dt.datetime | None) -> int:
@@ -48,7 +49,7 @@ def window_end(tiers: Tiers, key: int, joined: dt.datetime | None, tz: ZoneInfo)
 def level_for(levels: Sequence[TierLevel], metric: Decimal) -> int:
     index = 0
     for i, level in enumerate(levels):
-        if metric >= level.min:
+        if level.min is not None and metric >= level.min:  # every level has one with tiers.metric
             index = i
     return index
 
@@ -87,6 +88,21 @@ def window_metric(plan: TierPlan, state: MemberState, key: int) -> Decimal:
     if plan.rolling:
         return sum((state.tier.metric.get(k, ZERO) for k in range(key - 11, key + 1)), ZERO)
     return state.tier.metric.get(key, ZERO)
+
+
+def window_level(plan: TierPlan, state: MemberState, key: int) -> int:
+    """The level window ``key``'s metric reaches (named metrics: :mod:`.tier_metrics`)."""
+    if plan.model.metrics is not None:
+        return level_reached(plan, values(plan, state, key))
+    return level_of(plan, window_metric(plan, state, key))
+
+
+def override_index(plan: TierPlan, state: MemberState, now: dt.datetime) -> int:
+    """The level a manual override in force holds the member at (0: none, or it has ended)."""
+    override = state.tier_override
+    if override is None or now >= override[1]:
+        return 0
+    return plan.rank.get(override[0], 0)
 
 
 def _status_until(tiers: Tiers, key: int, joined: dt.datetime | None, tz: ZoneInfo, keep: bool = True) -> dt.datetime:
@@ -160,11 +176,11 @@ def _rolling_index(compiled: Compiled, plan: TierPlan, state: MemberState, now: 
     month is over; ``keep_through: next_window`` and ``grace`` make earlier months last longer."""
     current = window_key(plan.model, now, state.joined)
     reached = state.tier.reached
-    best = max(reached.get(current, 0), level_of(plan, window_metric(plan, state, current)))
+    best = max(reached.get(current, 0), window_level(plan, state, current))
     for key in range(current - 1, current - ROLLING_LOOKBACK, -1):
         if now >= held_until(compiled, plan, state, key):
             break  # deadlines grow with the key: no older month lasts longer
-        best = max(best, reached.get(key, 0), level_of(plan, window_metric(plan, state, key)))
+        best = max(best, reached.get(key, 0), window_level(plan, state, key))
     return best
 
 
@@ -179,7 +195,7 @@ def hold_levels(compiled: Compiled, state: MemberState, first: int, now: dt.date
     for key in range(current, max(first, current - ROLLING_LOOKBACK + 1) - 1, -1):
         if key < current and now >= held_until(compiled, plan, state, key):
             break
-        level = level_of(plan, window_metric(plan, state, key))
+        level = window_level(plan, state, key)
         if level > state.tier.reached.get(key, 0):
             state.put_tier("reached", key, level)
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from punchcard.dsl.model import MetricSum, TierLevel
+from punchcard.dsl.model import TierLevel
 
 from ..program import Compiled, Plan, TierPlan
 from ..runtime.context import EvalContext
@@ -37,26 +37,31 @@ from ..runtime.decision import Effect, Step, TierView
 from ..runtime.rules import RuleFailure, run_rule
 from ..runtime.run import Run
 from ..runtime.state import FORGET, ZERO, MemberState, OrderRecord
+from . import tier_metrics as named
+from .lifecycle.lots import lift_expiry
 from .tier_windows import (
     ROLLING_LOOKBACK,
     held_until,
     hold_levels,
     level_index,
-    level_of,
+    override_index,
     plan_of,
     rolling_deadline,
     status_deadlines,
     tier_plan,
     window_close,
     window_key,
+    window_level,
     window_metric,
 )
 
 __all__ = ["on_event", "on_refund", "housekeep", "deadlines", "metric_amount", "order_window", "current_name",
-           "current_level", "add_metric", "upgrade", "close_windows", "view", "MetricView"]
+           "current_level", "add_metric", "upgrade", "close_windows", "view", "MetricView", "set_override",
+           "re_evaluate"]
 
 # What the rules saw of an order at a given amount: (event values, member values, context).
 MetricView = Callable[[Decimal], tuple[dict[str, Any], dict[str, Any], EvalContext]]
+_INSTANT = dt.timedelta(microseconds=1)  # the last instant of a window is its end less this
 
 
 def _rank(plan: TierPlan, level: str | None) -> int:
@@ -88,14 +93,24 @@ def deadlines(compiled: Compiled, state: MemberState, now: dt.datetime) -> list[
     key = now.year if plan.calendar else window_key(plan.model, now, state.joined)
     found = [window_close(compiled, plan, key, state.joined)]
     found += [d for d in status_deadlines(compiled, state) if d > now]
+    if state.tier_override is not None:
+        found.append(state.tier_override[1])  # the override ends: back to what the metrics give
     if plan.rolling and plan.grace:
         found += [d for d in (rolling_deadline(compiled, plan, state, now),) if d is not None]
     return found
 
 
-def add_metric(compiled: Compiled, state: MemberState, amount: Decimal, local: dt.datetime) -> int:
+def add_metric(compiled: Compiled, state: MemberState, amount: Decimal | dict[str, Decimal],
+               local: dt.datetime) -> int:
+    """Add to the window ``local`` falls in: an amount to the one metric, or a map of amounts
+    to named metrics (:mod:`.tier_metrics`)."""
     plan = tier_plan(compiled)
     key = local.year if plan.calendar else window_key(plan.model, local, state.joined)
+    if isinstance(amount, dict):
+        if key not in set(named.window_keys(state)):  # a new window will need closing
+            state.schedule(window_close(compiled, plan, key, state.joined))
+        named.add_named(state, amount, key)
+        return key
     metric = state.tier.metric
     if key not in metric:  # a new window will need closing
         state.schedule(window_close(compiled, plan, key, state.joined))
@@ -104,7 +119,8 @@ def add_metric(compiled: Compiled, state: MemberState, amount: Decimal, local: d
 
 
 def _change(compiled: Compiled, plan: TierPlan, state: MemberState, now: dt.datetime, why: str) -> list[Effect]:
-    new = plan.names[level_index(compiled, plan, state, now)]
+    # an override in force is a floor: the member holds it, or more if the metrics give more
+    new = plan.names[max(level_index(compiled, plan, state, now), override_index(plan, state, now))]
     level = state.tier.level
     old = level or plan.names[0]
     if level != new:
@@ -115,14 +131,22 @@ def _change(compiled: Compiled, plan: TierPlan, state: MemberState, now: dt.date
     if old not in rank:
         list(plan.names).index(old)  # an unknown level fails as it always has (ValueError)
     direction = "up" if rank[new] > rank[old] else "down"
-    return [Effect("tier_change", None, None, {"from": old, "to": new, "direction": direction, "why": why})]
+    effects = [Effect("tier_change", None, None, {"from": old, "to": new, "direction": direction, "why": why})]
+    if plan.levels[rank[new]].expiry == "never" and plan.levels[rank[old]].expiry != "never":
+        effects += lift_expiry(state, new)
+    return effects
+
+
+def re_evaluate(compiled: Compiled, state: MemberState, now: dt.datetime, why: str) -> list[Effect]:
+    """The member's level now (an override set or ended), with a tier_change effect if it moved."""
+    return _change(compiled, tier_plan(compiled), state, now, why)
 
 
 def upgrade(compiled: Compiled, state: MemberState, local: dt.datetime) -> list[Effect]:
     """After an event: the current window's metric may reach a higher level at once."""
     plan = tier_plan(compiled)
     key = local.year if plan.calendar else window_key(plan.model, local, state.joined)
-    reached = level_of(plan, window_metric(plan, state, key))
+    reached = window_level(plan, state, key)
     if reached > state.tier.reached.get(key, 0):
         state.put_tier("reached", key, reached)
         state.schedule(window_close(compiled, plan, key, state.joined))
@@ -133,16 +157,37 @@ def close_windows(compiled: Compiled, state: MemberState, now: dt.datetime) -> l
     """Housekeeping: fix the level of every window that has ended, then re-evaluate."""
     plan = tier_plan(compiled)
     if not plan.rolling:
-        for key in _ended(compiled, plan, state, now):
-            state.put_tier("closed", key, level_of(plan, window_metric(plan, state, key)))
+        for key in _ended(compiled, plan, state, now):  # in order: a window kept counts for the next one's close
+            state.put_tier("closed", key, _closing_level(compiled, plan, state, key))
     _forget_old_windows(compiled, plan, state, now)
     return _change(compiled, plan, state, now, "window ended")
+
+
+def _closing_level(compiled: Compiled, plan: TierPlan, state: MemberState, key: int) -> int:
+    """The level window ``key`` grants once it ends: what its final metric qualifies for or,
+    with retention (``keep:``), the highest level held just before it ended whose retention
+    threshold that metric meets. An override is left out: it ends on its own date."""
+    reached = window_level(plan, state, key)
+    if not any(level.keep is not None for level in plan.levels):
+        return reached
+    end = window_close(compiled, plan, key, state.joined)
+    held = level_index(compiled, plan, state, end - _INSTANT)
+    if held <= reached:
+        return reached
+    metric = window_metric(plan, state, key)
+    have = named.values(plan, state, key) if plan.model.metrics is not None else {}
+    for index in range(held, reached, -1):
+        if named.keeps(plan.levels[index], have, metric):
+            return index
+    return reached
 
 
 def _ended(compiled: Compiled, plan: TierPlan, state: MemberState, now: dt.datetime) -> list[int]:
     """Windows not closed yet that have ended by ``now``, oldest first (the order they are written)."""
     tier = state.tier
     closed, metric, ends = tier.closed, tier.metric, plan.ends
+    if plan.model.metrics is not None:  # named metrics: their windows close the same way
+        metric = dict.fromkeys(named.window_keys(state), ZERO)
     found: list[int] = []
     for k in metric:
         if k not in closed and (ends.get(k) or window_close(compiled, plan, k, state.joined)) <= now:
@@ -165,6 +210,7 @@ def _forget_old_windows(compiled: Compiled, plan: TierPlan, state: MemberState, 
         for which in kinds:
             for key in [k for k in getattr(state.tier, which) if k < oldest]:
                 state.put_tier(which, key, FORGET)
+        named.forget_windows(state, lambda k: k < oldest)
         return
     keep_until = plan.keep_until if plan.shared else {}
     gone: list[int] = []  # decided before any is forgotten: forgetting one window changes no other's status
@@ -172,6 +218,8 @@ def _forget_old_windows(compiled: Compiled, plan: TierPlan, state: MemberState, 
         if (keep_until.get(key) or held_until(compiled, plan, state, key)) <= now:
             gone.append(key)
     metric = state.tier.metric
+    if gone and state.tier_metrics:
+        named.forget_windows(state, set(gone).__contains__)
     for key in gone:
         if plan.never:
             if key in metric:
@@ -187,13 +235,18 @@ def view(compiled: Compiled, state: MemberState, local: dt.datetime) -> TierView
         return None
     tier = state.tier
     index = _rank(plan, tier.level)
+    ahead = plan.ahead[index]
+    if plan.model.metrics is not None:  # several metrics: the first here, all of them in the trace
+        have = named.values(plan, state, window_key(plan.model, local, state.joined))
+        return TierView(plan.names[index], next(iter(have.values())), ahead[0] if ahead is not None else None)
     if plan.calendar:
         metric = tier.metric.get(local.year, ZERO)
     else:
         metric = window_metric(plan, state, window_key(plan.model, local, state.joined))
-    ahead = plan.ahead[index]
     to_next = max(ahead[1] - metric, ZERO) if ahead is not None else None
-    keep = plan.mins[index] - metric if index > 0 else ZERO  # the lowest level needs nothing to keep
+    level = plan.levels[index]
+    keep_at = level.keep if isinstance(level.keep, Decimal) else plan.mins[index]  # retention asks less
+    keep = keep_at - metric if index > 0 else ZERO  # the lowest level needs nothing to keep
     return TierView(plan.names[index], metric, ahead[0] if ahead is not None else None, to_next,
                     keep if keep > ZERO else None)
 
@@ -201,10 +254,26 @@ def view(compiled: Compiled, state: MemberState, local: dt.datetime) -> TierView
 def on_event(run: Run, plan: Plan) -> None:
     """The tier phase: the event's metric counts in its window, and an upgrade is immediate."""
     compiled, state = run.compiled, run.state
+    tiers = tier_plan(compiled)
+    if tiers.model.metrics is not None:
+        _on_named(run, plan, tiers)
+        return
     amount = metric_amount(run, plan)
     if amount:
         add_metric(compiled, state, amount, run.now)
     run.effects += upgrade(compiled, state, run.now)
+
+
+def _on_named(run: Run, plan: Plan, tiers: TierPlan) -> None:
+    """Named metrics: each adds what the event gives it; the trace says where the member stands
+    on every metric and what each path to the next level still needs."""
+    compiled, state = run.compiled, run.state
+    amounts = named.event_amounts(run, plan, tiers)
+    key = add_metric(compiled, state, amounts, run.now) if amounts else None
+    run.effects += upgrade(compiled, state, run.now)
+    if key is not None and run.tracing:
+        note, shown = named.progress_note(tiers, named.values(tiers, state, key), _rank(tiers, state.tier.level))
+        run.trace.append(Step("tiers", "progress", None, note, shown))
 
 
 def metric_amount(run: Run, plan: Plan) -> Decimal:
@@ -237,43 +306,50 @@ def on_refund(run: Run, order: OrderRecord, amount: Decimal, clawback: Decimal, 
     model = run.compiled.model.tiers
     if model is None or order.window is None:
         return
+    if model.metrics is not None:
+        lowered_by = named.lowered_by(run, tier_plan(run.compiled), order, amount, clawback, metric_view)
+        if lowered_by:
+            hold_levels(run.compiled, run.state, order.window, run.now)  # held levels last to the month end
+            named.lower_named(run.state, lowered_by, order.window)
+        return
     if model.metric == "spend":
         lowered = amount
     elif model.metric == "points_earned":
         lowered = clawback
-    elif isinstance(model.metric, str):
+    elif model.metric is None or isinstance(model.metric, str):
         return  # counts are of events: a refund does not undo one
     else:
-        lowered = _custom_metric_lowered(run, model.metric, order, amount, metric_view)
+        # {on, add} with refund in on: the order's add: before and after the refund (tier_metrics)
+        fn = run.compiled.plans[order.type].metric if "refund" in model.metric.on else None
+        lowered = named.custom_lowered(run, fn, order, amount, metric_view, "tiers.metric")
         if lowered <= 0:
             return
     hold_levels(run.compiled, run.state, order.window, run.now)  # held levels last to the month end
     run.state.put_tier("metric", order.window, run.state.tier.metric.get(order.window, ZERO) - lowered)
 
 
-def _custom_metric_lowered(run: Run, metric: MetricSum, order: OrderRecord, amount: Decimal,
-                           metric_view: MetricView) -> Decimal:
-    """``{on, add}`` with ``refund`` in ``on:``: the order's ``add:`` evaluated at what was left
-    to refund and at what is left after this refund; the metric drops by the difference, as
-    the order's points do. A refund never raises the metric."""
-    fn = run.compiled.plans[order.type].metric
-    if fn is None or "refund" not in metric.on:
-        return ZERO  # the order never counted, or refunds are left out of the metric
-    left = order.amount - order.refunded
-    try:
-        # an add: that cannot be computed rejects the refund, as it rejects an order (rules.run_rule)
-        before = Decimal(run_rule(fn, *metric_view(left), "tiers.metric"))
-        after = Decimal(run_rule(fn, *metric_view(left - amount), "tiers.metric")) \
-            if amount < left else ZERO  # refunded in full: the order counts for nothing
-    except RuleFailure as exc:
-        run.trace.append(Step("tiers", "metric", False, str(exc)))
-        return ZERO
-    return max(before - after, ZERO)
-
-
 def housekeep(compiled: Compiled, state: MemberState, now: dt.datetime, effects: list[Effect]) -> list[dt.datetime]:
     """Close the windows that ended by ``now``; returns when the tiers next need a look."""
     if compiled.model.tiers is None:
         return []
+    effects += _end_override(compiled, state, now)
     effects += close_windows(compiled, state, now)
     return deadlines(compiled, state, now)
+
+
+def _end_override(compiled: Compiled, state: MemberState, now: dt.datetime) -> list[Effect]:
+    """An override never outlives its end date: it goes (audited) and the tier is re-evaluated."""
+    override = state.tier_override
+    if override is None or now < override[1]:
+        return []
+    set_override(state, None)
+    level, until, by = override
+    ended = Effect("tier_override_end", None, None, {"level": level, "until": until, "set_by": by})
+    return [ended, *re_evaluate(compiled, state, now, "override ended")]
+
+
+def set_override(state: MemberState, override: tuple[str, dt.datetime, str] | None) -> None:
+    """Replace the member's override (undone with the rest of the event if it fails)."""
+    if state.journal is not None:
+        state.journal.replaced_attribute(state, "tier_override", state.tier_override)
+    state.tier_override = override

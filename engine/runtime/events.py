@@ -24,8 +24,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from punchcard.dsl.errors import Code, Diagnostic, PunchcardError, Span
+from punchcard.dsl.types import LINE_ITEMS, RETURNED_ITEMS
 from punchcard.dsl.vocabulary import OPTIONAL, field_base_type
 
+from .lines import line_items_reader, returned_items_reader
 from .numbers import Quantities, exact_text
 from .readers import (
     MAX_LIST,
@@ -170,7 +172,12 @@ class EventSchema:
         """Points given in a redeem or adjust are bounded and quantized as points, not as numbers."""
         if (event_type, name) in POINTS_FIELDS:
             return points_reader(self.quantities.step)
-        return reader(field_base_type(declared), self.quantities, self.tz, self.naive_ok)
+        kind = field_base_type(declared)
+        if kind == LINE_ITEMS:  # an order's basket (docs/baskets.md)
+            return line_items_reader(reader("money", self.quantities, self.tz, self.naive_ok))
+        if kind == RETURNED_ITEMS:  # the lines a refund returns
+            return returned_items_reader()
+        return reader(kind, self.quantities, self.tz, self.naive_ok)
 
     def _parse_full(self, raw: Mapping[str, Any]) -> Event:
         """Validates ``raw`` checking everything, collecting every problem (the reference path)."""
@@ -288,6 +295,8 @@ def _jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):  # a basket line: its numbers written exactly too
+        return {k: _jsonable(v) for k, v in value.items()}
     return value
 
 

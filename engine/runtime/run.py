@@ -60,6 +60,7 @@ class Run:
         "effects",
         "event",
         "hold",
+        "lines",
         "member",
         "no_points",
         "now",
@@ -82,6 +83,7 @@ class Run:
         self.hold: str | None = None  # "review" when a gate holds the event's points
         self.no_points = False  # a compliance gate forbids points for this event
         self.earned = ZERO  # what the earning phase gives, before streak and achievement bonuses
+        self.lines: tuple[tuple[str, int, Decimal], ...] = ()  # (sku, quantity, points) the basket's lines earned
         self.effects: list[Effect] = []
         self.points = ZERO
         self.outcome = Outcome.APPLIED

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .challenge import ChallengeRecord
+from .referral import Referral
 from .undo import MISSING, Savepoint
+from .voucher import Voucher
 
 __all__ = [
     "ZERO",
@@ -99,6 +102,12 @@ class Redemption:
     allocations: tuple[Allocation, ...]
     debt: Decimal = ZERO  # an adjustment below zero; reversals never return it
     reversed: bool = False
+    # engine/policies/rewards.py: the catalogue reward it bought (its stock goes back on reversal), or the
+    # order it paid part of (amount: the order's; refunded: of it so far; a refund gives points back)
+    reward: str | None = None
+    order: str | None = None
+    amount: Decimal | None = None
+    refunded: Decimal = ZERO
 
 
 @dataclass(slots=True)
@@ -114,6 +123,9 @@ class OrderRecord:
     refunded: Decimal = ZERO
     tier: str | None = None
     window: int | None = None  # tier window the order counted in
+    # per basket line, (sku, units still kept, points they still hold): what a refund naming
+    # items claws back (policies/lifecycle/handlers.py, docs/baskets.md); () without items
+    lines: tuple[tuple[str, int, Decimal], ...] = ()
 
 
 @dataclass(slots=True)
@@ -227,12 +239,24 @@ class MemberState:
     # ruleset that reads none). Not ``profile``: that name holds the member's declared fields.
     activity: Profile | None = None
     offers: dict[str, OfferRecord] = field(default_factory=dict)  # offer id -> its record (policies/offers.py)
+    # vouchers converted from points, oldest first, replaced whole when one changes, and the last
+    # period end conversion ran for (policies/conversion.py)
+    vouchers: tuple[Voucher, ...] = ()
+    converted_to: dt.datetime | None = None
+    # named tier metrics (tiers.metrics): (metric, window key) -> its value (policies/tier_metrics.py)
+    tier_metrics: dict[tuple[str, int], Decimal] = field(default_factory=dict)
+    # a manual tier override (policies/tier_override.py): (level, until, the event that set it)
+    tier_override: tuple[str, dt.datetime, str] | None = None
+    frozen: tuple[dt.datetime, str, str] | None = None  # a legal hold (policies/hold.py): since, why, its event
+    # challenge id -> the member's progress in it (policies/challenges.py)
+    challenges: dict[str, ChallengeRecord] = field(default_factory=dict)
+    referral: Referral | None = None  # as a friend and as a referrer (policies/referrals.py)
 
     # A clone shares every container with the state it came from and copies one only when
     # it is first written (see own()): most events write two or three of them. Lots are
     # copied at once: nearly every event writes them.
     SHARED = frozenset({"profile", "orders", "redemptions", "history", "tier", "streaks", "caps", "totals",
-                        "offers"})
+                        "offers", "tier_metrics", "challenges"})
 
     def clone(self) -> MemberState:
         return MemberState(
@@ -240,7 +264,10 @@ class MemberState:
             self.redemptions, self.orders, self.tier, self.streaks, self.badges,
             self.history, self.last_activity, self.caps, self.totals, self.notices, self.due,
             self.SHARED, *self._sums(), self.oldest_record, self.forget_on, self.quiet_until,
-            self.pending_from, activity=self.activity, offers=self.offers,
+            self.pending_from, activity=self.activity, offers=self.offers, frozen=self.frozen,
+            vouchers=self.vouchers, converted_to=self.converted_to,
+            tier_metrics=self.tier_metrics, tier_override=self.tier_override, challenges=self.challenges,
+            referral=self.referral,
         )
 
     def _sums(self) -> tuple[Decimal, Decimal]:

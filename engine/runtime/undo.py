@@ -21,8 +21,9 @@ from typing import Any, Protocol
 __all__ = ["Savepoint", "Undoable", "MISSING"]
 
 _SCALARS = ("joined", "clock", "debt", "badges", "last_activity", "notices", "due", "shared", "live", "held",
-            "oldest_record", "forget_on", "quiet_until", "pending_from", "activity")
-_SMALL = ("profile", "caps", "streaks", "totals", "tier", "offers")
+            "oldest_record", "forget_on", "quiet_until", "pending_from", "activity", "vouchers", "converted_to",
+            "tier_override", "referral", "frozen")
+_SMALL = ("profile", "caps", "streaks", "totals", "tier", "offers", "challenges")
 _read_scalars, _read_small = attrgetter(*_SCALARS), attrgetter(*_SMALL)
 MISSING = object()  # a journaled key that was not there before
 

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import Text, cast, select
 
+from .audit_vouchers import audit_vouchers
 from .models import Budget, BudgetUse, LedgerEntry, LotRow, Member, ProcessedEventRow
 
 __all__ = ["Difference", "AuditReport", "audit", "SCALE", "units", "units_text", "Unreadable"]
@@ -79,6 +80,7 @@ class AuditReport:
     entries: int = 0
     lots: int = 0
     differences: list[Difference] = field(default_factory=list)
+    vouchers: int = 0  # vouchers converted from points (.audit_vouchers)
 
     @property
     def ok(self) -> bool:
@@ -92,8 +94,11 @@ class AuditReport:
             self.differences.append(Difference(subject, check, *shown))
 
     def to_json(self) -> dict:
-        return {"ok": self.ok, "members": self.members, "entries": self.entries, "lots": self.lots,
-                "differences": [d.to_json() for d in self.differences]}
+        out = {"ok": self.ok, "members": self.members, "entries": self.entries, "lots": self.lots,
+               "differences": [d.to_json() for d in self.differences]}
+        if self.vouchers:  # only then: a ledger without vouchers reports as before
+            out["vouchers"] = self.vouchers
+        return out
 
 
 class _Reader:
@@ -145,6 +150,7 @@ def _audit(conn, report: AuditReport) -> None:
     _lots(conn, report, read, sums)
     _members(conn, report, read, sums)
     _budgets(conn, report, read)
+    report.vouchers = audit_vouchers(conn, report, read)
 
 
 def _decided_events(conn, report: AuditReport) -> set[tuple[str, str]]:

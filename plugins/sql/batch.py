@@ -23,8 +23,6 @@ import logging
 from contextlib import contextmanager
 from decimal import Decimal
 
-from sqlalchemy.exc import IntegrityError
-
 from punchcard.engine.engine import STORE_ATTEMPTS, store_backoff
 from punchcard.engine.evaluate import new_member
 from punchcard.engine.runtime.decision import Decision
@@ -32,7 +30,7 @@ from punchcard.engine.runtime.events import Event, EventError
 from punchcard.engine.runtime.state import ZERO, MemberState
 from punchcard.engine.store import BaseUnit, ProcessedEvent, Refused, StoreError
 
-from .errors import driver_errors, release, store_error
+from .errors import driver_errors, integrity_errors, release, store_error
 from .record import clipped_by, record_event
 from .repository import load_members, processed_events
 from .rows import diff_member
@@ -105,10 +103,11 @@ def _run_chunk(store, engine, events: list) -> list[Decision]:
 def _attempts(store, engine, events: list[Event]) -> tuple[list[Decision], list[Decision]]:
     conflicts = failures = 0
     failing: tuple[type[BaseException], ...] = (StoreError, *driver_errors())  # psycopg is loaded: the store is open
+    raced: tuple[type[BaseException], ...] = (BatchConflict, *integrity_errors())
     while conflicts < CHUNK_ATTEMPTS:
         try:
             return _transaction(store, engine, events, locked_budgets=conflicts > 0)
-        except (BatchConflict, IntegrityError):  # a race lost: the next attempt sees its outcome
+        except raced:  # a race lost: the next attempt sees its outcome
             conflicts += 1
             log.info("batch of %d events lost a race; running it again", len(events))
         except Refused as exc:

@@ -35,6 +35,13 @@ class MemberCache:
             self._entries.move_to_end(member_id)
             return entry
 
+    def version(self, member_id: str) -> int | None:
+        """The version the member is held at (None: not held), to ask the database whether
+        its rows are still at it."""
+        with self._lock:
+            entry = self._entries.get(member_id)
+            return None if entry is None else entry.version
+
     def put(self, loaded: Loaded) -> None:
         if self.size <= 0 or loaded.version == 0:
             return

@@ -17,7 +17,9 @@ from json.encoder import encode_basestring
 from typing import Any, overload
 from zoneinfo import ZoneInfo
 
+from punchcard.engine.runtime.challenge import ChallengeRecord
 from punchcard.engine.runtime.decision import Decision, Effect, Step, TierView
+from punchcard.engine.runtime.referral import Referral
 from punchcard.engine.runtime.state import (
     Allocation,
     CapUsage,
@@ -27,6 +29,7 @@ from punchcard.engine.runtime.state import (
     Profile,
     Redemption,
 )
+from punchcard.engine.runtime.voucher import Voucher
 
 from .jsontext import JsonText, dumps
 from .types import decimal_text
@@ -35,7 +38,7 @@ __all__ = ["encode", "encode_text", "decode", "zone_key", "in_zone", "decision_f
 
 # Dataclasses that may sit inside state documents, by tag name, with their field names.
 _CLASSES = {cls.__name__: cls for cls in (Allocation, CapUsage, HistoryItem, OfferRecord, OrderRecord, Profile,
-                                          Redemption)}
+                                          Redemption, Voucher, ChallengeRecord, Referral)}
 _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _CLASSES.values()}
 
 

@@ -23,11 +23,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 from punchcard.engine.store import StoreError
 
-__all__ = ["failures", "translated", "store_error", "is_transient", "describe", "driver_errors", "release"]
+__all__ = ["failures", "translated", "store_error", "is_transient", "describe", "driver_errors", "integrity_errors",
+           "release"]
 
 _TRANSIENT_STATES = {"40001", "40P01", "57P01", "57P02", "57P03"}
 _QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
@@ -37,6 +38,13 @@ def driver_errors() -> tuple[type[BaseException], ...]:
     """The exception types that mean the database failed (psycopg only once loaded)."""
     psycopg = sys.modules.get("psycopg")
     return (SQLAlchemyError, sqlite3.Error) + ((psycopg.Error,) if psycopg is not None else ())
+
+
+def integrity_errors() -> tuple[type[BaseException], ...]:
+    """The exception types of a broken unique or foreign key: SQLAlchemy's, and psycopg's
+    own for the statements that go to its cursor directly (prepared.py)."""
+    psycopg = sys.modules.get("psycopg")
+    return (IntegrityError,) + ((psycopg.IntegrityError,) if psycopg is not None else ())
 
 
 def _driver(exc: BaseException) -> BaseException:

@@ -23,8 +23,8 @@ __all__ = ["LedgerMismatch", "EventPostings", "post", "LOT_FIELD"]
 
 # Which lot field the points of a posting go to (or come back from, for "reverse").
 LOT_FIELD = {"redeem": "spent", "reverse": "spent", "clawback": "clawed", "adjust": "clawed",
-             "expire": "expired", "void": "voided", "debt_repaid": "repaid"}
-_BALANCE = {"earn", "redeem", "reverse", "clawback", "adjust", "expire", "void"}
+             "expire": "expired", "void": "voided", "debt_repaid": "repaid", "converted": "spent"}
+_BALANCE = {"earn", "redeem", "reverse", "clawback", "adjust", "expire", "void", "converted"}
 _DEBT = {"debt_repaid", "negative_balance"}
 
 

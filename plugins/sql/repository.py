@@ -25,7 +25,8 @@ from .models import Budget, HistoryRow, LotRow, Member, MemberRecord, ProcessedE
 from .prepared import executemany
 from .rows import Loaded, state_from_rows
 
-__all__ = ["Dialect", "MemberKey", "load_members", "processed_events", "to_processed", "among"]
+__all__ = ["Dialect", "MemberKey", "load_members", "processed_events", "to_processed", "among", "CHILD_TABLES",
+           "UNSAVED_MEMBER"]
 
 
 def among(column, values: list[str], postgres: bool):
@@ -42,7 +43,7 @@ _VERSION = (_M.c.member_id, _M.c.version)  # enough to ask the member cache
 MemberKey = namedtuple("MemberKey", "member_id version")  # a member row just inserted, at version 0
 # A member row before its first save, every column given: SQLite rows go straight to
 # the driver (prepared.py), so the models' defaults are spelled out here.
-_UNSAVED = {"version": 0, "balance": ZERO, "debt": ZERO, "profile": {}, "state": {}, "next_lot": 0,
+UNSAVED_MEMBER = {"version": 0, "balance": ZERO, "debt": ZERO, "profile": {}, "state": {}, "next_lot": 0,
             "next_record": 0, "next_history": 0, "windows": 0, "streaks": 0, "history": 0, "records": 0}
 _NEW_MEMBER = sqlite_insert(_M).on_conflict_do_nothing(index_elements=["member_id"])
 
@@ -93,7 +94,7 @@ class Dialect:
             return rows
         found = {row.member_id for row in rows}
         new = [MemberKey(i, 0) for i in ids if i not in found]
-        executemany(conn, _NEW_MEMBER, [{**_UNSAVED, "member_id": key.member_id} for key in new])
+        executemany(conn, _NEW_MEMBER, [{**UNSAVED_MEMBER, "member_id": key.member_id} for key in new])
         return sorted([*rows, *new], key=lambda row: row.member_id)
 
     def _select_members(self, conn: Connection, ids: list[str], lock: bool = True, columns=(_M,)) -> list:
@@ -159,9 +160,10 @@ def _children(conn: Connection, table, order, members: list, count: str | None) 
     return out
 
 
-_CHILDREN = {"lots": (_L, (_L.c.position,), None), "records": (_R, (_R.c.kind, _R.c.position), "records"),
-             "windows": (_W, (_W.c.window,), "windows"), "streaks": (_S, (_S.c.position,), "streaks"),
-             "history": (_H, (_H.c.seq,), "history")}
+# A member's child tables: (table, the order its rows are read in, the member column counting them)
+CHILD_TABLES = {"lots": (_L, (_L.c.position,), None), "records": (_R, (_R.c.kind, _R.c.position), "records"),
+                "windows": (_W, (_W.c.window,), "windows"), "streaks": (_S, (_S.c.position,), "streaks"),
+                "history": (_H, (_H.c.seq,), "history")}
 
 
 def load_members(conn: Connection, members: list, cache=None) -> dict[str, Loaded]:
@@ -179,7 +181,7 @@ def load_members(conn: Connection, members: list, cache=None) -> dict[str, Loade
         query = select(_M).where(among(_M.c.member_id, [m.member_id for m in missing], postgres))
         missing = list(conn.execute(query))
     children = {name: _children(conn, table, order, missing, count)
-                for name, (table, order, count) in _CHILDREN.items()}
+                for name, (table, order, count) in CHILD_TABLES.items()}
     for m in missing:
         found[m.member_id] = state_from_rows(m, {name: rows[m.member_id] for name, rows in children.items()})
     return found

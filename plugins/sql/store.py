@@ -156,9 +156,11 @@ class SqlStore(BaseStore):
         return self.engine.connect().execution_options(sqlite_begin="DEFERRED")
 
     # -- the Store interface -----------------------------------------------------------
-    def unit_of_work(self, member_id: str, *, contended: bool = False) -> SqlUnit:
-        """A unit for one event; ``contended`` (after a lost race) locks budgets before reading them."""
-        return SqlUnit(self, member_id, contended)
+    def unit_of_work(self, member_id: str, *, contended: bool = False, event_id: str | None = None,
+                     budgets: Mapping[str, Decimal] | None = None) -> SqlUnit:
+        """A unit for one event; ``contended`` (after a lost race) locks budgets before reading
+        them. Given ``event_id`` and ``budgets``, PostgreSQL reads them with the member (unit.py)."""
+        return SqlUnit(self, member_id, contended, event_id, budgets)
 
     def process_batch(self, engine, events: list) -> list[Decision]:
         from .batch import process_batch

@@ -33,7 +33,7 @@ from .models import (
     StreakRow,
     TierWindow,
 )
-from .prepared import executemany
+from .prepared import executemany, raw_connection
 
 __all__ = ["Changes", "StaleMember", "BudgetMoved", "apply", "apply_pipelined"]
 
@@ -81,11 +81,11 @@ class BudgetMoved(Conflict):
 
 _LOT_UPDATE = update(_L).where(_L.c.member_id == bindparam("b_member"), _L.c.lot_id == bindparam("b_lot"))
 _MEMBER_UPDATE = update(_M).where(_M.c.member_id == bindparam("b_member"), _M.c.version == bindparam("b_version"))
+_MEMBER_UPDATE_RETURNING = _MEMBER_UPDATE.returning(_M.c.version)
 _RECORD_KEY = (_R.c.member_id == bindparam("b_member"), _R.c.kind == bindparam("b_kind"),
                _R.c.record_id == bindparam("b_record"))
 _CLAIM_FILL = update(_P).where(_P.c.event_id == bindparam("b_event"))
 _BUDGET_SET = update(_B).where(_B.c.rule == bindparam("b_rule"))
-_VERSIONS = "SELECT member_id, version FROM members WHERE member_id = ANY(%s)"
 # Exact on PostgreSQL: used is NUMERIC, and so are the parameters (Decimals).
 _DRAW = "UPDATE budgets SET used = used + %s WHERE rule = %s AND used + %s <= %s RETURNING rule"
 _DRAW_EXACT = "UPDATE budgets SET used = used + %s WHERE rule = %s AND used = %s RETURNING rule"
@@ -112,29 +112,25 @@ _STEPS = (
 
 
 def apply(conn: Connection, changes: Changes) -> None:
-    """Write everything gathered, in the fixed order."""
-    _write(conn, changes)
+    """Write everything gathered, in the fixed order (a batch's many inserts as ``COPY`` on
+    PostgreSQL)."""
+    _write(conn, changes, bulk=True)
     _members(conn, changes.members)
 
 
 def apply_pipelined(conn: Connection, changes: Changes) -> None:
     """The same writes in one round trip (psycopg pipeline mode; PostgreSQL only).
 
-    A pipeline does not report row counts, so the member rows' version check is a
-    read of the versions inside the same pipeline, checked once it has synced."""
-    raw = conn.connection.dbapi_connection
-    if raw is None:  # only a connection closed under us has none
-        raise StoreError("the connection was closed before the writes")
+    Each member row is updated only at the version its unit locked, and says so by
+    returning its new version: a missing one, checked once the pipeline has synced,
+    means somebody else wrote it."""
+    raw = raw_connection(conn)
     with raw.pipeline():
         _write(conn, changes)
         draws = [_draw(raw, *draw) for draw in changes.budget_draws]
-        for row in changes.members:
-            conn.execute(_MEMBER_UPDATE, row)
-        probe = raw.cursor()
-        probe.execute(_VERSIONS, ([row["b_member"] for row in changes.members],))
-    versions = dict(probe.fetchall()) if changes.members else {}
-    for row in changes.members:
-        if versions.get(row["b_member"]) != row["version"]:
+        updated = [executemany(conn, _MEMBER_UPDATE_RETURNING, [row]) for row in changes.members]
+    for row, cursor in zip(changes.members, updated, strict=True):
+        if cursor.fetchone() is None:
             raise StaleMember(f"member {row['b_member']} changed since it was locked at version {row['b_version']}")
     for (rule, points, read, limit, _), cursor in zip(changes.budget_draws, draws, strict=True):
         if cursor.fetchone() is None:
@@ -153,34 +149,29 @@ def _draw(raw, rule: str, points: Decimal, read: Decimal, limit: Decimal, exact:
     return cursor
 
 
-def _runner(conn: Connection):
-    """How a statement runs over a list of rows: SQLite straight to the driver (prepared.py)."""
-    if conn.dialect.name == "sqlite":
-        return lambda statement, rows: executemany(conn, statement, rows)
-    return conn.execute
-
-
-def _write(conn: Connection, changes: Changes) -> None:
-    run = _runner(conn)
+def _write(conn: Connection, changes: Changes, bulk: bool = False) -> None:
+    # On PostgreSQL the writes share one driver cursor: none of them returns rows, and a
+    # failing one raises by itself (a row count is checked only for the member rows).
+    cursor = raw_connection(conn).cursor() if conn.dialect.name == "postgresql" else None
     for name, statement in _STEPS:
         rows = getattr(changes, name)
         if rows:
-            run(statement, rows)
+            executemany(conn, statement, rows, cursor, bulk)
     if changes.budget_totals and not changes.budget_draws:
         rows = [{"b_rule": rule, "used": changes.budget_base[rule] + points}
                 for rule, points in sorted(changes.budget_totals.items())]
-        run(_BUDGET_SET, rows)
+        executemany(conn, _BUDGET_SET, rows, cursor)
 
 
 def _members(conn: Connection, rows: list[dict]) -> None:
     """Member rows, each only if still at the version its unit locked and read. Rows
-    that change the same columns go in one ``executemany``."""
-    run = _runner(conn)
+    that change the same columns go in one ``executemany``; PostgreSQL's driver counts
+    the rows an ``executemany`` changed, as SQLite's does."""
     groups: dict[frozenset, list[dict]] = {}
     for row in rows:
         groups.setdefault(frozenset(row), []).append(row)
     for group in groups.values():
-        changed = run(_MEMBER_UPDATE, group).rowcount
+        changed = executemany(conn, _MEMBER_UPDATE, group).rowcount
         if changed != len(group):
             members = ", ".join(sorted(row["b_member"] for row in group))
             raise StaleMember(f"{len(group) - changed} of the member rows {members} changed since they were locked")

@@ -166,6 +166,9 @@ def dry_run(
     decisions: Path | None = typer.Option(None, "--decisions", metavar="FILE", help="Also write every decision of "
                                           "RULESET here, one JSON line each (.jsonl or .jsonl.gz), for ab report "
                                           "--decisions; the replay then runs in this process."),
+    ignore_effective: bool = typer.Option(False, "--ignore-effective", help="Replay RULESET (and --against) as if "
+                                          "their effective dates allowed every event: what if these terms had "
+                                          "applied then?"),
 ) -> None:
     """Replay event history through a ruleset (and optionally an older one) and report what it would do."""
     from punchcard.api import plugin_functions
@@ -183,7 +186,7 @@ def dry_run(
     options = Options(ruleset, events, members, against, _when(since, "--from"), _when(until, "--until"), cmap,
                       strict, workers, functions=tuple(plugin_functions()),
                       plugins=get_plugin_manager,  # a function, so worker processes load the models too
-                      decisions=decisions)
+                      decisions=decisions, ignore_effective=ignore_effective)
     if decisions is not None and dask:
         raise _usage("--decisions writes the decisions as this process replays them: not with --dask")
     result = _run(options, dask, progress)

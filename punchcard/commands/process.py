@@ -14,6 +14,7 @@ import typer
 from punchcard.cli import app, stderr, stdout, store_option
 from punchcard.engine.runtime.display import shown, shown_lines
 
+from .referrals import settle_inline
 from .store_access import fail, open_store, setup_logging
 
 __all__ = ["process", "read_events", "ProcessFormat"]
@@ -104,7 +105,7 @@ def _run(engine, events: Iterator[dict], batch: int, format: ProcessFormat, tota
         task = bar.add_task("events", total=total)
         for chunk in _chunks(events, batch):
             decisions = engine.process_many(chunk) if batch > 1 else [engine.process(e) for e in chunk]
-            for decision in decisions:
+            for decision in decisions + settle_inline(engine):  # the referrers' side of friends just decided
                 _emit(decision, format)
                 outcomes[decision.outcome] += 1
             bar.advance(task, len(chunk))

@@ -41,6 +41,8 @@ def member_view(state, decisions) -> dict:
         "streaks": {k: {"length": s.length, "best": s.best, "freezes_left": s.freezes_left}
                     for k, s in state.streaks.items()},
         "badges": sorted(state.badges), "totals": state.totals,
+        "challenges": {k: {"progress": c.progress, "joined_at": c.joined_at, "completed_at": c.completed_at,
+                           "wins": c.wins} for k, c in sorted(state.challenges.items())},
         "recent": [{"event_id": d.event_id, "type": d.event_type, "outcome": d.outcome, "points": d.points,
                     "time": d.time, "reason": d.reason} for d in decisions],
     }
@@ -59,6 +61,9 @@ def _print_member(view: dict) -> None:
                    f"{'  held for ' + shown(lot['hold']) if lot['hold'] else ''}")
     for name, streak in view["streaks"].items():
         stdout.out(f"  streak {shown(name)}: {streak['length']} (best {streak['best']})")
+    for name, challenge in view["challenges"].items():
+        stdout.out(f"  challenge {shown(name)}: {challenge['progress']}"
+                   f"{'  completed ' + challenge['completed_at'] if challenge['completed_at'] else ''}")
     if view["badges"]:
         stdout.out(f"  badges: {', '.join(shown(b) for b in view['badges'])}")
     for d in view["recent"]:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from punchcard.engine import Compiled, MemberState
-from punchcard.engine.policies import tiers
+from punchcard.engine.policies import challenges, tiers
 from punchcard.engine.runtime.decision import to_jsonable
 
 from . import schemas
@@ -62,7 +62,7 @@ def wallet(compiled: Compiled, state: MemberState) -> dict[str, Any]:
         "tier": tier.to_json() if tier is not None else None,
         "streaks": {name: {"length": s.length, "best": s.best, "freezes_left": s.freezes_left}
                     for name, s in state.streaks.items()},
-        "badges": sorted(state.badges), "offers": offers,
+        "badges": sorted(state.badges), "offers": offers, "challenges": challenges.view(program, state),
     }
     return dict(to_jsonable(view))
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = ["ID_MAX", "Event", "EventBatch", "body_schemas", "Problem", "Effect", "Step", "Tier", "Decision",
            "BatchItem",
            "BatchResult", "DryRun", "Lot", "Streak", "ActiveOffer", "Wallet", "DecisionPage", "Candidate", "Offers",
-           "Health", "Ready"]
+           "Health", "Ready", "ChallengeProgress"]
 
 ID_MAX = 200  # the engine refuses longer ids
 Figure = str  # exact decimal text
@@ -151,6 +151,16 @@ class ActiveOffer(BaseModel):
     valid_until: str
 
 
+class ChallengeProgress(BaseModel):
+    """A member's standing in one challenge, in its current period (docs/challenges.md)."""
+
+    progress: Figure
+    target: Figure | None
+    joined_at: str | None
+    completed_at: str | None
+    wins: int
+
+
 class Wallet(BaseModel):
     """A member as last committed (``as_of``: the member's last event)."""
 
@@ -165,6 +175,7 @@ class Wallet(BaseModel):
     streaks: dict[str, Streak]
     badges: list[str]
     offers: list[ActiveOffer]
+    challenges: dict[str, ChallengeProgress] = Field(default_factory=dict)
 
 
 class DecisionPage(BaseModel):

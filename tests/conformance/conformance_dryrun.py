@@ -24,6 +24,7 @@ from punchcard.engine.dryrun.budgets import Plan
 from punchcard.engine.dryrun.passes import observed, run_passes
 from punchcard.engine.dryrun.replay import Job
 from punchcard.engine.dryrun.rows import event_row
+from punchcard.engine.policies.rewards import stock_limits
 from punchcard.engine.runtime.decision import Decision, Outcome
 from punchcard.engine.runtime.events import EventError
 from punchcard.engine.testing import CaseResult, case_events, case_member, case_program, judge_case, state_json
@@ -44,7 +45,7 @@ class DryRunSide:
 
     @property
     def budgets(self) -> dict[str, Decimal]:
-        return {b.rule: b.max_points for b in self.compiled.model.earning.budgets}
+        return {b.rule: b.max_points for b in self.compiled.model.earning.budgets} | stock_limits(self.compiled)
 
     @property
     def month_tz(self) -> ZoneInfo:

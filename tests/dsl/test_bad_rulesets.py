@@ -79,7 +79,8 @@ def test_every_checker_code_has_a_bad_ruleset():
     assert {c.value for c in Code} - {c.value for c in ENGINE_ONLY} - covered == set()
 
 
-_TOKEN = re.compile(r"^unexpected (?:character )?'(.+)'$|^(event\.\w+) is not a field|^expect names \w+ '([^']+)'")
+_TOKEN = re.compile(r"^unexpected (?:character )?'(.+)'$|^((?:event|item)\.\w+) is not (?:a field|available)"
+                    r"|^expect names \w+ '([^']+)'")
 
 
 @pytest.mark.parametrize("case", [c for c in cases() if code_of(c) in ("parse_error", "unknown_name")])

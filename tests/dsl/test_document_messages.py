@@ -27,7 +27,7 @@ def test_unknown_key_with_a_close_match(check_body):
 
 def test_unknown_key_lists_the_known_keys(check_body):
     diagnostic = only(check_body, "earning:\n  base: {on: purchase, points: event.amount, zzz: x}\n")
-    assert diagnostic.hint == "known keys here: on, points, unless, when"
+    assert diagnostic.hint == "known keys here: on, per_item, points, unless, when"
 
 
 def test_a_split_flow_mapping_gets_the_quoting_hint(check_body):

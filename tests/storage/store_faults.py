@@ -42,21 +42,46 @@ class _AtStatements:
         event.remove(self.store.engine, "before_cursor_execute", self._before)
 
 
-class Terminator(_AtStatements):
-    """``pg_terminate_backend`` of the connection about to run the statement, from
-    another connection, waiting until the backend is gone."""
+class Terminator:
+    """``pg_terminate_backend`` of the connection inside the store's transaction, from
+    another connection, waiting until the backend is gone, at the n-th crash points the
+    store passes (1-based, for the numbers in ``at``), counted over every transaction.
+
+    A transaction on PostgreSQL passes ``locked`` (its reads done, its locks held),
+    ``flushed`` (its writes sent) and ``commit``; a point is used rather than a statement
+    because the hot path's statements go to the driver in pipelines, past SQLAlchemy's
+    statement events. The connection is the one the store checked out last (the tests
+    run one transaction at a time)."""
 
     def __init__(self, store, at):
-        super().__init__(store, at)
+        self.store, self.numbers, self.count, self.hits = store, set(at), 0, 0
+        self.inner, store.faults = store.faults, self
         self.admin = create_engine(store.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        self.pid: int | None = None
+        event.listen(store.engine, "checkout", self._checkout)
 
-    def fault(self, conn) -> None:
-        pid = conn.connection.dbapi_connection.info.backend_pid
-        with self.admin.connect() as admin:
-            assert admin.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid}).scalar()
+    def _checkout(self, dbapi_connection, record, proxy) -> None:
+        self.pid = dbapi_connection.info.backend_pid
+
+    def _passed(self) -> None:
+        self.count += 1
+        if self.count in self.numbers and self.pid is not None:
+            self.hits += 1
+            with self.admin.connect() as admin:
+                assert admin.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": self.pid}).scalar()
+
+    def at(self, point: str) -> None:
+        if point in {"locked", "flushed"}:
+            self._passed()
+        self.inner.at(point)
+
+    def commit(self, conn) -> None:
+        self._passed()
+        self.inner.commit(conn)
 
     def disarm(self) -> None:
-        super().disarm()
+        self.store.faults = self.inner
+        event.remove(self.store.engine, "checkout", self._checkout)
         self.admin.dispose()
 
 

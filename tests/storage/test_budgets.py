@@ -27,8 +27,8 @@ def _interleave(store: SqlStore, during) -> list[bool]:
     real = store.unit_of_work
     opened: list[bool] = []
 
-    def unit_of_work(member_id, *, contended=False):
-        unit = real(member_id, contended=contended)
+    def unit_of_work(member_id, *, contended=False, **expected):
+        unit = real(member_id, contended=contended, **expected)
         opened.append(contended)
         read = unit.budgets_used
 

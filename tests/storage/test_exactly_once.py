@@ -78,8 +78,8 @@ def _fail_after_writes(monkeypatch):
     real = writes._write
     calls = []
 
-    def failing(conn, changes):
-        real(conn, changes)
+    def failing(conn, changes, **options):
+        real(conn, changes, **options)
         if not calls:
             calls.append(changes)
             raise RuntimeError("the process died here")

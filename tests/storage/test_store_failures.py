@@ -65,7 +65,7 @@ def test_a_dropped_postgresql_connection_is_retried_and_nothing_differs(store_ur
                                                                         one_by_one):
     expected = clean("postgresql", one_by_one)
     store = SqlStore(store_urls.new("postgresql"), batch_size=BATCH)
-    killer = Terminator(store, at={120})  # somewhere mid-run, inside a transaction
+    killer = Terminator(store, at={50 if one_by_one else 11})  # somewhere mid-run, inside a transaction
     with caplog.at_level(logging.INFO):
         _run(Engine(everything, store=store), one_by_one)
     killer.disarm()
@@ -81,7 +81,7 @@ def test_a_postgresql_connection_that_keeps_dropping_stops_the_run_and_a_rerun_c
     expected = clean("postgresql")
     url = store_urls.new("postgresql")
     store = SqlStore(url, batch_size=BATCH)
-    killer = Terminator(store, at=range(60, 400))  # every statement from the 60th on
+    killer = Terminator(store, at=range(10, 400))  # every crash point from the 10th on (the 4th chunk)
     with pytest.raises(StoreError) as failed:
         Engine(everything, store=store).process_many(EVENTS)
     killer.disarm()
@@ -150,7 +150,7 @@ def test_process_exits_2_when_postgresql_keeps_dropping_and_a_rerun_catches_up(s
 
     def with_terminator(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
-        killers.append(Terminator(self, at=range(80, 500)))
+        killers.append(Terminator(self, at=range(10, 500)))
 
     monkeypatch.setattr(SqlStore, "__init__", with_terminator)
     args = ["process", str(EVERYTHING), "--store", url, "--events", str(events), "--batch", str(BATCH)]

@@ -12,8 +12,9 @@ from ...runtime import calendar
 from ...runtime.decision import Effect, Step
 from ...runtime.numbers import figure
 from ...runtime.run import Rejected, Run
-from ...runtime.state import ZERO, OrderRecord
-from .. import tiers
+from ...runtime.state import ZERO, OrderRecord, Redemption
+from .. import baskets, rewards, tiers
+from ..baskets import Line
 from ..earning import order_view, reprice
 from ..gates import gate_builtin
 from . import lots as ledger
@@ -21,21 +22,25 @@ from .upkeep import note_activity, schedule_prune
 
 __all__ = ["HANDLERS", "on_event"]
 
+_NAMED_LINES = 5  # returned lines a refund's trace names
+
 
 def redeem(run: Run) -> None:
     gate_builtin(run)
-    points = run.event.fields["points"]
+    points, record, why = rewards.priced(run)  # the event's points, a reward's price, or an order's share
     if points <= 0:
         raise Rejected("points to redeem must be more than 0")
     if run.event.id in run.state.redemptions:
         raise Rejected(f"redemption {run.event.id} already exists")
     try:
-        run.effects += ledger.redeem(run.state, run.event.id, points, run.now)
+        run.effects += ledger.redeem(run.state, run.event.id, points, run.now, **record)
     except ledger.Shortfall as exc:
         raise Rejected(str(exc)) from None
+    run.effects += rewards.drawn(run, points, record)
     run.points -= points
     schedule_prune(run.compiled, run.state, run.now)
-    run.trace.append(Step("ledger", "redeem", True, f"{figure(points)} points, earliest expiry first", after=-points))
+    run.trace.append(Step("ledger", "redeem", True, f"{figure(points)} points, earliest expiry first{why}",
+                          after=-points))
     note_activity(run.compiled, run.state, run.event.type, run.now)
 
 
@@ -56,6 +61,33 @@ def redeem_reversal(run: Run) -> None:
     run.trace.append(Step("ledger", "redeem_reversal", True,
                           f"{figure(returned)} of {figure(redemption.points)} points returned to their lots",
                           after=returned))
+    run.effects += rewards.restock(run, redemption)
+
+
+def _paid_in_points(run: Run, order_id: str) -> Redemption | None:
+    """The redemption that paid part of the order in points, within the refund window."""
+    paid = rewards.paid_order(run.state.redemptions, order_id)
+    return None if paid is None or _past_window(run, paid.time) else paid
+
+
+def _refund_paid_only(run: Run, order_id: str, amount: Decimal) -> None:
+    """A refund of an order that earned nothing here: one paid in part with points gives them back."""
+    paid = _paid_in_points(run, order_id)
+    if paid is None:
+        raise Rejected(f"unknown order {order_id!r}: it was never earned on, or is older than the refund window "
+                       f"({run.compiled.model.points.refunds.window})")
+    left = (paid.amount or ZERO) - paid.refunded
+    if amount <= 0 or amount > left:
+        raise Rejected(f"refund of {figure(amount)} is more than the {figure(left)} still refundable "
+                       f"on order {paid.order}")
+    rewards.refund_points(run, paid, amount)
+
+
+def _points_back(run: Run, order_id: str, amount: Decimal) -> None:
+    """The points that paid part of a refunded order go back to their lots."""
+    paid = _paid_in_points(run, order_id)
+    if paid is not None:
+        rewards.refund_points(run, paid, amount)
 
 
 def adjust(run: Run) -> None:
@@ -96,18 +128,26 @@ def refund(run: Run) -> None:
     order = run.state.orders.get(order_id)
     if order is not None and _past_window(run, order.time):
         order = None  # past the refund window, even if housekeeping has not forgotten it yet
-    if order is None:
-        raise Rejected(f"unknown order {order_id!r}: it was never earned on, or is older than the refund window "
-                       f"({run.compiled.model.points.refunds.window})")
+    if order is None:  # unknown to earning: an order paid in part with points, or no order at all
+        return _refund_paid_only(run, order_id, amount)
     left = order.amount - order.refunded
     if amount <= 0 or amount > left:
         raise Rejected(f"refund of {figure(amount)} is more than the {figure(left)} still refundable "
                        f"on order {order_id}")
-    # an order refunded in full keeps nothing: its rules are not asked what 0 would have earned
-    new_points = min(reprice(run, order, left - amount), order.points) if amount < left else ZERO
-    clawback = order.points - new_points
+    clawback, lines, note = _clawback(run, order, amount, left)
     if run.compiled.model.points.refunds.clawback == "none":
         clawback = ZERO
+    _take_back(run, order_id, clawback)
+    run.trace.append(Step("ledger", "refund", True, note, before=order.points, after=order.points - clawback))
+    run.state.put("orders", order_id, OrderRecord(
+        order.id, order.type, order.time, order.fields, order.amount, order.points - clawback,
+        order.refunded + amount, order.tier, order.window, lines))
+    tiers.on_refund(run, order, amount, clawback, lambda at: order_view(run, order, at))
+    _points_back(run, order_id, amount)
+
+
+def _take_back(run: Run, order_id: str, clawback: Decimal) -> None:
+    """Claw ``clawback`` points back from the order's lots (and the balance, as the ruleset allows)."""
     if clawback > 0:
         allow = run.compiled.model.points.refunds.negative_balance == "allow"
         try:
@@ -115,12 +155,26 @@ def refund(run: Run) -> None:
         except ledger.Shortfall:
             raise Rejected(f"clawing back {figure(clawback)} points would make the balance negative") from None
     run.points -= clawback
-    run.trace.append(Step("ledger", "refund", True, f"order {order_id} re-evaluated at {figure(left - amount)}",
-                          before=order.points, after=order.points - clawback))
-    run.state.put("orders", order_id, OrderRecord(
-        order.id, order.type, order.time, order.fields, order.amount, order.points - clawback,
-        order.refunded + amount, order.tier, order.window))
-    tiers.on_refund(run, order, amount, clawback, lambda at: order_view(run, order, at))
+
+
+def _clawback(run: Run, order: OrderRecord, amount: Decimal, left: Decimal) -> tuple[Decimal, tuple[Line, ...], str]:
+    """The points a refund takes back, the order's lines after it, and the trace's note. A refund
+    naming items takes what those units earned (docs/baskets.md); one of an amount alone
+    re-prices the order at what is left, and its lines keep their shares of the rest."""
+    returned = run.event.fields.get("items")
+    if returned:
+        clawback, lines = baskets.returned_points(order, returned, run.compiled.model.rounding.step)
+        clawback = min(clawback, order.points)
+        skus = ", ".join(f"{line.get('quantity', 'all')} x {line['sku']}" for line in returned[:_NAMED_LINES])
+        return clawback, lines, f"order {order.id}: the items returned ({skus}) held {figure(clawback)} points"
+    # an order refunded in full keeps nothing: its rules are not asked what 0 would have earned
+    new_points = min(reprice(run, order, left - amount), order.points) if amount < left else ZERO
+    lines = order.lines
+    if lines and new_points != order.points:  # the lines share what the order keeps
+        step = run.compiled.model.rounding.step
+        kept = baskets.allocate(new_points, [points for _sku, _units, points in lines], step)
+        lines = tuple((sku, units, share) for (sku, units, _points), share in zip(lines, kept, strict=True))
+    return order.points - new_points, lines, f"order {order.id} re-evaluated at {figure(left - amount)}"
 
 
 def on_event(run: Run, plan: Plan) -> None:
@@ -142,9 +196,10 @@ def _record_order(run: Run, points: Decimal) -> None:
     # the tier the rules saw: it only changes in a later phase
     tier = run.member["tier"] if run.member is not None else tiers.current_name(run.compiled, state)
     schedule_prune(run.compiled, state, event.time)
+    lines = run.lines or baskets.unearned(baskets.basket_of(event.fields))  # which line earned what
     state.put("orders", event.id, OrderRecord(
         event.id, event.type, event.time, tuple(event.fields.items()), event.fields["amount"], points, ZERO,
-        tier, window))
+        tier, window, lines))
 
 
 def profile(run: Run) -> None:

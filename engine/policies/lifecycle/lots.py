@@ -8,8 +8,10 @@ points less any negative balance (``debt``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from punchcard.dsl.duration import Duration
 
@@ -19,8 +21,8 @@ from ...runtime.decision import Effect
 from ...runtime.numbers import figure
 from ...runtime.state import FAR_FUTURE, ZERO, Allocation, Lot, MemberState, Redemption
 
-__all__ = ["Shortfall", "lot_expiry", "add_lot", "spend", "redeem", "claw_back", "reverse", "expire",
-           "inactivity_deadline", "FAR_FUTURE"]
+__all__ = ["Shortfall", "lot_expiry", "add_lot", "never_expires", "lift_expiry", "spend", "redeem", "claw_back",
+           "reverse", "expire", "inactivity_deadline", "notice_date", "FAR_FUTURE"]
 
 
 
@@ -74,6 +76,8 @@ def add_lot(  # noqa: PLR0913 - a lot is what is known of its event: its id, sou
     repaid = points if points < debt else debt  # min(debt, points), the same object included
     plan = compiled.lot_plan
     expires, notice_at = _lot_dates(compiled, plan, now)
+    if expires is not None and never_expires(compiled, state):  # earned at a level whose points never expire
+        expires = notice_at = None
     wait = plan.pending if pending else None
     pending_until = None if wait is None else calendar.add(now, wait.amount, wait.unit, compiled.tz)
     lot = Lot(lot_id, source, now, points, points - repaid, pending_until, expires, hold, order,
@@ -88,6 +92,29 @@ def add_lot(  # noqa: PLR0913 - a lot is what is known of its event: its id, sou
     return effects
 
 
+def never_expires(compiled: Compiled, state: MemberState) -> bool:
+    """Whether the member's level now says its points never expire (``expiry: never`` on a tier
+    level; docs/tiers.md). Read from the state, so the tiers policy can call :func:`lift_expiry`."""
+    plan = compiled.tier_plan
+    if plan is None or state.tier.level is None:
+        return plan is not None and plan.levels[0].expiry == "never"
+    return plan.levels[plan.rank.get(state.tier.level, 0)].expiry == "never"
+
+
+def lift_expiry(state: MemberState, level: str) -> list[Effect]:
+    """A member reaching a level whose points never expire: every live lot stops expiring
+    (Starbucks from 2026: "Gold and Reserve members' Stars never expire", the balance, not only
+    new Stars), and stays so after a downgrade. One ``expiry_lifted`` effect per lot."""
+    effects: list[Effect] = []
+    for index, lot in enumerate(state.lots):
+        if lot.expires_at is not None and lot.remaining > 0:
+            state.put_lot(index, lot.with_(expires_at=None, notice_at=None))
+            effects.append(Effect("expiry_lifted", lot.remaining, lot.id, {"was": lot.expires_at, "level": level}))
+    if effects:
+        state.quiet_until = None  # the earliest lot deadline may have gone: worked out again when needed
+    return effects
+
+
 def _notice_at(compiled: Compiled, expires: dt.datetime | None) -> dt.datetime | None:
     notice = compiled.model.points.expiry_notice
     if expires is None or notice is None:
@@ -99,6 +126,11 @@ def _notice_at(compiled: Compiled, expires: dt.datetime | None) -> dt.datetime |
     if cached is None:
         cached = compiled.memo[expires] = calendar.add(expires, -notice.amount, notice.unit, compiled.tz)
     return cached
+
+
+def notice_date(compiled: Compiled, expires: dt.datetime | None) -> dt.datetime | None:
+    """When the expiry notice of a lot expiring at ``expires`` is due (None: no notice)."""
+    return _notice_at(compiled, expires)
 
 
 def _spend_order(lot: Lot) -> tuple[dt.datetime, dt.datetime, str]:
@@ -126,12 +158,14 @@ def spend(state: MemberState, points: Decimal, now: dt.datetime, field: str = "s
     return allocations, left
 
 
-def redeem(state: MemberState, redemption_id: str, points: Decimal, now: dt.datetime) -> list[Effect]:
+def redeem(state: MemberState, redemption_id: str, points: Decimal, now: dt.datetime, **record: Any) -> list[Effect]:
+    """Spend ``points``, earliest expiry first, and remember where they came from (``record``:
+    the reward bought or the order paid, engine/policies/rewards.py)."""
     have = state.available(now)
     if points > have:
         raise Shortfall(have, points)
     allocations, _ = spend(state, points, now)
-    state.put("redemptions", redemption_id, Redemption(redemption_id, now, points, tuple(allocations)))
+    state.put("redemptions", redemption_id, Redemption(redemption_id, now, points, tuple(allocations), **record))
     state.count("redeemed", points)
     return [Effect("redeem", -a.points, a.lot, {"redemption": redemption_id}) for a in allocations]
 
@@ -154,24 +188,42 @@ def claw_back(state: MemberState, order_id: str, points: Decimal, now: dt.dateti
     return effects
 
 
-def reverse(state: MemberState, redemption: Redemption, now: dt.datetime) -> list[Effect]:
-    """Return redeemed points to their original lots; points whose lot has expired stay gone."""
+def reverse(state: MemberState, redemption: Redemption, now: dt.datetime, points: Decimal | None = None,
+            **changes: Any) -> list[Effect]:
+    """Return redeemed points to their original lots; points whose lot has expired stay gone.
+    ``points``: only so many (a partial refund of the order they paid), from the lots taken
+    last, and the record keeps what is still out; None: all of it, and the record is reversed."""
     effects: list[Effect] = []
-    for allocation in redemption.allocations:
-        found = state.lot(allocation.lot)
-        if found is None or (found[1].expires_at is not None and found[1].expires_at <= now):
-            effects.append(Effect("not_returned", ZERO, allocation.lot,
-                                  {"points_lost": allocation.points, "why": "the lot has expired"}))
+    out: list[Allocation] = []
+    left = points
+    for allocation in reversed(redemption.allocations):
+        give = allocation.points if left is None else min(allocation.points, left)
+        if give < allocation.points:
+            out.append(Allocation(allocation.lot, allocation.points - give))
+        if give <= 0:
             continue
-        index, lot = found
-        revived = lot.with_(remaining=lot.remaining + allocation.points, spent=lot.spent - allocation.points)
-        state.put_lot(index, revived)
-        state.lot_deadlines(revived)
-        effects.append(Effect("reverse", allocation.points, lot.id, {"redemption": redemption.id}))
-        state.count("redeemed", -allocation.points)
-    state.put("redemptions", redemption.id, Redemption(
-        redemption.id, redemption.time, redemption.points, redemption.allocations, redemption.debt, True))
+        if left is not None:
+            left -= give
+        effects.append(_give_back(state, redemption.id, allocation.lot, give, now))
+    effects.reverse()  # in the order the points were taken
+    if points is None:  # the record as it was, reversed: allocations say where the points came from
+        record = dataclasses.replace(redemption, reversed=True, **changes)
+    else:
+        record = dataclasses.replace(redemption, allocations=tuple(reversed(out)), reversed=not out, **changes)
+    state.put("redemptions", redemption.id, record)
     return effects
+
+
+def _give_back(state: MemberState, redemption: str, lot_id: str, points: Decimal, now: dt.datetime) -> Effect:
+    found = state.lot(lot_id)
+    if found is None or (found[1].expires_at is not None and found[1].expires_at <= now):
+        return Effect("not_returned", ZERO, lot_id, {"points_lost": points, "why": "the lot has expired"})
+    index, lot = found
+    revived = lot.with_(remaining=lot.remaining + points, spent=lot.spent - points)
+    state.put_lot(index, revived)
+    state.lot_deadlines(revived)
+    state.count("redeemed", -points)
+    return Effect("reverse", points, lot.id, {"redemption": redemption})
 
 
 def expire(state: MemberState, index: int, lot: Lot, at: dt.datetime, why: str) -> Effect:

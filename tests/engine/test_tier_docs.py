@@ -1,0 +1,38 @@
+"""The complete rulesets in docs/tiers.md check cleanly and their tests pass, and the
+progress line the page quotes is the one the engine writes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from punchcard.engine import evaluate
+from punchcard.engine.compiler.stages import compile_ruleset
+from punchcard.engine.testing import run_tests
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "tiers.md").read_text(encoding="utf-8")
+RULESETS = [body for body in re.findall(r"```yaml\n(.*?)```", DOC, re.S) if body.startswith("punchcard: 1")]
+
+
+def test_the_page_has_its_worked_examples():
+    assert len(RULESETS) == 3
+    assert all("tests:" in body for body in RULESETS)
+
+
+@pytest.mark.parametrize("body", RULESETS, ids=lambda b: re.search(r"ruleset: (\S+)", b)[1])
+def test_each_example_passes_its_tests(body):
+    results = run_tests(compile_ruleset(body))
+    assert results, "the example has tests"
+    assert [r.failures for r in results] == [[] for _ in results]
+
+
+def test_the_quoted_progress_line_is_what_the_trace_says():
+    (quoted,) = re.findall(r"```text\n(nights .*?)\n```", DOC)
+    compiled = compile_ruleset(RULESETS[0])
+    stay = {"type": "stay", "id": "s-1", "member": "cal", "time": "2026-02-01T11:00:00", "amount": "14999",
+            "nights": 60}
+    decision, _ = evaluate(compiled, None, stay)
+    notes = [step.note for step in decision.trace if step.phase == "tiers" and step.rule == "progress"]
+    assert notes == [quoted]
