@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.tree import Tree
 
 from punchcard.engine.runtime.display import markup_safe as _safe
 
-from .runtime.decision import Decision, Step, to_jsonable
+from .runtime.decision import Decision, Step, TierView, to_jsonable
 
 __all__ = ["trace_tree"]
 
@@ -37,14 +39,25 @@ def trace_tree(decision: Decision) -> Tree:
             lot = f" lot {_safe(effect.lot)}" if effect.lot else ""
             effects.add(f"{_safe(effect.kind)}{points}{lot}" + (f" ({detail})" if detail else ""))
     if decision.tier is not None:
-        t = decision.tier
-        line = f"[bold cyan]tier[/] {_safe(t.current)} (metric {_num(t.metric)})"
-        if t.next:
-            line += f"; {_num(t.to_next)} more for {_safe(t.next)}"
-        if t.to_keep:
-            line += f"; {_num(t.to_keep)} more to keep {_safe(t.current)}"
-        tree.add(line)
+        tree.add(_tier_line(decision.tier, decision.trace))
     return tree
+
+
+def _tier_line(t: TierView, trace: Sequence[Step]) -> str:
+    if t.next and t.to_next is None:
+        # several metrics: no single figure is "still needed", so the line says what the trace's
+        # progress step says (every metric, and what each path to the next level needs)
+        notes = [step.note for step in trace if step.phase == "tiers" and step.rule == "progress"]
+        if notes and notes[-1]:
+            have, _, needs = notes[-1].partition("; ")
+            return f"[bold cyan]tier[/] {_safe(t.current)} ({_safe(have)})" + (f"; {_safe(needs)}" if needs else "")
+        return f"[bold cyan]tier[/] {_safe(t.current)} (metric {_num(t.metric)})"
+    line = f"[bold cyan]tier[/] {_safe(t.current)} (metric {_num(t.metric)})"
+    if t.next:
+        line += f"; {_num(t.to_next)} more for {_safe(t.next)}"
+    if t.to_keep:
+        line += f"; {_num(t.to_keep)} more to keep {_safe(t.current)}"
+    return line
 
 
 def _step_line(step: Step) -> str:

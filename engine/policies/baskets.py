@@ -1,5 +1,5 @@
-"""Baskets: which line of an order earned which points, and what a refund naming items claws
-back (docs/baskets.md).
+"""Baskets: which line of an order earned which points, and the basket a refund naming items
+leaves (docs/baskets.md).
 
 When an order carries ``items: line_items``, the points it earned (after stacking, caps and
 rounding) are shared among its lines, exactly: a per_item rule's points go to the lines it
@@ -7,9 +7,9 @@ paid on, in proportion to what each line earned from it; every other share (a ba
 ``event.amount``, a basket bonus, the tier multiplier) goes to the lines in proportion to what
 they earned from per_item rules, or to their amounts when no per_item rule paid. Each line
 then holds a whole number of rounding steps, as the order does, and the lines add up to the
-order's points exactly. The order keeps them per line; a refund that
-names items takes back the returned units' part of their line, never more than the line holds,
-and the last unit of a line takes whatever is left on it.
+order's points exactly. The order keeps them per line, with the units still kept. A refund
+that names items re-evaluates the order on the basket it keeps (:func:`kept_basket`), and the
+lines left share what the order keeps (:func:`reshared`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..runtime.run import Rejected
 from ..runtime.state import ZERO, OrderRecord
 from .earning_rules import Part
 
-__all__ = ["Line", "basket_of", "line_points", "unearned", "allocate", "returned_points"]
+__all__ = ["Line", "basket_of", "line_points", "unearned", "allocate", "kept_basket", "reshared"]
 
 Line = tuple[str, int, Decimal]  # (sku, units still kept, the points they hold)
 _FINEST = -12  # the finest decimal place a line's share is cut at; the remainder goes to the largest
@@ -90,27 +90,37 @@ def unearned(lines: Sequence[Mapping[str, Any]]) -> tuple[Line, ...]:
     return tuple((line["sku"], int(line["quantity"]), ZERO) for line in lines)
 
 
-def returned_points(order: OrderRecord, returned: Sequence[Mapping[str, Any]],
-                    step: Decimal) -> tuple[Decimal, tuple[Line, ...]]:
-    """The points the returned units hold, and the order's lines once they are gone. A unit
-    never takes more than its line holds; the last unit of a line takes all that is left."""
+def kept_basket(order: OrderRecord, returned: Sequence[Mapping[str, Any]],
+                places: int) -> tuple[tuple[Line, ...], tuple[dict[str, Any], ...]]:
+    """The order's lines once the ``returned`` units are gone (their points still as before),
+    and the basket the order is re-evaluated on: each line with units left, its quantity the
+    units kept and its amount the kept units' part of what it cost, cut down to the
+    currency's minor unit (``places``)."""
     if not order.lines:
         raise Rejected(f"order {order.id} carried no items, so a refund of it cannot name any: "
                        "refund an amount alone")
-    kept = {sku: (units, points) for sku, units, points in order.lines}
-    total = ZERO
+    kept = {sku: units for sku, units, _points in order.lines}
     for line in returned:
         sku = line["sku"]
         if sku not in kept:
             raise Rejected(f"order {order.id} has no line with sku {sku!r} (or none of it is left)")
-        units, points = kept[sku]
+        units = kept[sku]
         if units == 0:
             raise Rejected(f"every unit of sku {sku!r} on order {order.id} was already refunded")
         count = int(line.get("quantity", units))
         if count > units:
             raise Rejected(f"order {order.id} keeps {units} of sku {sku!r}, fewer than the {count} returned")
-        share = points if count == units else allocate(points, [Decimal(count), Decimal(units - count)], step)[0]
-        share = min(share, points)
-        kept[sku] = (units - count, points - share)
-        total += share
-    return total, tuple((sku, units, points) for sku, (units, points) in kept.items())
+        kept[sku] = units - count
+    minor = Decimal(1).scaleb(-places)
+    basket = tuple({**line, "quantity": Decimal(kept[line["sku"]]),
+                    "amount": (line["amount"] * kept[line["sku"]] / line["quantity"]).quantize(minor, ROUND_FLOOR)}
+                   for line in basket_of(dict(order.fields)) if kept.get(line["sku"]))
+    return tuple((sku, kept[sku], points) for sku, _units, points in order.lines), basket
+
+
+def reshared(lines: Sequence[Line], points: Decimal, step: Decimal) -> tuple[Line, ...]:
+    """The points an order keeps shared among its lines with units left, in proportion to what
+    they held (to equal shares when they held nothing), each a whole number of steps."""
+    live = [i for i, (_sku, units, _held) in enumerate(lines) if units]
+    shares = dict(zip(live, allocate(points, [lines[i][2] for i in live], step), strict=True))
+    return tuple((sku, units, shares.get(i, ZERO)) for i, (sku, units, _held) in enumerate(lines))

@@ -10,8 +10,11 @@ While a member is frozen (``state.frozen``: since when, why, and the event that 
 
 - what the member does that would earn or spend is refused, with the hold in the reason:
   every event type the ruleset declares (earning), ``redeem``, ``redeem_voucher`` and
-  ``import``. Admin corrections (``adjust``, ``refund``, ``redeem_reversal``,
-  ``review_decision``, ``tier_override``), ``profile`` and ``tick`` still apply;
+  ``import``. A ``tier_override`` is refused too: a status match is a benefit granted to
+  the member, and the level decides what the frozen points are worth and how long they
+  last (redemption rates, ``expiry: never``), so it waits for the hold to be lifted.
+  Admin corrections (``adjust``, ``refund``, ``redeem_reversal``, ``review_decision``),
+  ``profile`` and ``tick`` still apply;
 - the points' clocks stop: housekeeping neither releases, expires nor sends notices for
   the member's lots, the inactivity deadline does not pass, and no period end converts
   points into vouchers, nor do vouchers expire (:func:`paused` wraps those steps).
@@ -42,8 +45,10 @@ __all__ = ["HANDLERS", "REFUSED_BUILT_INS", "check", "paused", "freeze", "unfree
 
 Upkeep = Callable[[Compiled, MemberState, dt.datetime, list[Effect]], list[dt.datetime]]
 
-# Built-in events refused while frozen: they earn or spend (analyst event types are refused too).
-REFUSED_BUILT_INS = frozenset({"redeem", "redeem_voucher", "import"})
+# Built-in events refused while frozen: they earn or spend (analyst event types are refused too),
+# or, for tier_override, change what the frozen points are worth and how long they last.
+REFUSED_BUILT_INS = frozenset({"redeem", "redeem_voucher", "import", "tier_override"})
+_WHY = {"tier_override": "the tier is not changed by hand"}  # what a refusal says, by event type
 _DATES = ("pending_until", "notice_at", "expires_at")  # a lot's deadlines, each paused by a hold
 
 
@@ -55,8 +60,8 @@ def check(run: Run) -> None:
     kind = run.event.type
     if kind in REFUSED_BUILT_INS or kind in run.compiled.model.schema_.events:
         since, reason, _event = frozen
-        raise Rejected(f"the account is on hold since {since.isoformat()} ({reason}): no points are earned or "
-                       f"spent until it is lifted")
+        why = _WHY.get(kind, "no points are earned or spent")
+        raise Rejected(f"the account is on hold since {since.isoformat()} ({reason}): {why} until it is lifted")
 
 
 def paused(step: Upkeep) -> Upkeep:

@@ -120,21 +120,31 @@ def add_metric(compiled: Compiled, state: MemberState, amount: Decimal | dict[st
 
 def _change(compiled: Compiled, plan: TierPlan, state: MemberState, now: dt.datetime, why: str) -> list[Effect]:
     # an override in force is a floor: the member holds it, or more if the metrics give more
-    new = plan.names[max(level_index(compiled, plan, state, now), override_index(plan, state, now))]
+    earned, held = level_index(compiled, plan, state, now), override_index(plan, state, now)
+    new = plan.names[max(earned, held)]
     level = state.tier.level
     old = level or plan.names[0]
     if level != new:
         state.set_tier_level(new)
     if new == old:
-        return []
+        # the level held has not moved: it lifted what it had to when it was reached, unless an
+        # override hides that the metrics have just reached a level whose points never expire
+        return _lift(plan, state, earned) if held else []
     rank = plan.rank
     if old not in rank:
         list(plan.names).index(old)  # an unknown level fails as it always has (ValueError)
     direction = "up" if rank[new] > rank[old] else "down"
     effects = [Effect("tier_change", None, None, {"from": old, "to": new, "direction": direction, "why": why})]
-    if plan.levels[rank[new]].expiry == "never" and plan.levels[rank[old]].expiry != "never":
-        effects += lift_expiry(state, new)
-    return effects
+    return effects + _lift(plan, state, earned)
+
+
+def _lift(plan: TierPlan, state: MemberState, earned: int) -> list[Effect]:
+    """Lots held stop expiring when the member *qualifies* (``earned``: the level the metrics
+    give) for a level whose points never expire. An override never lifts them: a one-day status
+    match would otherwise make the whole balance permanent (docs/tiers.md)."""
+    if plan.levels[earned].expiry != "never":
+        return []
+    return lift_expiry(state, plan.names[earned])
 
 
 def re_evaluate(compiled: Compiled, state: MemberState, now: dt.datetime, why: str) -> list[Effect]:

@@ -3,8 +3,10 @@
 
 A line is a plain dict, ``{"sku", "category", "quantity", "amount"}``, with the quantity and
 the amount as Decimal: it is stored with the order as it is, and read by ``item.<field>`` and
-the basket functions. A returned line is ``{"sku"}`` with a ``"quantity"`` when one is given.
-A bad line names itself (its position and sku) and what was expected, never a long value.
+the basket functions. Lines of one sku and category are merged into one (quantities and
+amounts added); one sku under two categories is refused. A returned line is ``{"sku"}`` with
+a ``"quantity"`` when one is given, each sku once. A bad line names itself (its position and
+sku) and what was expected, never a long value.
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ _RETURNED_KEYS = ("sku", "quantity")
 
 
 def line_items_reader(money: Reader) -> Reader:
-    """The reader of a basket, given the reader of the ruleset's money."""
-    return lambda value: _lines(value, lambda i, raw: _line(i, raw, money), _LINE_KEYS)
+    """The reader of a basket, given the reader of the ruleset's money. A till that prints a
+    sku on two lines (scanned twice) sends one line's worth of goods twice: lines of the same
+    sku and category become one, quantities and amounts added."""
+    return lambda value: _merged(_lines(value, lambda i, raw: _line(i, raw, money), _LINE_KEYS), money)
 
 
 def returned_items_reader() -> Reader:
-    """The reader of the lines a refund returns."""
-    return lambda value: _lines(value, _returned, _RETURNED_KEYS)
+    """The reader of the lines a refund returns: each sku once (a line without a quantity
+    returns every unit kept, so two of them could not be added)."""
+    return lambda value: _once(_lines(value, _returned, _RETURNED_KEYS))
 
 
 def _lines(value: Any, read: Callable[[int, Mapping[str, Any]], dict[str, Any]],
@@ -41,20 +46,48 @@ def _lines(value: Any, read: Callable[[int, Mapping[str, Any]], dict[str, Any]],
     if len(value) > MAX_LINES:
         raise ValueError(f"has {len(value)} lines, more than the {MAX_LINES:,} a basket may hold")
     lines: list[dict[str, Any]] = []
-    seen: set[str] = set()
     for i, raw in enumerate(value, start=1):
         if not isinstance(raw, Mapping):
             raise ValueError(f"line {i} must be an object with {', '.join(keys)}, not {shown(raw)}")
         unknown = sorted(str(k) for k in raw if k not in keys)
         if unknown:
             raise ValueError(f"line {i} has unknown key {shown(unknown[0])} (a line has {', '.join(keys)})")
-        line = read(i, raw)
+        lines.append(read(i, raw))
+    return tuple(lines)
+
+
+def _once(lines: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+    seen: set[str] = set()
+    for i, line in enumerate(lines, start=1):
         if line["sku"] in seen:
             raise ValueError(f"line {i} names sku {shown(line['sku'])} again: give each sku one line "
                              "with its quantity")
         seen.add(line["sku"])
-        lines.append(line)
-    return tuple(lines)
+    return lines
+
+
+def _merged(lines: tuple[dict[str, Any], ...], money: Reader) -> tuple[dict[str, Any], ...]:
+    """One line per sku, where the first of them was: a sku under two categories is refused,
+    since the rules could not tell which the goods are."""
+    first: dict[str, dict[str, Any]] = {}
+    for i, line in enumerate(lines, start=1):
+        sku, kept = line["sku"], first.get(line["sku"])
+        if kept is None:
+            first[sku] = dict(line)
+            continue
+        if kept["category"] != line["category"]:
+            raise ValueError(f"line {i} names sku {shown(sku)} again with category {shown(line['category'])}, "
+                             f"not {shown(kept['category'])}: a sku has one category")
+        kept["quantity"] += line["quantity"]
+        if kept["quantity"] > MAX_QUANTITY:
+            raise ValueError(f"line {i} (sku {shown(sku)}): the lines of this sku come to more than "
+                             f"{MAX_QUANTITY:,} units")
+        try:
+            kept["amount"] = money(kept["amount"] + line["amount"])
+        except ValueError as exc:
+            raise ValueError(f"line {i} (sku {shown(sku)}): the lines of this sku come to an amount that {exc}") \
+                from None
+    return tuple(first.values())
 
 
 def _line(i: int, raw: Mapping[str, Any], money: Reader) -> dict[str, Any]:

@@ -109,9 +109,20 @@ def refunds_in_parts(draw) -> tuple[list[dict], list[list[dict]]]:
     return items, parts
 
 
+def kept_points(items: list[dict], kept: dict[str, int]) -> Decimal:
+    """What the order earns on the units it keeps, each line's amount cut down to the cent in
+    proportion to them, rounded once (docs/baskets.md, refunds that name items)."""
+    exact = Decimal(0)
+    for line in items:
+        if kept[line["sku"]]:
+            amount = (line["amount"] * kept[line["sku"]] / line["quantity"]).quantize(Decimal("0.01"), ROUND_FLOOR)
+            exact += line_points({**line, "quantity": kept[line["sku"]], "amount": amount})
+    return exact.to_integral_value(rounding=ROUND_FLOOR)
+
+
 @settings(max_examples=60, deadline=None)
 @given(case=refunds_in_parts())
-def test_refunding_items_never_claws_back_more_than_they_earned_and_parts_equal_the_whole(case):
+def test_refunding_items_reevaluates_what_is_kept_and_parts_equal_the_whole(case):
     items, parts = case
     engine = Engine(COMPILED[True])
     earned = engine.process(purchase(items)).points
@@ -120,18 +131,35 @@ def test_refunding_items_never_claws_back_more_than_they_earned_and_parts_equal_
     held = {sku: points for sku, _units, points in state.orders["o-1"].lines}
     assert sum(held.values(), Decimal(0)) == earned  # the lines share the order's points exactly
     assert all(points == points.to_integral_value() >= 0 for points in held.values())  # in whole steps
+    kept = {line["sku"]: line["quantity"] for line in items}
     clawed = Decimal(0)
     for i, part in enumerate(parts):
-        before = {sku: points for sku, _units, points in engine.member("m").orders["o-1"].lines}
+        before = engine.member("m").orders["o-1"].points
         decision = engine.process(refund(f"f-{i}", part, hour=1 + i))
         assert decision.outcome == "applied", decision.reason
-        assert -decision.points <= sum((before[line["sku"]] for line in part), Decimal(0))
+        for line in part:
+            kept[line["sku"]] -= line["quantity"]
+        after = engine.member("m").orders["o-1"]
+        assert after.points == min(before, kept_points(items, kept))  # never more back than the order held
+        assert -decision.points == before - after.points
+        assert sum((points for _sku, _units, points in after.lines), Decimal(0)) == after.points
         clawed -= decision.points
     assert clawed == earned
     whole = Engine(COMPILED[True])
     whole.process(purchase(items))
     at_once = whole.process(refund("f-all", [{"sku": line["sku"]} for line in items]))
     assert -at_once.points == clawed
+
+
+def test_an_amount_alone_refunds_an_order_with_lines_only_in_full():
+    engine = Engine(COMPILED[True])
+    items = [{"sku": "a", "category": "bakery", "quantity": 2, "amount": Decimal(10)}]
+    assert engine.process(purchase(items)).points == 15
+    part = engine.process({**refund("f-1", []), "amount": "5.00"})
+    assert part.outcome == "rejected" and "name the items returned" in part.reason
+    whole = engine.process({**refund("f-2", []), "amount": "11.00"})
+    assert whole.outcome == "applied" and whole.points == -15
+    assert engine.member("m").orders["o-1"].lines == (("a", 0, Decimal(0)),)
 
 
 def priority_ruleset(rules: list[tuple[int, bool, int]]) -> str:
@@ -181,8 +209,12 @@ def test_each_kind_of_bad_line_is_named_in_the_reason():
     bad = {
         "line 1 (sku 'latte-12'): quantity must be a whole number from 1 to 10,000":
             [{"sku": "latte-12", "category": "coffee", "quantity": 0, "amount": "1"}],
-        "line 2 names sku 'latte-12' again": [{"sku": "latte-12", "category": "coffee", "amount": "1"},
-                                              {"sku": "latte-12", "category": "coffee", "amount": "2"}],
+        "line 2 names sku 'latte-12' again with category 'tea', not 'coffee'":
+            [{"sku": "latte-12", "category": "coffee", "amount": "1"},
+             {"sku": "latte-12", "category": "tea", "amount": "2"}],
+        "line 2 (sku 'a'): the lines of this sku come to more than 10,000 units":
+            [{"sku": "a", "category": "b", "quantity": 6000, "amount": "1"},
+             {"sku": "a", "category": "b", "quantity": 5000, "amount": "1"}],
         "line 1 has unknown key 'colour'": [{"sku": "a", "category": "b", "amount": "1", "colour": "red"}],
         "line 1 (sku 'a') has no amount": [{"sku": "a", "category": "b"}],
         "line 1 (sku 'a'): amount must not be negative": [{"sku": "a", "category": "b", "amount": "-1"}],
@@ -192,6 +224,27 @@ def test_each_kind_of_bad_line_is_named_in_the_reason():
     for n, (reason, items) in enumerate(bad.items()):
         decision = engine.process({**purchase([]), "id": f"o-{n}", "items": items})
         assert decision.outcome == "rejected" and reason in decision.reason, decision.reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(items=lines(EARNING + EXCLUDED, "sku", max_size=5).filter(bool), data=st.data())
+def test_a_sku_on_several_lines_earns_as_one_line_of_them_all(items, data):
+    """A sku scanned on two lines of one category is one line: its quantities and amounts added."""
+    split = []
+    for line in items:
+        units = data.draw(st.integers(0, line["quantity"] - 1))
+        cents = data.draw(st.integers(0, int(line["amount"] * 100))) if units else 0
+        split.append({**line, "quantity": line["quantity"] - units, "amount": line["amount"] - Decimal(cents) / 100})
+        if units:
+            split.append({**line, "quantity": units, "amount": Decimal(cents) / 100})
+    split = data.draw(st.permutations(split))
+    whole, parts = Engine(COMPILED[True]), Engine(COMPILED[True])
+    decision = parts.process({**purchase(split), "amount": purchase(items)["amount"]})
+    assert decision.outcome == "applied", decision.reason
+    assert decision.points == whole.process(purchase(items)).points
+    order = parts.member("m").orders["o-1"]
+    assert sorted(dict(order.fields)["items"], key=lambda line: line["sku"]) == sorted(
+        ({**line, "quantity": Decimal(line["quantity"])} for line in items), key=lambda line: line["sku"])
 
 
 PER_LINE_EXCLUSIVE = RULESET.split("earning:", maxsplit=1)[0] + """earning:

@@ -36,3 +36,10 @@ def test_the_quoted_progress_line_is_what_the_trace_says():
     decision, _ = evaluate(compiled, None, stay)
     notes = [step.note for step in decision.trace if step.phase == "tiers" and step.rule == "progress"]
     assert notes == [quoted]
+
+
+def test_the_hotel_excerpt_is_the_bundled_file():
+    """The page shows rulesets/hotel-elite.yaml as it is, not a copy that drifts from it."""
+    bundled = (Path(__file__).resolve().parents[2] / "rulesets" / "hotel-elite.yaml").read_text(encoding="utf-8")
+    (excerpt,) = re.findall(r"`rulesets/hotel-elite.yaml` is the whole program:\n\n```yaml\n(.*?)```", DOC, re.S)
+    assert excerpt == bundled

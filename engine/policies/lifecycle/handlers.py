@@ -5,7 +5,9 @@ move points: refund, redeem, redeem_reversal, adjust, profile and tick."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from ...program import Plan
 from ...runtime import calendar
@@ -158,23 +160,34 @@ def _take_back(run: Run, order_id: str, clawback: Decimal) -> None:
 
 
 def _clawback(run: Run, order: OrderRecord, amount: Decimal, left: Decimal) -> tuple[Decimal, tuple[Line, ...], str]:
-    """The points a refund takes back, the order's lines after it, and the trace's note. A refund
-    naming items takes what those units earned (docs/baskets.md); one of an amount alone
-    re-prices the order at what is left, and its lines keep their shares of the rest."""
+    """The points a refund takes back, the order's lines after it, and the trace's note. The
+    order is re-evaluated on what it keeps (docs/baskets.md): its amount less the refund, and
+    for an order with lines, the lines not returned; it never keeps more than it holds."""
     returned = run.event.fields.get("items")
     if returned:
-        clawback, lines = baskets.returned_points(order, returned, run.compiled.model.rounding.step)
-        clawback = min(clawback, order.points)
-        skus = ", ".join(f"{line.get('quantity', 'all')} x {line['sku']}" for line in returned[:_NAMED_LINES])
-        return clawback, lines, f"order {order.id}: the items returned ({skus}) held {figure(clawback)} points"
+        return _items_clawback(run, order, returned, left - amount)
+    if order.lines and amount < left:
+        raise Rejected(f"order {order.id} has line items: name the items returned "
+                       "(a refund of the whole amount left returns every line)")
     # an order refunded in full keeps nothing: its rules are not asked what 0 would have earned
     new_points = min(reprice(run, order, left - amount), order.points) if amount < left else ZERO
-    lines = order.lines
-    if lines and new_points != order.points:  # the lines share what the order keeps
-        step = run.compiled.model.rounding.step
-        kept = baskets.allocate(new_points, [points for _sku, _units, points in lines], step)
-        lines = tuple((sku, units, share) for (sku, units, _points), share in zip(lines, kept, strict=True))
+    lines = tuple((sku, 0, ZERO) for sku, _units, _points in order.lines)  # in full: every line is returned
     return order.points - new_points, lines, f"order {order.id} re-evaluated at {figure(left - amount)}"
+
+
+def _items_clawback(run: Run, order: OrderRecord, returned: tuple[dict[str, Any], ...],
+                    rest: Decimal) -> tuple[Decimal, tuple[Line, ...], str]:
+    """A refund naming items: the order re-evaluated on the lines it keeps, at the amount left."""
+    model = run.compiled.model
+    lines, basket = baskets.kept_basket(order, returned, model.money_places)
+    new_points = ZERO  # an order with no units left keeps nothing, whatever its amount
+    if basket:
+        fields = tuple((key, basket if key == "items" else value) for key, value in order.fields)
+        new_points = min(reprice(run, replace(order, fields=fields), rest), order.points)
+    skus = ", ".join(f"{line.get('quantity', 'all')} x {line['sku']}" for line in returned[:_NAMED_LINES])
+    note = (f"order {order.id} re-evaluated on the lines kept after the items returned ({skus}): "
+            f"{figure(order.points - new_points)} points back")
+    return order.points - new_points, baskets.reshared(lines, new_points, model.rounding.step), note
 
 
 def on_event(run: Run, plan: Plan) -> None:
