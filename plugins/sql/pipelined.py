@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, false, literal_column, select, text
+from sqlalchemy import Integer, String, and_, bindparam, literal_column, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,16 +39,13 @@ from punchcard.engine.store import ProcessedEvent
 
 from .models import Budget, Member, ProcessedEventRow
 from .prepared import Reader, executemany, raw_connection, row_maker
-from .repository import CHILD_TABLES, UNSAVED_MEMBER, processed_events, to_processed
+from .repository import CHILD_TABLES, LOCK_MEMBER, UNSAVED_MEMBER, processed_events, to_processed
 
 __all__ = ["FirstRead", "first_read", "end_transaction"]
 
 _M, _P, _B = Member.__table__, ProcessedEventRow.__table__, Budget.__table__
 _PG = postgresql.dialect()
 _QUOTE = _PG.identifier_preparer
-# Inserts a new member, or locks the existing row without writing it.
-_LOCK = pg_insert(_M).on_conflict_do_update(index_elements=["member_id"], set_={"version": _M.c.version},
-                                            where=false())
 _MEMBER = select(_M).where(_M.c.member_id == bindparam("b_member"))
 # The claim and the earlier outcome in one statement. Both parts see the rows committed
 # when it began: an id another unit claimed and commits meanwhile is neither claimed
@@ -137,7 +134,7 @@ def first_read(conn: Connection, member_id: str, event_id: str, budgets: Mapping
     raw.autocommit = True  # the BEGIN is sent below, in the pipeline (see the module notes)
     with raw.pipeline():
         raw.cursor().execute("BEGIN")
-        executemany(conn, _LOCK, [{**UNSAVED_MEMBER, "member_id": member_id}])
+        executemany(conn, LOCK_MEMBER, [{**UNSAVED_MEMBER, "member_id": member_id}])
         member = executemany(conn, _MEMBER, [member_key])
         claim = executemany(conn, _CLAIM, [{**member_key, "b_event": event_id}])
         used = executemany(conn, _BUDGETS, [{"b_rules": sorted(budgets)}]) if budgets else None

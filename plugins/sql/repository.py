@@ -26,7 +26,7 @@ from .prepared import executemany
 from .rows import Loaded, state_from_rows
 
 __all__ = ["Dialect", "MemberKey", "load_members", "processed_events", "to_processed", "among", "CHILD_TABLES",
-           "UNSAVED_MEMBER"]
+           "UNSAVED_MEMBER", "LOCK_MEMBER"]
 
 
 def among(column, values: list[str], postgres: bool):
@@ -45,6 +45,10 @@ MemberKey = namedtuple("MemberKey", "member_id version")  # a member row just in
 # the driver (prepared.py), so the models' defaults are spelled out here.
 UNSAVED_MEMBER = {"version": 0, "balance": ZERO, "debt": ZERO, "profile": {}, "state": {}, "next_lot": 0,
             "next_record": 0, "next_history": 0, "windows": 0, "streaks": 0, "history": 0, "records": 0}
+# PostgreSQL: inserts a new member row, or locks an existing one without writing it
+# (ON CONFLICT DO UPDATE locks the row even when its WHERE is false).
+LOCK_MEMBER = pg_insert(_M).on_conflict_do_update(index_elements=["member_id"], set_={"version": _M.c.version},
+                                                  where=false())
 _NEW_MEMBER = sqlite_insert(_M).on_conflict_do_nothing(index_elements=["member_id"])
 
 
@@ -55,8 +59,6 @@ class Dialect:
         self.name = name
         self.postgres = name == "postgresql"
         self._insert = pg_insert if self.postgres else sqlite_insert
-        self._lock_all = pg_insert(_M).on_conflict_do_update(index_elements=["member_id"],
-                                                             set_={"version": _M.c.version}, where=false())
 
     def insert_missing(self, conn: Connection, table, rows: list[dict], key: str, returning=None):
         """Insert rows whose key is not there yet. Parameters are bound, not inlined,
@@ -79,7 +81,7 @@ class Dialect:
         if not self.postgres:
             return self._sqlite_members(conn, ids)
         if len(ids) > 1:
-            conn.execute(self._lock_all, [{"member_id": i} for i in ids])
+            conn.execute(LOCK_MEMBER, [{"member_id": i} for i in ids])
             return self._select_members(conn, ids, lock=False, columns=_VERSION)
         rows = self._select_members(conn, ids)  # the whole row comes with the lock, in one round trip
         if not rows:  # a new member: the row it inserts is its lock (unless another unit just did)
