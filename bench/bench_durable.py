@@ -53,6 +53,8 @@ def _child(args) -> None:
     from punchcard.engine.compiler.stages import compile_ruleset
     from punchcard.plugins.sql.store import SqlStore
 
+    if args.url.startswith("postgresql"):
+        _migrate_own(args.url)
     compiled = compile_ruleset(ROOT / "rulesets" / "coffee-club.yaml")
     events = generate(args.count, 2 if args.measure == "single" else 1, "e")
     if args.measure == "workers":
@@ -75,6 +77,17 @@ def _child(args) -> None:
         figures.update({"p50 ms": 1000 * percentile(latencies, 50), "p99 ms": 1000 * percentile(latencies, 99)})
     print(json.dumps(figures))
     engine.store.close()
+
+
+def _migrate_own(url: str) -> None:
+    """Migrate the fresh schema with this side's own revision: a baseline older than the
+    newest migration refuses a schema the newer tree made."""
+    from punchcard.plugins.sql import migrate
+    from punchcard.plugins.sql.connect import create_sql_engine
+
+    engine = create_sql_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
 
 
 class Sides:
@@ -102,7 +115,7 @@ def _round_trips(sides: Sides, dbs, side: str, proxy: RoundTripProxy) -> float:
     """Round trips per event: the difference between two runs, so connecting is not counted."""
     counts = []
     for count in (200, 400):
-        url = proxy.url_for(dbs.postgresql())
+        url = proxy.url_for(dbs.postgresql(migrated=False))
         before = proxy.turns
         sides.measure(side, url, "--measure", "single", "--count", str(count))
         counts.append(proxy.turns - before)
@@ -123,11 +136,13 @@ def run(args) -> list[tuple]:
         proxy = RoundTripProxy(dbs)
         for _ in range(args.rounds):
             for side in ("baseline", "this tree"):
-                single = sides.measure(side, dbs.postgresql(), "--measure", "single", "--count", str(args.single))
+                single = sides.measure(side, dbs.postgresql(migrated=False), "--measure", "single", "--count",
+                                       str(args.single))
                 for name, value in single.items():
                     add(side, f"postgresql process {name}", value)
                 for backend in ("postgresql", "sqlite"):
-                    many = sides.measure(side, getattr(dbs, backend)(), "--measure", "many", "--count",
+                    fresh = dbs.postgresql(migrated=False) if backend == "postgresql" else dbs.sqlite()
+                    many = sides.measure(side, fresh, "--measure", "many", "--count",
                                          str(args.events))
                     add(side, f"{backend} process_many events/s", many["events/s"])
                     add(side, f"{backend} process_many cpu ms/event", many["cpu ms/event"])
@@ -136,8 +151,9 @@ def run(args) -> list[tuple]:
             for workers in args.workers:
                 for many, count in ((False, args.single), (True, args.events)):
                     label = "process_many" if many else "process"
-                    figures = sides.measure(side, dbs.postgresql(), "--measure", "workers", "--workers",
-                                            str(workers), "--count", str(count), *(["--many"] if many else []))
+                    figures = sides.measure(side, dbs.postgresql(migrated=False), "--measure", "workers",
+                                            "--workers", str(workers), "--count", str(count),
+                                            *(["--many"] if many else []))
                     add(side, f"postgresql {workers} workers {label} events/s", figures["events/s"])
         proxy.close()
     finally:

@@ -8,8 +8,12 @@ locust (headless, bounded in time) runs ``--users`` tills, each sending ``--rate
 second (``--users * --rate`` requests a second in all) to ``punchcard serve --workers N``; its
 own figures (p50, p99, requests a second, failures) are read from its CSV. The baseline is the
 same number of purchases through ``Engine.process`` on a fresh schema of the same cluster, one
-after another: its p50 and p99 per event and events a second. PostgreSQL is a throwaway local
-cluster with durable defaults unless ``--postgres-url`` names one.
+after another: its p50 and p99 per event and events a second. The floor is the same locust load
+on ``bench/bare_service.py``, a FastAPI application under the same uvicorn that reads the JSON
+and answers: what the web stack, locust and the machine cost before punchcard does anything. How
+busy the machine's CPUs were during each locust run is printed (Linux), as locust, the server and
+PostgreSQL share them. PostgreSQL is a throwaway local cluster with durable defaults unless
+``--postgres-url`` names one.
 """
 
 from __future__ import annotations
@@ -55,8 +59,17 @@ def _key(url: str) -> str:
 
 
 def _serve(url: str, ruleset: str, port: int, workers: int) -> subprocess.Popen:
-    server = subprocess.Popen([str(BIN / "punchcard"), "serve", ruleset, "--store", url, "--port", str(port),
-                               "--workers", str(workers), "--no-access-log"], stderr=subprocess.DEVNULL)
+    return _ready(subprocess.Popen([str(BIN / "punchcard"), "serve", ruleset, "--store", url, "--port", str(port),
+                                    "--workers", str(workers), "--no-access-log"], stderr=subprocess.DEVNULL), port)
+
+
+def _serve_floor(port: int, workers: int) -> subprocess.Popen:
+    return _ready(subprocess.Popen([str(BIN / "uvicorn"), "bare_service:api", "--app-dir", str(ROOT / "bench"),
+                                    "--port", str(port), "--workers", str(workers), "--no-access-log",
+                                    "--log-level", "warning"], stderr=subprocess.DEVNULL), port)
+
+
+def _ready(server: subprocess.Popen, port: int) -> subprocess.Popen:
     for _ in range(300):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as reply:
@@ -68,23 +81,44 @@ def _serve(url: str, ruleset: str, port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("the service did not become ready")
 
 
-def over_http(url: str, args: argparse.Namespace) -> dict[str, float]:
+def over_http(url: str | None, args: argparse.Namespace) -> dict[str, float]:
+    """locust against ``punchcard serve`` on ``url``, or (None) against the floor application."""
     port, folder = _free_port(), Path(tempfile.mkdtemp(prefix="punchcard-locust-"))
-    env = {**os.environ, "PUNCHCARD_BENCH_TOKEN": _key(url), "PUNCHCARD_BENCH_RATE": str(args.rate),
+    env = {**os.environ, "PUNCHCARD_BENCH_TOKEN": _key(url) if url else "none", "PUNCHCARD_BENCH_RATE": str(args.rate),
            "PUNCHCARD_BENCH_MEMBERS": str(args.members)}
-    server = _serve(url, args.ruleset, port, args.workers)
+    server = _serve(url, args.ruleset, port, args.workers) if url else _serve_floor(port, args.workers)
     try:
+        busy_before = _cpu_ticks()
         subprocess.run([str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
                         "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s",
                         "--host", f"http://127.0.0.1:{port}", "--csv", str(folder / "run"), "--only-summary"],
                        check=False, env=env, capture_output=True)
+        busy = _busy_share(busy_before, _cpu_ticks())
     finally:
         server.terminate()
         server.wait(30)
     with open(folder / "run_stats.csv", newline="") as handle:
         row = next(r for r in csv.DictReader(handle) if r["Name"] == "POST /v1/events")
     return {"p50_ms": float(row["50%"]), "p99_ms": float(row["99%"]), "per_second": float(row["Requests/s"]),
-            "requests": float(row["Request Count"]), "failures": float(row["Failure Count"])}
+            "requests": float(row["Request Count"]), "failures": float(row["Failure Count"]), "busy": busy}
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """All and idle CPU time of the machine so far (Linux's /proc/stat), or None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    return sum(ticks), ticks[3] + ticks[4]  # idle and iowait
+
+
+def _busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float:
+    """How busy the machine's CPUs were between the two readings (0 to 1; NaN unknown): locust,
+    the server and PostgreSQL share them."""
+    if before is None or after is None or after[0] == before[0]:
+        return float("nan")
+    return 1 - (after[1] - before[1]) / (after[0] - before[0])
 
 
 def in_process(url: str, ruleset: str, count: int, members: int) -> dict[str, float]:
@@ -118,17 +152,23 @@ def main() -> None:
     args = parser.parse_args()
     dbs = Databases(args.postgres_url)
     try:
+        floor = over_http(None, args)
         http = over_http(dbs.postgresql(), args)
         base = in_process(dbs.postgresql(), args.ruleset, int(http["requests"]) or 1000, args.members)
     finally:
         dbs.close()
     print(f"in-process Engine.process (baseline): p50 {base['p50_ms']:.2f} ms, p99 {base['p99_ms']:.2f} ms, "
           f"{base['per_second']:.0f} events/s, one after another")
-    print(f"HTTP, {args.workers} workers, {args.users} users x {args.rate:g}/s offered: p50 {http['p50_ms']:.1f} ms "
-          f"({http['p50_ms'] / base['p50_ms']:.1f}x), p99 {http['p99_ms']:.1f} ms "
-          f"({http['p99_ms'] / base['p99_ms']:.1f}x), "
+    offered = f"{args.workers} workers, {args.users} users x {args.rate:g}/s offered"
+    print(f"HTTP floor (bench/bare_service.py: FastAPI reads the JSON and answers), {offered}: "
+          f"p50 {floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms, {floor['per_second']:.0f} requests/s, "
+          f"CPUs {floor['busy']:.0%} busy")
+    print(f"HTTP, {offered}: p50 {http['p50_ms']:.1f} ms "
+          f"({http['p50_ms'] / base['p50_ms']:.1f}x the baseline, {http['p50_ms'] / floor['p50_ms']:.1f}x the floor), "
+          f"p99 {http['p99_ms']:.1f} ms ({http['p99_ms'] / base['p99_ms']:.1f}x, "
+          f"{http['p99_ms'] / floor['p99_ms']:.1f}x), "
           f"{http['per_second']:.0f} requests/s, {http['failures']:.0f} failures of {http['requests']:.0f}; "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs, {http['busy']:.0%} busy")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ def serve(
 
     if access_log:
         log_access()
-    settings: dict[str, Any] = {"batch_max": batch_max, "max_body_bytes": max_body, "webhooks": webhooks}
+    settings: dict[str, Any] = {"batch_max": batch_max, "max_body_bytes": max_body, "webhooks": webhooks,
+                                "freeze_gc": True}  # this process is the service's own
     try:  # built once here, so a bad ruleset or an unreachable store stops before any worker starts
         api = service_app([str(path) for path in rulesets], store, settings=Settings(**settings))
     except Exception as exc:

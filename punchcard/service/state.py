@@ -30,7 +30,10 @@ class Settings:
     page of a member's history, ``offset_max`` how deep an offset may go; ``retry_after``:
     seconds a client is told to wait after a store failure; ``key_cache_seconds``: how long
     a checked key is remembered (a revoked key stops working within it); ``webhooks``: decisions
-    queue their notable effects for the webhook dispatcher (docs/service.md, Webhooks)."""
+    queue their notable effects for the webhook dispatcher (docs/service.md, Webhooks);
+    ``freeze_gc``: at startup, move everything alive into the generation the collector never
+    scans (``gc.freeze()``), as ``punchcard serve`` does; a host embedding the application
+    leaves its own process's collector alone (docs/service.md, Running it)."""
 
     max_body_bytes: int = 256 * 1024
     batch_max: int = 100
@@ -39,6 +42,7 @@ class Settings:
     retry_after: int = 1
     key_cache_seconds: float = 2.0
     webhooks: bool = False
+    freeze_gc: bool = False
 
 
 class ServiceState:
