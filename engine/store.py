@@ -15,8 +15,8 @@ the event in hand was not stored, so the host stops and sends it again later, in
 serialization failure, a deadlock, a dropped connection, a busy database) is first run again by the engine a bounded
 number of times. Its message never carries SQL parameters, stored documents or passwords.
 
-A store that cannot store a decision as it was made (its ledger cannot account for it) raises :class:`Refused` having
-stored nothing; the engine then stores the event as rejected, with that reason, so a replay meets the same answer.
+A store that cannot store a decision as made (its ledger cannot account for it) raises :class:`Refused`, storing
+nothing; the engine stores the event as rejected, with that reason, so a replay meets the same answer.
 
 Everything the engine asks of a store or a unit is on the protocols below, so the engine calls it directly. What a
 store may leave alone has a default in :class:`BaseStore` and :class:`BaseUnit` (which :class:`MemoryStore` and the
@@ -51,8 +51,7 @@ __all__ = ["ProcessedEvent", "UnitOfWork", "Store", "Processor", "BaseUnit", "Ba
 
 
 class Conflict(RuntimeError):
-    """A unit of work's optimistic read lost a race: it rolled back and stored nothing,
-    and running the event again is safe."""
+    """A unit of work's optimistic read lost a race: it rolled back, stored nothing, and may run again."""
 
 
 class StoreError(RuntimeError):
@@ -60,10 +59,10 @@ class StoreError(RuntimeError):
     outcome is unknown (then a replay finds it processed). Stop, fix the store, and run
     the same events again: each is applied once, in order.
 
-    ``transient``: running the same transaction again may well succeed (serialization
-    failure, deadlock, dropped connection, busy database); the engine does so a few
-    times before raising. The message names the operation and the database's own
-    words, never SQL parameters, stored documents, event bodies or passwords."""
+    ``transient``: running the same transaction again may well succeed (serialization failure,
+    deadlock, dropped connection, busy database); the engine does so a few times before raising.
+    The message names the operation and the database's own words, never SQL parameters,
+    stored documents, event bodies or passwords."""
 
     def __init__(self, message: str, *, transient: bool = False):
         super().__init__(message)
@@ -124,7 +123,8 @@ class Store(Protocol):
 
     def member(self, member_id: str) -> MemberState | None: ...
 
-    def decisions(self, member_id: str, limit: int = 20) -> list[Decision]: ...
+    def decisions(self, member_id: str, limit: int = 20, before: str | None = None) -> list[Decision]:
+        """Newest first: the latest ``limit``, or those stored before event ``before`` (none if not the member's)."""
 
     def process_batch(self, engine: Processor, events: list[Mapping[str, Any] | Event]) -> list[Decision]:
         """Decide and store ``events`` in order, each exactly once, as
@@ -314,8 +314,7 @@ class MemoryStore(BaseStore):
         return _MemoryUnit(self, member_id)  # budgets are always read under their lock
 
     def _apply(self, event: Event, decision: Decision, state: MemberState | None, uses: Mapping[str, Decimal]) -> None:
-        # The event is kept as it came: its digest and body are worked out only when its id
-        # comes again, which few ids do, rather than hashed for every event.
+        # The event is kept as it came: hashed only if its id comes again, which few ids do.
         self._processed[event.id] = (event, decision)
         self._decisions.setdefault(decision.member_id, []).append(decision)
         if state is not None:
@@ -385,12 +384,13 @@ class MemoryStore(BaseStore):
             state.shared = MemberState.SHARED  # both now copy a container before writing it
             return copy.copy(copied)
 
-    def put_member(self, state: MemberState) -> None:
-        """Seed a member (tests, migrations)."""
+    def put_member(self, state: MemberState) -> None:  # seed a member (tests, migrations)
         self._members[state.member_id] = state.clone()
 
-    def decisions(self, member_id: str, limit: int = 20) -> list[Decision]:
-        return list(reversed(self._decisions.get(member_id, [])[-limit:]))
+    def decisions(self, member_id: str, limit: int = 20, before: str | None = None) -> list[Decision]:
+        made = self._decisions.get(member_id, [])
+        end = len(made) if before is None else next((i for i, d in enumerate(made) if d.event_id == before), 0)
+        return made[max(0, end - limit):end][::-1]
 
     def budgets(self) -> dict[str, Decimal]:
         return dict(self._budgets)

@@ -177,11 +177,15 @@ class SqlStore(BaseStore):
             return load_members(conn, rows)[member_id].state
 
     @translated("reading decisions")
-    def decisions(self, member_id: str, limit: int = 20) -> list[Decision]:
-        """The member's most recent stored decisions, newest first."""
+    def decisions(self, member_id: str, limit: int = 20, before: str | None = None) -> list[Decision]:
+        """The member's stored decisions, newest first: the latest, or those stored before the
+        event ``before`` (the member's events are stored in order: the member's lock orders them)."""
         table = ProcessedEventRow.__table__
         query = (select(table).where(table.c.member_id == member_id, table.c.decision.is_not(None))
                  .order_by(table.c.id.desc()).limit(limit))
+        if before is not None:  # an id that is not the member's compares with NULL: no rows
+            query = query.where(table.c.id < select(table.c.id).where(
+                table.c.event_id == before, table.c.member_id == member_id).scalar_subquery())
         with self.read() as conn, conn.begin():
             return [to_processed(row).decision for row in conn.execute(query)]
 

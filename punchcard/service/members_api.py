@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from punchcard.engine import Compiled, MemberState
 from punchcard.engine.policies import challenges, tiers
 from punchcard.engine.runtime.decision import to_jsonable
+from punchcard.engine.runtime.events import MAX_ID
 
 from . import schemas
 from .auth import require
@@ -77,30 +78,42 @@ async def get_member(request: Request, member_id: str = _MEMBER, ruleset: str | 
     return wallet(compiled, found)
 
 
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+_CURSOR_MAX = 4 * -(-(2 + 4 * MAX_ID) // 3)  # base64 of "e:" and an id of MAX_ID characters, 4 bytes each
 
 
-def decode_cursor(cursor: str) -> int:
+_CURSOR = Query(None, max_length=_CURSOR_MAX, description="next_cursor of the last page: the page after it")
+
+
+def encode_cursor(event_id: str) -> str:
+    """A position in a member's history: the last decision a page gave, by its event id."""
+    return base64.urlsafe_b64encode(f"e:{event_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str | None]:
+    """(offset, before): a position (``e:``), or an offset (``o:``, as pages gave them before)."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, number = text.partition(":")
-        if kind == "o" and number.isdigit():
-            return int(number)
+        kind, _, value = text.partition(":")
+        if kind == "e" and value:
+            return 0, value
+        if kind == "o" and value.isdigit():
+            return int(value), None
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise Problem("invalid-request", "the cursor is not one this service gave")
 
 
-def _page(state: ServiceState, member_id: str, offset: int, limit: int) -> dict[str, Any]:
+def _page(state: ServiceState, member_id: str, offset: int, limit: int, before: str | None) -> dict[str, Any]:
+    """A page after a position (no decision repeated or skipped however many arrive meanwhile),
+    or at an offset (which shifts as new decisions arrive)."""
     if offset > state.settings.offset_max:
         raise Problem("invalid-request", f"offset goes up to {state.settings.offset_max}")
     limit = min(limit, state.settings.page_max)
-    found = state.store.decisions(member_id, offset + limit + 1)
+    found = state.store.decisions(member_id, offset + limit + 1, before=before)  # one more: is there a next page?
     page = found[offset:offset + limit]
-    more = len(found) > offset + limit and offset + limit <= state.settings.offset_max
+    more = len(found) > offset + limit
     return {"member": member_id, "decisions": [decision_json(d, False) for d in page], "limit": limit,
-            "offset": offset, "next_cursor": encode_cursor(offset + limit) if more else None}
+            "offset": offset, "next_cursor": encode_cursor(page[-1].event_id) if more and page else None}
 
 
 @router.get("/members/{member_id}/decisions", response_model=schemas.DecisionPage,
@@ -108,11 +121,11 @@ def _page(state: ServiceState, member_id: str, offset: int, limit: int) -> dict[
 async def get_decisions(request: Request, member_id: str = _MEMBER,
                         limit: int = Query(20, ge=1, le=1000, description="decisions per page (capped by page_max)"),
                         offset: int = Query(0, ge=0, le=1_000_000, description="decisions to skip"),
-                        cursor: str | None = Query(None, max_length=100, description="next_cursor of the last page"),
+                        cursor: str | None = _CURSOR,
                         _key: Any = _READ) -> dict[str, Any]:
     state = service(request)
-    start = decode_cursor(cursor) if cursor is not None else offset
-    return await run_in_threadpool(_page, state, member_id, start, limit)
+    start, before = decode_cursor(cursor) if cursor is not None else (offset, None)
+    return await run_in_threadpool(_page, state, member_id, start, limit, before)
 
 
 def _offers(state: ServiceState, compiled: Compiled, member_id: str) -> dict[str, Any]:
