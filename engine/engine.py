@@ -225,13 +225,34 @@ class Engine:
         reads them, and save the decision to the unit, uncommitted. The caller commits,
         then calls :meth:`notify`. Used by :meth:`process`, and by stores that decide a
         batch of events in one transaction."""
-        state = uow.load_member(event.member) or new_member(event.member)
-        budgets = uow.budgets_used(self._budget_limits) if self._budget_limits else {}
-        decision, new_state = evaluate(self.compiled, state, event, self.clock, budgets, owned=uow.private_states,
-                                       trace=self.trace)
+        decision, new_state = self._evaluated(uow, event)
         changed = None if decision.outcome in (Outcome.REJECTED, Outcome.BLOCKED) else new_state
         uow.save(event, decision, changed, budget_uses(decision))
         return decision
+
+    def _evaluated(self, uow: UnitOfWork, event: Event) -> tuple[Decision, MemberState]:
+        """The event evaluated against the member and the budgets as the unit reads them."""
+        state = uow.load_member(event.member) or new_member(event.member)
+        budgets = uow.budgets_used(self._budget_limits) if self._budget_limits else {}
+        return evaluate(self.compiled, state, event, self.clock, budgets, owned=uow.private_states, trace=self.trace)
+
+    def dry(self, raw: Mapping[str, Any] | Event) -> Decision:
+        """What :meth:`process` would answer now, storing nothing: decided in a unit of work
+        that is never committed (it rolls back), so the member, the budgets and the event's id
+        are read as for a real event. An id seen before answers as its duplicate, or as the
+        rejection of another body under it. No listener hears of it. A failing store raises
+        :class:`StoreError`, as :meth:`process` does."""
+        try:
+            event = raw if isinstance(raw, Event) else self.compiled.schema.parse(raw)
+        except EventError:
+            return self.refused(raw)
+        try:
+            with self.store.unit_of_work(event.member, event_id=event.id, budgets=self._budget_limits) as uow:
+                return self.recall(uow, event) or self._evaluated(uow, event)[0]
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise store_bug(f"event {event.id} could not be tried: the store failed with", exc) from exc
 
     def process_many(self, events: Iterable[Mapping[str, Any] | Event]) -> list[Decision]:
         """Many events; a store with a batch mode commits them in batches, each still exactly-once

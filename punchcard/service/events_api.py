@@ -3,8 +3,8 @@
 An event is applied exactly once by its id: sending it again (a retry after a timeout or a
 503) returns its original decision, with outcome ``duplicate`` and ``Idempotent-Replayed:
 true``; the same id with another body is a 409 problem. The decision is stamped with the
-``ruleset@version`` that made it. A dry event is decided against the member as last
-committed, outside any unit of work: nothing is locked or written.
+``ruleset@version`` that made it. A dry event is decided in a unit of work that rolls
+back: the member and the budgets are read as for a real event, and nothing is written.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from punchcard.engine import Compiled, Decision, Event, evaluate, new_member
+from punchcard.engine import Compiled, Decision, Event
 from punchcard.engine.runtime.decision import to_jsonable
 
 from . import schemas
@@ -117,15 +117,21 @@ async def post_batch(request: Request, trace: bool = _TRACE, ruleset: str | None
 
 
 def _dry(state: ServiceState, event: Event, compiled: Compiled, trace: bool) -> dict[str, Any]:
+    """The decision ``POST /v1/events`` would give now, from a unit of work that rolls back:
+    the budgets as a real event reads them, and an id seen before as its duplicate (which
+    changes nothing) or a 409."""
     stored = state.store.member(event.member)
     before = stored.balances(event.time)[0] if stored is not None else Decimal(0)
-    decision, _ = evaluate(compiled, stored if stored is not None else new_member(event.member), event, trace=trace)
+    decision = state.engine(compiled, trace).dry(event)
+    if _conflict(decision):
+        raise Problem("idempotency-conflict", decision.reason or "the id was used with another body")
+    after = before if decision.outcome == "duplicate" else decision.balance
     return {"decision": decision_json(decision, trace), "redeemable_now": to_jsonable(before),
-            "redeemable_after": to_jsonable(decision.balance)}
+            "redeemable_after": to_jsonable(after)}
 
 
 @router.post("/events/dry", response_model=schemas.DryRun, openapi_extra=body_doc("Event"),
-             responses=problem_responses(401, 403, 404, 413, 415),
+             responses=problem_responses(401, 403, 404, 409, 413, 415),
              summary="What an event would do now; nothing is written")
 async def post_dry(request: Request, trace: bool = _TRACE, ruleset: str | None = _RULESET,
                    _key: Any = _WRITE) -> dict[str, Any]:

@@ -128,6 +128,18 @@ def test_a_dry_event_says_what_it_would_do_and_writes_nothing(server):
     assert stranger["redeemable_now"] == "0" and unseen.status_code == 404
 
 
+def test_a_dry_event_with_a_seen_id_answers_as_the_real_request(server):
+    with server.client() as http:
+        applied = http.post("/v1/events", json=purchase("o-1")).json()
+        again = http.post("/v1/events/dry", json=purchase("o-1")).json()
+        other = http.post("/v1/events/dry", json=purchase("o-1", amount="999"))
+        history = http.get("/v1/members/masha/decisions").json()["decisions"]
+    assert again["decision"]["outcome"] == "duplicate" and again["decision"]["points"] == applied["points"]
+    assert again["redeemable_after"] == again["redeemable_now"] == applied["balance"]
+    assert_problem(other, 409, "idempotency-conflict")
+    assert [d["event_id"] for d in history] == ["o-1"]
+
+
 def test_the_wallet_shows_lots_with_expiry_and_the_history_pages(server):
     with server.client() as http:
         for day in range(1, 8):

@@ -1,0 +1,92 @@
+"""``Engine.dry``: what ``process`` would answer now, with nothing stored. The invariant, on
+every store: a dry run followed by the real event gives the same decision, and the dry run
+leaves the store as it was (decisions, member, budgets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from punchcard.engine import Engine, compile_ruleset
+from punchcard.engine.store import MemoryStore
+from punchcard.plugins.sql.store import SqlStore
+
+COFFEE = Path("rulesets/coffee-club.yaml")
+
+
+def small_budget(tmp_path: Path) -> Path:
+    """coffee-club with a big-basket budget of one bonus (50 points), and no daily cap to hide it."""
+    text = COFFEE.read_text().replace("{rule: big-basket, max_points: 1000000}", "{rule: big-basket, max_points: 50}")
+    text = text.replace("{per: member, period: day, max_points: 500}", "{per: member, period: day, max_points: 99999}")
+    assert "max_points: 50}" in text and "max_points: 99999}" in text
+    path = tmp_path / "coffee-small-budget.yaml"
+    path.write_text(text)
+    return path
+
+
+def purchase(event_id: str, member: str, amount: int, day: int = 2) -> dict:
+    return {"type": "purchase", "id": event_id, "member": member, "time": f"2026-03-{day:02d}T08:15:00",
+            "amount": str(amount), "category": "coffee"}
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request, store_urls):
+    made = MemoryStore() if request.param == "memory" else SqlStore(store_urls.new(request.param))
+    yield made
+    made.close()
+
+
+def _snapshot(store, members) -> list:
+    return [(m, [d.to_dict() for d in store.decisions(m, 100)], store.member(m) is not None) for m in members]
+
+
+def test_a_dry_run_reads_the_budget_and_writes_nothing(store, tmp_path):
+    engine = Engine(compile_ruleset(small_budget(tmp_path)), store)
+    first = engine.dry(purchase("o-1", "masha", 1500))
+    assert first.outcome == "applied"
+    assert [e.detail["rule"] for e in first.effects if e.kind == "budget"] == ["big-basket"]
+    assert _snapshot(store, ["masha"]) == [("masha", [], False)]  # nothing stored, not even the member
+    assert engine.process(purchase("o-1", "masha", 1500)).to_dict() == first.to_dict()
+    spent = engine.dry(purchase("o-2", "dasha", 1500))  # the budget's one bonus is used up
+    assert spent.points == first.points - 50
+    assert [(e.points, e.detail) for e in spent.effects if e.kind == "budget"] == [(0, {"rule": "big-basket",
+                                                                                        "clipped": True})]
+    assert engine.process(purchase("o-2", "dasha", 1500)).to_dict() == spent.to_dict()
+
+
+def test_a_dry_run_of_a_seen_id_answers_as_the_real_request(store):
+    engine = Engine(compile_ruleset(COFFEE), store)
+    applied = engine.process(purchase("o-1", "masha", 150))
+    again = engine.dry(purchase("o-1", "masha", 150))
+    other = engine.dry(purchase("o-1", "masha", 999))
+    assert again.outcome == "duplicate" and again.points == applied.points
+    assert other.outcome == "rejected" and any(step.rule == "idempotency" for step in other.trace)
+    assert len(store.decisions("masha", 10)) == 1
+
+
+def test_a_dry_run_of_a_bad_event_is_its_rejection(store):
+    engine = Engine(compile_ruleset(COFFEE), store)
+    refused = engine.dry({"type": "purchase", "id": "o-1", "member": "masha"})
+    assert refused.outcome == "rejected" and refused.reason
+    assert store.member("masha") is None
+
+
+EVENTS = st.lists(st.tuples(st.sampled_from(["masha", "dasha", "sasha"]), st.integers(100, 2000),
+                            st.integers(1, 28), st.booleans()), min_size=1, max_size=12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=EVENTS)
+def test_dry_then_process_agree_and_the_dry_run_leaves_no_trace(tmp_path_factory, events):
+    store = MemoryStore()
+    engine = Engine(compile_ruleset(small_budget(tmp_path_factory.mktemp("r"))), store)
+    members = ["masha", "dasha", "sasha"]
+    for n, (member, amount, day, resend) in enumerate(events):
+        event = purchase(f"o-{n - 1 if resend and n else n}", member, amount, day)
+        before = _snapshot(store, members), store.budgets()
+        dry = engine.dry(event)
+        assert (_snapshot(store, members), store.budgets()) == before
+        assert engine.process(event).to_dict() == dry.to_dict()
