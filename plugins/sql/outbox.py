@@ -14,26 +14,28 @@ two senders never hold one row at once and a row is marked sent exactly once:
 - storing the composed text, recording a failed attempt and giving a claim back untried
   (quiet hours, or ``expired``) hold only while the sender's lease does (``lease_owner``);
 - marking sent changes a row only while it is pending: the first sender to deliver
-  it marks it, and ``sent_at`` is set once.
+  it marks it, and ``sent_at`` is set once;
+- pruning deletes only rows that are done, so it never races a sender.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
+from punchcard.engine.outbox import DONE_STATUSES, OutboxRow
 from punchcard.engine.runtime.decision import to_jsonable
-from punchcard.engine.store import OutboxRow
 
 from .errors import failures
 from .errors import release as release_connection
 from .models import OutboxMessage
 
-__all__ = ["Ledger", "claim", "compose", "sent", "retry", "release", "rows", "due"]
+__all__ = ["Ledger", "claim", "compose", "sent", "retry", "release", "rows", "due", "prune"]
 
 _O = OutboxMessage.__table__
 _FIELDS = [c.name for c in _O.columns]
@@ -126,3 +128,11 @@ def due(store: Ledger, now: dt.datetime) -> dict[str, int]:
              .group_by(_O.c.channel))
     with failures("reading the outbox", store.shown_url), store.read() as conn, conn.begin():
         return {channel: count for channel, count in conn.execute(query)}
+
+
+def prune(store: Ledger, before: dt.datetime) -> dict[str, int]:
+    """Delete the done rows last due before ``before`` (as :func:`~punchcard.engine.outbox.done_before`)."""
+    last = case((_O.c.sent_at.is_not(None) & (_O.c.status == "sent"), _O.c.sent_at), else_=_O.c.send_at)
+    query = delete(_O).where(_O.c.status.in_(DONE_STATUSES), last < before).returning(_O.c.status)
+    deleted = _write(store, "pruning the outbox", lambda conn: [row.status for row in conn.execute(query)])
+    return dict(Counter(deleted))

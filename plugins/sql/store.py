@@ -217,6 +217,9 @@ class SqlStore(BaseStore):
     def outbox_due(self, now: dt.datetime) -> dict[str, int]:
         return outbox.due(self, now)
 
+    def outbox_prune(self, before: dt.datetime) -> dict[str, int]:
+        return outbox.prune(self, before)
+
     # -- the service's API keys (queries in api_keys.py) ---------------------------------
     def api_key_add(self, key: Mapping[str, Any]) -> None:
         api_keys.add(self, key)

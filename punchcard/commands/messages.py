@@ -1,5 +1,5 @@
-"""``punchcard messages send`` and ``punchcard messages list``: draining a store's outbox
-(the messages decisions chose, written with them) and looking inside it.
+"""``punchcard messages send``, ``list`` and ``prune``: draining a store's outbox (the
+messages decisions chose, written with them), looking inside it, and deleting what is done.
 
 ``send`` exit codes: 0 every due message on a delivered channel was sent, expired or
 held for its quiet hours (or there was none); 1 a delivery failed in this run (the
@@ -28,7 +28,7 @@ from punchcard.plugins.manager import PluginError, Plugins, get_plugin_manager
 
 from .store_access import fail, open_store, setup_logging, shown_url
 
-__all__ = ["send", "list_messages", "messages_app"]
+__all__ = ["send", "list_messages", "prune", "messages_app"]
 
 messages_app = typer.Typer(help="The outbox: messages decisions chose, and sending them.", no_args_is_help=True)
 app.add_typer(messages_app, name="messages")
@@ -183,3 +183,32 @@ def list_messages(
         stdout.out(_row_line(row), highlight=False)
     if not rows:
         stderr.print("no messages", markup=False)
+
+
+@messages_app.command("prune")
+def prune(
+    store: str = store_option(),
+    older_than: int = typer.Option(..., "--older-than", metavar="DAYS", min=1, max=36500,
+                                   help="Delete rows done more than DAYS days ago."),
+    at: str | None = typer.Option(None, "--at", metavar="TIME", help="Count the days back from this ISO time."),
+    format: OutputFormat = _FORMAT,
+) -> None:
+    """Delete the outbox's rows that are done (sent, failed or expired) and were last due more
+    than --older-than days ago: messages, webhooks and derived events alike. A pending row is
+    never deleted, so pruning never races a sender. Exit 2 on a usage or store error."""
+    setup_logging()
+    before = _clock(at)() - dt.timedelta(days=older_than)
+    outbox = _outbox(store)
+    try:
+        deleted = outbox.outbox_prune(before)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        outbox.close()  # type: ignore[attr-defined]
+    total = sum(deleted.values())
+    if format.value == "json":
+        stdout.out(json.dumps({"before": before.isoformat(), "deleted": deleted, "total": total}), highlight=False)
+        return
+    each = ", ".join(f"{count} {status}" for status, count in sorted(deleted.items()))
+    stdout.out(f"deleted {_many(total, 'row')} done before {before.isoformat()}" + (f" ({each})" if each else ""),
+               highlight=False)
