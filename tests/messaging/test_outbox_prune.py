@@ -77,12 +77,13 @@ def test_the_prune_command_reports_what_it_deleted(store_urls):
     done = RUNNER.invoke(app, ["messages", "prune", "--store", url, "--older-than", "30", "--at", at,
                                "--format", "json"])
     bad = RUNNER.invoke(app, ["messages", "prune", "--store", url, "--older-than", "0"])
+    bad_time = RUNNER.invoke(app, ["messages", "prune", "--store", url, "--older-than", "30", "--at", "yesterday"])
     assert kept.exit_code == 0 and "deleted 0 rows done before" in kept.stdout
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
     assert report["deleted"] == {"sent": 1, "failed": 1, "expired": 1} and report["total"] == 3
     assert report["before"] == (T0 + 30 * DAY).isoformat()
-    assert bad.exit_code == 2
+    assert bad.exit_code == 2 and bad_time.exit_code == 2 and "ISO 8601" in bad_time.output
     left = SqlStore(url)
     try:
         assert {row.id for row in left.outbox_list()} == {rows["new-sent"], rows["pending"]}

@@ -3,6 +3,8 @@ page fetched while new decisions arrive neither repeats nor skips a decision, on
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -83,3 +85,17 @@ def test_a_cursor_holds_the_longest_id_in_any_script(store_urls):
         rest = http.get("/v1/members/masha/decisions", params={"limit": 1, "cursor": first["next_cursor"]})
     assert [d["event_id"] for d in first["decisions"]] == [longest]
     assert rest.status_code == 200 and [d["event_id"] for d in rest.json()["decisions"]] == ["o-0"]
+
+
+def test_a_cursor_this_service_did_not_give_is_a_problem(store_urls):
+    def cursor(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    with live(store_urls.new("sqlite")) as running, running.client() as http:
+        http.post("/v1/events", json=purchase("o-1", day=1))
+        answers = {name: http.get("/v1/members/masha/decisions", params={"cursor": value}) for name, value in {
+            "empty position": cursor("e:"), "unknown kind": cursor("x:o-1"), "not base64": "***",
+            "negative offset": cursor("o:-1"), "too long": "A" * 2000}.items()}
+        elsewhere = http.get("/v1/members/masha/decisions", params={"cursor": cursor("e:never-sent")})
+    assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(answers, 422)
+    assert elsewhere.status_code == 200 and elsewhere.json()["decisions"] == []
