@@ -240,12 +240,25 @@ class Engine:
         """What :meth:`process` would answer now, storing nothing: decided in a unit of work
         that is never committed (it rolls back), so the member, the budgets and the event's id
         are read as for a real event. An id seen before answers as its duplicate, or as the
-        rejection of another body under it. No listener hears of it. A failing store raises
-        :class:`StoreError`, as :meth:`process` does."""
+        rejection of another body under it. No listener hears of it. A transient store failure
+        is tried again as for :meth:`process`; a failing store raises :class:`StoreError`. The
+        unit locks what a real event's would (on SQLite, the database's write lock)."""
         try:
             event = raw if isinstance(raw, Event) else self.compiled.schema.parse(raw)
         except EventError:
             return self.refused(raw)
+        failures = 0
+        while True:
+            try:
+                return self._tried(event)
+            except StoreError as exc:
+                failures += 1
+                if not exc.transient or failures == STORE_ATTEMPTS:
+                    raise
+                store_backoff(failures)
+
+    def _tried(self, event: Event) -> Decision:
+        """One attempt of :meth:`dry`: the answer, in a unit that is never committed."""
         try:
             with self.store.unit_of_work(event.member, event_id=event.id, budgets=self._budget_limits) as uow:
                 return self.recall(uow, event) or self._evaluated(uow, event)[0]

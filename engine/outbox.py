@@ -90,16 +90,18 @@ class Outbox(Protocol):
     def outbox_due(self, now: dt.datetime) -> dict[str, int]:
         """Pending rows due by ``now``, leased or not, per channel."""
 
-    def outbox_prune(self, before: dt.datetime) -> dict[str, int]:
-        """Delete the rows that are done (sent, failed or expired) and were last due before
-        ``before`` (``sent_at`` for a sent row, ``send_at`` otherwise); a pending row is never
-        deleted. The rows deleted, per status."""
+    def outbox_prune(self, before: dt.datetime, statuses: Collection[str] = ("sent",)) -> dict[str, int]:
+        """Delete the done rows of ``statuses`` (some of :data:`DONE_STATUSES`) dated before
+        ``before``, as :func:`done_before` dates them; a pending row is never deleted. The rows
+        deleted, per status."""
 
 
 DONE_STATUSES = ("sent", "failed", "expired")  # nothing more will happen to such a row
 
 
-def done_before(row: OutboxRow, before: dt.datetime) -> bool:
-    """A row :meth:`Outbox.outbox_prune` deletes: done, and last due before ``before``."""
+def done_before(row: OutboxRow, before: dt.datetime, statuses: Collection[str] = ("sent",)) -> bool:
+    """A row :meth:`Outbox.outbox_prune` deletes: done with one of ``statuses``, and dated before
+    ``before``. A sent row is dated when it was sent. A failed or expired row keeps no time of
+    its end, so it is dated when it was first due (``send_at``): older than its end."""
     last = row.sent_at if row.status == "sent" and row.sent_at is not None else row.send_at
-    return row.status in DONE_STATUSES and last < before
+    return row.status in DONE_STATUSES and row.status in statuses and last < before

@@ -301,9 +301,9 @@ class MemoryStore(BaseStore):
     def outbox_due(self, now: dt.datetime) -> dict[str, int]:
         return dict(Counter(row.channel for row in self.outbox_list("pending") if row.send_at <= now))
 
-    def outbox_prune(self, before: dt.datetime) -> dict[str, int]:
+    def outbox_prune(self, before: dt.datetime, statuses: Collection[str] = ("sent",)) -> dict[str, int]:
         with self._outbox_lock:
-            done = [row for row in self._outbox.values() if done_before(row, before)]
+            done = [row for row in self._outbox.values() if done_before(row, before, statuses)]
             for row in done:
                 del self._outbox[row.id]
         return dict(Counter(row.status for row in done))

@@ -44,8 +44,8 @@ from .readers import (
 )
 
 # The field readers' names are exported here too: the event's edge is where callers look for them.
-__all__ = ["Event", "EventSchema", "EventError", "parse_time", "to_decimal", "canonical_json", "shown", "YEARS",
-           "POINTS_FIELDS", "valid_member", "MAX_TEXT_FIELD", "MAX_LIST"]
+__all__ = ["Event", "EventSchema", "EventError", "valid_id", "parse_time", "to_decimal", "canonical_json",
+           "shown", "YEARS", "POINTS_FIELDS", "valid_member", "MAX_TEXT_FIELD", "MAX_LIST"]
 
 ENVELOPE = ("type", "id", "member", "time")
 MAX_ID = 200
@@ -242,6 +242,11 @@ class EventSchema:
             except ValueError as exc:
                 problems.append(f"{name} {exc}")
         return fields
+
+
+def valid_id(value: Any) -> bool:
+    """Whether ``value`` can be an event or member id: what a store may be asked to look up."""
+    return _id_problem(value) is None
 
 
 def valid_member(raw: Any) -> str | None:

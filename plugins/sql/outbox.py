@@ -130,9 +130,11 @@ def due(store: Ledger, now: dt.datetime) -> dict[str, int]:
         return {channel: count for channel, count in conn.execute(query)}
 
 
-def prune(store: Ledger, before: dt.datetime) -> dict[str, int]:
-    """Delete the done rows last due before ``before`` (as :func:`~punchcard.engine.outbox.done_before`)."""
+def prune(store: Ledger, before: dt.datetime, statuses: Collection[str] = ("sent",)) -> dict[str, int]:
+    """Delete the done rows of ``statuses`` dated before ``before``, as
+    :func:`~punchcard.engine.outbox.done_before` dates them."""
     last = case((_O.c.sent_at.is_not(None) & (_O.c.status == "sent"), _O.c.sent_at), else_=_O.c.send_at)
-    query = delete(_O).where(_O.c.status.in_(DONE_STATUSES), last < before).returning(_O.c.status)
+    wanted = sorted(set(statuses) & set(DONE_STATUSES))
+    query = delete(_O).where(_O.c.status.in_(wanted), last < before).returning(_O.c.status)
     deleted = _write(store, "pruning the outbox", lambda conn: [row.status for row in conn.execute(query)])
     return dict(Counter(deleted))

@@ -217,8 +217,8 @@ class SqlStore(BaseStore):
     def outbox_due(self, now: dt.datetime) -> dict[str, int]:
         return outbox.due(self, now)
 
-    def outbox_prune(self, before: dt.datetime) -> dict[str, int]:
-        return outbox.prune(self, before)
+    def outbox_prune(self, before: dt.datetime, statuses: Collection[str] = ("sent",)) -> dict[str, int]:
+        return outbox.prune(self, before, statuses)
 
     # -- the service's API keys (queries in api_keys.py) ---------------------------------
     def api_key_add(self, key: Mapping[str, Any]) -> None:

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from punchcard.cli import OutputFormat, app, format_option, stderr, stdout, store_option
 from punchcard.engine.messaging.send import Sending, SendReport, drain
+from punchcard.engine.outbox import DONE_STATUSES
 from punchcard.engine.runtime.display import shown
 from punchcard.engine.runtime.message import CHANNELS
 from punchcard.engine.store import OUTBOX_STATUSES, Outbox, OutboxRow, StoreError
@@ -189,18 +190,21 @@ def list_messages(
 def prune(
     store: str = store_option(),
     older_than: int = typer.Option(..., "--older-than", metavar="DAYS", min=1, max=36500,
-                                   help="Delete rows done more than DAYS days ago."),
+                                   help="Delete rows sent more than DAYS days ago."),
+    failed: bool = typer.Option(False, "--failed/--no-failed",
+                                help="Also failed and expired rows first due more than DAYS days ago."),
     at: str | None = typer.Option(None, "--at", metavar="TIME", help="Count the days back from this ISO time."),
     format: OutputFormat = _FORMAT,
 ) -> None:
-    """Delete the outbox's rows that are done (sent, failed or expired) and were last due more
-    than --older-than days ago: messages, webhooks and derived events alike. A pending row is
+    """Delete the outbox's rows sent more than --older-than days ago: messages, webhooks and
+    derived events alike. With --failed, also the failed and expired rows first due that long
+    ago (they keep no time of their failure, so one that failed today may go). A pending row is
     never deleted, so pruning never races a sender. Exit 2 on a usage or store error."""
     setup_logging()
     before = _clock(at)() - dt.timedelta(days=older_than)
     outbox = _outbox(store)
     try:
-        deleted = outbox.outbox_prune(before)
+        deleted = outbox.outbox_prune(before, DONE_STATUSES if failed else ("sent",))
     except StoreError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -210,5 +214,5 @@ def prune(
         stdout.out(json.dumps({"before": before.isoformat(), "deleted": deleted, "total": total}), highlight=False)
         return
     each = ", ".join(f"{count} {status}" for status, count in sorted(deleted.items()))
-    stdout.out(f"deleted {_many(total, 'row')} done before {before.isoformat()}" + (f" ({each})" if each else ""),
+    stdout.out(f"deleted {_many(total, 'row')} dated before {before.isoformat()}" + (f" ({each})" if each else ""),
                highlight=False)

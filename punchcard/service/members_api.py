@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from punchcard.engine import Compiled, MemberState
 from punchcard.engine.policies import challenges, tiers
 from punchcard.engine.runtime.decision import to_jsonable
-from punchcard.engine.runtime.events import MAX_ID
+from punchcard.engine.runtime.events import MAX_ID, valid_id
 
 from . import schemas
 from .auth import require
@@ -94,7 +94,7 @@ def decode_cursor(cursor: str) -> tuple[int, str | None]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind == "e" and value:
+        if kind == "e" and valid_id(value):  # an id no event could have (NUL, too long) is no position
             return 0, value
         if kind == "o" and value.isdigit():
             return int(value), None

@@ -1,6 +1,7 @@
-"""``Engine.dry``: what ``process`` would answer now, with nothing stored. The invariant, on
-every store: a dry run followed by the real event gives the same decision, and the dry run
-leaves the store as it was (decisions, member, budgets)."""
+"""``Engine.dry``: what ``process`` would answer now, with nothing stored. On every store, in
+fixed cases: a dry run followed by the real event gives the same decision, and the dry run
+stores nothing. On the memory store, for any sequence of events (hypothesis): the same, and
+the store is left exactly as it was (decisions, members' states, budgets)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from punchcard.engine import Engine, compile_ruleset
-from punchcard.engine.store import MemoryStore
+from punchcard.engine.store import MemoryStore, StoreError
 from punchcard.plugins.sql.store import SqlStore
 
 COFFEE = Path("rulesets/coffee-club.yaml")
@@ -40,7 +41,12 @@ def store(request, store_urls):
 
 
 def _snapshot(store, members) -> list:
-    return [(m, [d.to_dict() for d in store.decisions(m, 100)], store.member(m) is not None) for m in members]
+    return [(m, [d.to_dict() for d in store.decisions(m, 100)], _state(store.member(m))) for m in members]
+
+
+def _state(state) -> tuple | None:
+    return None if state is None else (state.total(), state.debt, len(state.lots), state.tier.level,
+                                       sorted(state.streaks), state.last_activity)
 
 
 def test_a_dry_run_reads_the_budget_and_writes_nothing(store, tmp_path):
@@ -48,7 +54,7 @@ def test_a_dry_run_reads_the_budget_and_writes_nothing(store, tmp_path):
     first = engine.dry(purchase("o-1", "masha", 1500))
     assert first.outcome == "applied"
     assert [e.detail["rule"] for e in first.effects if e.kind == "budget"] == ["big-basket"]
-    assert _snapshot(store, ["masha"]) == [("masha", [], False)]  # nothing stored, not even the member
+    assert _snapshot(store, ["masha"]) == [("masha", [], None)]  # nothing stored, not even the member
     assert engine.process(purchase("o-1", "masha", 1500)).to_dict() == first.to_dict()
     spent = engine.dry(purchase("o-2", "dasha", 1500))  # the budget's one bonus is used up
     assert spent.points == first.points - 50
@@ -90,3 +96,29 @@ def test_dry_then_process_agree_and_the_dry_run_leaves_no_trace(tmp_path_factory
         dry = engine.dry(event)
         assert (_snapshot(store, members), store.budgets()) == before
         assert engine.process(event).to_dict() == dry.to_dict()
+
+
+class Flaky:
+    """A memory store whose first ``fails`` units of work fail as a busy or broken database does."""
+
+    def __init__(self, fails: int, transient: bool):
+        self.inner, self.fails, self.transient, self.opened = MemoryStore(), fails, transient, 0
+
+    def unit_of_work(self, *args, **kwargs):
+        self.opened += 1
+        if self.opened <= self.fails:
+            raise StoreError("the database is busy", transient=self.transient)
+        return self.inner.unit_of_work(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_dry_run_tries_a_transient_store_failure_again_and_raises_a_lasting_one():
+    busy = Flaky(1, transient=True)
+    answer = Engine(compile_ruleset(COFFEE), busy).dry(purchase("o-1", "masha", 150))
+    assert answer.outcome == "applied" and busy.opened == 2
+    broken = Flaky(1, transient=False)
+    with pytest.raises(StoreError):
+        Engine(compile_ruleset(COFFEE), broken).dry(purchase("o-1", "masha", 150))
+    assert broken.opened == 1

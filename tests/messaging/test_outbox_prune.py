@@ -1,5 +1,6 @@
-"""``punchcard messages prune`` and ``Outbox.outbox_prune``: rows that are done (sent, failed,
-expired) and older than the cut are deleted, per status; a pending row never is, however old."""
+"""``punchcard messages prune`` and ``Outbox.outbox_prune``: rows sent before the cut are
+deleted, and (asked for) failed and expired rows first due before it; a pending row never is,
+however old, nor a failed one unless asked."""
 
 from __future__ import annotations
 
@@ -45,26 +46,34 @@ def _fill(store) -> dict[str, str]:
     return dict(zip(["old-sent", "new-sent", "failed", "expired", "pending"], ids, strict=True))
 
 
-def test_prune_deletes_done_rows_before_the_cut_and_never_a_pending_one(store):
+def test_prune_deletes_sent_rows_before_the_cut_and_never_a_pending_one(store):
     rows = _fill(store)
     statuses = {row.id: row.status for row in store.outbox_list()}
     assert [statuses[rows[k]] for k in rows] == ["sent", "sent", "failed", "expired", "pending"]
-    assert store.outbox_prune(T0 - DAY) == {}  # nothing was done that long ago
-    deleted = store.outbox_prune(T0 + 50 * DAY)
-    left = {row.id for row in store.outbox_list()}
-    assert deleted == {"sent": 1, "failed": 1, "expired": 1}
-    assert left == {rows["new-sent"], rows["pending"]}
-    assert store.outbox_prune(T0 + 10_000 * DAY) == {"sent": 1}
+    assert store.outbox_prune(T0 - DAY) == {}  # nothing was sent that long ago
+    assert store.outbox_prune(T0 + 50 * DAY) == {"sent": 1}  # failed and expired rows stay unless asked
+    assert {row.id for row in store.outbox_list()} == {rows[k] for k in ("new-sent", "failed", "expired", "pending")}
+    assert store.outbox_prune(T0 + 50 * DAY, DONE_STATUSES) == {"failed": 1, "expired": 1}
+    assert store.outbox_prune(T0 + 10_000 * DAY, DONE_STATUSES) == {"sent": 1}
     assert [row.id for row in store.outbox_list()] == [rows["pending"]]
 
 
-def test_done_before_is_what_the_stores_delete(store):
+def test_a_failed_row_is_dated_by_when_it_was_first_due(store):
+    """It keeps no time of its failure: one that failed long after its send time goes with a
+    cut after that send time, which is why failed rows go only when asked for."""
+    rows = _fill(store)  # the failed row failed at T0 + 400 days, first due at about T0
+    assert store.outbox_prune(T0 + 50 * DAY, ("failed",)) == {"failed": 1}
+    assert rows["failed"] not in {row.id for row in store.outbox_list()}
+
+
+@pytest.mark.parametrize("statuses", [("sent",), DONE_STATUSES, ("failed",), ("expired", "sent")])
+def test_done_before_is_what_the_stores_delete(store, statuses):
     _fill(store)
     cut = T0 + 50 * DAY
-    expected = sorted(row.status for row in store.outbox_list() if done_before(row, cut))
-    deleted = store.outbox_prune(cut)
+    expected = sorted(row.status for row in store.outbox_list() if done_before(row, cut, statuses))
+    deleted = store.outbox_prune(cut, statuses)
     assert sorted(status for status, n in deleted.items() for _ in range(n)) == expected
-    assert all(row.status not in DONE_STATUSES or not done_before(row, cut) for row in store.outbox_list())
+    assert not any(done_before(row, cut, statuses) for row in store.outbox_list())
 
 
 def test_the_prune_command_reports_what_it_deleted(store_urls):
@@ -74,14 +83,16 @@ def test_the_prune_command_reports_what_it_deleted(store_urls):
     made.close()
     at = (T0 + 60 * DAY).isoformat()
     kept = RUNNER.invoke(app, ["messages", "prune", "--store", url, "--older-than", "365", "--at", at])
-    done = RUNNER.invoke(app, ["messages", "prune", "--store", url, "--older-than", "30", "--at", at,
+    sent = RUNNER.invoke(app, ["messages", "prune", "--store", url, "--older-than", "30", "--at", at])
+    done = RUNNER.invoke(app, ["messages", "prune", "--store", url, "--older-than", "30", "--failed", "--at", at,
                                "--format", "json"])
     bad = RUNNER.invoke(app, ["messages", "prune", "--store", url, "--older-than", "0"])
     bad_time = RUNNER.invoke(app, ["messages", "prune", "--store", url, "--older-than", "30", "--at", "yesterday"])
-    assert kept.exit_code == 0 and "deleted 0 rows done before" in kept.stdout
+    assert kept.exit_code == 0 and "deleted 0 rows dated before" in kept.stdout
+    assert sent.exit_code == 0 and "deleted 1 row dated before" in sent.stdout and "(1 sent)" in sent.stdout
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
-    assert report["deleted"] == {"sent": 1, "failed": 1, "expired": 1} and report["total"] == 3
+    assert report["deleted"] == {"failed": 1, "expired": 1} and report["total"] == 2
     assert report["before"] == (T0 + 30 * DAY).isoformat()
     assert bad.exit_code == 2 and bad_time.exit_code == 2 and "ISO 8601" in bad_time.output
     left = SqlStore(url)

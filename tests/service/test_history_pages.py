@@ -1,5 +1,7 @@
-"""A member's history pages by position, not by offset (as Stripe's ``starting_after``): a
-page fetched while new decisions arrive neither repeats nor skips a decision, on every store."""
+"""A member's history pages by position, not by offset (as Stripe's ``starting_after``): every
+store gives the decisions before an event; paging while new decisions arrive neither repeats
+nor skips one (hypothesis, on the memory store, walking to the end), and the service's cursor
+holds its place (SQLite) and refuses a cursor it did not give (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -60,6 +62,13 @@ def test_paging_while_decisions_arrive_never_repeats_or_skips(pages):
             engine.process(purchase(f"new-{arrived}", day=28))
             arrived += 1
     assert seen == expected[:len(seen)]
+    while True:  # walk on to the end: every decision that was there before paging, once
+        page = store.decisions("masha", 5, before=before)
+        if not page:
+            break
+        seen += _ids(page)
+        before = page[-1].event_id
+    assert seen == expected
 
 
 def test_the_service_cursor_holds_its_place_while_decisions_arrive(store_urls):
@@ -87,15 +96,17 @@ def test_a_cursor_holds_the_longest_id_in_any_script(store_urls):
     assert rest.status_code == 200 and [d["event_id"] for d in rest.json()["decisions"]] == ["o-0"]
 
 
-def test_a_cursor_this_service_did_not_give_is_a_problem(store_urls):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_cursor_this_service_did_not_give_is_a_problem(store_urls, backend):
     def cursor(text: str) -> str:
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
-    with live(store_urls.new("sqlite")) as running, running.client() as http:
+    with live(store_urls.new(backend)) as running, running.client() as http:
         http.post("/v1/events", json=purchase("o-1", day=1))
         answers = {name: http.get("/v1/members/masha/decisions", params={"cursor": value}) for name, value in {
             "empty position": cursor("e:"), "unknown kind": cursor("x:o-1"), "not base64": "***",
-            "negative offset": cursor("o:-1"), "too long": "A" * 2000}.items()}
+            "negative offset": cursor("o:-1"), "too long": "A" * 2000, "a NUL in the id": cursor("e:a\x00b"),
+            "an id longer than any event's": cursor("e:" + "x" * 201)}.items()}
         elsewhere = http.get("/v1/members/masha/decisions", params={"cursor": cursor("e:never-sent")})
     assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(answers, 422)
     assert elsewhere.status_code == 200 and elsewhere.json()["decisions"] == []
