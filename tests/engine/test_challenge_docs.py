@@ -7,13 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
+from support.doc_rulesets import page_rulesets, ruleset_id
 
 from punchcard.engine import evaluate
 from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.testing import run_tests
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "challenges.md").read_text(encoding="utf-8")
-RULESETS = [body for body in re.findall(r"```yaml\n(.*?)```", DOC, re.S) if body.startswith("punchcard: 1")]
+RULESETS = page_rulesets("challenges.md")
 
 
 def test_the_page_has_its_worked_examples():
@@ -21,7 +22,7 @@ def test_the_page_has_its_worked_examples():
     assert all("tests:" in body for body in RULESETS)
 
 
-@pytest.mark.parametrize("body", RULESETS, ids=lambda b: re.search(r"ruleset: (\S+)", b)[1])
+@pytest.mark.parametrize("body", RULESETS, ids=ruleset_id)
 def test_each_example_passes_its_tests(body):
     for specialise in (True, False):
         results = run_tests(compile_ruleset(body, specialise=specialise))

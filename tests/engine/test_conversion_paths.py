@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Text, cast, select, update
+from support.doc_rulesets import page_rulesets
 
 import punchcard
 from punchcard.engine import Engine, evaluate
@@ -28,13 +29,8 @@ QUARTERLY = ROOT / "tests/engine/rulesets/conversion-quarterly.yaml"
 CLUBCARD = ROOT / "rulesets/clubcard.yaml"
 
 
-def _doc_rulesets() -> list[str]:
-    text = (ROOT / "docs/conversion.md").read_text()
-    return [block for block in re.findall(r"```yaml\n(.*?)```", text, re.S) if block.startswith("punchcard: 1")]
-
-
 def test_the_documented_example_passes_its_own_tests():
-    (ruleset,) = _doc_rulesets()
+    (ruleset,) = page_rulesets("conversion.md")
     compiled = compile_ruleset(ruleset)
     results = run_tests(compiled)
     assert len(results) == 2 and all(r.passed for r in results), [r.failures for r in results]

@@ -7,20 +7,21 @@ import re
 from pathlib import Path
 
 import pytest
+from support.doc_rulesets import page_rulesets, ruleset_id
 
 from punchcard.engine.compiler.stages import compile_ruleset
 from punchcard.engine.testing import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
-RULESETS = [body for body in re.findall(r"```yaml\n(.*?)```", DOC, re.S) if body.startswith("punchcard: 1")]
+RULESETS = page_rulesets("operations.md")
 
 
 def test_the_page_has_its_worked_examples():
-    assert [re.search(r"ruleset: (\S+)", body)[1] for body in RULESETS] == ["hold-docs", "import-docs"]
+    assert [ruleset_id(body) for body in RULESETS] == ["hold-docs", "import-docs"]
 
 
-@pytest.mark.parametrize("body", RULESETS, ids=lambda b: re.search(r"ruleset: (\S+)", b)[1])
+@pytest.mark.parametrize("body", RULESETS, ids=ruleset_id)
 def test_each_example_passes_its_tests(body):
     results = run_tests(compile_ruleset(body))
     assert results, "the example has tests"
