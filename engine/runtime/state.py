@@ -8,6 +8,7 @@ slower to build. :meth:`MemberState.clone` therefore copies containers, never re
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -258,17 +259,8 @@ class MemberState:
     SHARED = frozenset({"profile", "orders", "redemptions", "history", "tier", "streaks", "caps", "totals",
                         "offers", "tier_metrics", "challenges"})
 
-    def clone(self) -> MemberState:
-        return MemberState(
-            self.member_id, self.profile, self.joined, self.clock, list(self.lots), self.debt,
-            self.redemptions, self.orders, self.tier, self.streaks, self.badges,
-            self.history, self.last_activity, self.caps, self.totals, self.notices, self.due,
-            self.SHARED, *self._sums(), self.oldest_record, self.forget_on, self.quiet_until,
-            self.pending_from, activity=self.activity, offers=self.offers, frozen=self.frozen,
-            vouchers=self.vouchers, converted_to=self.converted_to,
-            tier_metrics=self.tier_metrics, tier_override=self.tier_override, challenges=self.challenges,
-            referral=self.referral,
-        )
+    def clone(self) -> MemberState:  # written out from the fields below the class
+        raise NotImplementedError
 
     def _sums(self) -> tuple[Decimal, Decimal]:
         if self.live is None or self.held is None:
@@ -380,3 +372,21 @@ class MemberState:
 
     def count(self, key: str, amount: Decimal) -> None:
         self.put("totals", key, self.totals.get(key, ZERO) + amount)
+
+
+def _write_clone() -> None:
+    """``MemberState.clone``, written out from the fields (as ``collections.namedtuple``
+    writes its methods), so a new field cannot be forgotten: a clone shares every value and
+    container with its state (those in ``SHARED`` are copied on their first write), copies
+    the lots at once, and has no savepoint open."""
+    own_ways = {"lots": "list(self.lots)", "shared": "self.SHARED", "live": "sums[0]", "held": "sums[1]",
+                "journal": "None"}
+    arguments = ", ".join(own_ways.get(f.name, f"self.{f.name}") for f in dataclasses.fields(MemberState))  # in order
+    scope: dict[str, Any] = {"MemberState": MemberState}
+    exec(f"def clone(self):\n    sums = self._sums()\n    return MemberState({arguments})\n", scope)
+    clone = scope["clone"]
+    clone.__doc__, clone.__qualname__ = "A copy that shares what it can (see _write_clone).", "MemberState.clone"
+    MemberState.clone = clone  # type: ignore[method-assign]
+
+
+_write_clone()

@@ -15,23 +15,33 @@ identity is enough for it.
 
 from __future__ import annotations
 
+import dataclasses
 from operator import attrgetter
 from typing import Any, Protocol
 
 __all__ = ["Savepoint", "Undoable", "MISSING"]
 
-_SCALARS = ("joined", "clock", "debt", "badges", "last_activity", "notices", "due", "shared", "live", "held",
-            "oldest_record", "forget_on", "quiet_until", "pending_from", "activity", "vouchers", "converted_to",
-            "tier_override", "referral", "frozen")
-_SMALL = ("profile", "caps", "streaks", "totals", "tier", "offers", "challenges")
-_read_scalars, _read_small = attrgetter(*_SCALARS), attrgetter(*_SMALL)
+# Fields a savepoint handles itself; every other field of the state (a scalar, an immutable
+# value or a small container copied on its first write) is saved and put back by identity.
+_OWN_WAYS = frozenset({"member_id", "journal", "lots", "history", "orders", "redemptions"})
+_SAVED: dict[type, tuple[tuple[str, ...], attrgetter[Any]]] = {}  # state class -> its fields, and their reader
+
+
+def _saved(cls: type) -> tuple[tuple[str, ...], attrgetter[Any]]:
+    found = _SAVED.get(cls)
+    if found is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _OWN_WAYS)
+        found = _SAVED[cls] = (names, attrgetter(*names))
+    return found
+
+
 MISSING = object()  # a journaled key that was not there before
 
 
 class Undoable(Protocol):
     """What a savepoint saves and puts back: :class:`~.state.MemberState`, described here
-    so that the state may open savepoints without this module depending on it. The
-    attributes named in ``_SCALARS`` and ``_SMALL`` are read and set by name as well."""
+    so that the state may open savepoints without this module depending on it. Its other
+    dataclass fields are read and set by name as well."""
 
     lots: list[Any]
     history: list[Any]
@@ -51,16 +61,14 @@ class Savepoint:
         "orders",
         "parent",
         "redemptions",
-        "scalars",
-        "small",
+        "saved",
         "state",
         "writes",
     )
 
     def __init__(self, state: Undoable) -> None:
         self.state = state
-        self.scalars: tuple[object, ...] = _read_scalars(state)
-        self.small: tuple[object, ...] = _read_small(state)
+        self.saved: tuple[object, ...] = _saved(type(state))[1](state)
         self.lots, self.lots_len = state.lots, len(state.lots)
         self.history, self.history_len = state.history, len(state.history)
         self.orders, self.redemptions = state.orders, state.redemptions
@@ -90,9 +98,7 @@ class Savepoint:
         del self.history[self.history_len:]
         state.lots, state.history, state.orders, state.redemptions = (self.lots, self.history, self.orders,
                                                                       self.redemptions)
-        for name, value in zip(_SCALARS, self.scalars, strict=True):
-            setattr(state, name, value)
-        for name, value in zip(_SMALL, self.small, strict=True):
+        for name, value in zip(_saved(type(state))[0], self.saved, strict=True):
             setattr(state, name, value)
         self.state.journal = self.parent
         self.writes = []

@@ -3,7 +3,7 @@
 Documents use tagged JSON so a loaded state equals the state that was saved:
 Decimals are strings (``{"$d": "1.50"}``), datetimes keep their IANA zone, tuples
 stay tuples and sets stay sets. Stored decisions are the host-facing
-``Decision.to_dict()`` (written as text by ``jsontext.decision_text``);
+``Decision.to_dict()`` (as compact text, ``jsontext.decision_text``);
 :func:`decision_from_json` rebuilds the dataclasses from it.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from json.encoder import encode_basestring
@@ -31,7 +32,7 @@ from punchcard.engine.runtime.state import (
 )
 from punchcard.engine.runtime.voucher import Voucher
 
-from .jsontext import JsonText, dumps
+from .jsontext import JsonText
 from .types import decimal_text
 
 __all__ = ["encode", "encode_text", "decode", "zone_key", "in_zone", "decision_from_json"]
@@ -57,72 +58,25 @@ def in_zone(moment: dt.datetime | None, key: str | None) -> dt.datetime | None:
     return moment.astimezone(ZoneInfo(key))
 
 
-_PLAIN = frozenset({type(None), bool, int, str})  # JSON as they are
-
-
 def encode(value: Any) -> Any:
-    """A JSON-ready form of ``value`` that :func:`decode` turns back into an equal value."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    encoder = _ENCODERS.get(kind)
-    if encoder is not None:
-        return encoder(value)
-    if isinstance(value, Mapping):
-        return _encode_mapping(value)
-    if dataclasses.is_dataclass(value) and kind.__name__ in _CLASSES:
-        return _encode_dataclass(value)
-    raise TypeError(f"cannot store a {kind.__name__} ({value!r}) in the ledger")
+    """A JSON-ready form of ``value`` that :func:`decode` turns back into an equal value:
+    the document :func:`encode_text` writes, read back. The format has one writer."""
+    return json.loads(_text(value))
 
 
-def _encode_dataclass(value: Any) -> dict:
-    cls = type(value)
-    fields = {}
-    for name in _FIELDS[cls]:
-        item = getattr(value, name)
-        fields[name] = item if type(item) in _PLAIN else encode(item)
-    return {"$dc": cls.__name__, "v": fields}
-
-
-def _encode_sequence(value) -> Any:
-    items = [v if type(v) in _PLAIN else encode(v) for v in value]
-    if isinstance(value, list):
-        return items
-    if isinstance(value, tuple):
-        return {"$tuple": items}
-    return {"$set": sorted(items, key=repr)}
-
-
-def _encode_mapping(value: Mapping) -> Any:
-    for key in value:
-        if not isinstance(key, str) or key.startswith("$"):
-            return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
-    return {k: v if type(v) in _PLAIN else encode(v) for k, v in value.items()}
-
-
-# Exact types first (one dictionary lookup on the hot path); subclasses fall through.
-_ENCODERS: dict[type, Callable[[Any], Any]] = {
-    Decimal: lambda v: {"$d": decimal_text(v)},
-    float: lambda v: {"$f": repr(v)},
-    dt.datetime: lambda v: {"$t": v.isoformat(), "z": zone_key(v)},
-    dt.date: lambda v: {"$date": v.isoformat()},
-    list: _encode_sequence, tuple: _encode_sequence, set: _encode_sequence, frozenset: _encode_sequence,
-    dict: _encode_mapping,
-    **{cls: _encode_dataclass for cls in _CLASSES.values()},
-}
-
-
-# -- the same documents, written straight to JSON text -------------------------------------
 def encode_text(value: Any) -> JsonText:
-    """``encode(value)`` as JSON text, character for character (a test holds them
-    together), without building the tagged structure first: most of what a batch
-    stores is written this way."""
+    """``value`` as a tagged JSON document, written straight to text (most of what the
+    ledger stores is written this way, so no tagged structure is built first)."""
     return JsonText(_text(value))
 
 
 def _text(value: Any) -> str:
-    writer = _WRITERS.get(type(value))
-    return writer(value) if writer is not None else dumps(encode(value))  # subclasses, sets
+    writer = _WRITERS.get(type(value))  # exact types: one dictionary lookup on the hot path
+    if writer is not None:
+        return writer(value)
+    if isinstance(value, Mapping):  # a mapping that is not a dict
+        return _mapping_text(value)
+    raise TypeError(f"cannot store a {type(value).__name__} ({value!r}) in the ledger")
 
 
 def _instant_text(value: dt.datetime) -> str:
@@ -130,7 +84,7 @@ def _instant_text(value: dt.datetime) -> str:
     return f'{{"$t":{encode_basestring(value.isoformat())},"z":{"null" if zone is None else encode_basestring(zone)}}}'
 
 
-def _mapping_text(value: dict) -> str:
+def _mapping_text(value: Mapping[Any, Any]) -> str:
     for key in value:
         if not isinstance(key, str) or key.startswith("$"):
             return f'{{"$map":[{",".join(f"[{_text(k)},{_text(v)}]" for k, v in value.items())}]}}'
@@ -156,6 +110,8 @@ _WRITERS: dict[type, Callable[[Any], str]] = {
     dt.date: lambda v: f'{{"$date":"{v.isoformat()}"}}',
     list: lambda v: "[" + ",".join([_text(item) for item in v]) + "]",
     tuple: lambda v: '{"$tuple":[' + ",".join([_text(item) for item in v]) + "]}",
+    set: lambda v: '{"$set":[' + ",".join(sorted([_text(item) for item in v])) + "]}",  # in a stable order
+    frozenset: lambda v: '{"$set":[' + ",".join(sorted([_text(item) for item in v])) + "]}",
     dict: _mapping_text,
     **{cls: _dataclass_writer(cls) for cls in _CLASSES.values()},
 }

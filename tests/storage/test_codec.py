@@ -8,6 +8,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Column, MetaData, Table, create_engine, insert, select, text
 
 from punchcard.engine import Engine
@@ -40,8 +42,39 @@ def test_values_survive_a_json_round_trip_exactly(value):
 
 
 @pytest.mark.parametrize("value", [*_VALUES, {"é\n": [None, False, 10 ** 30]}, [[("a", Decimal("1"))]]])
-def test_documents_written_straight_to_text_are_the_encoded_documents(value):
-    assert encode_text(value) == dumps(encode(value))
+def test_documents_are_compact_json_in_one_spelling(value):
+    assert encode_text(value) == dumps(json.loads(encode_text(value)))
+    assert encode_text(value) == encode_text(decode(json.loads(encode_text(value))))
+
+
+_KEYS = st.text(max_size=4)
+_LEAVES = (st.none() | st.booleans() | st.integers() | _KEYS
+           | st.decimals(allow_nan=False, allow_infinity=False, places=4)
+           | st.datetimes(timezones=st.sampled_from([dt.UTC, NEW_YORK]), allow_imaginary=False))
+_DOCUMENTS = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+                          | st.frozensets(_KEYS | st.integers(), max_size=3)
+                          | st.dictionaries(_KEYS, inner, max_size=3)
+                          | st.dictionaries(st.integers(), inner, max_size=2),
+                          max_leaves=12)
+
+
+@given(_DOCUMENTS)
+def test_any_document_comes_back_equal_and_of_the_same_types(value):
+    back = decode(encode(value))
+    assert back == value and _types(back) == _types(value)
+
+
+def _types(value):
+    """The types all the way down, with a datetime's zone."""
+    if isinstance(value, dt.datetime):
+        return (dt.datetime, value.tzinfo, value.isoformat())
+    if isinstance(value, dict):
+        return (dict, [(_types(k), _types(v)) for k, v in value.items()])
+    if isinstance(value, (list, tuple)):
+        return (type(value), [_types(item) for item in value])
+    if isinstance(value, frozenset):
+        return (frozenset, sorted(map(repr, map(_types, value))))
+    return type(value)
 
 
 def test_dst_arithmetic_is_the_same_after_a_round_trip():

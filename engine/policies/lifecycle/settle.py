@@ -11,6 +11,7 @@ are looked at.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ...program import Compiled
@@ -45,54 +46,65 @@ def settle(compiled: Compiled, state: MemberState, now: dt.datetime) -> tuple[li
 
 
 def _releases_only(state: MemberState, now: dt.datetime) -> tuple[list[Effect], dt.datetime | None]:
-    releases: list[Effect] = []
-    ahead, still_pending = _real(state.quiet_until), None
-    lots = state.lots
-    for index in range(state.pending_from, len(lots)):
-        lot = lots[index]
-        pending = lot.pending_until
-        if pending is None:
-            continue
-        if pending <= now:
-            releases += _release(state, index, lot)
-            continue
-        if still_pending is None:
-            still_pending = index
-        if lot.remaining > 0 and (ahead is None or pending < ahead):
-            ahead = pending
-    state.pending_from = len(lots) if still_pending is None else still_pending
-    return releases, ahead
+    """The pass from the first lot that may be pending, releasing only: nothing can expire
+    or be due a notice before ``quiet_until``, which stays as it is."""
+    return _pass(state, now, None, state.pending_from)
 
 
 def _full_pass(state: MemberState, now: dt.datetime, notify: bool, inactive_at: dt.datetime | None,
                notices: dict[dt.datetime, Decimal]) -> tuple[list[Effect], dt.datetime | None]:
+    return _pass(state, now, _Full(notify, inactive_at, notices), 0)
+
+
+@dataclass(slots=True)
+class _Full:
+    """What a full pass does besides releasing: expire, notify, and remember ``quiet_until``."""
+
+    notify: bool
+    inactive_at: dt.datetime | None
+    notices: dict[dt.datetime, Decimal]
+    expiries: list[Effect] = field(default_factory=list)
+    quiet: dt.datetime | None = None
+
+
+def _pass(state: MemberState, now: dt.datetime, full: _Full | None, start: int
+          ) -> tuple[list[Effect], dt.datetime | None]:
+    """One pass over the lots from ``start``: the only place a lot's release is decided.
+    Without ``full``, only releases (see the module notes)."""
     releases: list[Effect] = []
-    expiries: list[Effect] = []
-    quiet, pending_ahead, still_pending = None, None, None
+    pending_ahead, still_pending = None, None
     lots = state.lots
-    for index in range(len(lots)):
+    for index in range(start, len(lots)):
         lot = lots[index]
         if lot.pending_until is not None and lot.pending_until <= now:
             releases += _release(state, index, lot)
             lot = lots[index]
         if lot.pending_until is not None and still_pending is None:
             still_pending = index
-        if lot.remaining <= 0:
+        if lot.remaining <= 0 or (full is not None and not _expire_or_notice(state, index, lot, now, full)):
             continue
-        expires = lot.expires_at
-        if expires is not None and expires <= now:
-            expiries.append(expire(state, index, lot, expires, "expiry date"))
-            continue
-        if notify and not lot.noticed and lot.notice_at is not None and lot.notice_at <= now:
-            lot = _notice(state, index, lot, notices)
-        quiet = _earliest(quiet, expires, None if lot.noticed else lot.notice_at)
         pending_ahead = _earliest(pending_ahead, lot.pending_until)
-    if inactive_at is not None:
-        expiries += _expire_all(state, inactive_at)
-        quiet = pending_ahead = None  # nothing is left to release, expire or notice
-    state.quiet_until = FAR_FUTURE if quiet is None else quiet
     state.pending_from = len(lots) if still_pending is None else still_pending
-    return releases + expiries, _earliest(quiet, pending_ahead)
+    if full is None:
+        return releases, _earliest(_real(state.quiet_until), pending_ahead)
+    if full.inactive_at is not None:
+        full.expiries += _expire_all(state, full.inactive_at)
+        full.quiet = pending_ahead = None  # nothing is left to release, expire or notice
+    state.quiet_until = FAR_FUTURE if full.quiet is None else full.quiet
+    return releases + full.expiries, _earliest(full.quiet, pending_ahead)
+
+
+def _expire_or_notice(state: MemberState, index: int, lot: Lot, now: dt.datetime, full: _Full) -> bool:
+    """Expire the lot if its date has come, or give it its notice if that is due; False
+    when it expired."""
+    expires = lot.expires_at
+    if expires is not None and expires <= now:
+        full.expiries.append(expire(state, index, lot, expires, "expiry date"))
+        return False
+    if full.notify and not lot.noticed and lot.notice_at is not None and lot.notice_at <= now:
+        lot = _notice(state, index, lot, full.notices)
+    full.quiet = _earliest(full.quiet, expires, None if lot.noticed else lot.notice_at)
+    return True
 
 
 def _notice(state: MemberState, index: int, lot: Lot, notices: dict[dt.datetime, Decimal]) -> Lot:
