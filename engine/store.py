@@ -222,6 +222,7 @@ class MemoryStore(BaseStore):
         self._members: dict[str, MemberState] = {}
         self._processed: dict[str, tuple[Event, Decision]] = {}
         self._decisions: dict[str, list[Decision]] = {}
+        self._places: dict[str, int] = {}  # event id -> where its decision is in its member's list
         self._budgets: dict[str, Decimal] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
@@ -242,7 +243,9 @@ class MemoryStore(BaseStore):
     def _apply(self, event: Event, decision: Decision, state: MemberState | None, uses: Mapping[str, Decimal]) -> None:
         # The event is kept as it came: hashed only if its id comes again, which few ids do.
         self._processed[event.id] = (event, decision)
-        self._decisions.setdefault(decision.member_id, []).append(decision)
+        made = self._decisions.setdefault(decision.member_id, [])
+        self._places[event.id] = len(made)
+        made.append(decision)
         if state is not None:
             self._members[state.member_id] = state
         for rule, points in uses.items():
@@ -322,7 +325,9 @@ class MemoryStore(BaseStore):
 
     def decisions(self, member_id: str, limit: int = 20, before: str | None = None) -> list[Decision]:
         made = self._decisions.get(member_id, [])
-        end = len(made) if before is None else next((i for i, d in enumerate(made) if d.event_id == before), 0)
+        end = len(made) if before is None else self._places.get(before, 0)
+        if before is not None and (end >= len(made) or made[end].event_id != before):
+            end = 0  # another member's event: none
         return made[max(0, end - limit):end][::-1]
 
     def budgets(self) -> dict[str, Decimal]:

@@ -35,7 +35,7 @@ from .errors import failures
 from .errors import release as release_connection
 from .models import OutboxMessage
 
-__all__ = ["Ledger", "claim", "compose", "sent", "retry", "release", "rows", "due", "prune"]
+__all__ = ["Ledger", "PRUNE_BATCH", "claim", "compose", "sent", "retry", "release", "rows", "due", "prune"]
 
 _O = OutboxMessage.__table__
 _FIELDS = [c.name for c in _O.columns]
@@ -130,11 +130,23 @@ def due(store: Ledger, now: dt.datetime) -> dict[str, int]:
         return {channel: count for channel, count in conn.execute(query)}
 
 
-def prune(store: Ledger, before: dt.datetime, statuses: Collection[str] = ("sent",)) -> dict[str, int]:
+PRUNE_BATCH = 5_000  # rows deleted per transaction: a large first prune never holds one long one
+
+
+def prune(store: Ledger, before: dt.datetime, statuses: Collection[str] = ("sent",),
+          batch: int = PRUNE_BATCH) -> dict[str, int]:
     """Delete the done rows of ``statuses`` dated before ``before``, as
-    :func:`~punchcard.engine.outbox.done_before` dates them."""
+    :func:`~punchcard.engine.outbox.done_before` dates them: ``batch`` rows a transaction,
+    each committed, so senders and decisions never wait long behind a large prune. Done
+    rows never change again, so the batches need no lock between them."""
     last = case((_O.c.sent_at.is_not(None) & (_O.c.status == "sent"), _O.c.sent_at), else_=_O.c.send_at)
     wanted = sorted(set(statuses) & set(DONE_STATUSES))
-    query = delete(_O).where(_O.c.status.in_(wanted), last < before).returning(_O.c.status)
-    deleted = _write(store, "pruning the outbox", lambda conn: [row.status for row in conn.execute(query)])
-    return dict(Counter(deleted))
+    some = select(_O.c.id).where(_O.c.status.in_(wanted), last < before).order_by(_O.c.id).limit(batch)
+    query = delete(_O).where(_O.c.id.in_(some.scalar_subquery())).returning(_O.c.status)
+    deleted: Counter[str] = Counter()
+    while wanted:
+        done = _write(store, "pruning the outbox", lambda conn: [row.status for row in conn.execute(query)])
+        deleted.update(done)
+        if len(done) < batch:
+            break
+    return dict(deleted)

@@ -76,6 +76,25 @@ def test_done_before_is_what_the_stores_delete(store, statuses):
     assert not any(done_before(row, cut, statuses) for row in store.outbox_list())
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_a_prune_in_small_transactions_deletes_the_same_rows(store_urls, backend, batch):
+    """Rows go ``batch`` a transaction until a short one: every done row before the cut,
+    counted once, and nothing else, whether the last batch is full or short."""
+    from punchcard.plugins.sql import outbox
+
+    store = SqlStore(store_urls.new(backend))
+    try:
+        rows = _fill(store)
+        deleted = outbox.prune(store, T0 + 50 * DAY, DONE_STATUSES, batch=batch)
+        assert deleted == {"sent": 1, "failed": 1, "expired": 1}
+        assert {row.id for row in store.outbox_list()} == {rows["new-sent"], rows["pending"]}
+        assert outbox.prune(store, T0 + 10_000 * DAY, DONE_STATUSES, batch=batch) == {"sent": 1}
+        assert [row.id for row in store.outbox_list()] == [rows["pending"]]
+    finally:
+        store.close()
+
+
 def test_the_prune_command_reports_what_it_deleted(store_urls):
     url = store_urls.new("sqlite")
     made = SqlStore(url)
