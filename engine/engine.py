@@ -237,12 +237,13 @@ class Engine:
         return evaluate(self.compiled, state, event, self.clock, budgets, owned=uow.private_states, trace=self.trace)
 
     def dry(self, raw: Mapping[str, Any] | Event) -> Decision:
-        """What :meth:`process` would answer now, storing nothing: decided in a unit of work
-        that is never committed (it rolls back), so the member, the budgets and the event's id
-        are read as for a real event. An id seen before answers as its duplicate, or as the
-        rejection of another body under it. No listener hears of it. A transient store failure
-        is tried again as for :meth:`process`; a failing store raises :class:`StoreError`. The
-        unit locks what a real event's would (on SQLite, the database's write lock)."""
+        """What :meth:`process` would answer now, storing nothing: decided in the store's
+        :meth:`~punchcard.engine.store.Store.preview` unit, never committed, so the member,
+        the budgets and the event's id are read as for a real event. An id seen before
+        answers as its duplicate, or as the rejection of another body under it. No listener
+        hears of it. A transient store failure is tried again as for :meth:`process`; a
+        failing store raises :class:`StoreError`. The SQL store's preview takes no lock, so
+        it neither waits for the events being written nor holds them up."""
         try:
             event = raw if isinstance(raw, Event) else self.compiled.schema.parse(raw)
         except EventError:
@@ -260,7 +261,7 @@ class Engine:
     def _tried(self, event: Event) -> Decision:
         """One attempt of :meth:`dry`: the answer, in a unit that is never committed."""
         try:
-            with self.store.unit_of_work(event.member, event_id=event.id, budgets=self._budget_limits) as uow:
+            with self.store.preview(event.member, event_id=event.id, budgets=self._budget_limits) as uow:
                 return self.recall(uow, event) or self._evaluated(uow, event)[0]
         except StoreError:
             raise

@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from .outbox import OUTBOX_STATUSES, Outbox, OutboxRow, done_before, outbox_rows
 from .runtime.decision import Decision, to_jsonable
@@ -120,6 +120,12 @@ class Store(Protocol):
     def unit_of_work(self, member_id: str, *, contended: bool = False, event_id: str | None = None,
                      budgets: Mapping[str, Decimal] | None = None) -> UnitOfWork: ...
 
+    def preview(self, member_id: str, *, event_id: str | None = None,
+                budgets: Mapping[str, Decimal] | None = None) -> UnitOfWork:
+        """A unit for :meth:`Engine.dry <punchcard.engine.engine.Engine.dry>`: it reads as
+        ``unit_of_work``'s would and is never committed, so a store may take no lock and
+        claim nothing for it (:class:`BaseStore`: ``unit_of_work``'s, rolled back)."""
+
     def member(self, member_id: str) -> MemberState | None: ...
 
     def decisions(self, member_id: str, limit: int = 20, before: str | None = None) -> list[Decision]:
@@ -145,6 +151,11 @@ class BaseStore:
     """The defaults of a store: a batch is its events processed one by one; no webhook rows unless turned on."""
 
     webhooks: bool = False  # outbox_rows(decision, webhooks): queue notable effects for the webhook dispatcher
+
+    def preview(self, member_id: str, *, event_id: str | None = None,
+                budgets: Mapping[str, Decimal] | None = None) -> UnitOfWork:
+        """The store's own unit of work, never committed."""
+        return cast(Store, self).unit_of_work(member_id, event_id=event_id, budgets=budgets)
 
     def process_batch(self, engine: Processor, events: list[Mapping[str, Any] | Event]) -> list[Decision]:
         return [engine.process(event) for event in events]

@@ -31,6 +31,7 @@ from .connect import backend_of, create_sql_engine, is_retryable, redact
 from .errors import describe, driver_errors, failures, is_transient, translated
 from .migrate import current, ensure_schema, head, upgrade
 from .models import Budget, Member, ProcessedEventRow
+from .preview import SqlPreview
 from .repository import Dialect, load_members, to_processed
 from .unit import SqlUnit
 
@@ -161,6 +162,11 @@ class SqlStore(BaseStore):
         """A unit for one event; ``contended`` (after a lost race) locks budgets before reading
         them. Given ``event_id`` and ``budgets``, PostgreSQL reads them with the member (unit.py)."""
         return SqlUnit(self, member_id, contended, event_id, budgets)
+
+    def preview(self, member_id: str, *, event_id: str | None = None,
+                budgets: Mapping[str, Decimal] | None = None) -> SqlPreview:
+        """A unit for a preview: no lock, no claim, one read-only snapshot (preview.py)."""
+        return SqlPreview(self, member_id)
 
     def process_batch(self, engine, events: list) -> list[Decision]:
         from .batch import process_batch

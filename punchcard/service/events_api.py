@@ -117,7 +117,7 @@ async def post_batch(request: Request, trace: bool = _TRACE, ruleset: str | None
 
 
 def _dry(state: ServiceState, event: Event, compiled: Compiled, trace: bool) -> dict[str, Any]:
-    """The decision ``POST /v1/events`` would give now, from a unit of work that rolls back:
+    """The decision ``POST /v1/events`` would give now, from the store's preview (never committed):
     the budgets as a real event reads them, and an id seen before as its duplicate (which
     changes nothing) or a 409."""
     stored = state.store.member(event.member)

@@ -80,6 +80,77 @@ def test_a_dry_run_of_a_bad_event_is_its_rejection(store):
     assert store.member("masha") is None
 
 
+def _mixed(n: int) -> dict:
+    """Purchases, redemptions, a resent id and a resent id with another body, over two members."""
+    member = ["masha", "dasha"][n % 2]
+    if n % 5 == 4:
+        return {"type": "redeem", "id": f"r-{n}", "member": member, "time": f"2026-03-{n + 1:02d}T09:00:00",
+                "points": "50"}
+    if n % 7 == 6:
+        return purchase(f"o-{n - 2}", ["masha", "dasha"][(n - 2) % 2], 400 if n % 2 else 150, n - 1)
+    return purchase(f"o-{n}", member, [150, 420, 1350][n % 3], n + 1)
+
+
+def test_a_dry_run_answers_as_the_real_event_after_it_on_every_store(store, tmp_path):
+    """Each event of a mixed history, tried first: the answer is the real one, and the
+    store is as it was (the SQL stores' previews read without locks, in their own snapshot)."""
+    engine = Engine(compile_ruleset(small_budget(tmp_path)), store)
+    members = ["masha", "dasha"]
+    for n in range(18):
+        event = _mixed(n)
+        before = _snapshot(store, members), store.budgets()
+        dry = engine.dry(event)
+        assert (_snapshot(store, members), store.budgets()) == before, event["id"]
+        assert engine.process(event).to_dict() == dry.to_dict(), event["id"]
+
+
+def test_a_preview_on_sqlite_does_not_wait_for_the_write_lock(store_urls):
+    """A checkout preview while a batch holds SQLite's write lock answers at once, from the
+    last committed state; the real event would wait for the lock."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    url = store_urls.new("sqlite")
+    store = SqlStore(url, busy_timeout=0.2)
+    engine = Engine(compile_ruleset(COFFEE), store)
+    engine.process(purchase("o-1", "masha", 150))
+    writer = sqlite3.connect(make_url(url).database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        assert engine.dry(purchase("o-2", "masha", 150)).outcome == "applied"
+        assert engine.dry(purchase("o-1", "masha", 150)).outcome == "duplicate"
+        with pytest.raises(StoreError):
+            engine.process(purchase("o-2", "masha", 150))
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        store.close()
+
+
+def test_a_preview_on_postgresql_does_not_wait_for_the_members_lock(store_urls):
+    """Another transaction holds the member's row: a preview reads past it, and the lock
+    is still held when it answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    store = SqlStore(store_urls.new("postgresql"))
+    engine = Engine(compile_ruleset(COFFEE), store)
+    engine.process(purchase("o-1", "masha", 150))
+    holder, pool = store.engine.connect(), ThreadPoolExecutor(1)
+    try:
+        holder.begin()
+        holder.execute(text("SELECT 1 FROM members WHERE member_id = 'masha' FOR UPDATE"))
+        answer = pool.submit(engine.dry, purchase("o-2", "masha", 150))
+        assert answer.result(timeout=20).outcome == "applied"
+    finally:
+        holder.rollback()  # lets a preview that did wait finish, so the pool can stop
+        holder.close()
+        pool.shutdown()
+        store.close()
+
+
 EVENTS = st.lists(st.tuples(st.sampled_from(["masha", "dasha", "sasha"]), st.integers(100, 2000),
                             st.integers(1, 28), st.booleans()), min_size=1, max_size=12)
 
@@ -99,16 +170,16 @@ def test_dry_then_process_agree_and_the_dry_run_leaves_no_trace(tmp_path_factory
 
 
 class Flaky:
-    """A memory store whose first ``fails`` units of work fail as a busy or broken database does."""
+    """A memory store whose first ``fails`` previews fail as a busy or broken database does."""
 
     def __init__(self, fails: int, transient: bool):
         self.inner, self.fails, self.transient, self.opened = MemoryStore(), fails, transient, 0
 
-    def unit_of_work(self, *args, **kwargs):
+    def preview(self, *args, **kwargs):
         self.opened += 1
         if self.opened <= self.fails:
             raise StoreError("the database is busy", transient=self.transient)
-        return self.inner.unit_of_work(*args, **kwargs)
+        return self.inner.preview(*args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

@@ -204,15 +204,22 @@ class Outage:
             raise StoreError("the database is unreachable")
         return self.inner.unit_of_work(member_id, **options)
 
+    def preview(self, member_id, **options):
+        if not self.up:
+            raise StoreError("the database is unreachable")
+        return self.inner.preview(member_id, **options)
+
 
 def test_a_store_outage_is_503_with_retry_after_and_the_retry_applies_once():
     store = Outage()
     with live(store) as running, running.client() as http:
         down = http.post("/v1/events", json=purchase("o-1"))
+        dry_down = http.post("/v1/events/dry", json=purchase("o-1"))
         store.up = True
         retried = http.post("/v1/events", json=purchase("o-1"))
         again = http.post("/v1/events", json=purchase("o-1"))
     body = assert_problem(down, 503, "store-unavailable")
+    assert_problem(dry_down, 503, "store-unavailable")
     assert down.headers["retry-after"] == "1" and "unreachable" not in body["detail"]
     assert retried.json()["outcome"] == "applied" and again.json()["outcome"] == "duplicate"
     assert [d.event_id for d in store.inner.decisions("masha")] == ["o-1"]
