@@ -101,6 +101,8 @@ class RoundTripProxy:
         self._selector.register(server, selectors.EVENT_READ, (server, client, state, False))
 
     def _forward(self, source: socket.socket, sink: socket.socket, state: dict, from_client: bool) -> None:
+        if source.fileno() == -1:  # closed by its other end's EOF earlier in the same select()
+            return
         data = source.recv(65536)
         if not data:
             for end in (source, sink):
