@@ -91,6 +91,10 @@ def _mapping_text(value: Mapping[Any, Any]) -> str:
     return "{" + ",".join([f"{encode_basestring(k)}:{_text(v)}" for k, v in value.items()]) + "}"
 
 
+def _set_text(value: set[Any] | frozenset[Any]) -> str:
+    return '{"$set":[' + ",".join(sorted([_text(item) for item in value])) + "]}"  # in a stable order
+
+
 def _dataclass_writer(cls):
     head = f'{{"$dc":{encode_basestring(cls.__name__)},"v":{{'
     keys = [(name, encode_basestring(name) + ":") for name in _FIELDS[cls]]
@@ -110,8 +114,7 @@ _WRITERS: dict[type, Callable[[Any], str]] = {
     dt.date: lambda v: f'{{"$date":"{v.isoformat()}"}}',
     list: lambda v: "[" + ",".join([_text(item) for item in v]) + "]",
     tuple: lambda v: '{"$tuple":[' + ",".join([_text(item) for item in v]) + "]}",
-    set: lambda v: '{"$set":[' + ",".join(sorted([_text(item) for item in v])) + "]}",  # in a stable order
-    frozenset: lambda v: '{"$set":[' + ",".join(sorted([_text(item) for item in v])) + "]}",
+    set: _set_text, frozenset: _set_text,
     dict: _mapping_text,
     **{cls: _dataclass_writer(cls) for cls in _CLASSES.values()},
 }
