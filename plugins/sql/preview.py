@@ -17,20 +17,15 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from punchcard.engine.runtime.state import MemberState
 from punchcard.engine.store import BaseUnit, ProcessedEvent
 
 from .errors import release, translated
-from .models import Member
-from .repository import load_members, processed_events
+from .repository import processed_events, read_member
 
 __all__ = ["SqlPreview"]
-
-_M = Member.__table__
-
 
 class SqlPreview(BaseUnit):
     """A unit that reads and never writes; its states are the store's (the engine copies them)."""
@@ -72,8 +67,7 @@ class SqlPreview(BaseUnit):
 
     @translated("reading a member")
     def load_member(self, member_id: str) -> MemberState | None:
-        rows = list(self._open.execute(select(_M).where(_M.c.member_id == member_id)))
-        return load_members(self._open, rows, self.store.cache)[member_id].state if rows else None
+        return read_member(self._open, member_id, self.store.cache)
 
     @translated("reading budgets")
     def budgets_used(self, rules: Iterable[str]) -> dict[str, Decimal]:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from punchcard.engine.runtime.state import ZERO
+from punchcard.engine.runtime.state import ZERO, MemberState
 from punchcard.engine.store import ProcessedEvent
 
 from .codec import decision_from_json
@@ -25,8 +25,8 @@ from .models import Budget, HistoryRow, LotRow, Member, MemberRecord, ProcessedE
 from .prepared import executemany
 from .rows import Loaded, state_from_rows
 
-__all__ = ["Dialect", "MemberKey", "load_members", "processed_events", "to_processed", "among", "CHILD_TABLES",
-           "UNSAVED_MEMBER", "LOCK_MEMBER"]
+__all__ = ["Dialect", "MemberKey", "load_members", "read_member", "processed_events", "to_processed", "among",
+           "CHILD_TABLES", "UNSAVED_MEMBER", "LOCK_MEMBER"]
 
 
 def among(column, values: list[str], postgres: bool):
@@ -187,3 +187,9 @@ def load_members(conn: Connection, members: list, cache=None) -> dict[str, Loade
     for m in missing:
         found[m.member_id] = state_from_rows(m, {name: rows[m.member_id] for name, rows in children.items()})
     return found
+
+
+def read_member(conn: Connection, member_id: str, cache=None) -> MemberState | None:
+    """One member as the transaction sees it, without a lock (None: never stored)."""
+    rows = list(conn.execute(select(_M).where(_M.c.member_id == member_id)))
+    return load_members(conn, rows, cache)[member_id].state if rows else None

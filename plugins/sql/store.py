@@ -30,9 +30,9 @@ from .cache import MemberCache
 from .connect import backend_of, create_sql_engine, is_retryable, redact
 from .errors import describe, driver_errors, failures, is_transient, translated
 from .migrate import current, ensure_schema, head, upgrade
-from .models import Budget, Member, ProcessedEventRow
+from .models import Budget, ProcessedEventRow
 from .preview import SqlPreview
-from .repository import Dialect, load_members, to_processed
+from .repository import Dialect, read_member, to_processed
 from .unit import SqlUnit
 
 __all__ = ["SqlStore", "CrashPoints", "NoFaults", "BEGIN_ATTEMPTS", "DEFAULT_BATCH"]
@@ -177,10 +177,7 @@ class SqlStore(BaseStore):
     def member(self, member_id: str) -> MemberState | None:
         """The member as stored (read afresh, never from the cache: callers may keep it)."""
         with self.read() as conn, conn.begin():
-            rows = list(conn.execute(select(Member.__table__).where(Member.member_id == member_id)))
-            if not rows:
-                return None
-            return load_members(conn, rows)[member_id].state
+            return read_member(conn, member_id)
 
     @translated("reading decisions")
     def decisions(self, member_id: str, limit: int = 20, before: str | None = None) -> list[Decision]:
