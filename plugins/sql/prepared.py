@@ -10,7 +10,7 @@ per-row machinery is skipped:
 
 - a row to write becomes a tuple (SQLite, ``?`` parameters) or a dict (PostgreSQL,
   ``%(name)s`` parameters) by one generated function: plain values as they are, the
-  ledger's own types through their bind processors (``types.SQLITE_BINDS`` on SQLite);
+  ledger's own types through their bind processors (``types.BINDS``);
 - a row read on PostgreSQL becomes a named tuple, each column through its type's result
   processor (chosen by the column's type code, as SQLAlchemy chooses it).
 
@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, CursorResult
 
 from punchcard.engine.store import StoreError
 
-from .types import SQLITE_BINDS
+from .types import BINDS
 
 __all__ = ["Prepared", "Reader", "executemany", "prepared", "raw_connection", "row_maker"]
 
@@ -66,7 +66,7 @@ def _plain_insert(statement) -> bool:
 
 
 def _binder(type_, dialect) -> Callable | None:
-    bind = SQLITE_BINDS.get(type(type_)) if dialect.name == "sqlite" else None
+    bind = BINDS.get(dialect.name, {}).get(type(type_))
     if bind is not None:
         return bind
     return type_.dialect_impl(dialect).bind_processor(dialect)

@@ -11,7 +11,7 @@ from collections import namedtuple
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import String, any_, bindparam, false, select, true
+from sqlalchemy import String, any_, bindparam, false, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -49,6 +49,15 @@ UNSAVED_MEMBER = {"version": 0, "balance": ZERO, "debt": ZERO, "profile": {}, "s
 # (ON CONFLICT DO UPDATE locks the row even when its WHERE is false).
 LOCK_MEMBER = pg_insert(_M).on_conflict_do_update(index_elements=["member_id"], set_={"version": _M.c.version},
                                                   where=false())
+# The same for many members in one statement with one parameter (an array of ids). The
+# insert takes the rows as the sort yields them, so every batch locks in one order: code
+# point order (collation "C", as Python sorts), whatever the database's collation.
+_GIVEN_IDS = func.unnest(bindparam("member_ids", type_=ARRAY(String))).table_valued("member_id").render_derived()
+_LOCK_MEMBERS = pg_insert(_M).from_select(
+    ["member_id", *UNSAVED_MEMBER],
+    select(_GIVEN_IDS.c.member_id, *(bindparam(name, type_=_M.c[name].type) for name in UNSAVED_MEMBER))
+    .order_by(_GIVEN_IDS.c.member_id.collate("C")),
+).on_conflict_do_update(index_elements=["member_id"], set_={"version": _M.c.version}, where=false())
 _NEW_MEMBER = sqlite_insert(_M).on_conflict_do_nothing(index_elements=["member_id"])
 
 
@@ -81,7 +90,7 @@ class Dialect:
         if not self.postgres:
             return self._sqlite_members(conn, ids)
         if len(ids) > 1:
-            conn.execute(LOCK_MEMBER, [{"member_id": i} for i in ids])
+            conn.execute(_LOCK_MEMBERS, {**UNSAVED_MEMBER, "member_ids": ids})
             return self._select_members(conn, ids, lock=False, columns=_VERSION)
         rows = self._select_members(conn, ids)  # the whole row comes with the lock, in one round trip
         if not rows:  # a new member: the row it inserts is its lock (unless another unit just did)

@@ -147,8 +147,32 @@ def member_values(state: MemberState, before: MemberState | None, after: Loaded)
     if before is None or not _same(state.profile, before.profile):
         values["profile"] = encode_text(state.profile)
     if before is None or not all(_same(getattr(state, name), getattr(before, name)) for name in STATE_DOC):
-        values["state"] = encode_text({name: getattr(state, name) for name in STATE_DOC})
+        values["state"] = encode_text(_state_document(state))
     return values
+
+
+def _state_document(state: MemberState) -> dict[str, Any]:
+    """The state document's fields, leaving out those still at their default: loading
+    fills them in again. Only None and empty containers whose default is an empty one of
+    the same type are left out, so what loads is equal and of the same type (a
+    ``Decimal("0.00")`` stays). A field's default must not change once states are stored
+    without it: they would load with the new one."""
+    doc = {}
+    for name, default in _STATE_DEFAULTS.items():
+        value = getattr(state, name)
+        if value is default or (not default and type(value) is type(default) and type(value) in _CONTAINERS
+                                and not value):
+            continue
+        doc[name] = value
+    return doc
+
+
+def _default(spec: dataclasses.Field) -> Any:
+    return spec.default_factory() if spec.default_factory is not dataclasses.MISSING else spec.default
+
+
+_CONTAINERS = frozenset({dict, list, tuple, set, frozenset})
+_STATE_DEFAULTS = {spec.name: _default(spec) for spec in dataclasses.fields(MemberState) if spec.name in STATE_DOC}
 
 
 def _same(new, old) -> bool:

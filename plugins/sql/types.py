@@ -18,7 +18,7 @@ from sqlalchemy.types import TypeDecorator
 
 from .jsontext import dumps
 
-__all__ = ["Money", "Instant", "Document", "decimal_text", "instant_text", "SQLITE_BINDS"]
+__all__ = ["Money", "Instant", "Document", "decimal_text", "instant_text", "BINDS"]
 
 UTC = dt.UTC
 
@@ -70,9 +70,7 @@ class Money(TypeDecorator):
         return dialect.type_descriptor(Numeric(asdecimal=True))
 
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        return decimal_text(value) if dialect.name == "sqlite" else _exact(value)
+        return (_money_bind if dialect.name == "sqlite" else _pg_money_bind)(value)
 
     def process_result_value(self, value, dialect):
         if value is None:
@@ -93,13 +91,7 @@ class Instant(TypeDecorator):
         return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if dialect.name == "sqlite":
-            return instant_text(value)
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the ledger stores instants only")
-        return value
+        return (_instant_bind if dialect.name == "sqlite" else _pg_instant_bind)(value)
 
     def process_result_value(self, value, dialect):
         if value is None:
@@ -137,7 +129,19 @@ def _document_bind(value):
     return None if value is None else dumps(value)
 
 
-# What each type above binds on SQLite, one function call per value: the same
-# conversions as their bind processors, for writes that go to the driver directly
-# (see prepared.py).
-SQLITE_BINDS = {Money: _money_bind, Instant: _instant_bind, Document: _document_bind}
+def _pg_money_bind(value):
+    return value if type(value) is Decimal or value is None else _exact(value)
+
+
+def _pg_instant_bind(value):
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: the ledger stores instants only")
+    return value
+
+
+# What the types above bind, per dialect, one function call per value: the functions
+# their bind processors call (three calls deep), for writes that go to the driver
+# directly (see prepared.py). PostgreSQL's documents keep SQLAlchemy's processor, which
+# wraps them for psycopg.
+BINDS = {"sqlite": {Money: _money_bind, Instant: _instant_bind, Document: _document_bind},
+         "postgresql": {Money: _pg_money_bind, Instant: _pg_instant_bind}}

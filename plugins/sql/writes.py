@@ -12,11 +12,14 @@ conditional ``UPDATE ... SET used = used + x``, exact in PostgreSQL's ``NUMERIC`
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateTable
 
 from punchcard.engine.store import Conflict, StoreError
 
@@ -33,7 +36,7 @@ from .models import (
     StreakRow,
     TierWindow,
 )
-from .prepared import executemany, raw_connection
+from .prepared import COPY_FROM, executemany, raw_connection
 
 __all__ = ["Changes", "StaleMember", "BudgetMoved", "apply", "apply_pipelined"]
 
@@ -86,6 +89,23 @@ _RECORD_KEY = (_R.c.member_id == bindparam("b_member"), _R.c.kind == bindparam("
                _R.c.record_id == bindparam("b_record"))
 _CLAIM_FILL = update(_P).where(_P.c.event_id == bindparam("b_event"))
 _BUDGET_SET = update(_B).where(_B.c.rule == bindparam("b_rule"))
+# A batch's member rows on PostgreSQL: copied into a temporary table, then one UPDATE
+# joins it (a NULL document: unchanged; the documents are NOT NULL). Thousands of
+# single-row UPDATEs cost the client a statement each; a COPY costs it a fraction of one
+# per row. The table lives as long as the server session and is emptied at each commit;
+# its name carries a digest of its definition, so a session that outlived a migration
+# never copies into a table of the old shape.
+_SAVES_COLUMNS = (*(Column(c.name, c.type) for c in _M.c), Column("b_member", String), Column("b_version", Integer))
+_SAVES_SHAPE = str(CreateTable(Table("saves", MetaData(), *(c._copy() for c in _SAVES_COLUMNS))).compile(
+    dialect=postgresql.dialect()))
+_SAVES = Table("punchcard_member_saves_" + hashlib.sha256(_SAVES_SHAPE.encode()).hexdigest()[:12], MetaData(),
+               *_SAVES_COLUMNS, prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS")
+_SAVES_TABLE = CreateTable(_SAVES, if_not_exists=True)
+_SAVES_INSERT = insert(_SAVES)
+_DOCUMENTS = ("profile", "state")  # written only when they changed
+_SAVES_UPDATE = update(_M).where(_M.c.member_id == _SAVES.c.b_member, _M.c.version == _SAVES.c.b_version).values(
+    {c.name: func.coalesce(_SAVES.c[c.name], c) if c.name in _DOCUMENTS else _SAVES.c[c.name]
+     for c in _M.c if c.name != "member_id"}).returning(_M.c.member_id)
 # Exact on PostgreSQL: used is NUMERIC, and so are the parameters (Decimals).
 _DRAW = "UPDATE budgets SET used = used + %s WHERE rule = %s AND used + %s <= %s RETURNING rule"
 _DRAW_EXACT = "UPDATE budgets SET used = used + %s WHERE rule = %s AND used = %s RETURNING rule"
@@ -164,14 +184,41 @@ def _write(conn: Connection, changes: Changes, bulk: bool = False) -> None:
 
 
 def _members(conn: Connection, rows: list[dict]) -> None:
-    """Member rows, each only if still at the version its unit locked and read. Rows
-    that change the same columns go in one ``executemany``; PostgreSQL's driver counts
-    the rows an ``executemany`` changed, as SQLite's does."""
+    """Member rows, each only if still at the version its unit locked and read. On
+    PostgreSQL many rows go through the temporary table, one UPDATE for all; otherwise
+    rows that change the same columns go in one ``executemany``, whose row count the
+    driver gives (PostgreSQL's as SQLite's)."""
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        _check_saved(rows, _copied_members(conn, rows))
+        return
     groups: dict[frozenset, list[dict]] = {}
     for row in rows:
         groups.setdefault(frozenset(row), []).append(row)
     for group in groups.values():
-        changed = executemany(conn, _MEMBER_UPDATE, group).rowcount
-        if changed != len(group):
-            members = ", ".join(sorted(row["b_member"] for row in group))
-            raise StaleMember(f"{len(group) - changed} of the member rows {members} changed since they were locked")
+        if executemany(conn, _MEMBER_UPDATE, group).rowcount != len(group):
+            _check_saved(group, _at_saved_versions(conn, group))
+
+
+def _copied_members(conn: Connection, rows: list[dict]) -> set[str]:
+    """The member rows through the temporary table; the members the update changed."""
+    conn.execute(_SAVES_TABLE)
+    executemany(conn, _SAVES_INSERT, [{**_NO_DOCUMENTS, **row} for row in rows], bulk=True)
+    return set(conn.execute(_SAVES_UPDATE).scalars())
+
+
+_NO_DOCUMENTS = dict.fromkeys(_DOCUMENTS)
+
+
+def _at_saved_versions(conn: Connection, rows: list[dict]) -> set[str]:
+    """The members whose row is now at the version this unit wrote (the row count says
+    how many were not, this says which)."""
+    saved = {row["b_member"]: row["version"] for row in rows}
+    found = conn.execute(select(_M.c.member_id, _M.c.version).where(_M.c.member_id.in_(list(saved))))
+    return {member for member, version in found if saved[member] == version}
+
+
+def _check_saved(rows: list[dict], changed: set[str]) -> None:
+    stale = sorted(row["b_member"] for row in rows if row["b_member"] not in changed)
+    if stale:
+        raise StaleMember(f"{', '.join(stale)} changed since {'it was' if len(stale) == 1 else 'they were'} "
+                          f"locked ({len(stale)} of {len(rows)} member rows)")

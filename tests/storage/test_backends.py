@@ -83,19 +83,29 @@ def test_budget_totals_match_the_reference(store_factory, budget_race):
     assert store.budgets()["launch-bonus"] == Decimal(1000) == ref_engine.store.budgets()["launch-bonus"]
 
 
-@pytest.mark.parametrize("batch", [False, True])
-def test_every_event_reads_its_member_back_from_the_database(sql_url, everything, batch):
-    """With the member cache off, each event's state comes from the rows alone."""
+@pytest.mark.parametrize(("batch", "members"), [(False, 4), (True, 4), (True, 40)])
+def test_every_event_reads_its_member_back_from_the_database(sql_url, everything, batch, members, monkeypatch):
+    """With the member cache off, each event's state comes from the rows alone. Forty
+    members a chunk write their rows on PostgreSQL through the temporary table."""
+    from punchcard.plugins.sql import writes
     from punchcard.plugins.sql.store import SqlStore
 
-    events = mixed_events(11, 250)
+    copied, real = [], writes._copied_members
+
+    def counted(conn, rows):
+        copied.append(len(rows))
+        return real(conn, rows)
+
+    monkeypatch.setattr(writes, "_copied_members", counted)
+    events = mixed_events(11, 250 if members < 16 else 600, members)
     ref_engine, expected = reference(everything, events)
-    store = SqlStore(sql_url(), cache_size=0, batch_size=16)
+    store = SqlStore(sql_url(), cache_size=0, batch_size=16 if members < 16 else 200)
     engine = Engine(everything, store=store)
     got = engine.process_many(events) if batch else [engine.process(e) for e in events]
     assert [d.to_dict() for d in got] == [d.to_dict() for d in expected]
     for member in {e["member"] for e in events}:
         assert store.member(member) == ref_engine.store.member(member), member
+    assert bool(copied) == (members >= writes.COPY_FROM and store.dialect.postgres)
 
 
 def test_the_member_cache_never_serves_a_stale_member(sql_url, coffee):

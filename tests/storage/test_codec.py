@@ -181,3 +181,48 @@ def test_every_field_of_member_state_has_a_place_in_the_tables():
     assert names(StreakState) == {"length", "last_period", "freezes_left", "paid", "best"}
     assert names(TierState) == {"level", "metric", "reached", "closed"}
     assert names(HistoryItem) == {"time", "type", "values"}
+
+
+def test_the_state_document_leaves_out_only_fields_at_their_default():
+    """None and empty containers of the default's own type are left out and filled in again
+    on loading; anything else is kept, so a zero written 0.00 stays 0.00."""
+    from punchcard.engine.runtime.state import MemberState
+    from punchcard.plugins.sql.rows import STATE_DOC, _extras, _state_document
+
+    joined = dt.datetime(2026, 3, 2, tzinfo=NEW_YORK)
+    state = MemberState("masha", joined=joined, clock=joined, badges=frozenset({"early"}),
+                        totals={"issued": Decimal("0.00")}, due=joined, caps={})
+    document = _state_document(state)
+    assert document == {"badges": {"early"}, "totals": {"issued": Decimal("0.00")}, "due": joined}
+    loaded = MemberState("masha", joined=joined, clock=joined,
+                         **_extras(json.loads(encode_text(document)), set(STATE_DOC)))
+    assert loaded == state and all(getattr(loaded, name) == getattr(state, name) for name in STATE_DOC)
+    assert str(loaded.totals["issued"]) == "0.00"
+    assert loaded.due.tzinfo == NEW_YORK
+    assert _state_document(MemberState("masha")) == {}
+
+
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql"])
+@given(points=st.decimals(allow_nan=False, allow_infinity=False) | st.none(),
+       moment=st.datetimes(timezones=st.sampled_from([NEW_YORK, dt.UTC])) | st.none())
+def test_direct_binders_convert_as_the_column_types_do(dialect_name, points, moment):
+    """The writes that skip SQLAlchemy's per-row machinery bind each value as its type would."""
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+    from punchcard.plugins.sql.types import BINDS
+
+    dialect = {"sqlite": SQLiteDialect_pysqlite(), "postgresql": PGDialect_psycopg()}[dialect_name]
+    for column_type, value in ((Money(), points), (Instant(), moment)):
+        direct, through_type = BINDS[dialect_name][type(column_type)], column_type.dialect_impl(dialect)
+        expected = through_type.bind_processor(dialect)(value)
+        assert direct(value) == expected and type(direct(value)) is type(expected)
+
+
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(("column_type", "bad"), [(Money(), 0.1), (Money(), 3), (Instant(), dt.datetime(2026, 3, 8))])
+def test_direct_binders_refuse_what_the_column_types_refuse(dialect_name, column_type, bad):
+    from punchcard.plugins.sql.types import BINDS
+
+    with pytest.raises((TypeError, ValueError)):
+        BINDS[dialect_name][type(column_type)](bad)

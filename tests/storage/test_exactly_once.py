@@ -151,6 +151,35 @@ def test_a_member_row_changed_under_the_lock_is_refused(sql_url, coffee):
     assert store.member("masha").total() == Decimal(300) and store.audit().ok
 
 
+@pytest.mark.parametrize("members", [3, 40])  # few: one UPDATE a row; many: one UPDATE joining a COPY
+def test_a_member_row_changed_under_a_batch_lock_is_refused(sql_url, coffee, monkeypatch, members):
+    from sqlalchemy import text
+
+    from punchcard.plugins.sql import batch
+    from punchcard.plugins.sql.store import SqlStore
+    from punchcard.plugins.sql.writes import StaleMember
+
+    store = SqlStore(sql_url())
+    engine = Engine(coffee, store=store)
+    first = [{**PURCHASE, "id": f"a-{n}", "member": f"m{n:02}"} for n in range(members)]
+    engine.process_many(first)
+    real = batch.apply
+
+    def behind_the_lock(conn, changes):
+        conn.execute(text("UPDATE members SET version = version + 100 WHERE member_id = 'm01'"))
+        real(conn, changes)
+
+    monkeypatch.setattr(batch, "apply", behind_the_lock)
+    second = [{**event, "id": f"b-{n}", "time": "2026-03-03T08:15:00"} for n, event in enumerate(first)]
+    with pytest.raises(StaleMember, match=rf"^m01 changed since it was locked \(1 of {members} member rows\)$"):
+        engine.process_many(second)
+    monkeypatch.setattr(batch, "apply", real)
+    assert [store.member(event["member"]).total() for event in first] == [Decimal(300)] * members
+    assert len(store.decisions("m00")) == 1 and store.audit().ok  # nothing of the refused batch
+    assert {d.outcome for d in engine.process_many(second)} == {"applied"}
+    assert [store.member(event["member"]).total() for event in first] == [Decimal(600)] * members
+
+
 def test_a_unit_committed_without_saving_leaves_no_record(sql_url, coffee):
     from punchcard.plugins.sql.store import SqlStore
 

@@ -106,3 +106,35 @@ def test_sqlite_has_one_writer_and_readers_never_wait(store_urls, plain):
     assert Engine(plain, store=impatient).process(purchase("bob", "b-1")).outcome == "applied"
     holder.close()
     impatient.close()
+
+
+def test_postgresql_a_batch_locks_its_members_in_code_point_order(store_urls, plain):
+    """A batch waiting for one member's lock holds every member before it in code-point
+    order and none after it, whatever order its events came in: two batches then always
+    lock in the same order and never deadlock."""
+    import time
+
+    url = store_urls.new("postgresql")
+    members = ["e", "B", "c", "a", "d"]  # code points: B < a < c < d < e
+    Engine(plain, store=SqlStore(url)).process_many([purchase(m, f"first-{m}") for m in members])
+    holder, batch_store, probe = SqlStore(url), SqlStore(url), SqlStore(url).engine
+    done: list = []
+    with holder.unit_of_work("c") as unit:  # holds c's row lock until the block ends
+        unit.processed("held-1")
+        batch = threading.Thread(target=lambda: done.extend(Engine(plain, store=batch_store).process_many(
+            [purchase(m, f"second-{m}") for m in members])))
+        batch.start()
+        free = set(members)
+        deadline = time.monotonic() + 10
+        while free != {"d", "e"} and time.monotonic() < deadline:  # until the batch waits for c
+            time.sleep(0.05)
+            with probe.begin() as conn:
+                free = {row[0] for row in conn.execute(text(
+                    "SELECT member_id FROM members WHERE member_id = ANY(:ids) FOR UPDATE SKIP LOCKED"),
+                    {"ids": members})}
+        assert free == {"d", "e"}, free  # B and a locked by the batch, c by the holder
+    batch.join(timeout=30)
+    assert [d.outcome for d in done] == ["applied"] * len(members)
+    for store in (holder, batch_store):
+        store.close()
+    probe.dispose()
