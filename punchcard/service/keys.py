@@ -13,6 +13,7 @@ as long as the process, as the store does. A key checked recently is remembered 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import hmac
 import re
@@ -23,12 +24,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["SCOPES", "ApiKey", "KeyStore", "MemoryKeys", "KeyRing", "digest_of", "parse_token"]
+__all__ = ["SCOPES", "ApiKey", "KeyStore", "MemoryKeys", "KeyRing", "digest_of", "parse_token", "Unread", "UNREAD"]
 
 SCOPES = ("events:write", "members:read", "rulesets:admin", "metrics:read")
 _TOKEN = re.compile(r"^pk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 _CACHE_MOST = 10_000
 _NOBODY = hashlib.sha256(b"no such key").hexdigest()  # compared against when the id is unknown
+
+
+class Unread(enum.Enum):
+    """What the cache cannot answer without the store."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,22 @@ class KeyRing:
     def check(self, token: str) -> ApiKey | None:
         """The live key whose token this is, or None (unknown, wrong secret, revoked)."""
         key_id = parse_token(token)
-        row = self._row(key_id) if key_id is not None else None
+        return self._match(token, self._row(key_id) if key_id is not None else None)
+
+    def check_cached(self, token: str) -> ApiKey | Unread | None:
+        """:meth:`check` answered from the cache alone, without reading the store: ``UNREAD``
+        when only the store can answer (an id not seen lately). For an event loop, which
+        must not wait on the store."""
+        key_id = parse_token(token)
+        if key_id is None:  # not shaped like a token: no store knows it
+            return self._match(token, None)
+        cached = self._cache.get(key_id)
+        if cached is None or time.monotonic() - cached[0] >= self.cache_seconds:
+            return UNREAD
+        return self._match(token, cached[1])
+
+    @staticmethod
+    def _match(token: str, row: Mapping[str, Any] | None) -> ApiKey | None:
         expected = row["digest"] if row is not None else _NOBODY
         matches = hmac.compare_digest(digest_of(token), expected)  # always compared: no early answer to time
         if row is None or not matches or row["revoked_at"] is not None:

@@ -85,3 +85,39 @@ def test_keys_are_stored_hashed_listed_and_revoked(backend, store_urls):
 def test_a_scope_that_does_not_exist_is_refused(store_urls):
     refused = _cli("keys", "create", "--store", store_urls.new("sqlite"), "--scope", "everything")
     assert refused.returncode == 2 and "events:write" in refused.stderr and not refused.stdout
+
+
+class _CountingKeys:
+    """A key store that counts its reads."""
+
+    def __init__(self):
+        from punchcard.service.keys import MemoryKeys
+
+        self.inner, self.reads = MemoryKeys(), 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def api_key_get(self, key_id):
+        self.reads += 1
+        return self.inner.api_key_get(key_id)
+
+
+def test_the_cache_answers_a_key_seen_lately_without_the_store():
+    """The event loop checks keys from the cache alone; only the store can answer for one
+    not seen lately (or revoked meanwhile), and the loop never asks it."""
+    from punchcard.service.keys import UNREAD, KeyRing
+
+    store = _CountingKeys()
+    ring = KeyRing(store, cache_seconds=60)
+    key, token = ring.create(["events:write"])
+    assert ring.check_cached(token) is UNREAD and store.reads == 0
+    assert ring.check(token) == key and store.reads == 1
+    assert ring.check_cached(token) == key and store.reads == 1
+    assert ring.check_cached(token[:-1] + ("A" if token[-1] != "A" else "B")) is None  # wrong secret, same id
+    assert ring.check_cached("not-a-token") is None and store.reads == 1
+    ring.revoke(key.id)
+    assert ring.check_cached(token) is UNREAD
+    assert ring.check(token) is None and ring.check_cached(token) is None
+    stale = KeyRing(store, cache_seconds=0)
+    assert stale.check(token) is None and stale.check_cached(token) is UNREAD
