@@ -156,10 +156,8 @@ class KeyRing:
         key_id = parse_token(token)
         if key_id is None:  # not shaped like a token: no store knows it
             return self._match(token, None)
-        cached = self._cache.get(key_id)
-        if cached is None or time.monotonic() - cached[0] >= self.cache_seconds:
-            return UNREAD
-        return self._match(token, cached[1])
+        cached = self._fresh(key_id)
+        return UNREAD if cached is None else self._match(token, cached[1])
 
     @staticmethod
     def _match(token: str, row: Mapping[str, Any] | None) -> ApiKey | None:
@@ -170,12 +168,17 @@ class KeyRing:
         return _key(row)
 
     def _row(self, key_id: str) -> dict[str, Any] | None:
-        now = time.monotonic()
-        cached = self._cache.get(key_id)
-        if cached is not None and now - cached[0] < self.cache_seconds:
+        cached = self._fresh(key_id)
+        if cached is not None:
             return cached[1]
+        read_at = time.monotonic()  # before the read: the row is no older than its age says
         row = self.store.api_key_get(key_id)
         if len(self._cache) > _CACHE_MOST:  # guessed ids cannot grow it without bound
             self._cache.clear()
-        self._cache[key_id] = (now, row)
+        self._cache[key_id] = (read_at, row)
         return row
+
+    def _fresh(self, key_id: str) -> tuple[float, dict[str, Any] | None] | None:
+        """The cache's entry for ``key_id`` (when read, the row), if read in the last ``cache_seconds``."""
+        cached = self._cache.get(key_id)
+        return cached if cached is not None and time.monotonic() - cached[0] < self.cache_seconds else None
