@@ -13,12 +13,14 @@ conditional ``UPDATE ... SET used = used + x``, exact in PostgreSQL's ``NUMERIC`
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.schema import CreateTable
 
 from punchcard.engine.store import Conflict, StoreError
@@ -39,6 +41,8 @@ from .models import (
 from .prepared import COPY_FROM, executemany, raw_connection
 
 __all__ = ["Changes", "StaleMember", "BudgetMoved", "apply", "apply_pipelined"]
+
+log = logging.getLogger("punchcard.store.sql")
 
 _L, _M, _W, _S, _H = LotRow.__table__, Member.__table__, TierWindow.__table__, StreakRow.__table__, HistoryRow.__table__
 _P, _E, _B, _U = ProcessedEventRow.__table__, LedgerEntry.__table__, Budget.__table__, BudgetUse.__table__
@@ -188,7 +192,7 @@ def _members(conn: Connection, rows: list[dict]) -> None:
     PostgreSQL many rows go through the temporary table, one UPDATE for all; otherwise
     rows that change the same columns go in one ``executemany``, whose row count the
     driver gives (PostgreSQL's as SQLite's)."""
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM and _saves_table(conn):
         _check_saved(rows, _copied_members(conn, rows))
         return
     groups: dict[frozenset, list[dict]] = {}
@@ -199,9 +203,38 @@ def _members(conn: Connection, rows: list[dict]) -> None:
             _check_saved(group, _at_saved_versions(conn, group))
 
 
+def _saves_table(conn: Connection) -> bool:
+    """Make sure the temporary table exists; False where the database role may not make
+    temporary tables (a hardened database can revoke ``TEMPORARY``): its member rows then
+    go one ``UPDATE`` each. The first try on a connection runs under a savepoint, so a
+    refusal does not abort the transaction, and the answer is kept with the connection."""
+    info = conn.connection.info
+    allowed = info.get(_SAVES_ALLOWED)
+    if allowed is False:
+        return False
+    if allowed is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(_SAVES_TABLE)
+        except ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _NO_PRIVILEGE:
+                raise
+            log.warning("the database role may not create temporary tables: a batch's member rows are "
+                        "written one UPDATE each (grant TEMPORARY on the database for the faster path)")
+            info[_SAVES_ALLOWED] = False
+            return False
+        info[_SAVES_ALLOWED] = True
+        return True
+    conn.execute(_SAVES_TABLE)  # again in every transaction: a rolled-back one took the table with it
+    return True
+
+
+_SAVES_ALLOWED = "punchcard_member_saves_allowed"
+_NO_PRIVILEGE = "42501"  # insufficient_privilege
+
+
 def _copied_members(conn: Connection, rows: list[dict]) -> set[str]:
     """The member rows through the temporary table; the members the update changed."""
-    conn.execute(_SAVES_TABLE)
     executemany(conn, _SAVES_INSERT, [{**_NO_DOCUMENTS, **row} for row in rows], bulk=True)
     return set(conn.execute(_SAVES_UPDATE).scalars())
 

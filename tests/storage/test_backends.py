@@ -156,3 +156,53 @@ def test_fractional_points_stay_exact(store_factory, batch):
     assert store.member("m0").total() == Decimal("0.34")
     if hasattr(store, "audit"):
         assert store.audit().ok
+
+
+
+@pytest.fixture
+def role_without_temporary_tables(postgres_url):
+    """A migrated database whose own role may not create temporary tables (making the role
+    and the database needs a superuser, as the throwaway cluster's)."""
+    import os
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    from punchcard.plugins.sql import migrate
+    from punchcard.plugins.sql.connect import create_sql_engine
+
+    name = f"punchcard_notemp_{os.getpid()}"
+    server = make_url(postgres_url).set(drivername="postgresql+psycopg")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    drop = [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'DROP ROLE IF EXISTS "{name}"']
+    with admin.connect() as conn:
+        for statement in [*drop, f'CREATE ROLE "{name}" LOGIN', f'CREATE DATABASE "{name}" OWNER "{name}"',
+                          f'REVOKE TEMPORARY ON DATABASE "{name}" FROM PUBLIC, "{name}"']:
+            conn.execute(text(statement))
+    url = server.set(username=name, database=name).render_as_string(hide_password=False)
+    migration = create_sql_engine(url)
+    migrate.upgrade(migration)
+    migration.dispose()
+    yield url
+    with admin.connect() as conn:
+        for statement in drop:
+            conn.execute(text(statement))
+    admin.dispose()
+
+
+def test_a_role_without_temporary_tables_still_stores_batches(role_without_temporary_tables, everything, caplog):
+    """A hardened database may revoke TEMPORARY: a batch's member rows then go one UPDATE
+    each, with a warning, and the batch decides and stores exactly what one-by-one does."""
+    from punchcard.plugins.sql.store import SqlStore
+
+    events = mixed_events(5, 400, 40)
+    ref_engine, expected = reference(everything, events)
+    store = SqlStore(role_without_temporary_tables, cache_size=0, batch_size=200)
+    got = Engine(everything, store=store).process_many(events)
+    assert [d.to_dict() for d in got] == [d.to_dict() for d in expected]
+    for member in {e["member"] for e in events}:
+        assert store.member(member) == ref_engine.store.member(member), member
+    assert store.audit().ok
+    assert any("may not create temporary tables" in r.getMessage() for r in caplog.records)
+    store.close()
