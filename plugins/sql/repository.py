@@ -45,19 +45,24 @@ MemberKey = namedtuple("MemberKey", "member_id version")  # a member row just in
 # the driver (prepared.py), so the models' defaults are spelled out here.
 UNSAVED_MEMBER = {"version": 0, "balance": ZERO, "debt": ZERO, "profile": {}, "state": {}, "next_lot": 0,
             "next_record": 0, "next_history": 0, "windows": 0, "streaks": 0, "history": 0, "records": 0}
-# PostgreSQL: inserts a new member row, or locks an existing one without writing it
-# (ON CONFLICT DO UPDATE locks the row even when its WHERE is false).
-LOCK_MEMBER = pg_insert(_M).on_conflict_do_update(index_elements=["member_id"], set_={"version": _M.c.version},
-                                                  where=false())
+
+
+def _locking(insert):
+    """PostgreSQL: ``insert`` a new member row, or lock an existing one without writing it
+    (ON CONFLICT DO UPDATE locks the row even when its WHERE is false)."""
+    return insert.on_conflict_do_update(index_elements=["member_id"], set_={"version": _M.c.version}, where=false())
+
+
+LOCK_MEMBER = _locking(pg_insert(_M))
 # The same for many members in one statement with one parameter (an array of ids). The
 # insert takes the rows as the sort yields them, so every batch locks in one order: code
 # point order (collation "C", as Python sorts), whatever the database's collation.
 _GIVEN_IDS = func.unnest(bindparam("member_ids", type_=ARRAY(String))).table_valued("member_id").render_derived()
-_LOCK_MEMBERS = pg_insert(_M).from_select(
+_LOCK_MEMBERS = _locking(pg_insert(_M).from_select(
     ["member_id", *UNSAVED_MEMBER],
     select(_GIVEN_IDS.c.member_id, *(bindparam(name, type_=_M.c[name].type) for name in UNSAVED_MEMBER))
     .order_by(_GIVEN_IDS.c.member_id.collate("C")),
-).on_conflict_do_update(index_elements=["member_id"], set_={"version": _M.c.version}, where=false())
+))
 _NEW_MEMBER = sqlite_insert(_M).on_conflict_do_nothing(index_elements=["member_id"])
 
 
