@@ -170,11 +170,13 @@ class Engine:
                     raise StoreError(f"event {event.id} lost {conflicts} races in the store in a row; "
                                      "nothing of it was stored", transient=True) from None
                 log.info("event %s lost a race in the store; running it again", event.id)
+                self.retrying("race", conflicts + failures + 1)
             except StoreError as exc:
                 failures += 1
                 if not exc.transient or failures == STORE_ATTEMPTS:
                     raise
                 log.warning("event %s: %s; trying again (%d of %d)", event.id, exc, failures + 1, STORE_ATTEMPTS)
+                self.retrying("transient", conflicts + failures + 1)
                 store_backoff(failures)
             except Refused as exc:
                 if refused is not None:
@@ -256,6 +258,7 @@ class Engine:
                 failures += 1
                 if not exc.transient or failures == STORE_ATTEMPTS:
                     raise
+                self.retrying("transient", failures + 1)
                 store_backoff(failures)
 
     def _tried(self, event: Event) -> Decision:
@@ -286,20 +289,41 @@ class Engine:
         """
         return self.store.member(member_id)
 
+    def member_at(self, member_id: str, at: dt.datetime | None = None) -> tuple[MemberState | None, dt.datetime]:
+        """The member as housekeeping would leave it by ``at`` (default: the engine's clock,
+        else now), and that moment in the zone of the member's program. A read: the state is
+        a copy and nothing is stored, so lots expired by then are gone from it, matured points
+        are available and expired offers dropped. None for a member the store has never seen."""
+        program, moment = self._program_at(member_id, at)
+        return self._housekept(program, member_id, moment), moment
+
     def offers(self, member_id: str, at: dt.datetime | None = None) -> list[Candidate]:
         """The offers choosing would keep for the member at ``at`` (default: the engine's clock,
         else now), ranked, then every other candidate, each with the step it reached and why it
         was kept, dropped or outranked (docs/offers.md). A read: nothing is selected or stored;
         the member is seen as housekeeping would leave it by ``at`` (expired offers gone)."""
+        program, moment = self._program_at(member_id, at)  # its variant's offers, when there are variants
+        state = self._housekept(program, member_id, moment) or new_member(member_id)
+        with localcontext(ruleset_context(program)):
+            return offers_for(program, state, moment)
+
+    def _program_at(self, member_id: str, at: dt.datetime | None) -> tuple[Compiled, dt.datetime]:
+        """The member's program (its variant's, when there are variants) and ``at`` in its zone."""
         moment = at if at is not None else _now_of(self.clock, self.compiled)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.compiled.tz)
-        program = self.compiled.for_member(member_id)  # its variant's offers, when there are variants
-        moment = moment.astimezone(program.tz)
-        state = (self._committed(member_id) or new_member(member_id)).clone()
+        program = self.compiled.for_member(member_id)
+        return program, moment.astimezone(program.tz)
+
+    def _housekept(self, program: Compiled, member_id: str, moment: dt.datetime) -> MemberState | None:
+        """A copy of the committed member, housekept to ``moment`` (None: never seen)."""
+        committed = self._committed(member_id)
+        if committed is None:
+            return None
+        state = committed.clone()
         with localcontext(ruleset_context(program)):
             housekeep(program, state, moment)
-            return offers_for(program, state, moment)
+        return state
 
     def notify(self, decision: Decision) -> None:
         """Tell the decision listeners about a committed decision. Call it only after the
@@ -307,6 +331,19 @@ class Engine:
         handed in, there is nobody to tell."""
         if self.plugins is not None:
             self.plugins.decision_committed(decision)
+
+    def retrying(self, reason: str, attempt: int) -> None:
+        """Tell the plugins that store work runs again (``reason``: ``"race"`` or
+        ``"transient"``; ``attempt``: the one about to run, counting every earlier one),
+        whatever the log level. Called by :meth:`process`, :meth:`dry` and stores that retry a
+        batch. A failing listener (or hooks without ``store_retried``) is logged: it never
+        stops the retry, nor escapes :meth:`process`."""
+        if self.plugins is None:
+            return
+        try:
+            self.plugins.store_retried(reason, attempt)
+        except Exception:  # counting a retry must not fail the work being retried
+            log.exception("telling the plugins of a store retry failed; the work goes on")
 
 
 def _now_of(clock: Clock, compiled: Compiled) -> dt.datetime:

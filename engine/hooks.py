@@ -21,7 +21,7 @@ __all__ = ["EngineHooks"]
 @runtime_checkable
 class EngineHooks(Protocol):
     """The plugin calls the engine makes: the functions a ruleset may use, and the
-    listeners told of each committed decision."""
+    listeners told of each committed decision and of each store retry."""
 
     def functions(self) -> list[FunctionSpec]:
         """Functions plugins add to the expression language (never a built-in's name)."""
@@ -30,4 +30,9 @@ class EngineHooks(Protocol):
     def decision_committed(self, decision: Decision) -> None:
         """Tell the listeners of a decision after its commit; a failing listener must
         not raise here, since the decision stands."""
+        ...
+
+    def store_retried(self, reason: str, attempt: int) -> None:
+        """Tell the listeners that store work runs again: ``reason`` ``"race"`` or
+        ``"transient"``, ``attempt`` the one about to run. Must not raise."""
         ...

@@ -45,6 +45,7 @@ class OutboxRow:
     sent_at: dt.datetime | None = None
     receipt: str | None = None
     last_error: str | None = None
+    failed_at: dt.datetime | None = None  # when the last attempt failed (``last_error`` says why)
 
     def to_json(self) -> dict[str, Any]:
         return dict(to_jsonable({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}))
@@ -77,9 +78,10 @@ class Outbox(Protocol):
     def outbox_sent(self, message_id: str, at: dt.datetime, receipt: str | None) -> bool:
         """Mark the row sent, if it is still pending: true for the one call that did."""
 
-    def outbox_retry(self, message_id: str, owner: str, error: str, retry_at: dt.datetime | None) -> bool:
-        """A failed attempt: pending again from ``retry_at``, or ``failed`` when it is None;
-        only while ``owner`` holds the lease."""
+    def outbox_retry(self, message_id: str, owner: str, error: str, retry_at: dt.datetime | None,
+                     at: dt.datetime | None = None) -> bool:
+        """A failed attempt (at ``at``, kept as ``failed_at``): pending again from ``retry_at``,
+        or ``failed`` when it is None; only while ``owner`` holds the lease."""
 
     def outbox_release(self, message_id: str, owner: str, until: dt.datetime | None) -> bool:
         """Give ``owner``'s claim back untried (no attempt): pending from ``until``, or ``expired`` if None."""

@@ -297,9 +297,11 @@ class MemoryStore(BaseStore):
         return self._outbox_change(message_id, None, lambda row: dataclasses.replace(
             row, status="sent", sent_at=at, receipt=receipt, lease_until=None, lease_owner=None))
 
-    def outbox_retry(self, message_id: str, owner: str, error: str, retry_at: dt.datetime | None) -> bool:
+    def outbox_retry(self, message_id: str, owner: str, error: str, retry_at: dt.datetime | None,
+                     at: dt.datetime | None = None) -> bool:
         return self._outbox_change(message_id, owner, lambda row: dataclasses.replace(
-            row, status="pending" if retry_at else "failed", last_error=error, lease_until=retry_at, lease_owner=None))
+            row, status="pending" if retry_at else "failed", last_error=error, failed_at=at, lease_until=retry_at,
+            lease_owner=None))
 
     def outbox_release(self, message_id: str, owner: str, until: dt.datetime | None) -> bool:
         return self._outbox_change(message_id, owner, lambda row: dataclasses.replace(

@@ -25,6 +25,7 @@ __all__ = [
     "punchcard_messengers",
     "punchcard_deliveries",
     "punchcard_decision_committed",
+    "punchcard_store_retried",
 ]
 
 hookspec = pluggy.HookspecMarker("punchcard")
@@ -133,5 +134,20 @@ def punchcard_decision_committed(decision: Any) -> None:
     stderr) and never undoes or fails the decision, nor stops other listeners.
 
     :param decision: the committed decision, as the engine returns it to the host.
+    :returns: nothing; a return value is ignored.
+    """
+
+
+@hookspec
+def punchcard_store_retried(reason: str, attempt: int) -> None:
+    """Listen for the store work the engine runs again (metrics, alerts).
+
+    Called before each retry, whatever the log level: ``reason`` is ``"race"`` (a unit of
+    work lost a race with another writer and runs again at once) or ``"transient"`` (the
+    store failed in a way worth trying again, after a short pause). An exception in a
+    listener is logged and never fails the work.
+
+    :param reason: ``"race"`` or ``"transient"``.
+    :param attempt: the attempt about to run, 2 for the first retry.
     :returns: nothing; a return value is ignored.
     """

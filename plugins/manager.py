@@ -156,6 +156,14 @@ class Plugins:
                 log.exception("plugin %r failed in punchcard_decision_committed; the decision stands",
                               impl.plugin_name)
 
+    def store_retried(self, reason: str, attempt: int) -> None:
+        """Tell every listener of a retry; a failing listener is logged and never fails the work."""
+        for impl in self._impls("punchcard_store_retried"):
+            try:
+                _call(impl, {"reason": reason, "attempt": attempt})
+            except Exception:  # counting a retry must never stop it
+                log.exception("plugin %r failed in punchcard_store_retried; the work goes on", impl.plugin_name)
+
     # -- introspection ------------------------------------------------------------------
     def describe(self) -> list[PluginInfo]:
         """Every registered plugin, in registration order: built-ins first."""

@@ -11,6 +11,7 @@ that came from outside is printed through :mod:`punchcard.engine.runtime.display
 
 from __future__ import annotations
 
+import inspect
 import sys
 from enum import StrEnum
 from typing import Any
@@ -132,8 +133,37 @@ def _register_commands() -> None:
         importlib.import_module(name)
 
 
+def _reflowed(text: str) -> str:
+    """Help text as paragraphs: a docstring's line breaks are where its source was wrapped,
+    not where the terminal is, so a line joins the one before it unless it starts a list
+    item or is indented (or its paragraph is marked ``\\b``, to be shown as written)."""
+    paragraphs = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        lines = paragraph.split("\n")
+        kept = lines[:1]
+        for line in lines[1:]:
+            if paragraph.startswith("\b") or line.startswith((" ", "- ", "* ")):
+                kept.append(line)
+            else:
+                kept[-1] += " " + line
+        paragraphs.append("\n".join(kept))
+    return "\n\n".join(paragraphs)
+
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    """Every command's help, here and in the groups below, reflowed (:func:`_reflowed`)."""
+    for command in typer_app.registered_commands:
+        text = command.help or inspect.getdoc(command.callback)
+        if text:
+            command.help = _reflowed(text)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_help(group.typer_instance)
+
+
 def main() -> None:  # pragma: no cover - the console script calls app directly
     app()
 
 
 _register_commands()
+_reflow_help(app)

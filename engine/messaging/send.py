@@ -262,11 +262,12 @@ class _Run:
         after the last attempt)."""
         attempts = row.attempts  # this claim counted
         final = final or attempts >= self.sending.max_attempts
-        retry_at = None if final else self.clock() + backoff(attempts, self.sending)
+        now = self.clock()
+        retry_at = None if final else now + backoff(attempts, self.sending)
         secret = [composed.get("text", "")] if composed else []
         facts = row.request.get("facts") or {}
         secret += [*facts.values(), *(row.request.get("quoted") or {}).values()] if isinstance(facts, Mapping) else []
-        if self.outbox.outbox_retry(row.id, self.owner, error_text(exc, secret), retry_at):
+        if self.outbox.outbox_retry(row.id, self.owner, error_text(exc, secret), retry_at, now):
             self.report.errors[type(exc).__name__] += 1
             if retry_at is None:
                 self.report.failed += 1

@@ -26,7 +26,8 @@ from ..runtime.run import Run
 from ..runtime.state import FORGET, ZERO, MemberState, OrderRecord
 
 __all__ = ["named", "values", "qualifies", "level_reached", "keeps", "event_amounts", "add_named", "lowered_by",
-           "lower_named", "window_keys", "forget_windows", "shortfalls", "progress_note", "MetricView"]
+           "lower_named", "window_keys", "forget_windows", "shortfalls", "progress", "progress_note",
+           "MetricView"]
 
 # What the rules saw of an order at a given amount: (event values, member values, context).
 MetricView = Callable[[Decimal], tuple[dict[str, Any], dict[str, Any], Any]]
@@ -167,21 +168,29 @@ def shortfalls(level: TierLevel, have: Mapping[str, Decimal]) -> list[dict[str, 
     return [{name: max(figure - have.get(name, ZERO), ZERO) for name, figure in way.items()} for way in ways]
 
 
-def progress_note(plan: TierPlan, have: Mapping[str, Decimal], index: int) -> tuple[str, dict[str, Any]]:
-    """The trace's words for where a member stands: each metric, and per path of the next level
-    what is still needed; per metric of the current level's keep: what keeping it needs."""
-    note = ", ".join(f"{name} {value}" for name, value in have.items())
+def progress(plan: TierPlan, have: Mapping[str, Decimal], index: int) -> dict[str, Any]:
+    """Where a member at level ``index`` stands: each metric (``have``); per way of reaching the
+    next level, what each metric still lacks (``next``, ``to_next``); per metric of the current
+    level's keep, what keeping it needs (``to_keep``)."""
     shown: dict[str, Any] = {"have": dict(have)}
     if index + 1 < len(plan.levels):
         ahead = plan.levels[index + 1]
-        ways = shortfalls(ahead, have)
-        shown["next"], shown["to_next"] = ahead.name, ways
-        needs = " or ".join(" and ".join(f"{v} more {n}" for n, v in way.items() if v) or "nothing" for way in ways)
-        note += f"; {ahead.name} needs {needs}"
+        shown["next"], shown["to_next"] = ahead.name, shortfalls(ahead, have)
     current = plan.levels[index]
     if isinstance(current.keep, dict):
-        keep = {name: max(figure - have.get(name, ZERO), ZERO) for name, figure in current.keep.items()}
-        shown["to_keep"] = keep
-        note += "; keeping " + current.name + " needs " + (
-            " and ".join(f"{v} more {n}" for n, v in keep.items() if v) or "nothing more")
+        shown["to_keep"] = {name: max(figure - have.get(name, ZERO), ZERO) for name, figure in current.keep.items()}
+    return shown
+
+
+def progress_note(plan: TierPlan, have: Mapping[str, Decimal], index: int) -> tuple[str, dict[str, Any]]:
+    """The trace's words for :func:`progress`, and the figures it shows."""
+    shown = progress(plan, have, index)
+    note = ", ".join(f"{name} {value}" for name, value in have.items())
+    if "to_next" in shown:
+        needs = " or ".join(" and ".join(f"{v} more {n}" for n, v in way.items() if v) or "nothing"
+                            for way in shown["to_next"])
+        note += f"; {shown['next']} needs {needs}"
+    if "to_keep" in shown:
+        note += "; keeping " + plan.levels[index].name + " needs " + (
+            " and ".join(f"{v} more {n}" for n, v in shown["to_keep"].items() if v) or "nothing more")
     return note, shown

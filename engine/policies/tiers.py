@@ -57,7 +57,7 @@ from .tier_windows import (
 
 __all__ = ["on_event", "on_refund", "housekeep", "deadlines", "metric_amount", "order_window", "current_name",
            "current_level", "add_metric", "upgrade", "close_windows", "view", "MetricView", "set_override",
-           "re_evaluate"]
+           "re_evaluate", "by_metric"]
 
 # What the rules saw of an order at a given amount: (event values, member values, context).
 MetricView = Callable[[Decimal], tuple[dict[str, Any], dict[str, Any], EvalContext]]
@@ -259,6 +259,17 @@ def view(compiled: Compiled, state: MemberState, local: dt.datetime) -> TierView
     keep = keep_at - metric if index > 0 else ZERO  # the lowest level needs nothing to keep
     return TierView(plan.names[index], metric, ahead[0] if ahead is not None else None, to_next,
                     keep if keep > ZERO else None)
+
+
+def by_metric(compiled: Compiled, state: MemberState, local: dt.datetime) -> dict[str, Any] | None:
+    """With several metrics (tiers: metrics:), where the member stands on each at ``local``: what
+    each way to the next level and keeping the current one still need (None: one metric, which
+    :func:`view` covers)."""
+    plan = plan_of(compiled)
+    if plan is None or plan.model.metrics is None:
+        return None
+    have = named.values(plan, state, window_key(plan.model, local, state.joined))
+    return named.progress(plan, have, _rank(plan, state.tier.level))
 
 
 def on_event(run: Run, plan: Plan) -> None:

@@ -7,7 +7,10 @@ for the webhook dispatcher to POST after the commit. The notable effects:
 - ``tier.changed``: a ``tier_change`` effect (up or down, and why);
 - ``points.expiring``: an ``expiry_notice`` effect (points that will expire, and when);
 - ``review.held``: the event was held for review (its outcome is ``review``);
-- ``points.redeemed``: a redemption (its ``redeem`` effects, one per lot, are one payload).
+- ``points.redeemed``: a redemption (its ``redeem`` effects, one per lot, are one payload);
+- ``voucher.issued``: points converted into a voucher at a period's end (a ``voucher_issued``
+  effect: the member has a voucher nobody asked for, which the host shows or sends);
+- ``voucher.redeemed``: a voucher spent (a ``voucher_redeemed`` effect).
 
 Each payload's ``id`` is ``<event id>/webhook/<n>``, numbered in the decision's order: the
 same decision always gives the same ids, so a delivery id names one notification for ever.
@@ -25,7 +28,11 @@ from .decision import Decision, Effect, Outcome, to_jsonable
 __all__ = ["WEBHOOK", "EVENT_TYPES", "webhook_requests"]
 
 WEBHOOK = "webhook"  # the outbox channel of webhook rows; the message sender never claims it
-EVENT_TYPES = ("tier.changed", "points.expiring", "review.held", "points.redeemed")
+EVENT_TYPES = ("tier.changed", "points.expiring", "review.held", "points.redeemed", "voucher.issued",
+               "voucher.redeemed")
+# The effects sent as they are: (webhook type, the detail keys its data carries).
+_AS_THEY_ARE = {"voucher_issued": ("voucher.issued", ("voucher", "value", "currency", "points", "expires_at")),
+                "voucher_redeemed": ("voucher.redeemed", ("voucher", "value", "currency"))}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # a decision without a time (none the engine stores)
 
 
@@ -44,6 +51,9 @@ def _notable(decision: Decision) -> list[tuple[str, dict[str, Any]]]:
                 redeemed[redemption] = []
                 found.append(("points.redeemed", {"redemption": redemption}))
             redeemed[redemption].append(effect)
+        elif effect.kind in _AS_THEY_ARE:
+            kind, keys = _AS_THEY_ARE[effect.kind]
+            found.append((kind, {key: effect.detail.get(key) for key in keys}))
     for kind, data in found:
         if kind == "points.redeemed":
             lots = redeemed[data["redemption"]]

@@ -110,6 +110,7 @@ def _attempts(store, engine, events: list[Event]) -> tuple[list[Decision], list[
         except raced:  # a race lost: the next attempt sees its outcome
             conflicts += 1
             log.info("batch of %d events lost a race; running it again", len(events))
+            engine.retrying("race", conflicts + failures + 1)
         except Refused as exc:
             log.warning("batch of %d events refused (%s); processing them one by one", len(events), exc)
             break
@@ -120,6 +121,7 @@ def _attempts(store, engine, events: list[Event]) -> tuple[list[Decision], list[
                 raise failure from None
             log.warning("batch of %d events: %s; trying again (%d of %d)", len(events), failure, failures + 1,
                         STORE_ATTEMPTS)
+            engine.retrying("transient", conflicts + failures + 1)
             store_backoff(failures)
     # Each in its own transaction; Engine.process notifies listeners and raises StoreError.
     return [engine.process(event) for event in events], []

@@ -228,6 +228,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(Instant)
     receipt: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(Instant)  # when last_error happened (revision 0005)
 
 
 class ApiKeyRow(Base):

@@ -104,10 +104,11 @@ def sent(store: Ledger, message_id: str, at: dt.datetime, receipt: str | None) -
                    lease_until=None, lease_owner=None)
 
 
-def retry(store: Ledger, message_id: str, owner: str, error: str, retry_at: dt.datetime | None) -> bool:
+def retry(store: Ledger, message_id: str, owner: str, error: str, retry_at: dt.datetime | None,
+          at: dt.datetime | None = None) -> bool:
     return _change(store, "recording a failed delivery", message_id, owner,
-                   status="pending" if retry_at is not None else "failed", last_error=error, lease_until=retry_at,
-                   lease_owner=None)
+                   status="pending" if retry_at is not None else "failed", last_error=error, failed_at=at,
+                   lease_until=retry_at, lease_owner=None)
 
 
 def release(store: Ledger, message_id: str, owner: str, until: dt.datetime | None) -> bool:

@@ -49,7 +49,7 @@ def outbox_row(row: OutboxRow) -> dict:
     return {"id": row.id, "member_id": row.member_id, "event_id": row.event_id, "ruleset": row.ruleset,
             "channel": row.channel, "send_at": row.send_at, "request": row.request, "status": row.status,
             "attempts": row.attempts, "lease_until": None, "lease_owner": None, "composed": None, "sent_at": None,
-            "receipt": None, "last_error": None}
+            "receipt": None, "last_error": None, "failed_at": None}
 
 
 def clipped_by(decision: Decision, rule: str) -> bool:

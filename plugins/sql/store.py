@@ -208,8 +208,9 @@ class SqlStore(BaseStore):
     def outbox_sent(self, message_id: str, at: dt.datetime, receipt: str | None) -> bool:
         return outbox.sent(self, message_id, at, receipt)
 
-    def outbox_retry(self, message_id: str, owner: str, error: str, retry_at: dt.datetime | None) -> bool:
-        return outbox.retry(self, message_id, owner, error, retry_at)
+    def outbox_retry(self, message_id: str, owner: str, error: str, retry_at: dt.datetime | None,
+                     at: dt.datetime | None = None) -> bool:
+        return outbox.retry(self, message_id, owner, error, retry_at, at)
 
     def outbox_release(self, message_id: str, owner: str, until: dt.datetime | None) -> bool:
         return outbox.release(self, message_id, owner, until)

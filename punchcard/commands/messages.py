@@ -150,6 +150,7 @@ def _clock(at: str | None) -> Callable[[], dt.datetime]:
 
 def _row_line(row: OutboxRow) -> str:
     error = f"  {shown(row.last_error)}" if row.last_error else ""
+    error += f" (at {row.failed_at.isoformat()})" if row.failed_at is not None else ""
     return (f"{row.send_at.isoformat()}  {shown(row.id)}  {shown(row.member_id)}  {row.channel}  {row.status}"
             f"  attempts {row.attempts}{error}")
 

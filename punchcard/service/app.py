@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -37,7 +36,7 @@ from .keys import KeyRing
 from .metrics import Metrics
 from .problems import install_handlers
 from .registry import Registry
-from .state import RetryCounter, ServiceState, Settings
+from .state import ServiceState, Settings
 
 __all__ = ["app", "from_environment", "ENVIRONMENT", "DESCRIPTION"]
 
@@ -62,7 +61,7 @@ def app(rulesets: Sequence[str | Path], store: Store | str, *, plugins: Plugins 
                   docs_url="/docs", redoc_url=None, lifespan=_lifespan(owns_store=isinstance(store, str)))
     api.state.service = state
     install_handlers(api)
-    api.add_middleware(Guard, max_body_bytes=settings.max_body_bytes)
+    api.add_middleware(Guard, max_body_bytes=settings.max_body_bytes, observe=state.metrics.request)
     v1 = APIRouter(prefix="/v1")
     for router in (events_api.router, members_api.router, rulesets_api.router):
         v1.include_router(router)
@@ -76,17 +75,11 @@ def _lifespan(owns_store: bool) -> Any:
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         state: ServiceState = api.state.service
-        counter = RetryCounter(state.metrics)  # the engine reports its retries only in its log
-        loggers = [logging.getLogger(name) for name in RetryCounter.LOGGERS]
-        for logger in loggers:
-            logger.addFilter(counter)
         if state.settings.freeze_gc:
             _freeze_startup_objects()
         try:
             yield
         finally:
-            for logger in loggers:
-                logger.removeFilter(counter)
             if owns_store:
                 state.store.close()
 

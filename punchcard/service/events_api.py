@@ -120,9 +120,10 @@ def _dry(state: ServiceState, event: Event, compiled: Compiled, trace: bool) -> 
     """The decision ``POST /v1/events`` would give now, from the store's preview (never committed):
     the budgets as a real event reads them, and an id seen before as its duplicate (which
     changes nothing) or a 409."""
-    stored = state.store.member(event.member)
-    before = stored.balances(event.time)[0] if stored is not None else Decimal(0)
-    decision = state.engine(compiled, trace).dry(event)
+    engine = state.engine(compiled, trace)
+    seen, _ = engine.member_at(event.member, event.time)  # as the event will find it: expired lots gone
+    before = seen.available(event.time) if seen is not None else Decimal(0)
+    decision = engine.dry(event)
     if _conflict(decision):
         raise Problem("idempotency-conflict", decision.reason or "the id was used with another body")
     after = before if decision.outcome == "duplicate" else decision.balance

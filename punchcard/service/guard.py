@@ -6,6 +6,8 @@
   any of it: by its ``Content-Length``, or by counting as it arrives.
 - The access log (logger ``punchcard.service.access``) has the method, the path with member
   ids masked, the status, the time taken and the key id. Never a body, a query string or a token.
+- ``observe`` hears of every request: its route's template (``/v1/members/{member_id}``, never
+  an id; ``unmatched`` for a path no route has), method, status and seconds (the metrics).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,9 +60,13 @@ class _TooLarge(Exception):
     pass
 
 
+Observe = Callable[[str, str, int, float], None]  # (route, method, status, seconds)
+
+
 class Guard:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app, self.max_body_bytes = app, max_body_bytes
+    def __init__(self, app: ASGIApp, max_body_bytes: int, observe: Observe | None = None) -> None:
+        self.app, self.max_body_bytes, self.observe = app, max_body_bytes, observe
+        self.templates = Templates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,6 +87,16 @@ class Guard:
             await self._run(scope, _replay(body, receive), _stamped(send, request_id, seen), seen)
         finally:
             _log(scope, seen["status"], started)
+            self._observe(scope, seen["status"], started)
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        """Hand the request's figures to ``observe``; timing a request never fails it."""
+        if self.observe is None:
+            return
+        try:
+            self.observe(self.templates.of(scope), scope["method"], status, time.perf_counter() - started)
+        except Exception as exc:
+            log.error("timing request %s failed (%s)", scope["state"]["request_id"], type(exc).__name__)
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, seen: dict[str, Any]) -> None:
         """The application; a failure nobody handled is a 500 problem, logged by the request id and
@@ -112,6 +129,26 @@ class Guard:
             chunks.append(chunk)
             more = message.get("more_body", False)
         return b"".join(chunks)
+
+
+class Templates:
+    """The application's path templates, from its own OpenAPI document (and its docs pages),
+    read on the first request: the one public list of them with their ``/v1`` prefix."""
+
+    def __init__(self) -> None:
+        self._table: list[tuple[re.Pattern[str], str]] | None = None
+
+    def of(self, scope: Scope) -> str:
+        """The template a request's path fits (``unmatched`` for none): never the path itself."""
+        if self._table is None:
+            app = scope["app"]
+            known = [*app.openapi()["paths"], app.openapi_url, app.docs_url]
+            self._table = [(re.compile("[^/]+".join(map(re.escape, re.split(r"\{[^}/]+\}", path)))), path)
+                           for path in known if path]
+        path, mounted_at = scope["path"], scope.get("root_path", "")
+        if mounted_at and path.startswith(mounted_at):  # mounted in a host's application: its own paths
+            path = path[len(mounted_at):]
+        return next((template for pattern, template in self._table if pattern.fullmatch(path)), "unmatched")
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -53,8 +53,11 @@ async def readyz(request: Request) -> dict[str, Any]:
     return {"status": "ready", "rulesets": state.registry.ids()}
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}},
-                                                            **problem_responses(401, 403)},
+_PROMETHEUS_TEXT = {"description": "The metrics, as Prometheus reads them", "content": {"text/plain": {
+    "schema": {"type": "string", "description": "the Prometheus text format, version 0.0.4"}}}}
+
+
+@router.get("/metrics", response_class=Response, responses={200: _PROMETHEUS_TEXT, **problem_responses(401, 403)},
             summary="Prometheus metrics")
 async def metrics(request: Request, _key: Any = _SCRAPE) -> Response:
     state = service(request)

@@ -1,6 +1,7 @@
 """``GET /v1/members/{id}`` (the wallet), ``.../decisions`` (the history, paginated) and
-``.../offers`` (the ranked offers). Reads only: nothing is locked, written or housekept, so
-points due to expire show until the member's next event.
+``.../offers`` (the ranked offers). Reads only: nothing is locked or written. The wallet sees
+the member as housekeeping would leave it now (or at ``?at=``), the offers now: on a copy.
+The key is checked before anything else (a request without one is a 401, whatever it asks).
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -18,6 +18,7 @@ from punchcard.engine import Compiled, MemberState
 from punchcard.engine.policies import challenges, tiers
 from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.runtime.events import MAX_ID, valid_id
+from punchcard.engine.runtime.readers import YEARS
 
 from . import schemas
 from .auth import require
@@ -26,21 +27,41 @@ from .events_api import decision_json
 from .problems import Problem
 from .state import ServiceState
 
-__all__ = ["router", "wallet", "encode_cursor", "decode_cursor"]
+__all__ = ["router", "wallet", "member_path", "encode_cursor", "decode_cursor"]
 
 router = APIRouter(tags=["members"])
 
 _LIVE_OFFERS = ("selected", "presented", "active")
-_MEMBER = Path(..., min_length=1, max_length=schemas.ID_MAX, description="the member id")
+_MEMBER_PATH = Path(..., min_length=1, max_length=schemas.ID_MAX, description="the member id")
 _RULESET = Query(None, max_length=schemas.ID_MAX, description="the ruleset id, when several are live")
 _READ = Depends(require("members:read"))
+_AT = Query(None, description="the moment to see the wallet at, ISO 8601 (default: now; not before the member's "
+                              "last event; without an offset, in the ruleset's zone)")
 
 
-def _member(state: ServiceState, member_id: str) -> MemberState:
-    found = state.store.member(member_id)
+def member_path(member_id: str = _MEMBER_PATH) -> str:
+    """The member id of the path. One no event could carry (a NUL or another control
+    character) is bad input, refused before any store is asked: PostgreSQL cannot even look
+    it up, and its error would read as a store outage, which a client retries."""
+    if not valid_id(member_id):
+        raise Problem("invalid-request", "the member id contains a character no member id may have")
+    return member_id
+
+
+_MEMBER = Depends(member_path)
+
+
+def _member_at(state: ServiceState, compiled: Compiled, member_id: str, at: dt.datetime | None
+               ) -> tuple[MemberState, dt.datetime]:
+    """The member as housekeeping would leave it at ``at`` (default: now), and that moment."""
+    if at is not None and not YEARS[0] <= at.year <= YEARS[1]:  # as an event's time: the calendar's edges overflow
+        raise Problem("invalid-request", f"at must be within the years {YEARS[0]} to {YEARS[1]}")
+    found, moment = state.engine(compiled).member_at(member_id, at)
     if found is None:
         raise Problem("member-not-found", "no event of this member was ever stored")
-    return found
+    if found.clock is not None and moment < found.clock:
+        raise Problem("invalid-request", "at is before the member's last event: the wallet is seen from it on")
+    return found, moment
 
 
 def _lot(lot: Any) -> dict[str, Any]:
@@ -49,18 +70,27 @@ def _lot(lot: Any) -> dict[str, Any]:
             "hold": lot.hold}
 
 
-def wallet(compiled: Compiled, state: MemberState) -> dict[str, Any]:
-    """The member as of its last processed event: balances, lots, tier progress, streaks, offers."""
-    now = state.clock or state.joined
+def _tier(program: Compiled, state: MemberState, now: dt.datetime) -> dict[str, Any] | None:
+    """The tier and what it takes to move; with several metrics, each one's figures too."""
+    local = now.astimezone(program.tz)
+    tier = tiers.view(program, state, local)
+    if tier is None:
+        return None
+    metrics = tiers.by_metric(program, state, local)
+    return {**tier.to_json(), "by_metric": metrics} if metrics is not None else tier.to_json()
+
+
+def wallet(compiled: Compiled, state: MemberState, now: dt.datetime) -> dict[str, Any]:
+    """The member at ``now``, as housekeeping left it then: balances, lots, tier progress,
+    streaks, offers."""
     program = compiled.for_member(state.member_id)
-    tier = tiers.view(program, state, now.astimezone(program.tz)) if now is not None else None
     offers = [{"id": o.id, "template": o.template, "status": o.status, "valid_until": o.valid_until}
-              for o in state.offers.values() if o.status in _LIVE_OFFERS and (now is None or o.valid_until > now)]
+              for o in state.offers.values() if o.status in _LIVE_OFFERS and o.valid_until > now]
     view = {
-        "member": state.member_id, "as_of": now, "balance": state.available(now) if now else state.total(),
-        "pending": state.pending(now) if now else Decimal(0), "total": state.total(), "negative_balance": state.debt,
+        "member": state.member_id, "as_of": now, "balance": state.available(now), "pending": state.pending(now),
+        "total": state.total(), "negative_balance": state.debt,
         "lots": [_lot(lot) for lot in state.lots if lot.remaining or lot.hold],
-        "tier": tier.to_json() if tier is not None else None,
+        "tier": _tier(program, state, now),
         "streaks": {name: {"length": s.length, "best": s.best, "freezes_left": s.freezes_left}
                     for name, s in state.streaks.items()},
         "badges": sorted(state.badges), "offers": offers, "challenges": challenges.view(program, state),
@@ -70,12 +100,12 @@ def wallet(compiled: Compiled, state: MemberState) -> dict[str, Any]:
 
 @router.get("/members/{member_id}", response_model=schemas.Wallet, responses=problem_responses(401, 403, 404),
             summary="The member's wallet")
-async def get_member(request: Request, member_id: str = _MEMBER, ruleset: str | None = _RULESET,
-                     _key: Any = _READ) -> dict[str, Any]:
+async def get_member(request: Request, _key: Any = _READ, member_id: str = _MEMBER, ruleset: str | None = _RULESET,
+                     at: dt.datetime | None = _AT) -> dict[str, Any]:
     state = service(request)
     compiled = live(state, ruleset)
-    found = await run_in_threadpool(_member, state, member_id)
-    return wallet(compiled, found)
+    found, moment = await run_in_threadpool(_member_at, state, compiled, member_id, at)
+    return wallet(compiled, found, moment)
 
 
 _CURSOR_MAX = 4 * -(-(2 + 4 * MAX_ID) // 3)  # base64 of "e:" and an id of MAX_ID characters, 4 bytes each
@@ -118,11 +148,10 @@ def _page(state: ServiceState, member_id: str, offset: int, limit: int, before: 
 
 @router.get("/members/{member_id}/decisions", response_model=schemas.DecisionPage,
             responses=problem_responses(401, 403), summary="The member's decisions, newest first, a page at a time")
-async def get_decisions(request: Request, member_id: str = _MEMBER,
+async def get_decisions(request: Request, _key: Any = _READ, member_id: str = _MEMBER,
                         limit: int = Query(20, ge=1, le=1000, description="decisions per page (capped by page_max)"),
                         offset: int = Query(0, ge=0, le=1_000_000, description="decisions to skip"),
-                        cursor: str | None = _CURSOR,
-                        _key: Any = _READ) -> dict[str, Any]:
+                        cursor: str | None = _CURSOR) -> dict[str, Any]:
     state = service(request)
     start, before = decode_cursor(cursor) if cursor is not None else (offset, None)
     return await run_in_threadpool(_page, state, member_id, start, limit, before)
@@ -136,8 +165,8 @@ def _offers(state: ServiceState, compiled: Compiled, member_id: str) -> dict[str
 
 @router.get("/members/{member_id}/offers", response_model=schemas.Offers, responses=problem_responses(401, 403, 404),
             summary="The offers choosing would keep for the member now, ranked")
-async def get_offers(request: Request, member_id: str = _MEMBER, ruleset: str | None = _RULESET,
-                     _key: Any = _READ) -> dict[str, Any]:
+async def get_offers(request: Request, _key: Any = _READ, member_id: str = _MEMBER,
+                     ruleset: str | None = _RULESET) -> dict[str, Any]:
     state = service(request)
     compiled = live(state, ruleset)
     return await run_in_threadpool(_offers, state, compiled, member_id)

@@ -4,7 +4,8 @@ Contract (keep these names and signatures):
 
 - ``Metrics()``: its own ``prometheus_client.CollectorRegistry``, one per app.
 - ``metrics.decision(ruleset: str, event_type: str, outcome: str, seconds: float) -> None``
-- ``metrics.store_retry() -> None``
+- ``metrics.store_retry(reason: str) -> None``
+- ``metrics.request(route: str, method: str, status: int, seconds: float) -> None``
 - ``metrics.render(store) -> tuple[bytes, str]``: the text format and its content type.
 
 The metrics (docs/service.md, "Metrics"):
@@ -13,10 +14,13 @@ The metrics (docs/service.md, "Metrics"):
   ``id@version``;
 - ``punchcard_decision_seconds{outcome}``: how long deciding and storing one event took,
   in buckets from a quarter of a millisecond to a second;
+- ``punchcard_request_seconds{route,method,status}``: every request's time in the service,
+  by its route's template (never an id), method and status class (``2xx``, ``4xx``, ...);
 - ``punchcard_outbox_rows{status,channel}``: the store's outbox, counted when scraped (the
   store is the one truth all workers share, so every worker reports the same depth);
-- ``punchcard_store_retries_total``: transactions the engine ran again after a transient
-  store failure;
+- ``punchcard_store_retries_total{reason}``: store work the engine ran again, ``reason``
+  ``race`` (lost to another writer) or ``transient`` (a failure worth trying again), counted
+  through the ``punchcard_store_retried`` hook whatever the log level;
 - the process's own (CPU, memory, open files), as ``process_*``.
 
 An app's registry is its own, so two apps in one process (tests, a host mounting two) never
@@ -50,6 +54,8 @@ LATENCY_BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 # so a client sending random types cannot grow the series without bound.
 MAX_EVENT_TYPES = 200
 OTHER = "other"
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+RETRY_REASONS = frozenset({"race", "transient"})  # what Engine.retrying reports; anything else counts as other
 # The classic text format, which every Prometheus reads and generate_latest writes.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _COUNT_SQL = "SELECT status, channel, COUNT(*) FROM outbox GROUP BY status, channel"
@@ -98,8 +104,12 @@ class Metrics:
                                       "outcome.", ["ruleset", "event_type", "outcome"], registry=self.registry)
         self._seconds = Histogram("punchcard_decision_seconds", "Time to decide and store one event, in seconds.",
                                   ["outcome"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self._retries = PromCounter("punchcard_store_retries",
-                                    "Transactions run again after a transient store failure.", registry=self.registry)
+        self._requests = Histogram("punchcard_request_seconds", "Time to answer a request, in seconds, by route "
+                                   "template, method and status class.", ["route", "method", "status"],
+                                   buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._retries = PromCounter("punchcard_store_retries", "Store work run again, by reason: race (lost to "
+                                    "another writer) or transient (a failure worth trying again).", ["reason"],
+                                    registry=self.registry)
         if not self._multiprocess:  # the per-process figures mean nothing summed over workers
             ProcessCollector(registry=self.registry)
         self._types: set[str] = set()
@@ -119,8 +129,13 @@ class Metrics:
         self._decisions.labels(ruleset, self._event_type(event_type), outcome).inc()
         self._seconds.labels(outcome).observe(seconds)
 
-    def store_retry(self) -> None:
-        self._retries.inc()
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Time one request: routes are the application's templates, so the series stay few."""
+        answered = f"{status // 100}xx" if status else "none"  # none: the client left before an answer began
+        self._requests.labels(route, method if method in METHODS else OTHER, answered).observe(seconds)
+
+    def store_retry(self, reason: str) -> None:
+        self._retries.labels(reason if reason in RETRY_REASONS else OTHER).inc()
 
     def render(self, store: Any) -> tuple[bytes, str]:
         """The metrics in the Prometheus text format, with the outbox counted now, and its content type."""

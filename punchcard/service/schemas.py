@@ -78,12 +78,24 @@ class Step(BaseModel):
     rule: str
 
 
+class TierMetrics(BaseModel):
+    """With several metrics: each one's figure, and what each way up and keeping still need."""
+
+    have: dict[str, Figure]
+    next: str | None = None
+    to_next: list[dict[str, Figure]] | None = Field(None, description="per way of reaching the next tier, what "
+                                                                      "each metric still lacks (0: met)")
+    to_keep: dict[str, Figure] | None = Field(None, description="per metric, still needed to keep the current tier")
+
+
 class Tier(BaseModel):
     current: str
     metric: Figure
     next: str | None = None
-    to_next: Figure | None = Field(None, description="still needed to reach the next tier in this window")
-    to_keep: Figure | None = Field(None, description="still needed in this window to keep the current tier")
+    to_next: Figure | None = Field(None, description="still needed to reach the next tier in this window (one metric)")
+    to_keep: Figure | None = Field(None, description="still needed in this window to keep the current tier (one "
+                                                     "metric)")
+    by_metric: TierMetrics | None = Field(None, description="with several metrics: the figures of each")
 
 
 class Decision(BaseModel):
@@ -123,7 +135,7 @@ class DryRun(BaseModel):
     """What an event would do now, stored nowhere: a checkout preview."""
 
     decision: Decision
-    redeemable_now: Figure = Field(description="points the member can spend before the event")
+    redeemable_now: Figure = Field(description="points the member can spend before the event, at its time")
     redeemable_after: Figure = Field(description="points the member could spend after it")
 
 
@@ -162,10 +174,10 @@ class ChallengeProgress(BaseModel):
 
 
 class Wallet(BaseModel):
-    """A member as last committed (``as_of``: the member's last event)."""
+    """A member as housekeeping would leave it at ``as_of`` (now, or the ``at`` asked for)."""
 
     member: str
-    as_of: str | None
+    as_of: str
     balance: Figure
     pending: Figure
     total: Figure

@@ -5,20 +5,19 @@ member: that is in the store, so any number of processes can serve one store.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-from punchcard.api import Engine
-from punchcard.engine import Compiled, Store
+from punchcard.dsl.functions import FunctionSpec
+from punchcard.engine import Compiled, Decision, Engine, Store
 from punchcard.plugins.manager import Plugins
 
 from .keys import KeyRing
 from .metrics import Metrics
 from .registry import Registry
 
-__all__ = ["Settings", "ServiceState", "RetryCounter"]
+__all__ = ["Settings", "ServiceState", "MeteredHooks"]
 
 _ENGINES_MOST = 64
 
@@ -52,6 +51,7 @@ class ServiceState:
                  settings: Settings) -> None:
         self.store, self.plugins, self.registry = store, plugins, registry
         self.metrics, self.keys, self.settings = metrics, keys, settings
+        self.hooks = MeteredHooks(plugins, metrics)  # what the engines hear through: retries counted
         self._engines: dict[tuple[int, bool], tuple[Compiled, Engine]] = {}
         self._lock = threading.Lock()
 
@@ -64,23 +64,24 @@ class ServiceState:
         with self._lock:
             if len(self._engines) > _ENGINES_MOST:  # old versions after many deployments: let them go
                 self._engines.clear()
-            engine = Engine(compiled, self.store, plugins=self.plugins, trace=trace)
+            engine = Engine(compiled, self.store, plugins=self.hooks, trace=trace)
             self._engines[key] = (compiled, engine)
             return engine
 
 
-class RetryCounter(logging.Filter):
-    """Counts the store retries the engine and the SQL store log ("... trying again (n of m)"):
-    neither reports them any other way. Passes every record on unchanged."""
+class MeteredHooks:
+    """The plugins as the service's engines are handed them: every store retry is also
+    counted in the metrics (``punchcard_store_retries_total``), whatever the log level."""
 
-    LOGGERS = ("punchcard.engine", "punchcard.store.sql")
+    def __init__(self, plugins: Plugins, metrics: Any) -> None:
+        self.plugins, self.metrics = plugins, metrics
 
-    def __init__(self, metrics: Any) -> None:
-        super().__init__()
-        self.metrics = metrics
+    def functions(self) -> list[FunctionSpec]:
+        return self.plugins.functions()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.msg if isinstance(record.msg, str) else ""
-        if "trying again" in message or "running it again" in message:
-            self.metrics.store_retry()
-        return True
+    def decision_committed(self, decision: Decision) -> None:
+        self.plugins.decision_committed(decision)
+
+    def store_retried(self, reason: str, attempt: int) -> None:
+        self.metrics.store_retry(reason)
+        self.plugins.store_retried(reason, attempt)

@@ -211,8 +211,9 @@ class _Run:
             return
         final = final or row.attempts >= self.dispatching.max_attempts
         pause = Sending(backoff_base=self.dispatching.backoff_base, backoff_cap=self.dispatching.backoff_cap)
-        retry_at = None if final else self.clock() + backoff(row.attempts, pause)
-        if self.outbox.outbox_retry(row.id, self.owner, error, retry_at):
+        now = self.clock()
+        retry_at = None if final else now + backoff(row.attempts, pause)
+        if self.outbox.outbox_retry(row.id, self.owner, error, retry_at, now):
             self.report.errors[error.split(":", maxsplit=1)[0]] += 1
             self.report.failed += final
             self.report.retrying += not final

@@ -115,6 +115,9 @@ class _CountingPlugins:
     def decision_committed(self, decision) -> None:
         self.plugins.decision_committed(decision)
 
+    def store_retried(self, reason: str, attempt: int) -> None:
+        self.plugins.store_retried(reason, attempt)
+
     def scorers(self, models):
         found = {name: _Counting(scorer) for name, scorer in self.plugins.scorers(models).items()}
         self.loaded.extend(found.values())

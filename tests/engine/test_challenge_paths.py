@@ -103,7 +103,7 @@ def test_the_member_view_and_the_wallet_show_challenges():
     _, state = _replay(QUESTS, events)
     shown = member_view(state, [])["challenges"]["march-coffee"]
     assert Decimal(shown["progress"]) == 5 and shown["completed_at"] and shown["wins"] == 1
-    held = wallet(QUESTS, state)
+    held = wallet(QUESTS, state, state.clock)
     assert held["challenges"]["march-coffee"]["target"] == "5" and "march-regular" in held["badges"]
 
 

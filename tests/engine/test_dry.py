@@ -193,3 +193,28 @@ def test_a_dry_run_tries_a_transient_store_failure_again_and_raises_a_lasting_on
     with pytest.raises(StoreError):
         Engine(compile_ruleset(COFFEE), broken).dry(purchase("o-1", "masha", 150))
     assert broken.opened == 1
+
+
+class Retries:
+    """Hooks handed to an engine that note each store retry it reports."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, int]] = []
+
+    def functions(self):
+        return []
+
+    def decision_committed(self, decision) -> None:
+        pass
+
+    def store_retried(self, reason: str, attempt: int) -> None:
+        self.heard.append((reason, attempt))
+
+
+@pytest.mark.parametrize("fails", [1, 2])
+def test_each_retry_of_a_dry_run_is_told_to_the_plugins(fails):
+    heard = Retries()
+    engine = Engine(compile_ruleset(COFFEE), Flaky(fails, transient=True), plugins=heard)
+    answer = engine.dry(purchase("o-1", "masha", 150))
+    assert answer.outcome == "applied"
+    assert heard.heard == [("transient", attempt) for attempt in range(2, fails + 2)]

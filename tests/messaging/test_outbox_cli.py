@@ -147,17 +147,17 @@ def test_the_file_delivery_drops_ids_it_has_written_and_mends_a_cut_line(tmp_pat
 def test_a_ledger_at_0001_is_refused_until_db_upgrade(backend, store_urls):
     url = _ledger(store_urls, 1, backend)
     engine = SqlStore(url, migrating=True).engine
-    assert migrate.downgrade(engine, "0001_ledger") == ("0004_deployments", "0001_ledger")
+    assert migrate.downgrade(engine, "0001_ledger") == ("0005_outbox_failed_at", "0001_ledger")
     engine.dispose()
-    with pytest.raises(StoreError, match=r"revision 0001_ledger, this punchcard needs 0004_deployments: run "
+    with pytest.raises(StoreError, match=r"revision 0001_ledger, this punchcard needs 0005_outbox_failed_at: run "
                                          r"`punchcard db upgrade"):
         SqlStore(url)
     refused = RUNNER.invoke(app, ["messages", "send", "--store", url])
     assert refused.exit_code == 2 and "punchcard db upgrade" in refused.stderr
     current = RUNNER.invoke(app, ["db", "current", "--store", url])
-    assert "0001_ledger (this punchcard needs 0004_deployments)" in current.stdout
+    assert "0001_ledger (this punchcard needs 0005_outbox_failed_at)" in current.stdout
     upgraded = RUNNER.invoke(app, ["db", "upgrade", "--store", url])
-    assert upgraded.exit_code == 0 and "schema at 0004_deployments (was 0001_ledger)" in upgraded.stderr
+    assert upgraded.exit_code == 0 and "schema at 0005_outbox_failed_at (was 0001_ledger)" in upgraded.stderr
     store = SqlStore(url)
     assert [d.event_id for d in store.decisions("masha")] == ["e0"]  # the ledger kept, the outbox new
     assert store.outbox_list() == []

@@ -63,6 +63,7 @@ def test_a_failed_delivery_keeps_its_text_backs_off_and_fails_after_the_last_att
     [row] = store.outbox_list()
     assert (first.retrying, first.failed, first.ok, first.errors["ConnectionError"]) == (1, 0, False, 1)
     assert (row.status, row.attempts, row.lease_until) == ("pending", 1, NOW + dt.timedelta(seconds=10))
+    assert row.failed_at == NOW  # when the attempt failed, by the sender's clock
     assert row.composed is not None and row.composed["text"].endswith("#1")
     # the error keeps its kind, never the text or the facts
     assert row.last_error.startswith("ConnectionError: gateway refused") and "Masha" not in row.last_error

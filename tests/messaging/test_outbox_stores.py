@@ -110,14 +110,14 @@ def test_retry_and_failure(store_factory):
     save(store, *decided("e0", "masha"))
     store.outbox_claim(LATER, 1, LEASE, "a", CHANNELS)
     pause = LATER + dt.timedelta(seconds=30)
-    assert store.outbox_retry("e0:points", "a", "ConnectionError: refused", pause) is True
+    assert store.outbox_retry("e0:points", "a", "ConnectionError: refused", pause, LATER) is True
     row = store.outbox_list()[0]
-    assert (row.status, row.attempts, row.lease_until, row.lease_owner, row.last_error) == \
-        ("pending", 1, pause, None, "ConnectionError: refused")
+    assert (row.status, row.attempts, row.lease_until, row.lease_owner, row.last_error, row.failed_at) == \
+        ("pending", 1, pause, None, "ConnectionError: refused", LATER)
     assert store.outbox_claim(LATER, 1, LEASE, "b", CHANNELS) == []  # backing off
     assert len(store.outbox_claim(pause, 1, LEASE, "b", CHANNELS)) == 1
-    assert store.outbox_retry("e0:points", "b", "ConnectionError: again", None) is True
-    assert [(r.status, r.attempts) for r in store.outbox_list("failed")] == [("failed", 2)]
+    assert store.outbox_retry("e0:points", "b", "ConnectionError: again", None, pause) is True
+    assert [(r.status, r.attempts, r.failed_at) for r in store.outbox_list("failed")] == [("failed", 2, pause)]
     assert store.outbox_claim(LEASE + dt.timedelta(days=1), 1, LEASE, "c", CHANNELS) == []
     assert store.outbox_sent("e0:points", LATER, None) is False  # failed stays failed
 

@@ -67,7 +67,8 @@ def test_the_engine_uses_the_functions_of_the_plugins_handed_in(plugins):
 
 
 def test_explicit_functions_win_over_the_plugins():
-    empty = SimpleNamespace(functions=lambda: [], decision_committed=lambda decision: None)
+    empty = SimpleNamespace(functions=lambda: [], decision_committed=lambda decision: None,
+                            store_retried=lambda reason, attempt: None)
     assert isinstance(empty, EngineHooks)
     assert compile_ruleset(CLAMPED, list(SPECS), plugins=empty).model.ruleset == "clamped"
 

@@ -105,6 +105,8 @@ def _exercise(plugins: Plugins, hooks: list[str]) -> None:
         assert plugins.pm.hook.punchcard_open_store(url="nobody-knows://x", create=True, migrating=False) is None
     if "punchcard_decision_committed" in hooks:
         plugins.decision_committed(object())
+    if "punchcard_store_retried" in hooks:
+        plugins.store_retried("transient", 2)
 
 
 def test_a_misspelled_hook_fails_validation(bare_pm, make_module):

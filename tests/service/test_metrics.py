@@ -39,13 +39,13 @@ decisions = st.lists(st.tuples(st.sampled_from(["coffee@1.0.0", "coffee@1.1.0"])
                                st.floats(0, 2, allow_nan=False)), max_size=40)
 
 
-@given(made=decisions, retries=st.integers(0, 5))
+@given(made=decisions, retries=st.lists(st.sampled_from(["race", "transient"]), max_size=6))
 def test_counts_match_what_was_recorded(made, retries):
     metrics = Metrics()
     for ruleset, event_type, outcome, seconds in made:
         metrics.decision(ruleset, event_type, outcome, seconds)
-    for _ in range(retries):
-        metrics.store_retry()
+    for reason in retries:
+        metrics.store_retry(reason)
     text, content_type = metrics.render(MemoryStore())
     assert content_type.startswith("text/plain; version=0.0.4")
     counted = Counter(made_[:3] for made_ in made)
@@ -59,7 +59,8 @@ def test_counts_match_what_was_recorded(made, retries):
     for outcome, n in by_outcome.items():
         assert buckets[(("le", "0.001"), ("outcome", outcome))] == fast[outcome]
         assert buckets[(("le", "+Inf"), ("outcome", outcome))] == n
-    assert samples(text, "punchcard_store_retries_total") == {(): float(retries)}
+    assert samples(text, "punchcard_store_retries_total") == {
+        (("reason", reason),): float(n) for reason, n in Counter(retries).items()}
 
 
 def test_the_buckets_span_a_quarter_millisecond_to_a_second():
@@ -139,7 +140,7 @@ from punchcard.service.metrics import Metrics
 metrics = Metrics()
 for _ in range(int(sys.argv[1])):
     metrics.decision("coffee@1.0.0", "purchase", "applied", 0.003)
-metrics.store_retry()
+metrics.store_retry("transient")
 if sys.argv[2] == "render":
     sys.stdout.buffer.write(metrics.render(None)[0])
 """
@@ -154,4 +155,23 @@ def test_workers_sharing_a_multiprocess_dir_are_summed(tmp_path):
                           capture_output=True).stdout
     assert sum(samples(text, "punchcard_decisions_total").values()) == 12
     assert samples(text, "punchcard_decision_seconds_count") == {(("outcome", "applied"),): 12.0}
-    assert samples(text, "punchcard_store_retries_total") == {(): 3.0}
+    assert samples(text, "punchcard_store_retries_total") == {(("reason", "transient"),): 3.0}
+
+
+def test_every_request_is_timed_by_its_route_template_never_by_a_member_id():
+    purchase = {"type": "purchase", "id": "o-1", "member": "masha-secret", "time": "2026-03-02T08:15:00",
+                "amount": "150", "category": "coffee"}
+    with live(MemoryStore()) as running, running.client() as http:
+        http.post("/v1/events", json=purchase)
+        http.post("/v1/events/dry", json={**purchase, "id": "o-2"})
+        for _ in range(3):
+            http.get("/v1/members/masha-secret")
+        http.get("/v1/members/nobody-at-all")
+        http.get("/v1/no/such/route")
+        scraped = http.get("/metrics").content
+    counts = {dict(labels)["route"] + " " + dict(labels)["status"]: value
+              for labels, value in samples(scraped, "punchcard_request_seconds_count").items()}
+    assert counts["/v1/events 2xx"] == 1 and counts["/v1/events/dry 2xx"] == 1
+    assert counts["/v1/members/{member_id} 2xx"] == 3 and counts["/v1/members/{member_id} 4xx"] == 1
+    assert counts["unmatched 4xx"] == 1
+    assert b"masha-secret" not in scraped and b"nobody-at-all" not in scraped

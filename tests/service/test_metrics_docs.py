@@ -32,7 +32,8 @@ def _rendered() -> dict[str, set[str]]:
     run_year(store)  # webhook rows in the outbox
     metrics = Metrics()
     metrics.decision("coffee@1.0.0", "purchase", "applied", 0.001)
-    metrics.store_retry()
+    metrics.store_retry("race")
+    metrics.request("/v1/events", "POST", 200, 0.002)
     text = metrics.render(store)[0].decode()
     return {family.name: {label for sample in family.samples for label in sample.labels if label != "le"}
             for family in text_string_to_metric_families(text)

@@ -181,6 +181,7 @@ def test_retries_are_bounded_and_back_off(store_factory):
             clock.now += dt.timedelta(hours=1)
     assert waits == [dt.timedelta(seconds=10), dt.timedelta(seconds=15), None]  # doubling, capped; then no more
     assert (report.failed, row.status, row.attempts, row.last_error) == (1, "failed", 3, "HTTP 500")
+    assert row.failed_at == clock.now - dt.timedelta(hours=1)  # the last try's moment
     assert len(receiver.received) == 3
 
 
@@ -336,6 +337,12 @@ effects = st.lists(st.one_of(
               st.integers(1, 500)),
     st.builds(lambda p, r: Effect("redeem", -Decimal(p), "lot", {"redemption": r}), st.integers(1, 500),
               st.sampled_from(["r-1", "r-2"])),
+    st.builds(lambda v: Effect("voucher_issued", None, None, {
+        "voucher": f"m:{v}", "value": Decimal(v), "currency": "EUR", "points": Decimal(v * 100), "blocks": v,
+        "kept": Decimal(0), "at": dt.datetime(2026, 1, 1), "expires_at": dt.datetime(2027, 1, 1), "why": "w"}),
+              st.integers(1, 9)),
+    st.builds(lambda v: Effect("voucher_redeemed", None, None, {"voucher": f"m:{v}", "value": Decimal(v),
+                                                                "currency": "EUR"}), st.integers(1, 9)),
     st.builds(lambda: Effect("earn", Decimal(5), "lot", {}))), max_size=12)
 
 
@@ -347,7 +354,9 @@ def test_one_payload_per_notable_effect_and_per_redemption(chosen, outcome):
     redemptions = {e.detail["redemption"] for e in chosen if e.kind == "redeem"}
     expected = Counter({"tier.changed": sum(e.kind == "tier_change" for e in chosen),
                         "points.expiring": sum(e.kind == "expiry_notice" for e in chosen),
-                        "points.redeemed": len(redemptions), "review.held": int(outcome == Outcome.REVIEW)})
+                        "points.redeemed": len(redemptions), "review.held": int(outcome == Outcome.REVIEW),
+                        "voucher.issued": sum(e.kind == "voucher_issued" for e in chosen),
+                        "voucher.redeemed": sum(e.kind == "voucher_redeemed" for e in chosen)})
     assert kinds == +expected  # zero counts dropped
     assert [p["id"] for p in payloads] == [f"e-1/webhook/{n}" for n in range(1, len(payloads) + 1)]
     for p in payloads:
@@ -355,6 +364,10 @@ def test_one_payload_per_notable_effect_and_per_redemption(chosen, outcome):
             lots = [e for e in chosen if e.kind == "redeem" and e.detail["redemption"] == p["data"]["redemption"]]
             spent = -sum(e.points for e in lots)
             assert Decimal(p["data"]["points"]) == spent
+        if p["type"].startswith("voucher."):  # the voucher, its value and currency, as the effect said
+            (effect,) = {e.detail["voucher"]: e for e in chosen if e.kind == p["type"].replace(".", "_")
+                         and e.detail["voucher"] == p["data"]["voucher"]}.values()
+            assert Decimal(p["data"]["value"]) == effect.detail["value"] and p["data"]["currency"] == "EUR"
     assert json.loads(json.dumps(payloads)) == payloads  # JSON-ready: no Decimal, no datetime
 
 
@@ -382,3 +395,4 @@ def test_the_command_keeps_dispatching_until_sigterm(store_urls):
     assert process.returncode == 0, err
     assert [r.headers["punchcard-delivery"] for r in receiver.received] == ["e-1/webhook/1", "e-2/webhook/1"]
     assert SECRET not in err
+

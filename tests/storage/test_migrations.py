@@ -45,13 +45,13 @@ def test_downgrade_and_upgrade_round_trip(backend, store_urls):
 def test_the_migrations_ship_inside_the_package():
     assert migrate.MIGRATIONS.parent.name == "sql" and (migrate.MIGRATIONS / "env.py").is_file()
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()
-    assert migrate.head() == "0004_deployments"
+    assert migrate.head() == "0005_outbox_failed_at"
 
 
 def test_postgresql_is_never_migrated_implicitly(store_urls):
     url = store_urls.empty("postgresql")
-    with pytest.raises(SchemaError, match=r"revision none, this punchcard needs 0004_deployments: run `punchcard db "
-                                          r"upgrade postgresql\+psycopg://"):
+    with pytest.raises(SchemaError, match=r"revision none, this punchcard needs 0005_outbox_failed_at: run "
+                                          r"`punchcard db upgrade postgresql\+psycopg://"):
         SqlStore(url)
     engine = create_sql_engine(url)
     with engine.connect() as conn:
@@ -63,11 +63,11 @@ def test_db_upgrade_migrates_and_then_the_store_opens(store_urls):
     url = store_urls.empty("postgresql")
     runner = CliRunner()
     first = runner.invoke(app, ["db", "upgrade", url])
-    assert first.exit_code == 0 and "schema at 0004_deployments (was empty)" in first.stderr
+    assert first.exit_code == 0 and "schema at 0005_outbox_failed_at (was empty)" in first.stderr
     again = runner.invoke(app, ["db", "upgrade", url])
     assert again.exit_code == 0 and "(already)" in again.stderr
     current = runner.invoke(app, ["db", "current", url]).stdout
-    assert "0004_deployments (this punchcard needs 0004_deployments)" in current
+    assert "0005_outbox_failed_at (this punchcard needs 0005_outbox_failed_at)" in current
     SqlStore(url).close()
 
 
