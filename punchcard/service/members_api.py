@@ -32,23 +32,21 @@ __all__ = ["router", "wallet", "member_path", "encode_cursor", "decode_cursor"]
 router = APIRouter(tags=["members"])
 
 _LIVE_OFFERS = ("selected", "presented", "active")
-_MEMBER_PATH = Path(..., min_length=1, max_length=schemas.ID_MAX, description="the member id")
+_MEMBER = Path(..., min_length=1, max_length=schemas.ID_MAX, description="the member id")
 _RULESET = Query(None, max_length=schemas.ID_MAX, description="the ruleset id, when several are live")
 _READ = Depends(require("members:read"))
 _AT = Query(None, description="the moment to see the wallet at, ISO 8601 (default: now; not before the member's "
                               "last event; without an offset, in the ruleset's zone)")
 
 
-def member_path(member_id: str = _MEMBER_PATH) -> str:
-    """The member id of the path. One no event could carry (a NUL or another control
-    character) is bad input, refused before any store is asked: PostgreSQL cannot even look
-    it up, and its error would read as a store outage, which a client retries."""
+def member_path(member_id: str) -> str:
+    """The member id of the path, checked by each route once its key is: one no event could
+    carry (a NUL or another control character) is bad input, refused before any store is
+    asked. PostgreSQL cannot even look it up, and its error would read as a store outage,
+    which a client retries. (A function, not a dependency: one more costs every request.)"""
     if not valid_id(member_id):
         raise Problem("invalid-request", "the member id contains a character no member id may have")
     return member_id
-
-
-_MEMBER = Depends(member_path)
 
 
 def _member_at(state: ServiceState, compiled: Compiled, member_id: str, at: dt.datetime | None
@@ -102,6 +100,7 @@ def wallet(compiled: Compiled, state: MemberState, now: dt.datetime) -> dict[str
             summary="The member's wallet")
 async def get_member(request: Request, _key: Any = _READ, member_id: str = _MEMBER, ruleset: str | None = _RULESET,
                      at: dt.datetime | None = _AT) -> dict[str, Any]:
+    member_id = member_path(member_id)
     state = service(request)
     compiled = live(state, ruleset)
     found, moment = await run_in_threadpool(_member_at, state, compiled, member_id, at)
@@ -152,6 +151,7 @@ async def get_decisions(request: Request, _key: Any = _READ, member_id: str = _M
                         limit: int = Query(20, ge=1, le=1000, description="decisions per page (capped by page_max)"),
                         offset: int = Query(0, ge=0, le=1_000_000, description="decisions to skip"),
                         cursor: str | None = _CURSOR) -> dict[str, Any]:
+    member_id = member_path(member_id)
     state = service(request)
     start, before = decode_cursor(cursor) if cursor is not None else (offset, None)
     return await run_in_threadpool(_page, state, member_id, start, limit, before)
@@ -167,6 +167,7 @@ def _offers(state: ServiceState, compiled: Compiled, member_id: str) -> dict[str
             summary="The offers choosing would keep for the member now, ranked")
 async def get_offers(request: Request, _key: Any = _READ, member_id: str = _MEMBER,
                      ruleset: str | None = _RULESET) -> dict[str, Any]:
+    member_id = member_path(member_id)
     state = service(request)
     compiled = live(state, ruleset)
     return await run_in_threadpool(_offers, state, compiled, member_id)
