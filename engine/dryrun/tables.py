@@ -8,6 +8,7 @@ cost in the warning colour, less in the calm one, counts uncoloured.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from rich.console import Console, Group
@@ -125,13 +126,27 @@ def _tiers(report: dict) -> Table | None:
     if not tiers["levels"]:
         return None
     base = report.get("baseline", {}).get("tiers", {}).get("end")
-    table = _table(f"Tiers at the end ({tiers['moves']['up']} moves up, {tiers['moves']['down']} down)",
+    moves = f"{tiers['moves']['up']} moves up, {tiers['moves']['down']} down"
+    table = _table(f"Tiers at the end, {_end_of(report)} ({moves})",
                    ["Tier", "Members"] + (["Baseline", "Δ"] if base is not None else []))
     for tier, count in tiers["end"].items():
         extra: list[str | Text] = [] if base is None else [_fmt(base.get(tier, 0)),
                                                            _delta(count - base.get(tier, 0), "members")]
         table.add_row(tier, _fmt(count), *extra)
     return table
+
+
+def _end_of(report: dict) -> str:
+    """When "the end" is: the last event's time, or the end of the day ``--until`` named (the
+    replay's end instant is the midnight after it), which may be long after the last event:
+    a member with no more events has dropped to the tier its windows left it."""
+    given = report["input"].get("end")
+    if not given:  # no event read: no end instant
+        return "of the replay"
+    end = dt.datetime.fromisoformat(given)
+    if end.time() == dt.time(0):
+        return f"after housekeeping to the end of {(end - dt.timedelta(days=1)).date().isoformat()}"
+    return end.strftime("%Y-%m-%d %H:%M")
 
 
 def _gates(report: dict) -> Table | None:
