@@ -32,7 +32,7 @@ from .housekeeping import housekeep
 from .policies.offers import Candidate, offers_for
 from .program import Compiled
 from .runtime.decision import Decision, Outcome, Step
-from .runtime.events import Event, EventError, valid_member
+from .runtime.events import Event, EventError, valid_id, valid_member
 from .runtime.numbers import ruleset_context
 from .runtime.state import MemberState
 from .store import (
@@ -144,9 +144,11 @@ class Engine:
         return decision
 
     def _committed(self, member_id: str | None) -> MemberState | None:
-        """The member as last committed, for the balance a refused event reports (None:
-        no valid member id, or a member the store has not seen). A store failure raises."""
-        if member_id is None:
+        """The member as last committed (None: no valid member id, or a member the store has
+        not seen). An id no event could carry (a NUL, another control character) has no
+        member, and the store is not asked: PostgreSQL would refuse even to look it up, and
+        bad input must not read as a failing store. A store failure raises."""
+        if member_id is None or not valid_id(member_id):
             return None
         try:
             return self.store.member(member_id)
@@ -286,8 +288,8 @@ class Engine:
         """The member's state as last committed (balance, lots, tier, streaks, badges), or
         None when the store has never seen ``member_id``. A read: it changes nothing and
         runs no housekeeping, so lots due to expire are shown until the next event or tick.
-        """
-        return self.store.member(member_id)
+        An id no event could carry is None too: no such member can exist."""
+        return self._committed(member_id)
 
     def member_at(self, member_id: str, at: dt.datetime | None = None) -> tuple[MemberState | None, dt.datetime]:
         """The member as housekeeping would leave it by ``at`` (default: the engine's clock,
