@@ -51,14 +51,18 @@ def member_path(member_id: str) -> str:
 
 def _member_at(state: ServiceState, compiled: Compiled, member_id: str, at: dt.datetime | None
                ) -> tuple[MemberState, dt.datetime]:
-    """The member as housekeeping would leave it at ``at`` (default: now), and that moment."""
+    """The member as housekeeping would leave it at ``at`` (default: now, or the member's last
+    event when a host sent events dated after now), and that moment."""
     if at is not None and not YEARS[0] <= at.year <= YEARS[1]:  # as an event's time: the calendar's edges overflow
         raise Problem("invalid-request", f"at must be within the years {YEARS[0]} to {YEARS[1]}")
-    found, moment = state.engine(compiled).member_at(member_id, at)
+    engine = state.engine(compiled)
+    found, moment = engine.member_at(member_id, at)
     if found is None:
         raise Problem("member-not-found", "no event of this member was ever stored")
     if found.clock is not None and moment < found.clock:
-        raise Problem("invalid-request", "at is before the member's last event: the wallet is seen from it on")
+        if at is not None:
+            raise Problem("invalid-request", "at is before the member's last event: the wallet is seen from it on")
+        found, moment = engine.member_at(member_id, found.clock)  # a clock behind the events: seen as of the last
     return found, moment
 
 

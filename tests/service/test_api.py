@@ -301,3 +301,14 @@ def test_a_dry_event_counts_only_the_points_its_member_still_has_at_its_time(ser
         preview = http.post("/v1/events/dry", json=later).json()
     assert Decimal(earned["points"]) > 0 and Decimal(preview["redeemable_now"]) == 0
     assert Decimal(preview["redeemable_after"]) == Decimal(preview["decision"]["points"]) > 0
+
+
+def test_a_member_whose_events_are_dated_after_now_is_seen_as_of_the_last(server):
+    """A host whose clock runs behind the events it sends still reads the wallet: as of the
+    member's last event, not refused as a moment before it."""
+    with server.client() as http:
+        ahead = {**purchase("o-1"), "time": "2099-03-02T08:15:00"}
+        decided = http.post("/v1/events", json=ahead).json()
+        wallet = http.get("/v1/members/masha")
+    assert wallet.status_code == 200 and wallet.json()["as_of"] == decided["time"]
+    assert Decimal(wallet.json()["balance"]) == Decimal(decided["points"]) > 0
