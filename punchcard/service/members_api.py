@@ -55,14 +55,13 @@ def _member_at(state: ServiceState, compiled: Compiled, member_id: str, at: dt.d
     event when a host sent events dated after now), and that moment."""
     if at is not None and not YEARS[0] <= at.year <= YEARS[1]:  # as an event's time: the calendar's edges overflow
         raise Problem("invalid-request", f"at must be within the years {YEARS[0]} to {YEARS[1]}")
-    engine = state.engine(compiled)
-    found, moment = engine.member_at(member_id, at)
+    found, moment = state.engine(compiled).member_at(member_id, at)
     if found is None:
         raise Problem("member-not-found", "no event of this member was ever stored")
     if found.clock is not None and moment < found.clock:
         if at is not None:
             raise Problem("invalid-request", "at is before the member's last event: the wallet is seen from it on")
-        found, moment = engine.member_at(member_id, found.clock)  # a clock behind the events: seen as of the last
+        moment = found.clock  # the host's clock behind its events: as stored, housekept to its last event
     return found, moment
 
 
