@@ -47,6 +47,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.runtime.message import Composed, MessageRequest
@@ -144,18 +145,31 @@ class Abandoned(RuntimeError):
 
 
 def quiet_until(request: MessageRequest, now: dt.datetime) -> dt.datetime | None:
-    """The end of the request's quiet hours when ``now`` is inside them, read in the zone of
-    its ``send_at``; None outside them (or with none)."""
+    """The end of the request's quiet hours when ``now`` is inside them, read in the ruleset's
+    timezone (``quiet_zone``, so a message deferred across a change to or from summer time
+    keeps the hours as the members' clocks show them; a row stored without it reads them at
+    its ``send_at``'s UTC offset); None outside them (or with none)."""
     if not request.quiet:
         return None
     start, end = (dt.time.fromisoformat(hour) for hour in request.quiet)
-    local = now.astimezone(request.send_at.tzinfo or dt.UTC)
+    local = now.astimezone(_quiet_zone(request))
     clock = local.time().replace(tzinfo=None)
     inside = start <= clock < end if start <= end else (clock >= start or clock < end)  # equal: no quiet hours
     if not inside:
         return None
     day = local.date() if clock < end else local.date() + dt.timedelta(days=1)  # they end tomorrow morning
     return dt.datetime.combine(day, end, tzinfo=local.tzinfo)
+
+
+def _quiet_zone(request: MessageRequest) -> dt.tzinfo:
+    """The zone the request's quiet hours are kept in (a key this machine does not know: the
+    UTC offset of its ``send_at``, as before the zone was kept)."""
+    if request.quiet_zone:
+        try:
+            return ZoneInfo(request.quiet_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return request.send_at.tzinfo or dt.UTC
 
 
 def _utcnow() -> dt.datetime:

@@ -289,7 +289,8 @@ def _request(run: Run, plan: MessagePlan, send_plan: SendPlan, trigger: str, eff
                           send.channel, locale, send_at, facts, send.template.get(locale) or
                           send.template[model.default_locale], send_plan.tone, send_plan.limit,
                           _banned(run, plan), plan.vocabulary, quoted_of(facts, _QUOTED_LIMIT), send_plan.version,
-                          model.writer, _expires(run, model, trigger, effect, send_at), plan.quiet)
+                          model.writer, _expires(run, model, trigger, effect, send_at), plan.quiet,
+                          run.compiled.tz.key if plan.quiet else None)
 
 
 def _expires(run: Run, model: Messages, trigger: str, effect: Effect | None, send_at: dt.datetime) -> dt.datetime:

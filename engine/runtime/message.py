@@ -52,7 +52,10 @@ class MessageRequest:
     # not sent after this instant (the offer ended, the streak broke, the points expired, or the
     # program's stale_after passed): the sender marks it expired instead. None: no limit
     expires_at: dt.datetime | None = None
-    quiet: tuple[str, str] | None = None  # the ruleset's quiet hours ("21:00", "08:00"), local to send_at's zone
+    quiet: tuple[str, str] | None = None  # the ruleset's quiet hours ("21:00", "08:00"), local to quiet_zone
+    # the ruleset's timezone (an IANA key): quiet hours are kept in it at send time, summer time included.
+    # None (a row stored before it was kept): the UTC offset of send_at
+    quiet_zone: str | None = None
 
     def to_detail(self) -> dict[str, Any]:
         """The effect's detail (and the outbox row's body): everything but the decision's own ids."""
@@ -61,7 +64,8 @@ class MessageRequest:
                 "template": self.template, "tone": self.tone, "max_length": self.max_length,
                 "banned": list(self.banned), "vocabulary": {k: list(v) for k, v in self.vocabulary.items()},
                 "quoted": dict(self.quoted), "version": self.version, "writer": self.writer,
-                "expires_at": self.expires_at, "quiet": list(self.quiet) if self.quiet else None}
+                "expires_at": self.expires_at, "quiet": list(self.quiet) if self.quiet else None,
+                "quiet_zone": self.quiet_zone}
 
     @classmethod
     def from_detail(cls, member_id: str, event_id: str, ruleset: str, detail: Mapping[str, Any]) -> MessageRequest:
@@ -75,7 +79,8 @@ class MessageRequest:
                    {k: tuple(v) for k, v in (detail.get("vocabulary") or {}).items()},
                    dict(detail.get("quoted") or {}), str(detail.get("version") or ""),
                    str(detail.get("writer") or "template"), expires_at,
-                   (str(quiet[0]), str(quiet[1])) if quiet else None)
+                   (str(quiet[0]), str(quiet[1])) if quiet else None,
+                   str(detail["quiet_zone"]) if detail.get("quiet_zone") else None)
 
 
 def _moment(value: Any) -> Any:

@@ -1,11 +1,12 @@
 """A message past its request's ``expires_at`` is ``expired``, never composed nor delivered;
-one reached inside its quiet hours (read in the zone of its ``send_at``) waits, untried and
-uncomposed, for their end."""
+one reached inside its quiet hours (read in the ruleset's zone the row keeps, else at its
+``send_at``'s offset) waits, untried and uncomposed, for their end, summer time included."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -119,3 +120,32 @@ def test_quiet_until_is_the_next_end_of_the_quiet_hours_now_is_in(start, end, mi
         assert until.astimezone(zone).time() == dt.time.fromisoformat(_hhmm(end))
         assert quiet_until(req, until) is None  # the end is outside them
         assert quiet_until(req, until - dt.timedelta(minutes=1)) == until  # and every minute before it waits for it
+
+
+LONDON = "Europe/London"  # summer time from 01:00 UTC on 2026-03-29
+
+
+@given(minute=st.integers(0, 3 * 24 * 60))
+def test_quiet_hours_are_kept_on_the_members_clocks_across_a_change_to_summer_time(minute):
+    """A message chosen in winter (its send_at at GMT's offset) and sent after the clocks went
+    forward: the quiet hours are read in the ruleset's zone, as the members' clocks show them."""
+    zone = ZoneInfo(LONDON)
+    req = dataclasses.replace(request("e", "m", send_at=dt.datetime(2026, 3, 28, 8, tzinfo=dt.UTC)), quiet=QUIET,
+                              quiet_zone=LONDON)
+    now = dt.datetime(2026, 3, 28, tzinfo=dt.UTC) + dt.timedelta(minutes=minute)
+    clock = now.astimezone(zone).time()
+    until = quiet_until(req, now)
+    assert (until is not None) == (clock >= dt.time(21) or clock < dt.time(8))
+    if until is not None:
+        assert until.astimezone(zone).time() == dt.time(8) and now < until <= now + dt.timedelta(hours=11)
+
+
+def test_a_row_stored_without_the_zone_keeps_its_send_at_offset():
+    """Rows queued before the zone was kept read the hours at their send_at's UTC offset."""
+    req = dataclasses.replace(request("e", "m", send_at=dt.datetime(2026, 3, 28, 8, tzinfo=dt.UTC)), quiet=QUIET)
+    summer_morning = dt.datetime(2026, 3, 30, 7, 30, tzinfo=dt.UTC)  # 08:30 in London, 07:30 at GMT's offset
+    assert quiet_until(req, summer_morning) == dt.datetime(2026, 3, 30, 8, tzinfo=dt.UTC)
+    kept = dataclasses.replace(req, quiet_zone=LONDON)
+    assert quiet_until(kept, summer_morning) is None  # 08:30 on the members' clocks: the quiet hours are over
+    assert quiet_until(dataclasses.replace(req, quiet_zone="Nowhere/Atlantis"), summer_morning) == \
+        quiet_until(req, summer_morning)  # a zone this machine does not know: the offset, as before

@@ -107,6 +107,7 @@ def test_no_message_is_sent_in_quiet_hours_whatever_the_time_it_is_chosen(minute
     local = send_at.astimezone(SOFIA)
     assert dt.time(8) <= local.time() < dt.time(21) and send_at >= when and send_at - when <= dt.timedelta(hours=11)
     assert (send_at != when) == quiet
+    assert sent["quiet"] == ["21:00", "08:00"] and sent["quiet_zone"] == SOFIA.key  # kept at send time in the zone
     dropped = _engine(DROP).process(event)
     assert ("thanks" in _kinds(dropped, "message_suppressed")) == quiet
 
