@@ -312,3 +312,12 @@ def test_a_member_whose_events_are_dated_after_now_is_seen_as_of_the_last(server
         wallet = http.get("/v1/members/masha")
     assert wallet.status_code == 200 and wallet.json()["as_of"] == decided["time"]
     assert Decimal(wallet.json()["balance"]) == Decimal(decided["points"]) > 0
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00", "1899-12-31T23:59:59",
+                                "9000-01-01T00:00:00", "yesterday", "2026-13-01T00:00:00"])
+def test_a_wallet_moment_out_of_range_or_not_a_time_is_a_problem_never_a_500(server, at):
+    with server.client() as http:
+        http.post("/v1/events", json=purchase("o-1"))
+        answer = http.get("/v1/members/masha", params={"at": at})
+    assert_problem(answer, 422, "invalid-request")
