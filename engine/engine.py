@@ -34,6 +34,7 @@ from .program import Compiled
 from .runtime.decision import Decision, Outcome, Step
 from .runtime.events import Event, EventError, valid_id, valid_member
 from .runtime.numbers import ruleset_context
+from .runtime.readers import OUT_OF_RANGE, YEARS
 from .runtime.state import MemberState
 from .store import (
     Conflict,
@@ -295,7 +296,8 @@ class Engine:
         """The member as housekeeping would leave it by ``at`` (default: the engine's clock,
         else now), and that moment in the zone of the member's program. A read: the state is
         a copy and nothing is stored, so lots expired by then are gone from it, matured points
-        are available and expired offers dropped. None for a member the store has never seen."""
+        are available and expired offers dropped. None for a member the store has never seen.
+        An ``at`` outside the years an event may have is a ValueError saying so."""
         program, moment = self._program_at(member_id, at)
         return self._housekept(program, member_id, moment), moment
 
@@ -310,8 +312,11 @@ class Engine:
             return offers_for(program, state, moment)
 
     def _program_at(self, member_id: str, at: dt.datetime | None) -> tuple[Compiled, dt.datetime]:
-        """The member's program (its variant's, when there are variants) and ``at`` in its zone."""
+        """The member's program (its variant's, when there are variants) and ``at`` in its zone:
+        within the years an event may have, where date arithmetic stays inside the calendar."""
         moment = at if at is not None else _now_of(self.clock, self.compiled)
+        if not YEARS[0] <= moment.year <= YEARS[1]:  # converting a moment near the calendar's edges overflows
+            raise ValueError(f"at {OUT_OF_RANGE}")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.compiled.tz)
         program = self.compiled.for_member(member_id)

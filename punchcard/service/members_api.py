@@ -18,7 +18,6 @@ from punchcard.engine import Compiled, MemberState
 from punchcard.engine.policies import challenges, tiers
 from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.runtime.events import MAX_ID, valid_id
-from punchcard.engine.runtime.readers import YEARS
 
 from . import schemas
 from .auth import require
@@ -27,7 +26,7 @@ from .events_api import decision_json
 from .problems import Problem
 from .state import ServiceState
 
-__all__ = ["router", "wallet", "member_path", "encode_cursor", "decode_cursor"]
+__all__ = ["router", "wallet", "encode_cursor", "decode_cursor"]
 
 router = APIRouter(tags=["members"])
 
@@ -39,7 +38,7 @@ _AT = Query(None, description="the moment to see the wallet at, ISO 8601 (defaul
                               "last event; without an offset, in the ruleset's zone)")
 
 
-def member_path(member_id: str) -> str:
+def _member_id(member_id: str) -> str:
     """The member id of the path, checked by each route once its key is: one no event could
     carry (a NUL or another control character) is bad input, refused before any store is
     asked. PostgreSQL cannot even look it up, and its error would read as a store outage,
@@ -53,9 +52,10 @@ def _member_at(state: ServiceState, compiled: Compiled, member_id: str, at: dt.d
                ) -> tuple[MemberState, dt.datetime]:
     """The member as housekeeping would leave it at ``at`` (default: now, or the member's last
     event when a host sent events dated after now), and that moment."""
-    if at is not None and not YEARS[0] <= at.year <= YEARS[1]:  # as an event's time: the calendar's edges overflow
-        raise Problem("invalid-request", f"at must be within the years {YEARS[0]} to {YEARS[1]}")
-    found, moment = state.engine(compiled).member_at(member_id, at)
+    try:
+        found, moment = state.engine(compiled).member_at(member_id, at)
+    except ValueError as exc:  # a moment outside the years the engine reads
+        raise Problem("invalid-request", str(exc)) from None
     if found is None:
         raise Problem("member-not-found", "no event of this member was ever stored")
     if found.clock is not None and moment < found.clock:
@@ -103,7 +103,7 @@ def wallet(compiled: Compiled, state: MemberState, now: dt.datetime) -> dict[str
             summary="The member's wallet")
 async def get_member(request: Request, _key: Any = _READ, member_id: str = _MEMBER, ruleset: str | None = _RULESET,
                      at: dt.datetime | None = _AT) -> dict[str, Any]:
-    member_id = member_path(member_id)
+    member_id = _member_id(member_id)
     state = service(request)
     compiled = live(state, ruleset)
     found, moment = await run_in_threadpool(_member_at, state, compiled, member_id, at)
@@ -154,7 +154,7 @@ async def get_decisions(request: Request, _key: Any = _READ, member_id: str = _M
                         limit: int = Query(20, ge=1, le=1000, description="decisions per page (capped by page_max)"),
                         offset: int = Query(0, ge=0, le=1_000_000, description="decisions to skip"),
                         cursor: str | None = _CURSOR) -> dict[str, Any]:
-    member_id = member_path(member_id)
+    member_id = _member_id(member_id)
     state = service(request)
     start, before = decode_cursor(cursor) if cursor is not None else (offset, None)
     return await run_in_threadpool(_page, state, member_id, start, limit, before)
@@ -170,7 +170,7 @@ def _offers(state: ServiceState, compiled: Compiled, member_id: str) -> dict[str
             summary="The offers choosing would keep for the member now, ranked")
 async def get_offers(request: Request, _key: Any = _READ, member_id: str = _MEMBER,
                      ruleset: str | None = _RULESET) -> dict[str, Any]:
-    member_id = member_path(member_id)
+    member_id = _member_id(member_id)
     state = service(request)
     compiled = live(state, ruleset)
     return await run_in_threadpool(_offers, state, compiled, member_id)

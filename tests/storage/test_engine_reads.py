@@ -25,3 +25,13 @@ def test_an_id_no_event_could_carry_has_no_member(store_factory, member_id):
     assert engine.member_at(member_id, at)[0] is None
     assert engine.offers(member_id, at) == engine.offers("nobody-yet", at)  # as for a member never seen
     assert engine.member("masha") is not None  # the store still answers for a real one
+
+
+@pytest.mark.parametrize("at", [dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+                                dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+                                dt.datetime(9000, 1, 1)])
+def test_a_moment_outside_the_years_an_event_may_have_is_a_clear_error(at):
+    engine = Engine(COFFEE)
+    for read in (engine.member_at, engine.offers):
+        with pytest.raises(ValueError, match="outside the supported range"):
+            read("masha", at)
