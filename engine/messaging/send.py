@@ -49,6 +49,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from punchcard.engine.runtime.calendar import window_end
 from punchcard.engine.runtime.decision import to_jsonable
 from punchcard.engine.runtime.message import Composed, MessageRequest
 from punchcard.engine.runtime.referral import DERIVED
@@ -152,13 +153,7 @@ def quiet_until(request: MessageRequest, now: dt.datetime) -> dt.datetime | None
     if not request.quiet:
         return None
     start, end = (dt.time.fromisoformat(hour) for hour in request.quiet)
-    local = now.astimezone(_quiet_zone(request))
-    clock = local.time().replace(tzinfo=None)
-    inside = start <= clock < end if start <= end else (clock >= start or clock < end)  # equal: no quiet hours
-    if not inside:
-        return None
-    day = local.date() if clock < end else local.date() + dt.timedelta(days=1)  # they end tomorrow morning
-    return dt.datetime.combine(day, end, tzinfo=local.tzinfo)
+    return window_end(now.astimezone(_quiet_zone(request)), start, end)
 
 
 def _quiet_zone(request: MessageRequest) -> dt.tzinfo:

@@ -232,17 +232,12 @@ def _cooling(state: MemberState, send: Send, send_at: dt.datetime) -> Refusal | 
 def _after_quiet_hours(model: Messages, local: dt.datetime) -> tuple[dt.datetime, Refusal | None]:
     """When the message may go: now, or the end of the quiet hours it falls in (or dropped)."""
     quiet = model.quiet_hours
-    clock = local.time().replace(tzinfo=None)
-    if quiet is None:
-        return local, None
-    inside = quiet.from_ <= clock < quiet.to if quiet.from_ < quiet.to else (clock >= quiet.from_ or clock < quiet.to)
-    if not inside:
+    end = calendar.window_end(local, quiet.from_, quiet.to) if quiet is not None else None
+    if quiet is None or end is None:
         return local, None
     if quiet.then == "drop":
         return local, ("quiet_hours", None, f"quiet hours {quiet.from_:%H:%M}-{quiet.to:%H:%M}: dropped")
-    day = local.date() if clock < quiet.to else local.date() + dt.timedelta(days=1)
-    end = dt.datetime.combine(day, quiet.to, tzinfo=local.tzinfo)
-    return calendar.local(end, local.tzinfo), None  # type: ignore[arg-type]
+    return end, None
 
 
 def _over_cap(state: MemberState, plan: MessagePlan, channel: str, local: dt.datetime) -> Refusal | None:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from .state import FAR_FUTURE
 
 __all__ = [
+    "window_end",
     "FAR_FUTURE",
     "FAR_PAST",
     "add",
@@ -57,6 +58,18 @@ def _edge(moment: _Moment, forward: bool) -> _Moment:
 def local(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """The same instant, expressed in the ruleset's zone."""
     return moment.astimezone(tz)
+
+
+def window_end(moment: dt.datetime, start: dt.time, end: dt.time) -> dt.datetime | None:
+    """The end of the daily window from ``start`` to ``end`` (wall times in ``moment``'s zone;
+    past midnight when ``end`` comes first, as quiet hours from 21:00 to 08:00) that
+    ``moment`` falls in: its next ``end``. None outside it, or for an empty window."""
+    clock = moment.time().replace(tzinfo=None)
+    inside = start <= clock < end if start <= end else (clock >= start or clock < end)  # equal: empty
+    if not inside:
+        return None
+    day = moment.date() if clock < end else moment.date() + dt.timedelta(days=1)  # it ends tomorrow morning
+    return dt.datetime.combine(day, end, tzinfo=moment.tzinfo).astimezone(moment.tzinfo)
 
 
 def local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
