@@ -60,7 +60,8 @@ class Step:
     before: Decimal | None = None  # points before this step (for stacking, caps, rounding)
     after: Decimal | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
+        """The step as ``to_json`` lays it out, values as they are."""
         out: dict[str, Any] = {"phase": self.phase, "rule": self.rule}
         if self.fired is not None:
             out["fired"] = self.fired
@@ -72,7 +73,10 @@ class Step:
             out["before"] = self.before
         if self.after is not None:
             out["after"] = self.after
-        return _jsonable_dict(out)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable_dict(self.fields())
 
 
 @dataclass(slots=True)  # built for every decision: plain, like Effect and Step
@@ -83,9 +87,12 @@ class TierView:
     to_next: Decimal | None = None  # still needed to reach the next tier in this window
     to_keep: Decimal | None = None  # still needed in this window to keep the current tier after it
 
+    def fields(self) -> dict[str, Any]:
+        return {"current": self.current, "metric": self.metric, "next": self.next, "to_next": self.to_next,
+                "to_keep": self.to_keep}
+
     def to_json(self) -> dict[str, Any]:
-        return _jsonable_dict({"current": self.current, "metric": self.metric, "next": self.next,
-                               "to_next": self.to_next, "to_keep": self.to_keep})
+        return _jsonable_dict(self.fields())
 
 
 @dataclass(slots=True)
@@ -117,14 +124,18 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         """The decision as a JSON-ready dict: figures as exact decimal strings, times as ISO 8601.
         This is what hosts store and send on; ``json.dumps`` of it is :meth:`to_json`."""
+        return _jsonable_dict(self.fields())
+
+    def fields(self) -> dict[str, Any]:
+        """The decision as :meth:`to_dict` lays it out, values as they are (Decimals,
+        datetimes): ``to_jsonable`` of it is ``to_dict()``, so a JSON writer that converts
+        values the same way as it writes needs no converted copy first."""
         out: dict[str, Any] = {
             "event_id": self.event_id, "member_id": self.member_id, "ruleset": self.ruleset,
-            "outcome": self.outcome, "points": to_jsonable(self.points),
-            "effects": [e.to_json() for e in self.effects], "balance": to_jsonable(self.balance),
-            "pending": to_jsonable(self.pending), "tier": self.tier.to_json() if self.tier else None,
-            "reason": self.reason, "event_type": self.event_type,
-            "time": self.time.isoformat() if self.time else None,
-            "trace": [s.to_json() for s in self.trace],
+            "outcome": self.outcome, "points": self.points, "effects": [e.fields() for e in self.effects],
+            "balance": self.balance, "pending": self.pending, "tier": self.tier.fields() if self.tier else None,
+            "reason": self.reason, "event_type": self.event_type, "time": self.time,
+            "trace": [s.fields() for s in self.trace],
         }
         if self.variant is not None:  # only then: decisions of rulesets without variants read as before
             out["variant"] = self.variant

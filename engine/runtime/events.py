@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from punchcard.dsl.errors import Code, Diagnostic, PunchcardError, Span
 from punchcard.dsl.types import LINE_ITEMS, RETURNED_ITEMS
 from punchcard.dsl.vocabulary import OPTIONAL, field_base_type
 
+from .jsonwriter import json_writer
 from .lines import line_items_reader, returned_items_reader
 from .numbers import Quantities, exact_text
 from .readers import (
@@ -78,22 +78,26 @@ class Event:
     # the exact text of a time sent with digits past the microsecond (field name -> ISO 8601):
     # the rules see the time to the microsecond, idempotency compares every digit
     exact: dict[str, str] = field(default_factory=dict, hash=False)
-    _digest: list[str] = field(default_factory=list, compare=False, repr=False)  # computed once, on demand
+    # the body and the digest, each made once on demand (only stores check idempotency)
+    _made: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def body(self) -> dict[str, Any]:
-        """The normalised event, JSON-ready: what the idempotency digest covers."""
-        body = {**{k: _jsonable(v) for k, v in self.fields.items()}, "type": self.type, "id": self.id,
-                "member": self.member, "time": self.time.isoformat()}
-        if self.exact:
-            body.update(self.exact)
-        return body
+        """The normalised event, JSON-ready: what the idempotency digest covers. Made once:
+        read it, never change it."""
+        made = self._made.get("body")
+        if made is None:
+            made = self._made["body"] = {**{k: _jsonable(v) for k, v in self.fields.items()}, "type": self.type,
+                                         "id": self.id, "member": self.member, "time": self.time.isoformat(),
+                                         **self.exact}
+        return made
 
     @property
     def digest(self) -> str:
-        if not self._digest:  # hashing is only needed where a store checks idempotency
-            self._digest.append(hashlib.sha256(canonical_json(self.body).encode()).hexdigest())
-        return self._digest[0]
+        made = self._made.get("digest")
+        if made is None:
+            made = self._made["digest"] = hashlib.sha256(canonical_json(self.body).encode()).hexdigest()
+        return made
 
     def values(self) -> dict[str, Any]:
         """Field values as expressions see them (``event.<name>``)."""
@@ -306,4 +310,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def canonical_json(body: Mapping[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    """The text the idempotency digest hashes. Digests are stored: this text never changes
+    (``json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)``)."""
+    return _canonical(body)
+
+
+_canonical = json_writer(str, ascii=True, sort_keys=True, allow_nan=True)

@@ -10,12 +10,10 @@ with the same encoder: a stored decision is exactly what the host was answered.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]  # not in typeshed
 from typing import Any
 
 from punchcard.engine.runtime.decision import Decision, to_jsonable
+from punchcard.engine.runtime.jsonwriter import json_writer
 
 __all__ = ["JsonText", "dumps", "decision_text", "jsonable_text"]
 
@@ -30,16 +28,15 @@ def _unknown(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _compact(default) -> Callable[[Any], str]:
-    """Compact JSON text, never NaN. One C encoder made once: ``json.dumps`` sets one up
-    on every call, which costs more than encoding a small document."""
-    if c_make_encoder is None:
-        return json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False, default=default).encode
-    encode = c_make_encoder(None, default, encode_basestring, None, ":", ",", False, False, False)
-    return lambda value: "".join(encode(value, 0))
+def _shown(value: Any) -> Any:
+    """What ``to_jsonable`` makes of a value the encoder cannot write itself (a Decimal, a
+    time, a set); what it leaves as it is, ``_plain`` refuses, and so does this."""
+    shown = to_jsonable(value)
+    return _unknown(value) if shown is value else shown
 
 
-_plain = _compact(_unknown)
+_plain = json_writer(_unknown)
+_as_shown = json_writer(_shown)  # writes to_jsonable(value) without building it first
 
 
 def dumps(value: Any) -> str:
@@ -52,9 +49,9 @@ def dumps(value: Any) -> str:
 # -- decisions -------------------------------------------------------------------------
 def decision_text(decision: Decision) -> JsonText:
     """``decision.to_dict()`` as compact JSON text: the stored decision is the host's."""
-    return JsonText(_plain(decision.to_dict()))
+    return JsonText(_as_shown(decision.fields()))
 
 
 def jsonable_text(value: Any) -> JsonText:
     """``to_jsonable(value)`` as JSON text: how a decision shows a value (an effect's detail)."""
-    return JsonText(_plain(to_jsonable(value)))
+    return JsonText(_as_shown(value))

@@ -92,11 +92,12 @@ def _check_lots(result: EventPostings, before: MemberState, after: MemberState, 
             moves[entry["lot_id"]] = moves.get(entry["lot_id"], ZERO) + entry["lot_points"]
     for lot_id in old.keys() - new.keys():
         result.dropped[lot_id] = _replay(old[lot_id], result.entries)
-    for lot_id in set(moves) | set(old) | set(new):
-        start = old[lot_id].remaining if lot_id in old else ZERO
-        end = new[lot_id].remaining if lot_id in new else result.dropped[lot_id].remaining
+    # a lot the event did not touch is the same object before and after: nothing to explain
+    for lot_id in {*moves, *(i for i in old.keys() | new.keys() if old.get(i) is not new.get(i))}:
         if lot_id not in new and lot_id not in old:
             raise LedgerMismatch(f"{where}: an entry touches lot {lot_id}, which the member does not have")
+        start = old[lot_id].remaining if lot_id in old else ZERO
+        end = new[lot_id].remaining if lot_id in new else result.dropped[lot_id].remaining
         if start + moves.get(lot_id, ZERO) != end:
             raise LedgerMismatch(f"{where}: lot {lot_id} has {end} points left; entries explain "
                                  f"{start + moves.get(lot_id, ZERO)}")

@@ -168,6 +168,32 @@ def test_decision_text_writes_odd_values_as_to_dict_does():
     assert decision_from_json(json.loads(decision_text(decision))).to_dict() == decision.to_dict()
 
 
+_DETAIL_LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3),
+    st.datetimes(timezones=st.just(NEW_YORK)), st.dates(), st.times(),
+    st.frozensets(st.integers(0, 9), max_size=3), st.sets(st.text(max_size=2), max_size=3))
+_DETAILS = st.recursive(_DETAIL_LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.tuples(inner, inner), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=8)
+
+
+@given(st.dictionaries(st.text(max_size=4), _DETAILS, max_size=4), _DETAILS)
+def test_decision_text_is_the_json_of_to_dict_whatever_an_effect_or_step_holds(detail, value):
+    """The stored text converts values as it writes them; ``to_dict`` converts them first."""
+    decision = Decision("e-1", "m", "r@1", "applied", Decimal("2.50"), (Effect("earn", Decimal(1), "l", detail),),
+                        trace=(Step("earning", "r", True, "", {"v": value}, Decimal(0), Decimal("2.5")),))
+    assert decision_text(decision) == _as_json(decision)
+
+
+def test_decision_text_refuses_what_to_dict_cannot_show():
+    decision = Decision("e-1", "m", "r@1", "applied", effects=(Effect("earn", Decimal(1), "l", {"x": object()}),))
+    with pytest.raises(TypeError):
+        _as_json(decision)
+    with pytest.raises(TypeError, match="object"):
+        decision_text(decision)
+
+
 def test_every_field_of_member_state_has_a_place_in_the_tables():
     """Lots and members keep unknown fields in their extra documents; streaks, tier
     state and history items have a column per field, so a new field must get one."""
