@@ -33,7 +33,7 @@ from .policies.offers import Candidate, offers_for
 from .program import Compiled
 from .runtime.decision import Decision, Outcome, Step
 from .runtime.events import Event, EventError, valid_id, valid_member
-from .runtime.numbers import ruleset_context
+from .runtime.numbers import exactly, ruleset_context
 from .runtime.readers import OUT_OF_RANGE, YEARS
 from .runtime.state import MemberState
 from .store import (
@@ -110,6 +110,7 @@ class Engine:
                             f"punchcard.engine.Engine takes a store, not {type(store).__name__}")
         return store
 
+    @exactly
     def process(self, raw: Mapping[str, Any] | Event) -> Decision:
         """Decide one event, store the decision with its effects, and return it.
 
@@ -136,13 +137,19 @@ class Engine:
             self.notify(decision)
         return decision
 
+    @exactly
     def refused(self, raw: Any) -> Decision:
         """The rejection of an event that is not valid, naming each problem, with the balance
         of its member as last committed when its member id is valid (0 when it is not, or the
         member is new). Nothing is stored; a store failure reading the member raises
-        :class:`StoreError`. Stores that parse a batch themselves call it for a bad event."""
-        decision, _ = evaluate(self.compiled, self._committed(valid_member(raw)), raw, trace=self.trace)
-        return decision
+        :class:`StoreError`."""
+        return self.refusal(raw, self._committed(valid_member(raw)))
+
+    @exactly
+    def refusal(self, raw: Any, state: MemberState | None) -> Decision:
+        """The rejection of an event that is not valid, with the balance of ``state`` (the
+        member as a store's batch holds it, after the batch's events before this one)."""
+        return evaluate(self.compiled, state, raw, trace=self.trace)[0]
 
     def _committed(self, member_id: str | None) -> MemberState | None:
         """The member as last committed (None: no valid member id, or a member the store has
@@ -241,6 +248,7 @@ class Engine:
         budgets = uow.budgets_used(self._budget_limits) if self._budget_limits else {}
         return evaluate(self.compiled, state, event, self.clock, budgets, owned=uow.private_states, trace=self.trace)
 
+    @exactly
     def dry(self, raw: Mapping[str, Any] | Event) -> Decision:
         """What :meth:`process` would answer now, storing nothing: decided in the store's
         :meth:`~punchcard.engine.store.Store.preview` unit, never committed, so the member,
@@ -274,6 +282,7 @@ class Engine:
         except Exception as exc:
             raise store_bug(f"event {event.id} could not be tried: the store failed with", exc) from exc
 
+    @exactly
     def process_many(self, events: Iterable[Mapping[str, Any] | Event]) -> list[Decision]:
         """Many events; a store with a batch mode commits them in batches, each still exactly-once
         (by default, :class:`~punchcard.engine.store.BaseStore`, one by one). Raises
@@ -285,6 +294,7 @@ class Engine:
         except Exception as exc:
             raise store_bug("a batch was not stored: the store failed with", exc) from exc
 
+    @exactly
     def member(self, member_id: str) -> MemberState | None:
         """The member's state as last committed (balance, lots, tier, streaks, badges), or
         None when the store has never seen ``member_id``. A read: it changes nothing and
@@ -292,6 +302,7 @@ class Engine:
         An id no event could carry is None too: no such member can exist."""
         return self._committed(member_id)
 
+    @exactly
     def member_at(self, member_id: str, at: dt.datetime | None = None) -> tuple[MemberState | None, dt.datetime]:
         """The member as housekeeping would leave it by ``at`` (default: the engine's clock,
         else now), and that moment in the zone of the member's program. A read: the state is
@@ -301,6 +312,7 @@ class Engine:
         program, moment = self._program_at(member_id, at)
         return self._housekept(program, member_id, moment), moment
 
+    @exactly
     def offers(self, member_id: str, at: dt.datetime | None = None) -> list[Candidate]:
         """The offers choosing would keep for the member at ``at`` (default: the engine's clock,
         else now), ranked, then every other candidate, each with the step it reached and why it

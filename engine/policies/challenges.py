@@ -30,6 +30,7 @@ from ..program import Compiled, ExprFn
 from ..runtime import calendar
 from ..runtime.challenge import ChallengeRecord
 from ..runtime.decision import Effect, Step
+from ..runtime.events import reward_lot_id
 from ..runtime.numbers import figure
 from ..runtime.rules import RuleFailure, run_rule
 from ..runtime.run import Rejected, Run
@@ -188,7 +189,7 @@ def _complete(run: Run, entry: Entry, record: ChallengeRecord) -> ChallengeRecor
         points = round_points(max(raw, ZERO), rounding.mode, rounding.step)
         at_most_max(points)
         if points > 0:
-            lot = f"{run.event.id}#challenge:{challenge.id}"
+            lot = reward_lot_id(run.event.id, f"challenge:{challenge.id}")
             run.effects += add_lot(run.compiled, run.state, lot, f"challenge:{challenge.id}", points, run.now,
                                    order=run.event.id, hold=run.hold)
             run.points += points

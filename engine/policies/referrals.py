@@ -26,6 +26,7 @@ from punchcard.dsl.referrals import Referrals
 from ..program import Compiled
 from ..runtime import calendar
 from ..runtime.decision import Effect, Step
+from ..runtime.events import reward_lot_id
 from ..runtime.numbers import figure
 from ..runtime.referral import Referral, derived_id, marks, referral_code, referrer_of
 from ..runtime.rules import RuleFailure, run_rule
@@ -77,8 +78,8 @@ def qualify(run: Run) -> None:
         return
     state, event = run.state, run.event
     if terms.friend > 0:
-        run.effects += add_lot(run.compiled, state, f"{event.id}#referral", "referral:friend", terms.friend,
-                               run.now, order=event.id)
+        run.effects += add_lot(run.compiled, state, reward_lot_id(event.id, "referral"), "referral:friend",
+                               terms.friend, run.now, order=event.id)
         run.points += terms.friend
     state.referral = dataclasses.replace(record, rewarded=event.id)
     detail = {"side": "friend", "friend": state.member_id, "referrer": record.referrer, "code": record.code,
@@ -135,8 +136,8 @@ def referral_bonus(run: Run) -> None:
                        f"the cap allows ({terms.cap.times} a {terms.cap.period}); the friend keeps their reward")
     state.referral = dataclasses.replace(record, paid=record.paid + 1, period=period, in_period=in_period + 1)
     if terms.referrer > 0:
-        run.effects += add_lot(run.compiled, state, f"{run.event.id}#referral", "referral:referrer", terms.referrer,
-                               run.now, order=fields["order"])
+        run.effects += add_lot(run.compiled, state, reward_lot_id(run.event.id, "referral"), "referral:referrer",
+                               terms.referrer, run.now, order=fields["order"])
         run.points += terms.referrer
     run.effects.append(Effect("referral_reward", None, None, {
         "side": "referrer", "friend": friend, "referrer": state.member_id, "code": code, "order": fields["order"],

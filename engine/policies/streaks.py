@@ -24,6 +24,7 @@ from ..program import Compiled, ExprFn, Plan
 from ..runtime import calendar
 from ..runtime.calendar import period_key
 from ..runtime.decision import Effect, Step
+from ..runtime.events import reward_lot_id
 from ..runtime.rules import RuleFailure, run_rule
 from ..runtime.run import Run
 from ..runtime.state import ZERO, CapUsage, MemberState, StreakState
@@ -72,7 +73,7 @@ def _bonus(run: Run, label: str, source: str, fn: ExprFn) -> None:
     at_most_max(points)
     run.trace.append(Step("streaks", label, True, "bonus", before=raw, after=points))
     if points > 0:
-        lot_id = f"{run.event.id}#{source}"
+        lot_id = reward_lot_id(run.event.id, source)
         run.effects += add_lot(run.compiled, run.state, lot_id, source, points, run.now, order=run.event.id,
                                hold=run.hold)
         run.points += points

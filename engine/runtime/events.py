@@ -45,6 +45,7 @@ from .readers import (
 
 # The field readers' names are exported here too: the event's edge is where callers look for them.
 __all__ = ["Event", "EventSchema", "EventError", "valid_id", "parse_time", "to_decimal", "canonical_json",
+           "reward_lot_id", "REWARD_LOTS",
            "shown", "YEARS", "POINTS_FIELDS", "valid_member", "MAX_TEXT_FIELD", "MAX_LIST"]
 
 ENVELOPE = ("type", "id", "member", "time")
@@ -53,6 +54,18 @@ POINTS_FIELDS = frozenset({("redeem", "points"), ("adjust", "points")})  # point
 _FRACTION = re.compile(r"[.,](\d{7,})")  # seconds with digits past the microsecond
 _MICRO_TEXT = 26  # "2026-03-02T08:15:00.123456": a shorter time has no digits past the microsecond
 _DEFAULT_QUANTITIES = Quantities()  # USD, rounding to whole points
+# An event's rewards (a streak's or an achievement's bonus, a challenge's, a referral's) are
+# lots named after it, "<event id>#<reward>": no event id may contain "#<reward>", or a later
+# event of the member could name a lot that exists already.
+REWARD_LOTS = ("streak:", "achievement:", "challenge:", "referral")
+
+
+def reward_lot_id(event_id: str, reward: str) -> str:
+    """The id of the lot a reward of event ``event_id`` is paid into (``reward`` starts with
+    one of :data:`REWARD_LOTS`)."""
+    if not reward.startswith(REWARD_LOTS):
+        raise ValueError(f"{reward!r} is not a reward's lot: add it to REWARD_LOTS")
+    return f"{event_id}#{reward}"
 
 
 class EventError(PunchcardError):
@@ -144,6 +157,7 @@ class EventSchema:
             return None
         spec = self._specs.get(kind)
         if spec is None or len(event_id) > MAX_ID or len(member) > MAX_ID \
+                or ("#" in event_id and _reward_lot_problem(event_id) is not None) \
                 or not event_id.strip() or not member.strip() \
                 or not (event_id.isprintable() or _id_problem(event_id) is None) \
                 or not (member.isprintable() or _id_problem(member) is None):
@@ -207,7 +221,7 @@ class EventSchema:
         out["type"] = kind
         for key in ("id", "member"):
             value = out[key] = raw.get(key)
-            why = _id_problem(value)
+            why = _id_problem(value) or (_reward_lot_problem(value) if key == "id" and isinstance(value, str) else None)
             if why:
                 problems.append(f"{key} {why}")
         out["time"] = self._time(raw, problems)
@@ -291,6 +305,14 @@ def _id_problem(value: Any) -> str | None:
         return "is not valid Unicode text (it holds a lone surrogate)"
     if "Cc" in categories:
         return "must not contain control characters (NUL, newline, escape and the like)"
+    return None
+
+
+def _reward_lot_problem(event_id: str) -> str | None:
+    """Why an event id could name a reward's lot of another event (None: it cannot)."""
+    if "#" in event_id and any(f"#{reward}" in event_id for reward in REWARD_LOTS):
+        names = ", ".join(f"'#{reward}'" for reward in REWARD_LOTS)
+        return f"must not contain {names}: ids ending so name the lots an event's rewards are paid into"
     return None
 
 

@@ -21,17 +21,20 @@ operations trapped.
 from __future__ import annotations
 
 import decimal
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, DecimalTuple
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from punchcard.dsl.model import Ruleset
+from punchcard.dsl.vocabulary import MAX_STEP_PLACES
 
 from ..program import Compiled
 
 __all__ = ["Quantities", "MAX_AMOUNT", "MAX_POINTS", "MAX_BALANCE", "MAX_DIGITS", "MAX_TEXT", "HEADROOM",
            "read_number", "places", "is_multiple", "exact_text", "precision", "context", "ruleset_context",
-           "check_amount", "check_points", "check_number", "describe", "figure", "FIGURE_TEXT"]
+           "check_amount", "check_points", "check_number", "describe", "figure", "FIGURE_TEXT", "exactly"]
 
 MAX_AMOUNT = Decimal(10) ** 12  # major units of the ruleset's currency
 MAX_POINTS = Decimal(10) ** 15  # given in one event, or earned by one event
@@ -203,7 +206,25 @@ def context(step: Decimal) -> decimal.Context:
     return found
 
 
+_FINEST = context(Decimal(1).scaleb(-MAX_STEP_PLACES))
 _CONTEXT = "numbers:context"  # its key in ``compiled.memo``
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def exactly(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``method`` in the context of the finest step any ruleset may have, whatever
+    context the calling thread has set: what a store adds up (balances, the ledger's
+    running sums) is exact however the host set up its own arithmetic."""
+
+    @functools.wraps(method)
+    def in_context(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with decimal.localcontext(_FINEST):
+            return method(*args, **kwargs)
+
+    return in_context
 
 
 def ruleset_context(compiled: Compiled) -> decimal.Context:

@@ -57,16 +57,23 @@ def parse_time(value: Any, tz: ZoneInfo, naive_ok: bool = True) -> dt.datetime:
     if moment.tzinfo is None:
         if not naive_ok:
             raise ValueError(f"{shown(value)} has no UTC offset, and this ruleset requires one")
-        if type(moment) is dt.datetime:  # the same as .replace(tzinfo=tz), fold included, but faster
-            return _combine(moment.date(), moment.time(), tz)
-        return moment.replace(tzinfo=tz)
+        # the same as .replace(tzinfo=tz), fold included, but faster
+        moment = _combine(moment.date(), moment.time(), tz) if type(moment) is dt.datetime \
+            else moment.replace(tzinfo=tz)
+        # A wall time the clocks skip (spring forward) is the instant Python gives it, at the
+        # wall time that instant has: times of one zone compare by wall time, and a store
+        # keeps the instant, so both must agree.
+        try:
+            moment = moment.astimezone(_UTC)
+        except OverflowError:
+            raise ValueError(OUT_OF_RANGE) from None
     try:
         return moment.astimezone(tz)
     except OverflowError:  # the first or last day of the calendar, moved across a zone
         raise ValueError(OUT_OF_RANGE) from None
 
 
-_combine, _fromisoformat = dt.datetime.combine, dt.datetime.fromisoformat
+_combine, _fromisoformat, _UTC = dt.datetime.combine, dt.datetime.fromisoformat, dt.UTC
 
 
 def reader(kind: str, quantities: Quantities, tz: ZoneInfo, naive_ok: bool) -> Reader:

@@ -26,7 +26,7 @@ from decimal import Decimal
 from punchcard.engine.engine import STORE_ATTEMPTS, store_backoff
 from punchcard.engine.evaluate import new_member
 from punchcard.engine.runtime.decision import Decision
-from punchcard.engine.runtime.events import Event, EventError
+from punchcard.engine.runtime.events import Event, EventError, valid_member
 from punchcard.engine.runtime.state import ZERO, MemberState
 from punchcard.engine.store import BaseUnit, ProcessedEvent, Refused, StoreError
 
@@ -55,17 +55,23 @@ def process_batch(store, engine, events: list, size: int) -> list[Decision]:
     return results
 
 
-def _parse(engine, events: list, results: list) -> list[tuple[int, Event]]:
-    parsed = []
-    for index, raw in enumerate(events):
-        if isinstance(raw, Event):
-            parsed.append((index, raw))
-            continue
-        try:
-            parsed.append((index, engine.compiled.schema.parse(raw)))
-        except EventError:
-            results[index] = engine.refused(raw)  # rejected, naming each problem, with the member's balance
-    return parsed
+class _Invalid:
+    """An event that did not parse. It is refused in its place in the chunk, with the
+    balance its member has after the chunk's events before it, as one by one."""
+
+    __slots__ = ("member", "raw")
+
+    def __init__(self, raw) -> None:
+        self.raw, self.member = raw, valid_member(raw)
+
+
+def _parse(engine, raw) -> Event | _Invalid:
+    if isinstance(raw, Event):
+        return raw
+    try:
+        return engine.compiled.schema.parse(raw)
+    except EventError:
+        return _Invalid(raw)
 
 
 @contextmanager
@@ -87,20 +93,20 @@ def _collector_paused():
 
 def _run_chunk(store, engine, events: list) -> list[Decision]:
     """One chunk of raw events: parsed, decided and committed; listeners hear after."""
-    results: list = [None] * len(events)
     stored: list[Decision] = []
     with _collector_paused():
-        parsed = _parse(engine, events, results)
-        if parsed:
-            decisions, stored = _attempts(store, engine, [event for _, event in parsed])
-            for (index, _), decision in zip(parsed, decisions, strict=True):  # one decision an event
-                results[index] = decision
+        items = [_parse(engine, raw) for raw in events]
+        invalid = [item for item in items if isinstance(item, _Invalid)]
+        if len(invalid) < len(items):
+            results, stored = _attempts(store, engine, items)
+        else:  # nothing to decide: each refused with its member's balance as committed
+            results = [engine.refused(item.raw) for item in invalid]
     for decision in stored:
         engine.notify(decision)
     return results
 
 
-def _attempts(store, engine, events: list[Event]) -> tuple[list[Decision], list[Decision]]:
+def _attempts(store, engine, events: list[Event | _Invalid]) -> tuple[list[Decision], list[Decision]]:
     conflicts = failures = 0
     failing: tuple[type[BaseException], ...] = (StoreError, *driver_errors())  # psycopg is loaded: the store is open
     raced: tuple[type[BaseException], ...] = (BatchConflict, *integrity_errors())
@@ -124,10 +130,11 @@ def _attempts(store, engine, events: list[Event]) -> tuple[list[Decision], list[
             engine.retrying("transient", conflicts + failures + 1)
             store_backoff(failures)
     # Each in its own transaction; Engine.process notifies listeners and raises StoreError.
-    return [engine.process(event) for event in events], []
+    return [engine.process(event.raw if isinstance(event, _Invalid) else event) for event in events], []
 
 
-def _transaction(store, engine, events: list[Event], locked_budgets: bool) -> tuple[list[Decision], list[Decision]]:
+def _transaction(store, engine, events: list[Event | _Invalid],
+                 locked_budgets: bool) -> tuple[list[Decision], list[Decision]]:
     conn = store.begin()
     try:
         chunk = Chunk(store, engine, conn, locked_budgets)
@@ -162,20 +169,21 @@ class Chunk(BaseUnit):
         self.limits = {b.rule: b.max_points for b in self.compiled.model.earning.budgets}
         self._before: MemberState | None = None  # what load_member last handed out
 
-    def run(self, events: list[Event]) -> list[Decision]:
+    def run(self, items: list[Event | _Invalid]) -> list[Decision]:
         dialect = self.store.dialect
-        rows = dialect.lock_members(self.conn, [e.member for e in events])
+        rows = dialect.lock_members(self.conn, [item.member for item in items if item.member is not None])
         self.store.faults.at("locked")
         self.loaded = load_members(self.conn, rows, self.store.cache)
         self.current = {member: loaded.state for member, loaded in self.loaded.items()}
         self.dropped: dict[str, dict] = {member: {} for member in self.loaded}
-        self.prior = processed_events(self.conn, [e.id for e in events])
+        self.prior = processed_events(self.conn, [item.id for item in items if isinstance(item, Event)])
         self.read = dialect.budgets(self.conn, self.limits, lock=self.locked_budgets)
         self.used = dict(self.read)
         # In arrival order, so a batch decides exactly what one-by-one processing would
         # (budgets included); the writes are grouped per member when the chunk flushes.
-        recall, decide = self.engine.recall, self.engine.decide
-        return [recall(self, event) or decide(self, event) for event in events]
+        recall, decide, refusal = self.engine.recall, self.engine.decide, self.engine.refusal
+        return [refusal(item.raw, self.current.get(item.member or "")) if isinstance(item, _Invalid)
+                else recall(self, item) or decide(self, item) for item in items]
 
     # -- the unit-of-work interface, for Engine.recall and Engine.decide ----------------
     def processed(self, event_id: str) -> ProcessedEvent | None:

@@ -86,6 +86,8 @@ def _check(result: EventPostings, before: MemberState, after: MemberState, balan
 def _check_lots(result: EventPostings, before: MemberState, after: MemberState, where: str) -> None:
     old = {lot.id: lot for lot in before.lots}
     new = {lot.id: lot for lot in after.lots}
+    if len(new) != len(after.lots):  # the ledger keys a lot by its id: a second one would vanish
+        raise LedgerMismatch(f"{where}: the member would hold two lots with one id")
     moves: dict[str, Decimal] = {}
     for entry in result.entries:
         if entry["lot_id"] is not None:

@@ -57,7 +57,8 @@ JUNK = st.one_of(
                                                                                  max_size=2),
     st.integers(), st.text(max_size=5), times, st.dates(), st.just(dt.datetime(2026, 3, 2, 8, 15)),
 )
-identifiers = st.text(min_size=1, max_size=12).filter(str.strip) | st.sampled_from(["e1", " m1 ", "x" * 200])
+identifiers = st.text(min_size=1, max_size=12).filter(str.strip) | st.sampled_from(
+    ["e1", " m1 ", "x" * 200, "o#1", "p1#streak:w", "p1#referral"])
 
 
 @st.composite
@@ -125,12 +126,26 @@ def test_a_valid_event_takes_the_fast_path(schema, raw):
 @PROPERTY
 @given(st.sampled_from(SCHEMAS), st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2100, 1, 1)))
 def test_a_naive_time_is_local_to_the_ruleset_fold_included(schema, moment):
-    expected = moment.replace(tzinfo=schema.tz)
-    got = parse_time(moment, schema.tz)
-    assert (got, got.fold, got.utcoffset(), got.tzinfo) == (expected, expected.fold, expected.utcoffset(), schema.tz)
-    text = parse_time(moment.isoformat(), schema.tz)
-    assert (text, text.utcoffset()) == (moment.replace(fold=0, tzinfo=schema.tz),
-                                        moment.replace(fold=0, tzinfo=schema.tz).utcoffset())
+    """A naive time is the ruleset's local time (its fold picks one of a repeated hour), at
+    the wall time its instant really has: one the clocks skip moves on by the gap."""
+    for given_as in (moment, moment.replace(fold=0).isoformat()):
+        local = (moment if given_as is moment else moment.replace(fold=0)).replace(tzinfo=schema.tz)
+        got = parse_time(given_as, schema.tz)
+        assert got.tzinfo is schema.tz and got.astimezone(dt.UTC) == local.astimezone(dt.UTC)  # the same instant
+        again = got.astimezone(dt.UTC).astimezone(schema.tz)
+        assert (got.replace(tzinfo=None), got.fold, got.utcoffset()) == (again.replace(tzinfo=None), again.fold,
+                                                                         again.utcoffset())  # a real wall time
+        skipped = local.replace(fold=0).utcoffset() < local.replace(fold=1).utcoffset()
+        assert (got.replace(tzinfo=None, fold=0) == moment.replace(fold=0)) is not skipped
+
+
+def test_a_naive_time_the_clocks_skip_is_the_wall_time_of_its_instant():
+    new_york = ZoneInfo("America/New_York")
+    got = parse_time("2026-03-08T02:30:00", new_york)
+    assert got.isoformat() == "2026-03-08T03:30:00-04:00"
+    assert got < parse_time("2026-03-08T03:40:00", new_york)  # in order, as the instants are
+    repeated = parse_time("2026-11-01T01:30:00", new_york)  # an hour the clocks repeat: its first time
+    assert repeated.utcoffset() == dt.timedelta(hours=-4)
 
 
 @given(st.one_of(st.integers(), st.floats(), st.decimals(), st.text(max_size=6), st.booleans(), st.none()))
@@ -162,6 +177,8 @@ PURCHASE = {"type": "purchase", "id": "e1", "member": "m17", "time": "2026-03-02
     ({"time": None}, ["time is missing: every event needs one, an ISO 8601 time such as 2026-03-02T08:15:00+03:00"]),
     ({"id": " ", "member": None}, ["id must be a non-empty string of at most 200 characters",
                                    "member must be a non-empty string of at most 200 characters"]),
+    ({"id": "p1#streak:weekly/each"}, ["id must not contain '#streak:', '#achievement:', '#challenge:', "
+                                       "'#referral': ids ending so name the lots an event's rewards are paid into"]),
     ({"type": "purchace"}, ["type 'purchace' is not an event type of this ruleset (known: purchase, survey, tick)"]),
     ({"type": "tick", "amount": None}, ["unknown field 'amount' (declared: none)",
                                          "unknown field 'category' (declared: none)"]),
@@ -211,3 +228,14 @@ def test_a_type_that_is_not_text_is_a_clear_rejection():
             assert "is not an event type of this ruleset" in exc.problems[0]
         else:
             raise AssertionError(f"type {kind!r} was accepted")
+
+
+@pytest.mark.parametrize("event_id", ["o#1", "m1#profile", "#", "a#streak", "x#referrals-are-fun"[:2] + "stage"])
+def test_an_id_with_a_hash_that_names_no_reward_lot_is_an_event_id(event_id):
+    assert SCHEMAS[0].parse({**PURCHASE, "id": event_id}).id == event_id
+
+
+@pytest.mark.parametrize("reward", ["streak:weekly/each", "achievement:first", "challenge:c1", "referral"])
+def test_an_id_that_could_name_another_event_s_reward_lot_is_refused(reward):
+    with pytest.raises(EventError, match="name the lots an event's rewards are paid into"):
+        SCHEMAS[0].parse({**PURCHASE, "id": f"p1#{reward}"})

@@ -73,6 +73,23 @@ def test_process_many_decides_exactly_what_one_by_one_does(store_factory, everyt
     assert not [r.message for r in caplog.records if "batch of" in r.message]  # no retries, no fallback
 
 
+def test_an_invalid_event_in_a_batch_shows_the_balance_after_the_events_before_it(store_factory, everything):
+    """As one by one: its member's balance after the batch's earlier events, not before them."""
+    events = []
+    for index, event in enumerate(mixed_events(5, 300)):
+        events.append(event)
+        if index % 6 == 5:  # the same member, a moment later, with a time that is not one
+            events.append({**event, "id": f"bad-{index}", "time": "not a time"})
+    _, expected = reference(everything, events)
+    store = store_factory()
+    if hasattr(store, "batch_size"):
+        store.batch_size = 64
+    got = Engine(everything, store=store).process_many(events)
+    assert [d.to_dict() for d in got] == [d.to_dict() for d in expected]
+    rejected = [d for d in got if d.event_id.startswith("bad-")]
+    assert len(rejected) == 50 and any(d.balance for d in rejected)
+
+
 def test_budget_totals_match_the_reference(store_factory, budget_race):
     events = [{"type": "purchase", "id": f"b-{i}", "member": f"m{i % 5}", "time": "2026-03-02T08:00:00",
                "amount": "10"} for i in range(20)]

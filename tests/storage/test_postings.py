@@ -64,3 +64,11 @@ def test_an_entry_on_a_lot_the_member_does_not_have_is_refused():
     after = before.clone()
     with pytest.raises(LedgerMismatch, match="an entry touches lot l-7, which the member does not have"):
         post(EVENT, _decision(Effect("redeem", Decimal(-1), "l-7"), Effect("adjust", Decimal(1), "l-7")), before, after)
+
+
+def test_a_state_with_two_lots_of_one_id_is_refused():
+    before = _member(10)
+    after = before.clone()
+    after.add_lot(Lot("l-0", "earn", AT, Decimal(3), Decimal(3)))
+    with pytest.raises(LedgerMismatch, match="two lots with one id"):
+        post(EVENT, _decision(Effect("earn", Decimal(3), "l-0")), before, after)
