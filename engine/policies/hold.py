@@ -35,7 +35,7 @@ from collections.abc import Callable
 from ..program import Compiled
 from ..runtime.decision import Effect, Step
 from ..runtime.run import Rejected, Run
-from ..runtime.state import Lot, MemberState
+from ..runtime.state import FAR_FUTURE, Lot, MemberState
 from ..runtime.voucher import ISSUED, Voucher
 from .conversion import next_conversion
 from .gates import gate_builtin
@@ -130,8 +130,12 @@ def _span(gap: dt.timedelta) -> str:
 
 
 def _later(moment: dt.datetime, gap: dt.timedelta) -> dt.datetime:
-    """``moment`` plus ``gap`` of real time, in ``moment``'s zone."""
-    return (moment.astimezone(dt.UTC) + gap).astimezone(moment.tzinfo)
+    """``moment`` plus ``gap`` of real time, in ``moment``'s zone; past the calendar's end,
+    that end (:data:`FAR_FUTURE`), as every deadline the engine moves."""
+    try:
+        return (moment.astimezone(dt.UTC) + gap).astimezone(moment.tzinfo)
+    except OverflowError:
+        return FAR_FUTURE
 
 
 def shifted(lot: Lot, since: dt.datetime, now: dt.datetime) -> Lot | None:

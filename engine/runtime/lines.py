@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from .numbers import read_number
 from .readers import Reader, shown
 
 __all__ = ["MAX_LINES", "MAX_QUANTITY", "MAX_SKU", "line_items_reader", "returned_items_reader"]
@@ -120,9 +121,9 @@ def _text(i: int, raw: Mapping[str, Any], key: str) -> str:
 def _quantity(i: int, sku: str, value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
         value = None  # a float, a list, ...: never read as a count
-    try:
-        number = Decimal(value) if value is not None else None
-    except ArithmeticError:
+    try:  # read as every number is: no spaces, '_', other digits or endless text
+        number = read_number(value) if value is not None else None
+    except ValueError:
         number = None
     if number is None or not number.is_finite() or number != number.to_integral_value() \
             or not 1 <= number <= MAX_QUANTITY:

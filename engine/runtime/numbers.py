@@ -130,6 +130,8 @@ def _integer_digits(number: Decimal) -> int:
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:
     """``value`` is a whole multiple of ``step``, decided in integers (no rounding anywhere)."""
+    if not value:  # zero, written with any exponent: 0E-999999999 would scale the step by 10**999999999
+        return bool(step)
     v, s = value.as_tuple(), step.as_tuple()
     v_exponent, s_exponent = _exponent(v), _exponent(s)
     exponent = min(v_exponent, s_exponent)

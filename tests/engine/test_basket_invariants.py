@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -267,3 +268,22 @@ def test_an_exclusive_per_item_rule_takes_its_lines_and_leaves_the_rest(items, s
     generic = [s for s in decision.trace if s.phase == "earning" and s.rule == "any-line"]
     paid_on = {key.removeprefix("item ") for step in generic for key in step.values}
     assert not paid_on & {line["sku"] for line in coffee}  # no coffee line paid by the lower rule
+
+
+@pytest.mark.parametrize("quantity", ["5_0", " 7 ", "\u0661\u0662", "0" * 2_000 + "3", "2.5", 2.0, True])
+def test_a_quantity_is_read_as_strictly_as_any_number(quantity):
+    """Spaces, '_', other scripts' digits, endless text, fractions and floats are not counts."""
+    event = {"type": "purchase", "id": "o-1", "member": "m", "time": "2026-05-01T10:00:00", "amount": "60",
+             "items": [{"sku": "latte-12", "category": "coffee", "quantity": quantity, "amount": "60"}]}
+    decision = Engine(COMPILED[True]).process(event)
+    assert decision.outcome == "rejected"
+    assert "line 1 (sku 'latte-12'): quantity must be a whole number from 1 to 10,000" in decision.reason
+
+
+@pytest.mark.parametrize("quantity", [3, "3", "3.000", Decimal("3")])
+def test_a_whole_quantity_however_written_is_a_count(quantity):
+    event = {"type": "purchase", "id": "o-1", "member": "m", "time": "2026-05-01T10:00:00", "amount": "60",
+             "items": [{"sku": "latte-12", "category": "coffee", "quantity": quantity, "amount": "60"}]}
+    engine = Engine(COMPILED[True])
+    assert engine.process(event).outcome == "applied"
+    assert dict(engine.member("m").orders["o-1"].fields)["items"][0]["quantity"] == 3

@@ -267,3 +267,20 @@ def test_an_amount_is_applied_exactly_when_it_is_in_bounds_and_in_whole_cents(te
         assert decision.points == number.to_integral_value(rounding="ROUND_FLOOR")
     else:
         assert decision.reason.startswith("amount ") and running.member("m1") is None
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=4), st.sampled_from(["1", "0.01", "0.5", "5"]))
+def test_a_multiple_of_the_step_is_decided_exactly(value, step):
+    from punchcard.engine.runtime.numbers import is_multiple
+
+    assert is_multiple(value, Decimal(step)) == (value % Decimal(step) == 0)
+
+
+@pytest.mark.parametrize("points,outcome", [("0E-999999999", "applied"), ("0E+999999999", "applied"),
+                                            ("-0E-99999999", "rejected")])
+def test_zero_points_written_with_any_exponent_are_decided_at_once(points, outcome):
+    """A twelve-character zero must not make the engine build a power of ten with a billion digits."""
+    engine = Engine(program(step="0.01"))
+    decision = engine.process({"type": "adjust", "id": "a-1", "member": "m", "time": "2026-03-02T10:00:00",
+                               "points": points, "reason": "x"})
+    assert (decision.outcome, decision.points) == (outcome, 0)

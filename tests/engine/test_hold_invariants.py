@@ -157,3 +157,19 @@ def test_a_ledger_with_a_hold_reconciles(tmp_path):
     store.close()
     assert report.ok, report.differences
     assert report.lots == 2
+
+
+def test_a_deadline_at_the_calendar_s_end_stays_there_and_the_hold_can_be_lifted():
+    """A lot that expires in 9999 cannot move a month later: it stays at the calendar's end,
+    and lifting the hold is decided like any other (docs/semantics.md, calendar arithmetic)."""
+    engine = Engine(compile_ruleset(ROOT / "rulesets/coffee-club.yaml"))
+    events = [
+        {"type": "import", "id": "i1", "member": "m1", "time": "2026-03-02T10:00:00", "points": 100,
+         "earned_at": "2026-01-01T00:00:00", "expires_at": "9999-12-01T00:00:00Z"},
+        {"type": "freeze", "id": "f1", "member": "m1", "time": "2026-03-03T10:00:00", "reason": "legal"},
+        {"type": "unfreeze", "id": "u1", "member": "m1", "time": "2026-04-03T10:00:00", "reason": "done"},
+        {"type": "purchase", "id": "p1", "member": "m1", "time": "2026-04-04T10:00:00", "amount": "150",
+         "category": "coffee"}]
+    assert [engine.process(event).outcome for event in events] == ["applied"] * 4
+    state = engine.member("m1")
+    assert state.frozen is None and state.lots[0].expires_at.year == 9999 and state.total() > 100
