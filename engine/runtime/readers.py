@@ -54,20 +54,16 @@ def parse_time(value: Any, tz: ZoneInfo, naive_ok: bool = True) -> dt.datetime:
         moment = value
     else:
         raise ValueError(f"must be {TIME_EXAMPLE}, not {describe(value)}")
-    if moment.tzinfo is None:
-        if not naive_ok:
-            raise ValueError(f"{shown(value)} has no UTC offset, and this ruleset requires one")
-        # the same as .replace(tzinfo=tz), fold included, but faster
-        moment = _combine(moment.date(), moment.time(), tz) if type(moment) is dt.datetime \
-            else moment.replace(tzinfo=tz)
-        # A wall time the clocks skip (spring forward) is the instant Python gives it, at the
-        # wall time that instant has: times of one zone compare by wall time, and a store
-        # keeps the instant, so both must agree.
-        try:
-            moment = moment.astimezone(_UTC)
-        except OverflowError:
-            raise ValueError(OUT_OF_RANGE) from None
+    if moment.tzinfo is None and not naive_ok:
+        raise ValueError(f"{shown(value)} has no UTC offset, and this ruleset requires one")
     try:
+        if moment.tzinfo is None:  # the ruleset's local time, fold included (combine: faster than replace)
+            moment = _combine(moment.date(), moment.time(), tz) if type(moment) is dt.datetime \
+                else moment.replace(tzinfo=tz)
+            # A wall time the clocks skip (spring forward) is the instant Python gives it, at
+            # the wall time that instant has: times of one zone compare by wall time, and a
+            # store keeps the instant, so both must agree.
+            moment = moment.astimezone(_UTC)
         return moment.astimezone(tz)
     except OverflowError:  # the first or last day of the calendar, moved across a zone
         raise ValueError(OUT_OF_RANGE) from None

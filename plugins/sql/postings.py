@@ -95,7 +95,8 @@ def _check_lots(result: EventPostings, before: MemberState, after: MemberState, 
     for lot_id in old.keys() - new.keys():
         result.dropped[lot_id] = _replay(old[lot_id], result.entries)
     # a lot the event did not touch is the same object before and after: nothing to explain
-    for lot_id in {*moves, *(i for i in old.keys() | new.keys() if old.get(i) is not new.get(i))}:
+    touched = [i for i in (*old, *new) if old.get(i) is not new.get(i)]
+    for lot_id in dict.fromkeys([*moves, *touched]):  # in a fixed order: the first mismatch is named
         if lot_id not in new and lot_id not in old:
             raise LedgerMismatch(f"{where}: an entry touches lot {lot_id}, which the member does not have")
         start = old[lot_id].remaining if lot_id in old else ZERO
