@@ -52,6 +52,7 @@ ENVELOPE = ("type", "id", "member", "time")
 MAX_ID = 200
 POINTS_FIELDS = frozenset({("redeem", "points"), ("adjust", "points")})  # points given, not amounts
 _FRACTION = re.compile(r"[.,](\d{7,})")  # seconds with digits past the microsecond
+_OFFSET = re.compile(r"(?:[Zz]|[+-]\d\d(?::?\d\d(?::?\d\d(?:[.,]\d+)?)?)?)$")  # a UTC offset, which may have its own
 _MICRO_TEXT = 26  # "2026-03-02T08:15:00.123456": a shorter time has no digits past the microsecond
 _DEFAULT_QUANTITIES = Quantities()  # USD, rounding to whole points
 # An event's rewards (a streak's or an achievement's bonus, a challenge's, a referral's) are
@@ -282,7 +283,7 @@ def _exact_times(raw: Mapping[str, Any], event: Event, names: tuple[str, ...]) -
         value = raw.get(name)
         if type(value) is not str or len(value) <= _MICRO_TEXT:
             continue
-        found = _FRACTION.search(value)
+        found = _FRACTION.search(_OFFSET.sub("", value, count=1))  # the seconds' digits, not the offset's
         extra = found.group(1)[6:].rstrip("0") if found else ""
         if extra:
             moment = event.time if name == "time" else event.fields[name]

@@ -78,3 +78,11 @@ def test_every_store_tells_nanoseconds_apart(store_factory):
     other = engine.process(_purchase("2026-03-02T12:15:00.123456788Z"))
     assert other.outcome == "rejected" and other.reason.endswith("fields: time"), other.reason
     assert engine.process(_purchase("2026-03-02T12:15:00.123456789000Z")).outcome == "duplicate"
+
+
+def test_digits_of_the_offset_are_not_taken_for_the_seconds():
+    """An offset may carry a fraction of its own: only the seconds' digits are kept exactly."""
+    event = RULESET.schema.parse(_purchase("2026-03-02T12:15:00+03:00:00.1234567"))
+    assert event.exact == {} and event.body["time"] == event.time.isoformat()
+    assert RULESET.schema.parse(_purchase("2026-03-02T12:15:00.1234567-03:00")).body["time"] \
+        == "2026-03-02T15:15:00.1234567+00:00"
