@@ -33,9 +33,10 @@ import datetime as dt
 from collections.abc import Callable
 
 from ..program import Compiled
+from ..runtime.calendar import later
 from ..runtime.decision import Effect, Step
 from ..runtime.run import Rejected, Run
-from ..runtime.state import FAR_FUTURE, Lot, MemberState
+from ..runtime.state import Lot, MemberState
 from ..runtime.voucher import ISSUED, Voucher
 from .conversion import next_conversion
 from .gates import gate_builtin
@@ -129,15 +130,6 @@ def _span(gap: dt.timedelta) -> str:
     return f"{gap.days} day{'s' * (gap.days != 1)}"
 
 
-def _later(moment: dt.datetime, gap: dt.timedelta) -> dt.datetime:
-    """``moment`` plus ``gap`` of real time, in ``moment``'s zone; past the calendar's end,
-    that end (:data:`FAR_FUTURE`), as every deadline the engine moves."""
-    try:
-        return (moment.astimezone(dt.UTC) + gap).astimezone(moment.tzinfo)
-    except OverflowError:
-        return FAR_FUTURE
-
-
 def shifted(lot: Lot, since: dt.datetime, now: dt.datetime) -> Lot | None:
     """The lot with each deadline still ahead at the hold's start (or at the lot's own, for a
     lot added during the hold) moved later by the time since then; None: nothing moves."""
@@ -145,7 +137,7 @@ def shifted(lot: Lot, since: dt.datetime, now: dt.datetime) -> Lot | None:
     if start >= now:
         return None
     gap = elapsed(start, now)
-    changes = {name: _later(moment, gap) for name in _DATES
+    changes = {name: later(moment, gap) for name in _DATES
                if (moment := getattr(lot, name)) is not None and moment > start}
     return lot.with_(**changes) if changes else None
 
@@ -170,10 +162,10 @@ def _shift_vouchers(state: MemberState, since: dt.datetime, now: dt.datetime) ->
     gap, moved, kept = elapsed(since, now), 0, []
     for voucher in state.vouchers:
         if voucher.status == ISSUED and voucher.expires_at is not None and voucher.expires_at > since:
-            later = _later(voucher.expires_at, gap)
-            kept.append(Voucher(voucher.id, voucher.value, voucher.points, voucher.issued_at, later, voucher.status,
+            expires = later(voucher.expires_at, gap)
+            kept.append(Voucher(voucher.id, voucher.value, voucher.points, voucher.issued_at, expires, voucher.status,
                                 voucher.ended_at, voucher.redeemed_by))
-            state.schedule(later)
+            state.schedule(expires)
             moved += 1
         else:
             kept.append(voucher)
@@ -187,7 +179,7 @@ def _shift_activity(compiled: Compiled, state: MemberState, since: dt.datetime, 
     if state.last_activity is None:
         return
     start = state.last_activity if state.last_activity > since else since
-    state.last_activity = _later(state.last_activity, elapsed(start, now))
+    state.last_activity = later(state.last_activity, elapsed(start, now))
     for deadline in inactivity_deadlines(compiled, state):
         state.schedule(deadline)
 

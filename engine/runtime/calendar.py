@@ -22,6 +22,7 @@ from .state import FAR_FUTURE
 
 __all__ = [
     "window_end",
+    "later",
     "FAR_FUTURE",
     "FAR_PAST",
     "add",
@@ -58,6 +59,15 @@ def _edge(moment: _Moment, forward: bool) -> _Moment:
 def local(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """The same instant, expressed in the ruleset's zone."""
     return moment.astimezone(tz)
+
+
+def later(moment: dt.datetime, gap: dt.timedelta) -> dt.datetime:
+    """``moment`` plus ``gap`` of real time (across a change of summer time too), in
+    ``moment``'s zone; past either end of the calendar, that end."""
+    try:
+        return (moment.astimezone(dt.UTC) + gap).astimezone(moment.tzinfo)
+    except OverflowError:
+        return _edge(moment, gap >= dt.timedelta(0))
 
 
 def window_end(moment: dt.datetime, start: dt.time, end: dt.time) -> dt.datetime | None:

@@ -182,8 +182,8 @@ class Chunk(BaseUnit):
         # In arrival order, so a batch decides exactly what one-by-one processing would
         # (budgets included); the writes are grouped per member when the chunk flushes.
         recall, decide, refusal = self.engine.recall, self.engine.decide, self.engine.refusal
-        return [refusal(item.raw, self.current.get(item.member or "")) if isinstance(item, _Invalid)
-                else recall(self, item) or decide(self, item) for item in items]
+        return [refusal(item.raw, self.current.get(item.member) if item.member else None)
+                if isinstance(item, _Invalid) else recall(self, item) or decide(self, item) for item in items]
 
     # -- the unit-of-work interface, for Engine.recall and Engine.decide ----------------
     def processed(self, event_id: str) -> ProcessedEvent | None:

@@ -44,3 +44,13 @@ def test_adding_calendar_units_matches_the_general_path(zone, wall, amount, unit
     got = calendar.add(moment, amount, unit, zone)
     assert got == expected and got.utcoffset() == expected.utcoffset()
     assert got.replace(tzinfo=None) == expected.replace(tzinfo=None) and got.fold == expected.fold
+
+
+def test_real_time_added_stops_at_the_calendar_s_ends_and_crosses_summer_time():
+    from punchcard.engine.runtime.calendar import FAR_FUTURE, FAR_PAST, later
+
+    london = ZoneInfo("Europe/London")
+    before = dt.datetime(2026, 3, 29, 0, 30, tzinfo=london)  # the clocks go forward at 01:00
+    assert later(before, dt.timedelta(hours=1)) == dt.datetime(2026, 3, 29, 2, 30, tzinfo=london)
+    assert later(dt.datetime(9999, 12, 1, tzinfo=london), dt.timedelta(days=60)) == FAR_FUTURE
+    assert later(dt.datetime(1, 1, 2, tzinfo=dt.UTC), dt.timedelta(days=-2)) == FAR_PAST
