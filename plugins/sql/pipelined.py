@@ -3,9 +3,9 @@
 One event needs: its member locked (inserted first if new) and read, its id claimed
 (or its earlier outcome read), the budgets it may draw on, and, unless this process
 holds the member decoded at its current version, the member's child rows. They go in
-one psycopg pipeline, which also carries the transaction's ``BEGIN``, so the whole
-read costs one round trip, and the unit's writes (writes.apply_pipelined) and commit
-one each.
+one pipeline of prepared statements (wire.py), which also carries the transaction's
+``BEGIN``, so the whole read costs one round trip, and the unit's writes
+(writes.apply_pipelined) and commit one each.
 
 psycopg begins a transaction by itself with a round trip of its own in pipeline mode
 (it waits for ``BEGIN`` to finish). So for the unit's transaction the driver connection
@@ -38,8 +38,9 @@ from sqlalchemy.engine import Connection
 from punchcard.engine.store import ProcessedEvent
 
 from .models import Budget, Member, ProcessedEventRow
-from .prepared import Reader, executemany, raw_connection, row_maker
+from .prepared import Reader, pipelined, raw_connection, row_maker
 from .repository import CHILD_TABLES, LOCK_MEMBER, UNSAVED_MEMBER, processed_events, to_processed
+from .wire import Pipeline
 
 __all__ = ["FirstRead", "first_read", "end_transaction"]
 
@@ -132,14 +133,14 @@ def first_read(conn: Connection, member_id: str, event_id: str, budgets: Mapping
     raw, dialect = raw_connection(conn), conn.dialect
     member_key = {"b_member": member_id}
     raw.autocommit = True  # the BEGIN is sent below, in the pipeline (see the module notes)
-    with raw.pipeline():
-        raw.cursor().execute("BEGIN")
-        executemany(conn, LOCK_MEMBER, [{**UNSAVED_MEMBER, "member_id": member_id}])
-        member = executemany(conn, _MEMBER, [member_key])
-        claim = executemany(conn, _CLAIM, [{**member_key, "b_event": event_id}])
-        used = executemany(conn, _BUDGETS, [{"b_rules": sorted(budgets)}]) if budgets else None
+    with Pipeline(raw) as pipe:
+        pipe.send(b"BEGIN", ())
+        pipelined(pipe, conn, LOCK_MEMBER, [{**UNSAVED_MEMBER, "member_id": member_id}])
+        (member,) = pipelined(pipe, conn, _MEMBER, [member_key])
+        (claim,) = pipelined(pipe, conn, _CLAIM, [{**member_key, "b_event": event_id}])
+        used = pipelined(pipe, conn, _BUDGETS, [{"b_rules": sorted(budgets)}])[0] if budgets else None
         known = {**member_key, "b_known": -1 if known_version is None else known_version}
-        children = executemany(conn, _CHILDREN.statement, [known])
+        (children,) = pipelined(pipe, conn, _CHILDREN.statement, [known])
     (row,) = _MEMBER_ROW.rows(member, dialect)
     (outcome,) = _CLAIM_ROW.rows(claim, dialect)
     claimed = outcome.claim_id is not None

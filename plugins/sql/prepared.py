@@ -28,16 +28,17 @@ from sqlalchemy.engine import Connection, CursorResult
 
 from punchcard.engine.store import StoreError
 
-from .types import BINDS
+from .types import BINDS, WIRE_BINDS
+from .wire import Pipeline, Result, numbered
 
-__all__ = ["Prepared", "Reader", "executemany", "prepared", "raw_connection", "row_maker"]
+__all__ = ["Prepared", "Reader", "executemany", "pipelined", "prepared", "raw_connection", "row_maker"]
 
 
 class Prepared:
     """One statement, compiled for one set of parameter names and one dialect. A plain
     insert on PostgreSQL also gets its ``COPY`` form (``copy_sql``, ``values``)."""
 
-    __slots__ = ("copy_sql", "row", "sql", "statement", "values")
+    __slots__ = ("copy_sql", "row", "sql", "statement", "values", "wire_row", "wire_sql")
 
     def __init__(self, statement, keys: frozenset[str], dialect):
         self.statement = statement
@@ -49,7 +50,13 @@ class Prepared:
         self.sql = compiled.string
         binders = [_binder(compiled.binds[name].type, dialect) for name in names]
         self.row = _row_function(names, binders, compiled.positional)
-        self.copy_sql, self.values = None, None
+        self.copy_sql, self.values, self.wire_sql, self.wire_row = None, None, b"", self.row
+        if dialect.name == "postgresql":  # its pipelined form (wire.py): $n parameters, in their order
+            self.wire_sql, order = numbered(self.sql)
+            binder_of = {name: WIRE_BINDS.get(type(compiled.binds[name].type), binders[i])
+                         for i, name in enumerate(names)}
+            self.wire_row = _row_function([str(key) for key in order], [binder_of[str(key)] for key in order],
+                                          positional=True)
         if dialect.name == "postgresql" and _plain_insert(statement):
             quote = dialect.identifier_preparer.quote
             self.copy_sql = f"COPY {quote(statement.table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
@@ -130,6 +137,12 @@ def executemany(conn: Connection, statement, rows: list[dict], cursor=None, bulk
     else:
         cursor.executemany(statement_for.sql, statement_for.parameters(rows))
     return cursor
+
+
+def pipelined(pipe: Pipeline, conn: Connection, statement, rows: list[dict]) -> list[Result]:
+    """Each row's statement sent in ``pipe`` (PostgreSQL); their results once it has ended."""
+    statement_for = prepared(statement, frozenset(rows[0]), conn.dialect)
+    return [pipe.send(statement_for.wire_sql, statement_for.wire_row(row)) for row in rows]
 
 
 class Reader:

@@ -18,7 +18,7 @@ from sqlalchemy.types import TypeDecorator
 
 from .jsontext import dumps
 
-__all__ = ["Money", "Instant", "Document", "decimal_text", "instant_text", "BINDS"]
+__all__ = ["Money", "Instant", "Document", "decimal_text", "instant_text", "BINDS", "WIRE_BINDS"]
 
 UTC = dt.UTC
 
@@ -145,3 +145,6 @@ def _pg_instant_bind(value):
 # wraps them for psycopg.
 BINDS = {"sqlite": {Money: _money_bind, Instant: _instant_bind, Document: _document_bind},
          "postgresql": {Money: _pg_money_bind, Instant: _pg_instant_bind}}
+# The hot path's pipelines (wire.py) send every value as text: a document goes as its
+# JSON text, which the server reads into the ``jsonb`` column, with no wrapper to dump.
+WIRE_BINDS = {Document: _document_bind}

@@ -12,10 +12,13 @@ conditional ``UPDATE ... SET used = used + x``, exact in PostgreSQL's ``NUMERIC`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql
@@ -38,7 +41,8 @@ from .models import (
     StreakRow,
     TierWindow,
 )
-from .prepared import COPY_FROM, executemany, raw_connection
+from .prepared import COPY_FROM, executemany, pipelined, raw_connection
+from .wire import Pipeline, Result
 
 __all__ = ["Changes", "StaleMember", "BudgetMoved", "apply", "apply_pipelined"]
 
@@ -111,8 +115,8 @@ _SAVES_UPDATE = update(_M).where(_M.c.member_id == _SAVES.c.b_member, _M.c.versi
     {c.name: func.coalesce(_SAVES.c[c.name], c) if c.name in _DOCUMENTS else _SAVES.c[c.name]
      for c in _M.c if c.name != "member_id"}).returning(_M.c.member_id)
 # Exact on PostgreSQL: used is NUMERIC, and so are the parameters (Decimals).
-_DRAW = "UPDATE budgets SET used = used + %s WHERE rule = %s AND used + %s <= %s RETURNING rule"
-_DRAW_EXACT = "UPDATE budgets SET used = used + %s WHERE rule = %s AND used = %s RETURNING rule"
+_DRAW = b"UPDATE budgets SET used = used + $1 WHERE rule = $2 AND used + $3 <= $4 RETURNING rule"
+_DRAW_EXACT = b"UPDATE budgets SET used = used + $1 WHERE rule = $2 AND used = $3 RETURNING rule"
 _STEPS = (
     ("lot_inserts", insert(_L)),
     ("lot_updates", _LOT_UPDATE),
@@ -148,11 +152,11 @@ def apply_pipelined(conn: Connection, changes: Changes) -> None:
     Each member row is updated only at the version its unit locked, and says so by
     returning its new version: a missing one, checked once the pipeline has synced,
     means somebody else wrote it."""
-    raw = raw_connection(conn)
-    with raw.pipeline():
-        _write(conn, changes)
-        draws = [_draw(raw, *draw) for draw in changes.budget_draws]
-        updated = [executemany(conn, _MEMBER_UPDATE_RETURNING, [row]) for row in changes.members]
+    with Pipeline(raw_connection(conn)) as pipe:
+        _write(conn, changes, send=lambda statement, rows: pipelined(pipe, conn, statement, rows))
+        draws = [_draw(pipe, *draw) for draw in changes.budget_draws]
+        updated = [result for row in changes.members
+                   for result in pipelined(pipe, conn, _MEMBER_UPDATE_RETURNING, [row])]
     for row, cursor in zip(changes.members, updated, strict=True):
         if cursor.fetchone() is None:
             raise StaleMember(f"member {row['b_member']} changed since it was locked at version {row['b_version']}")
@@ -162,29 +166,30 @@ def apply_pipelined(conn: Connection, changes: Changes) -> None:
                               f"{points} more would pass its limit of {limit}, or change the decision")
 
 
-def _draw(raw, rule: str, points: Decimal, read: Decimal, limit: Decimal, exact: bool):
+def _draw(pipe: Pipeline, rule: str, points: Decimal, read: Decimal, limit: Decimal, exact: bool) -> Result:
     """Add ``points`` to a budget only if the decision still holds: the budget is where it
     was read (``exact``), or still has room for them. The row stays locked to commit."""
-    cursor = raw.cursor()
     if exact:
-        cursor.execute(_DRAW_EXACT, (points, rule, read))
-    else:
-        cursor.execute(_DRAW, (points, rule, points, limit))
-    return cursor
+        return pipe.send(_DRAW_EXACT, (points, rule, read))
+    return pipe.send(_DRAW, (points, rule, points, limit))
 
 
-def _write(conn: Connection, changes: Changes, bulk: bool = False) -> None:
-    # On PostgreSQL the writes share one driver cursor: none of them returns rows, and a
-    # failing one raises by itself (a row count is checked only for the member rows).
-    cursor = raw_connection(conn).cursor() if conn.dialect.name == "postgresql" else None
+def _write(conn: Connection, changes: Changes, bulk: bool = False,
+           send: Callable[[Any, list[dict]], Any] | None = None) -> None:
+    """Every change but the member rows, in the fixed order: through ``send(statement,
+    rows)`` if given (a pipeline), otherwise as statements (on PostgreSQL sharing one
+    driver cursor: none of them returns rows, and a failing one raises by itself)."""
+    if send is None:
+        cursor = raw_connection(conn).cursor() if conn.dialect.name == "postgresql" else None
+        send = functools.partial(executemany, conn, cursor=cursor, bulk=bulk)
     for name, statement in _STEPS:
         rows = getattr(changes, name)
         if rows:
-            executemany(conn, statement, rows, cursor, bulk)
+            send(statement, rows)
     if changes.budget_totals and not changes.budget_draws:
         rows = [{"b_rule": rule, "used": changes.budget_base[rule] + points}
                 for rule, points in sorted(changes.budget_totals.items())]
-        executemany(conn, _BUDGET_SET, rows, cursor)
+        send(_BUDGET_SET, rows)
 
 
 def _members(conn: Connection, rows: list[dict]) -> None:

@@ -1,0 +1,98 @@
+"""The hot path's pipeline of prepared statements (plugins/sql/wire.py) on a real
+PostgreSQL: placeholders numbered, values as a psycopg cursor gives them, a failing
+statement raised as psycopg's own error with the connection left usable, and prepared
+statements that outlive rollbacks, or are prepared again when something drops them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import psycopg
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from punchcard.engine import Engine
+from punchcard.plugins.sql.connect import create_sql_engine
+from punchcard.plugins.sql.store import SqlStore
+from punchcard.plugins.sql.wire import Pipeline, numbered
+
+_NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
+
+
+@given(st.lists(_NAMES, min_size=1, max_size=6))
+def test_each_name_has_one_number_in_order_of_first_use(names):
+    sql, order = numbered(" + ".join(f"%({name})s" for name in names) + " %% 2")
+    assert order == list(dict.fromkeys(names))
+    expected = " + ".join(f"${order.index(name) + 1}" for name in names) + " % 2"
+    assert sql == expected.encode()
+
+
+def test_positional_placeholders_are_numbered_by_position():
+    assert numbered("a = %s AND b = %s") == (b"a = $1 AND b = $2", [0, 1])
+
+
+@pytest.fixture
+def raw(store_urls):
+    engine = create_sql_engine(store_urls.empty("postgresql"))
+    with engine.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        driver.autocommit = True
+        driver.execute("CREATE TEMPORARY TABLE t (id text PRIMARY KEY, n numeric, at timestamptz, doc jsonb)")
+        yield driver
+    engine.dispose()
+
+
+def test_values_come_back_as_a_psycopg_cursor_gives_them(raw):
+    at = dt.datetime(2026, 3, 2, 8, 15, 0, 123456, tzinfo=dt.UTC)
+    with Pipeline(raw) as pipe:
+        pipe.send(b"INSERT INTO t VALUES ($1, $2, $3, $4)", ("a", Decimal("12.50"), at, '{"x": [1, "2"]}'))
+        read = pipe.send(b"SELECT id, n, at, doc FROM t WHERE id = $1", ("a",))
+    assert read.fetchall() == raw.execute("SELECT id, n, at, doc FROM t WHERE id = 'a'").fetchall()
+    assert [column.name for column in read.description] == ["id", "n", "at", "doc"]
+
+
+def test_a_failing_statement_raises_its_own_error_and_the_rest_is_not_run(raw):
+    with pytest.raises(psycopg.errors.UniqueViolation), Pipeline(raw) as pipe:
+        pipe.send(b"BEGIN", ())
+        pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("a",))
+        pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("a",))
+        pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("b",))
+    raw.rollback()
+    assert raw.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    with Pipeline(raw) as pipe:  # the connection, and its prepared statements, still serve
+        pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("c",))
+        counted = pipe.send(b"SELECT count(*) FROM t", ())
+    assert counted.fetchone() == (1,)
+
+
+def test_an_error_while_sending_leaves_the_connection_usable(raw):
+    with pytest.raises(psycopg.ProgrammingError), Pipeline(raw) as pipe:  # a value psycopg cannot send
+        pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("a",))
+        pipe.send(b"INSERT INTO t (id) VALUES ($1)", (object(),))
+    assert not raw.closed
+    assert raw.execute("SELECT id FROM t").fetchall() == [("a",)]
+
+
+def _purchase(event_id: str) -> dict:
+    return {"type": "purchase", "id": event_id, "member": "ann", "time": "2026-03-02T08:00:00", "amount": "10"}
+
+
+def test_prepared_statements_outlive_a_rollback_and_come_back_when_dropped(store_urls, plain):
+    store = SqlStore(store_urls.new("postgresql"))
+    engine = Engine(plain, store=store)
+    try:
+        assert engine.process(_purchase("p-1")).outcome == "applied"
+        with store.engine.connect() as conn:  # a read that ends in a rollback, on the same pooled connection
+            conn.execute(text("SELECT 1"))
+        assert engine.process(_purchase("p-2")).outcome == "applied"
+        with store.engine.connect() as conn:  # a pooler's reset, say
+            conn.exec_driver_sql("DEALLOCATE ALL")
+            conn.commit()
+        assert engine.process(_purchase("p-3")).outcome == "applied"
+        assert store.member("ann").total() == Decimal(30)
+        assert store.audit().ok
+    finally:
+        store.close()
