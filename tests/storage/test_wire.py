@@ -6,11 +6,12 @@ statements that outlive rollbacks, or are prepared again when something drops th
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import psycopg
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -52,6 +53,28 @@ def test_values_come_back_as_a_psycopg_cursor_gives_them(raw):
         read = pipe.send(b"SELECT id, n, at, doc FROM t WHERE id = $1", ("a",))
     assert read.fetchall() == raw.execute("SELECT id, n, at, doc FROM t WHERE id = 'a'").fetchall()
     assert [column.name for column in read.description] == ["id", "n", "at", "doc"]
+
+
+_TEXTS = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+_INSTANTS = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(8999, 12, 31),
+                         timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-5)),
+                                                    dt.timezone(dt.timedelta(hours=5, minutes=30))]))
+_DOCS = st.dictionaries(_TEXTS, st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), _TEXTS), max_size=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=_TEXTS.filter(str.strip), amount=st.decimals(allow_nan=False, allow_infinity=False, places=None,
+                                                         min_value=-10**15, max_value=10**15),
+       at=_INSTANTS, doc=_DOCS)
+def test_any_value_makes_the_round_trip_a_cursor_makes(raw, key, amount, at, doc):
+    raw.execute("DELETE FROM t")
+    row = (key, amount, at, json.dumps(doc))
+    with Pipeline(raw) as pipe:
+        pipe.send(b"INSERT INTO t VALUES ($1, $2, $3, $4)", row)
+        read = pipe.send(b"SELECT id, n, at, doc FROM t WHERE id = $1 AND n = $2", (key, amount))
+    (got,) = read.fetchall()
+    assert [got] == raw.execute("SELECT id, n, at, doc FROM t").fetchall()
+    assert got == (key, amount, at, doc)
 
 
 def test_a_failing_statement_raises_its_own_error_and_the_rest_is_not_run(raw):
