@@ -133,7 +133,7 @@ def first_read(conn: Connection, member_id: str, event_id: str, budgets: Mapping
     raw, dialect = raw_connection(conn), conn.dialect
     member_key = {"b_member": member_id}
     raw.autocommit = True  # the BEGIN is sent below, in the pipeline (see the module notes)
-    with Pipeline(raw) as pipe:
+    with Pipeline(raw, conn.connection.info) as pipe:
         pipe.send(b"BEGIN", ())
         pipelined(pipe, conn, LOCK_MEMBER, [{**UNSAVED_MEMBER, "member_id": member_id}])
         (member,) = pipelined(pipe, conn, _MEMBER, [member_key])

@@ -9,7 +9,8 @@ Parameters are dumped as text, and rows loaded, by a psycopg ``Transformer`` on 
 connection's adapters: the values are exactly those a psycopg cursor gives, converted by
 psycopg's C code.
 
-A pipeline is used as ``with Pipeline(raw) as pipe: result = pipe.send(sql, params)``;
+A pipeline is used as ``with Pipeline(raw, info) as pipe: result = pipe.send(sql, params)``
+(``info``: a dictionary that lives as long as the connection, the pool's for it);
 the results are filled in when the block ends, which syncs the pipeline and reads every
 result in order. The first statement that failed is raised as psycopg's own exception
 (errors.py turns it into a ``StoreError``), after the pipeline has been drained, so the
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import re
 import select
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -34,7 +34,9 @@ from psycopg.adapt import Transformer as make_transformer
 __all__ = ["Pipeline", "Result", "numbered"]
 
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%s|%%")
-_NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
+# invalid_sql_statement_name; feature_not_supported, which "cached plan must not change
+# result type" is after a column's type changed
+_STALE_STATEMENTS = (b"26000", b"0A000")
 _SKIPPED = object()  # a prepare's result: read and checked, not handed out
 _TEXT = [[PyFormat.TEXT] * n for n in range(64)]  # every parameter as text: the formats of n of them
 
@@ -104,9 +106,11 @@ class Result:
 
 @dataclass
 class _Session:
-    """What one connection has: its transformer and the statements it has prepared."""
+    """What one connection has: its transformer, the statements it has prepared, and a
+    poller on its socket (``poll`` has no limit on descriptor numbers, as ``select`` has)."""
 
     tx: Transformer
+    poller: Any
     names: dict[bytes, bytes] = field(default_factory=dict)  # SQL -> prepared statement's name
     made: int = 0
 
@@ -117,22 +121,51 @@ class _Session:
         return b"punchcard_%d" % self.made
 
 
-_SESSIONS: weakref.WeakKeyDictionary[Any, _Session] = weakref.WeakKeyDictionary()
+_SESSION = "punchcard_wire"
 
 
-def _session(raw: psycopg.Connection[Any]) -> _Session:
-    session = _SESSIONS.get(raw)
-    if session is None:
-        session = _SESSIONS[raw] = _Session(make_transformer(raw))
+def _session(raw: psycopg.Connection[Any], info: dict[str, Any]) -> _Session:
+    """The connection's session, kept in ``info``: the pool's dictionary for the driver
+    connection, which goes with it (a module-level map would keep every connection alive:
+    the transformer holds its connection)."""
+    session = info.get(_SESSION)
+    if session is None or session.tx.connection is not raw:  # none yet, or the pool has reconnected
+        session = info[_SESSION] = _Session(make_transformer(raw), _Poller(raw.pgconn.socket))
     return session
+
+
+class _Poller:
+    """Waits for a socket to be readable (or writable): ``poll`` where there is one."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.poll = select.poll() if hasattr(select, "poll") else None
+        if self.poll is not None:
+            self.poll.register(fd, select.POLLIN)
+
+    def readable(self) -> None:
+        if self.poll is None:
+            select.select([self.fd], [], [])
+        else:
+            self.poll.poll()
+
+    def either(self) -> None:
+        if self.poll is None:
+            select.select([self.fd], [self.fd], [])
+            return
+        self.poll.modify(self.fd, select.POLLIN | select.POLLOUT)
+        try:
+            self.poll.poll()
+        finally:
+            self.poll.modify(self.fd, select.POLLIN)
 
 
 class Pipeline:
     """Statements sent together, their results read when the block ends."""
 
-    def __init__(self, raw: psycopg.Connection[Any]):
+    def __init__(self, raw: psycopg.Connection[Any], info: dict[str, Any]):
         self.raw, self.pgconn = raw, raw.pgconn
-        self.session = _session(raw)
+        self.session = _session(raw, info)
         self._waiting: list[tuple[Any, bytes | None]] = []  # (a Result or _SKIPPED, the SQL a prepare is for)
 
     def __enter__(self) -> Pipeline:
@@ -143,8 +176,9 @@ class Pipeline:
         """Send one statement with its parameters (in the order of its ``$n``)."""
         name = self.session.names.get(sql)
         if name is None:
-            name = self.session.names[sql] = self.session.new_name()
+            name = self.session.new_name()
             self.pgconn.send_prepare(name, sql)
+            self.session.names[sql] = name
             self._waiting.append((_SKIPPED, sql))
         count = len(params)
         formats = _TEXT[count] if count < len(_TEXT) else [PyFormat.TEXT] * count
@@ -196,26 +230,27 @@ class Pipeline:
             pass
 
     def _next(self) -> Any:
-        """The next result, waiting for it in ``select``: libpq would wait holding the
+        """The next result, waiting for it in ``poll``: libpq would wait holding the
         interpreter's lock, and stop every other thread (one holding a lock this
         statement waits for, say)."""
-        pgconn = self.pgconn
+        pgconn, poller = self.pgconn, self.session.poller
         while pgconn.flush():  # 1: some left to send
-            select.select([pgconn.socket], [pgconn.socket], [])
+            poller.either()
             pgconn.consume_input()  # what the server sent meanwhile, so it never waits on us
         while pgconn.is_busy():
-            select.select([pgconn.socket], [], [])
+            poller.readable()
             pgconn.consume_input()
         return pgconn.get_result()
 
     def _error(self, result: Any) -> Exception:
         if self.pgconn.status == pq.ConnStatus.BAD:
             return self._lost()
-        if result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
-            # dropped under us (DEALLOCATE ALL, DISCARD ALL, a pooler): prepared again when
-            # the unit runs again, which a connection-class failure asks for (errors.py)
+        if result.error_field(pq.DiagnosticField.SQLSTATE) in _STALE_STATEMENTS:
+            # dropped under us (DEALLOCATE ALL, DISCARD ALL, a pooler), or made for columns a
+            # migration has changed: prepared again when the unit runs again, which a
+            # connection-class failure asks for (errors.py)
             self.session.names.clear()
-            return psycopg.OperationalError("a prepared statement of the connection was dropped")
+            return psycopg.OperationalError("the connection's prepared statements were dropped or are out of date")
         return psycopg.errors.error_from_result(result, encoding=self.raw.info.encoding)
 
     def _lost(self) -> psycopg.OperationalError:

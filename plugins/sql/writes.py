@@ -152,7 +152,7 @@ def apply_pipelined(conn: Connection, changes: Changes) -> None:
     Each member row is updated only at the version its unit locked, and says so by
     returning its new version: a missing one, checked once the pipeline has synced,
     means somebody else wrote it."""
-    with Pipeline(raw_connection(conn)) as pipe:
+    with Pipeline(raw_connection(conn), conn.connection.info) as pipe:
         _write(conn, changes, send=lambda statement, rows: pipelined(pipe, conn, statement, rows))
         draws = [_draw(pipe, *draw) for draw in changes.budget_draws]
         updated = [result for row in changes.members

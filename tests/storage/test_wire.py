@@ -6,14 +6,18 @@ statements that outlive rollbacks, or are prepared again when something drops th
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+import os
+import resource
+import weakref
 from decimal import Decimal
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from punchcard.engine import Engine
 from punchcard.plugins.sql.connect import create_sql_engine
@@ -46,9 +50,15 @@ def raw(store_urls):
     engine.dispose()
 
 
-def test_values_come_back_as_a_psycopg_cursor_gives_them(raw):
+@pytest.fixture
+def info():
+    """What the pool keeps for one connection: its session of prepared statements."""
+    return {}
+
+
+def test_values_come_back_as_a_psycopg_cursor_gives_them(raw, info):
     at = dt.datetime(2026, 3, 2, 8, 15, 0, 123456, tzinfo=dt.UTC)
-    with Pipeline(raw) as pipe:
+    with Pipeline(raw, info) as pipe:
         pipe.send(b"INSERT INTO t VALUES ($1, $2, $3, $4)", ("a", Decimal("12.50"), at, '{"x": [1, "2"]}'))
         read = pipe.send(b"SELECT id, n, at, doc FROM t WHERE id = $1", ("a",))
     assert read.fetchall() == raw.execute("SELECT id, n, at, doc FROM t WHERE id = 'a'").fetchall()
@@ -66,10 +76,10 @@ _DOCS = st.dictionaries(_TEXTS, st.one_of(st.none(), st.booleans(), st.integers(
 @given(key=_TEXTS.filter(str.strip), amount=st.decimals(allow_nan=False, allow_infinity=False, places=None,
                                                          min_value=-10**15, max_value=10**15),
        at=_INSTANTS, doc=_DOCS)
-def test_any_value_makes_the_round_trip_a_cursor_makes(raw, key, amount, at, doc):
+def test_any_value_makes_the_round_trip_a_cursor_makes(raw, info, key, amount, at, doc):
     raw.execute("DELETE FROM t")
     row = (key, amount, at, json.dumps(doc))
-    with Pipeline(raw) as pipe:
+    with Pipeline(raw, info) as pipe:
         pipe.send(b"INSERT INTO t VALUES ($1, $2, $3, $4)", row)
         read = pipe.send(b"SELECT id, n, at, doc FROM t WHERE id = $1 AND n = $2", (key, amount))
     (got,) = read.fetchall()
@@ -77,22 +87,22 @@ def test_any_value_makes_the_round_trip_a_cursor_makes(raw, key, amount, at, doc
     assert got == (key, amount, at, doc)
 
 
-def test_a_failing_statement_raises_its_own_error_and_the_rest_is_not_run(raw):
-    with pytest.raises(psycopg.errors.UniqueViolation), Pipeline(raw) as pipe:
+def test_a_failing_statement_raises_its_own_error_and_the_rest_is_not_run(raw, info):
+    with pytest.raises(psycopg.errors.UniqueViolation), Pipeline(raw, info) as pipe:
         pipe.send(b"BEGIN", ())
         pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("a",))
         pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("a",))
         pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("b",))
     raw.rollback()
     assert raw.execute("SELECT count(*) FROM t").fetchone() == (0,)
-    with Pipeline(raw) as pipe:  # the connection, and its prepared statements, still serve
+    with Pipeline(raw, info) as pipe:  # the connection, and its prepared statements, still serve
         pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("c",))
         counted = pipe.send(b"SELECT count(*) FROM t", ())
     assert counted.fetchone() == (1,)
 
 
-def test_an_error_while_sending_leaves_the_connection_usable(raw):
-    with pytest.raises(psycopg.ProgrammingError), Pipeline(raw) as pipe:  # a value psycopg cannot send
+def test_an_error_while_sending_leaves_the_connection_usable(raw, info):
+    with pytest.raises(psycopg.ProgrammingError), Pipeline(raw, info) as pipe:  # a value psycopg cannot send
         pipe.send(b"INSERT INTO t (id) VALUES ($1)", ("a",))
         pipe.send(b"INSERT INTO t (id) VALUES ($1)", (object(),))
     assert not raw.closed
@@ -116,6 +126,55 @@ def test_prepared_statements_outlive_a_rollback_and_come_back_when_dropped(store
             conn.commit()
         assert engine.process(_purchase("p-3")).outcome == "applied"
         assert store.member("ann").total() == Decimal(30)
+        assert store.audit().ok
+    finally:
+        store.close()
+
+
+def test_a_session_does_not_keep_its_connection_alive(store_urls):
+    url = make_url(store_urls.empty("postgresql"))
+    raw = psycopg.connect(host=url.query["host"], port=url.port or url.query.get("port"), user=url.username,
+                          dbname=url.database, autocommit=True)
+    info: dict = {}
+    with Pipeline(raw, info) as pipe:
+        pipe.send(b"SELECT 1", ())
+    gone = weakref.ref(raw)
+    del raw, pipe
+    gc.collect()
+    assert gone() is not None  # the pool's dictionary for it still holds it, as the pool does
+    info.clear()
+    gc.collect()
+    assert gone() is None
+
+
+def test_a_socket_past_descriptor_1024_is_waited_on(store_urls):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(max(0, 1100 - len(os.listdir("/proc/self/fd"))))]
+    try:
+        engine = create_sql_engine(store_urls.empty("postgresql"))
+        with engine.connect() as conn:
+            driver = conn.connection.dbapi_connection
+            driver.autocommit = True
+            assert driver.pgconn.socket >= 1024 or hard <= 1024  # past select()'s limit, where one can be
+            with Pipeline(driver, {}) as pipe:
+                answered = pipe.send(b"SELECT 1", ())
+            assert answered.fetchone() == (1,)
+        engine.dispose()
+    finally:
+        for fd in spare:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_statements_a_migration_has_outdated_are_prepared_again(store_urls, plain):
+    store = SqlStore(store_urls.new("postgresql"))
+    engine = Engine(plain, store=store)
+    try:
+        assert engine.process(_purchase("p-1")).outcome == "applied"
+        with store.engine.begin() as conn:  # the member row's columns as the prepared read knew them change
+            conn.execute(text("ALTER TABLE members ALTER COLUMN tier TYPE varchar(300)"))
+        assert [engine.process(_purchase(f"p-{n}")).outcome for n in (2, 3)] == ["applied", "applied"]
         assert store.audit().ok
     finally:
         store.close()
