@@ -191,9 +191,9 @@ class Pipeline:
     def __exit__(self, kind, error, traceback) -> None:
         try:
             failure = self._finish()
-        except BaseException:
+        except BaseException as stopped:
             self._abandon()
-            if kind is None:
+            if kind is None or not isinstance(stopped, Exception):  # an interrupt stands over any error
                 raise
             return  # a statement could not be sent: the caller's error stands
         if kind is None and failure is not None:

@@ -109,6 +109,17 @@ def test_an_error_while_sending_leaves_the_connection_usable(raw, info):
     assert raw.execute("SELECT id FROM t").fetchall() == [("a",)]
 
 
+def test_an_interrupt_while_draining_is_not_lost_behind_the_error_that_began_it(raw, info, monkeypatch):
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), Pipeline(raw, info) as pipe:
+        pipe.send(b"SELECT 1", ())
+        monkeypatch.setattr(Pipeline, "_finish", interrupted)
+        raise ValueError("a row could not be made")
+    assert raw.closed  # a pipeline that was not drained is not used again
+
+
 def _purchase(event_id: str) -> dict:
     return {"type": "purchase", "id": event_id, "member": "ann", "time": "2026-03-02T08:00:00", "amount": "10"}
 
