@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_durable.py [--baseline REV] [--single 2000] [--events 20000]
                                             [--rounds 3] [--workers 1,2,4] [--postgres-url URL]
+                                            [--returning 1000] [--history 20]
 
 Each figure comes from a fresh process on a fresh database, running either this tree or
 ``--baseline`` (a git revision, checked out in a temporary worktree; default: the last
@@ -11,6 +12,11 @@ median of the rounds and the ratio of this tree to the baseline.
 
   process, PostgreSQL   one event per transaction (coffee-club, 5,000 members): Python
                         CPU per event (``time.process_time``), p50 and p99 latency, events/s
+  returning members     the same, one event for each of ``--returning`` members who have
+                        ``--history`` earlier purchases (stored first, not timed), by a
+                        store that has not held them (its member cache is empty): their
+                        lots and records are read and decoded, as for most events of a
+                        service with many members
   round trips           per event, counted by a proxy between the client and PostgreSQL:
                         a round trip is the client sending after the server last answered
   process_many          PostgreSQL and SQLite, 1,000 events per transaction: events/s
@@ -25,6 +31,7 @@ printed: a 2-core machine cannot show 4-worker scaling.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import statistics
@@ -56,15 +63,28 @@ def _child(args) -> None:
     if args.url.startswith("postgresql"):
         _migrate_own(args.url)
     compiled = compile_ruleset(ROOT / "rulesets" / "coffee-club.yaml")
-    events = generate(args.count, 2 if args.measure == "single" else 1, "e")
     if args.measure == "workers":
+        events = generate(args.count, 1, "e")
         seconds = concurrent(args.url, compiled, events, args.workers[0], args.many)
         print(json.dumps({"events/s": len(events) / seconds}))
         return
+    if args.measure == "returning":  # their earlier purchases stored first, by an engine of their own
+        earlier = SqlStore(args.url)
+        Engine(compiled, store=earlier).process_many(_purchases(args.count, args.history, "h", 0))
+        earlier.close()
+        events = _purchases(args.count, 1, "r", args.history)
+    else:
+        events = generate(args.count, 2 if args.measure == "single" else 1, "e")
     engine = Engine(compiled, store=SqlStore(args.url))
     engine.store.member("m0")  # connected before the clock starts
+    print(json.dumps(_timed(engine, events, args.measure == "many", percentile)))
+    engine.store.close()
+
+
+def _timed(engine, events: list[dict], many: bool, percentile) -> dict:
+    """CPU per event and events/s; p50 and p99 of one event at a time."""
     cpu, wall, latencies = time.process_time(), time.perf_counter(), []
-    if args.measure == "many":
+    if many:
         engine.process_many(events)
     else:
         for event in events:
@@ -75,8 +95,16 @@ def _child(args) -> None:
     figures = {"cpu ms/event": 1000 * cpu / len(events), "events/s": len(events) / wall}
     if latencies:
         figures.update({"p50 ms": 1000 * percentile(latencies, 50), "p99 ms": 1000 * percentile(latencies, 99)})
-    print(json.dumps(figures))
-    engine.store.close()
+    return figures
+
+
+def _purchases(members: int, each: int, prefix: str, first_day: int) -> list[dict]:
+    """``each`` purchases of each of ``members`` members, a day apart, from ``first_day``."""
+    start = dt.datetime(2026, 1, 5, 8, 0)
+    return [{"id": f"{prefix}-{day}-{member}", "member": f"m{member}", "type": "purchase",
+             "time": (start + dt.timedelta(days=first_day + day, seconds=member)).isoformat(),
+             "amount": ("90", "150", "420", "99.90")[(member + day) % 4], "category": ("coffee", "food")[day % 2]}
+            for day in range(each) for member in range(members)]
 
 
 def _migrate_own(url: str) -> None:
@@ -140,6 +168,10 @@ def run(args) -> list[tuple]:
                                        str(args.single))
                 for name, value in single.items():
                     add(side, f"postgresql process {name}", value)
+                returning = sides.measure(side, dbs.postgresql(migrated=False), "--measure", "returning", "--count",
+                                          str(args.returning), "--history", str(args.history))
+                for name in ("cpu ms/event", "events/s"):
+                    add(side, f"postgresql process, returning members, {name}", returning[name])
                 for backend in ("postgresql", "sqlite"):
                     fresh = dbs.postgresql(migrated=False) if backend == "postgresql" else dbs.sqlite()
                     many = sides.measure(side, fresh, "--measure", "many", "--count",
@@ -186,12 +218,14 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=2000, help="events for one-at-a-time runs")
     parser.add_argument("--events", type=int, default=20000, help="events for process_many runs")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--returning", type=int, default=1000, help="returning members, one event each")
+    parser.add_argument("--history", type=int, default=20, help="earlier purchases of each returning member")
     parser.add_argument("--workers", type=lambda s: [int(n) for n in s.split(",") if n], default=[1, 2, 4])
     parser.add_argument("--postgres-url", help="an existing PostgreSQL (default: a throwaway local cluster)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--measure", choices=["single", "many", "workers"], help=argparse.SUPPRESS)
+    parser.add_argument("--measure", choices=["single", "many", "workers", "returning"], help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--many", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -2,7 +2,9 @@
 
 Documents use tagged JSON so a loaded state equals the state that was saved:
 Decimals are strings (``{"$d": "1.50"}``), datetimes keep their IANA zone, tuples
-stay tuples and sets stay sets. Stored decisions are the host-facing
+stay tuples and sets stay sets. A tagged object is read by one function,
+:func:`_untagged`: as JSON text is parsed (:func:`decode_text`, the way the store reads
+its documents), or over a document parsed already (:func:`decode`). Stored decisions are the host-facing
 ``Decision.to_dict()`` (as compact text, ``jsontext.decision_text``);
 :func:`decision_from_json` rebuilds the dataclasses from it.
 """
@@ -32,15 +34,17 @@ from punchcard.engine.runtime.state import (
 )
 from punchcard.engine.runtime.voucher import Voucher
 
-from .jsontext import JsonText
-from .types import decimal_text
+from .jsontext import JsonText, decimal_text
 
-__all__ = ["encode", "encode_text", "decode", "zone_key", "in_zone", "decision_from_json"]
+__all__ = ["encode", "encode_text", "decode", "decode_text", "zone_key", "in_zone", "decision_from_json"]
 
 # Dataclasses that may sit inside state documents, by tag name, with their field names.
 _CLASSES = {cls.__name__: cls for cls in (Allocation, CapUsage, HistoryItem, OfferRecord, OrderRecord, Profile,
                                           Redemption, Voucher, ChallengeRecord, Referral)}
 _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _CLASSES.values()}
+_KNOWN = {cls: frozenset(names) for cls, names in _FIELDS.items()}
+_MOST_TAG_MEMBERS = 2  # a tag and, for a time, its zone
+_ZONES: dict[str, ZoneInfo] = {}  # by key: a stored member's documents name its zone again and again
 
 
 def zone_key(moment: dt.datetime | None) -> str | None:
@@ -55,7 +59,14 @@ def in_zone(moment: None, key: str | None) -> None: ...
 def in_zone(moment: dt.datetime | None, key: str | None) -> dt.datetime | None:
     if moment is None or key is None:
         return moment
-    return moment.astimezone(ZoneInfo(key))
+    return moment.astimezone(_zone(key))
+
+
+def _zone(key: str) -> ZoneInfo:
+    zone = _ZONES.get(key)
+    if zone is None:
+        zone = _ZONES[key] = ZoneInfo(key)
+    return zone
 
 
 def encode(value: Any) -> Any:
@@ -121,38 +132,62 @@ _WRITERS: dict[type, Callable[[Any], str]] = {
 
 
 def decode(doc: Any) -> Any:
+    """The values a parsed document was written from (a document :func:`encode` made)."""
     if isinstance(doc, list):
         return [decode(v) for v in doc]
-    if not isinstance(doc, dict):
-        return doc
-    for tag, fn in _TAGS.items():
-        if tag in doc:
-            return fn(doc)
-    return {k: decode(v) for k, v in doc.items()}
+    if isinstance(doc, dict):
+        return _untagged({k: decode(v) for k, v in doc.items()})
+    return doc
+
+
+def decode_text(text: str) -> Any:
+    """The values a document's JSON text (:func:`encode_text`) was written from, decoded as
+    it is parsed: no second walk over the parsed document."""
+    return _PARSER.decode(text)
+
+
+def _untagged(doc: dict[str, Any]) -> Any:
+    """An object whose members are decoded already: the value its tag stands for, or the
+    object itself. A tagged object has one or two members (PostgreSQL's ``jsonb`` may put
+    either first); a mapping with a key like a tag is written as ``$map``, so no plain
+    object is mistaken for one."""
+    if len(doc) <= _MOST_TAG_MEMBERS:
+        for key in doc:
+            untag = _TAGS.get(key)
+            if untag is not None:
+                return untag(doc)
+    return doc
 
 
 def _dataclass(doc: dict) -> Any:
-    cls = _CLASSES[doc["$dc"]]
-    known = _FIELDS[cls]
-    return cls(**{k: decode(v) for k, v in doc["v"].items() if k in known})
+    cls = _CLASSES.get(doc["$dc"])
+    if cls is None:  # a class a newer version added: only in a field this one does not know, and leaves out
+        return doc
+    fields = doc["v"]
+    if fields.keys() <= _KNOWN[cls]:
+        return cls(**fields)
+    known = _KNOWN[cls]  # written by a newer version: what this one does not know is left out
+    return cls(**{k: v for k, v in fields.items() if k in known})
 
 
 def _time(doc: dict) -> dt.datetime:
     moment = dt.datetime.fromisoformat(doc["$t"])
     key = doc.get("z")
-    return moment.astimezone(ZoneInfo(key)) if key else moment
+    return moment.astimezone(_zone(key)) if key else moment
 
 
-_TAGS = {
+_TAGS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "$d": lambda d: Decimal(d["$d"]),
     "$f": lambda d: float(d["$f"]),
     "$t": _time,
     "$date": lambda d: dt.date.fromisoformat(d["$date"]),
-    "$tuple": lambda d: tuple(decode(v) for v in d["$tuple"]),
-    "$set": lambda d: frozenset(decode(v) for v in d["$set"]),
-    "$map": lambda d: {decode(k): decode(v) for k, v in d["$map"]},
+    "$tuple": lambda d: tuple(d["$tuple"]),
+    "$set": lambda d: frozenset(d["$set"]),
+    "$map": lambda d: {k: v for k, v in d["$map"]},
     "$dc": _dataclass,
 }
+
+_PARSER = json.JSONDecoder(object_hook=_untagged)  # each object once its members are read
 
 
 # -- decisions -------------------------------------------------------------------------

@@ -10,12 +10,13 @@ with the same encoder: a stored decision is exactly what the host was answered.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from punchcard.engine.runtime.decision import Decision, to_jsonable
 from punchcard.engine.runtime.jsonwriter import json_writer
 
-__all__ = ["JsonText", "dumps", "decision_text", "jsonable_text"]
+__all__ = ["JsonText", "dumps", "decimal_text", "decision_text", "jsonable_text"]
 
 
 class JsonText(str):
@@ -44,6 +45,13 @@ def dumps(value: Any) -> str:
     if type(value) is JsonText:
         return value
     return _plain(value)
+
+
+def decimal_text(value: Decimal) -> str:
+    """Canonical, exact text: no exponent, no float on the way."""
+    if not isinstance(value, Decimal):
+        raise TypeError(f"points must be Decimal, not {type(value).__name__} ({value!r})")
+    return format(value, "f")
 
 
 # -- decisions -------------------------------------------------------------------------

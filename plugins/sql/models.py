@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .types import Document, Instant, Money
+from .types import Document, Instant, Money, Tagged
 
 __all__ = ["Base", "Member", "LotRow", "LedgerEntry", "ProcessedEventRow", "MemberRecord", "TierWindow", "StreakRow",
            "HistoryRow", "Budget", "BudgetUse", "OutboxMessage", "ID", "LOT_ID", "SERIAL"]
@@ -56,9 +56,9 @@ class Member(Base):
     joined: Mapped[dt.datetime | None] = mapped_column(Instant)
     clock: Mapped[dt.datetime | None] = mapped_column(Instant)
     last_activity: Mapped[dt.datetime | None] = mapped_column(Instant)
-    profile: Mapped[Any] = mapped_column(Document, nullable=False, default=dict)
+    profile: Mapped[Any] = mapped_column(Tagged, nullable=False, default=dict)
     # badges, notices, caps, totals and any other state field: small, changed together.
-    state: Mapped[Any] = mapped_column(Document, nullable=False, default=dict)
+    state: Mapped[Any] = mapped_column(Tagged, nullable=False, default=dict)
     # Positions the next new lot, record and history item get: rows keep their order.
     next_lot: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_record: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -94,7 +94,7 @@ class LotRow(Base):
     repaid: Mapped[Decimal] = mapped_column(Money, nullable=False)
     voided: Mapped[Decimal] = mapped_column(Money, nullable=False)
     notice_at: Mapped[dt.datetime | None] = mapped_column(Instant)  # when its expiry notice is due
-    extra: Mapped[Any | None] = mapped_column(Document)  # any other lot field; NULL when there is none
+    extra: Mapped[Any | None] = mapped_column(Tagged)  # any other lot field; NULL when there is none
 
 
 class LedgerEntry(Base):
@@ -147,7 +147,7 @@ class MemberRecord(Base):
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # "order" | "redemption"
     record_id: Mapped[str] = mapped_column(String(LOT_ID), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, nullable=False)  # insertion order within the kind
-    doc: Mapped[Any] = mapped_column(Document, nullable=False)
+    doc: Mapped[Any] = mapped_column(Tagged, nullable=False)
 
 
 class TierWindow(Base):
@@ -182,7 +182,7 @@ class HistoryRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     time: Mapped[dt.datetime] = mapped_column(Instant, nullable=False)
     type: Mapped[str] = mapped_column(String(ID), nullable=False)
-    values: Mapped[Any] = mapped_column(Document, nullable=False)
+    values: Mapped[Any] = mapped_column(Tagged, nullable=False)
 
 
 class Budget(Base):

@@ -40,6 +40,7 @@ from punchcard.engine.store import ProcessedEvent
 from .models import Budget, Member, ProcessedEventRow
 from .prepared import Reader, pipelined, raw_connection, row_maker
 from .repository import CHILD_TABLES, LOCK_MEMBER, UNSAVED_MEMBER, processed_events, to_processed
+from .types import Tagged
 from .wire import Pipeline
 
 __all__ = ["FirstRead", "first_read", "end_transaction"]
@@ -57,6 +58,15 @@ _CLAIM = (select(select(_CLAIMING.c.id).scalar_subquery().label("claim_id"), *_P
           .select_from(select(literal_column("1").label("one")).subquery("one"))
           .outerjoin(_P, and_(_P.c.event_id == bindparam("b_event"), _P.c.decision.is_not(None))))
 _BUDGETS = select(_B.c.rule, _B.c.used).where(_B.c.rule == bindparam("b_rules", type_=ARRAY(String)).any_())
+
+
+def _selected(name: str, column) -> str:
+    """A column as a select of the table reads it: a codec document as its text (types.Tagged)."""
+    return f"CAST({name} AS TEXT)" if isinstance(column.type, Tagged) else name
+
+
+def _selected_type(column) -> str:
+    return "TEXT" if isinstance(column.type, Tagged) else column.type.compile(dialect=_PG)
 
 
 class _Children:
@@ -87,9 +97,9 @@ class _Children:
         takes the types of its columns from its branches in order, and an untyped NULL
         would make a column text."""
         quote = _QUOTE.quote  # names as PostgreSQL needs them ("values" is a keyword)
-        nulls = [f"NULL::{column.type.compile(dialect=_PG)}" if first else "NULL" for _, column in owned]
-        columns = ", ".join(quote(column.name) if owner == name else null for (owner, column), null
-                            in zip(owned, nulls, strict=True))
+        nulls = [f"NULL::{_selected_type(column)}" if first else "NULL" for _, column in owned]
+        columns = ", ".join(_selected(quote(column.name), column) if owner == name else null
+                            for (owner, column), null in zip(owned, nulls, strict=True))
         live = " AND live" if "live" in table.c else ""
         return (f"SELECT '{name}', {columns} FROM {quote(table.name)} WHERE member_id = :b_member{live} "
                 "AND (SELECT version FROM members WHERE member_id = :b_member) <> :b_known")

@@ -18,7 +18,7 @@ from typing import Any
 
 from punchcard.engine.runtime.state import HistoryItem, Lot, MemberState, StreakState, TierState
 
-from .codec import decode, encode_text, in_zone, zone_key
+from .codec import encode_text, in_zone, zone_key
 
 __all__ = ["Loaded", "state_from_rows", "lot_values", "member_values", "diff_member", "LOT_COLUMNS", "RECORDS"]
 
@@ -43,8 +43,8 @@ STATE_DOC = _extra_fields(MemberState, _COLUMNS)  # badges, notices, caps, total
 
 
 def _extras(doc: dict | None, known: set[str]) -> dict:
-    """Decoded document fields that this version of the state still has (datetimes keep their zone)."""
-    return {k: decode(v) for k, v in doc.items() if k in known} if doc else {}
+    """A document's fields that this version of the state still has (read decoded: types.Tagged)."""
+    return {k: v for k, v in doc.items() if k in known} if doc else {}
 
 
 @dataclass
@@ -89,13 +89,13 @@ def _streak(row) -> StreakState:
 
 
 def _history(row, tz: str | None) -> HistoryItem:
-    return HistoryItem(in_zone(row.time, tz), row.type, tuple((k, decode(v)) for k, v in row.values))
+    return HistoryItem(in_zone(row.time, tz), row.type, tuple((k, v) for k, v in row.values))
 
 
 def _records(rows) -> dict[str, dict]:
     out: dict[str, dict] = {name: {} for name in RECORDS.values()}
     for row in rows:
-        out[RECORDS[row.kind]][row.record_id] = decode(row.doc)
+        out[RECORDS[row.kind]][row.record_id] = row.doc
     return out
 
 
@@ -107,7 +107,7 @@ def state_from_rows(member, children: dict[str, list]) -> Loaded:
     tz, lots, history = member.timezone, children["lots"], children["history"]
     fields: dict[str, Any] = {**_records(children["records"]), **_extras(member.state, _MEMBER_KNOWN)}
     state = MemberState(
-        member_id=member.member_id, profile=decode(member.profile), joined=in_zone(member.joined, tz),
+        member_id=member.member_id, profile=member.profile, joined=in_zone(member.joined, tz),
         clock=in_zone(member.clock, tz), lots=[_lot(row, tz) for row in lots], debt=member.debt,
         tier=_tier(member, children["windows"]), streaks={row.streak_id: _streak(row) for row in children["streaks"]},
         history=[_history(row, tz) for row in history], last_activity=in_zone(member.last_activity, tz),

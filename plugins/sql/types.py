@@ -12,22 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, Numeric, Text
+from sqlalchemy import JSON, DateTime, Numeric, Text, cast, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-from .jsontext import dumps
+from .codec import decode_text
+from .jsontext import decimal_text, dumps
 
-__all__ = ["Money", "Instant", "Document", "decimal_text", "instant_text", "BINDS", "WIRE_BINDS"]
+__all__ = ["Money", "Instant", "Document", "Tagged", "decimal_text", "instant_text", "BINDS", "WIRE_BINDS"]
 
 UTC = dt.UTC
-
-
-def decimal_text(value: Decimal) -> str:
-    """Canonical, exact text: no exponent, no float on the way."""
-    if not isinstance(value, Decimal):
-        raise TypeError(f"points must be Decimal, not {type(value).__name__} ({value!r})")
-    return format(value, "f")
 
 
 def _exact(value: Decimal) -> Decimal:
@@ -58,6 +52,9 @@ def instant_text(value: dt.datetime) -> str:
     return text
 
 
+_NUMERIC_OID = 1700  # PostgreSQL's type code for NUMERIC, as a result describes its columns
+
+
 class Money(TypeDecorator):
     """An exact decimal: ``NUMERIC`` on PostgreSQL, decimal text on SQLite."""
 
@@ -76,6 +73,11 @@ class Money(TypeDecorator):
         if value is None:
             return None
         return value if isinstance(value, Decimal) else Decimal(value)
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "postgresql" and coltype == _NUMERIC_OID:
+            return None  # psycopg reads a NUMERIC as a Decimal, exactly: nothing is left to convert
+        return super().result_processor(dialect, coltype)
 
 
 class Instant(TypeDecorator):
@@ -115,6 +117,25 @@ class Document(TypeDecorator):
         return dialect.type_descriptor(JSON(none_as_null=True))
 
 
+class Tagged(Document):
+    """A document of the codec's tagged JSON (a member's state, records, history and lots):
+    read back as the values it was written from. The column is selected as its text, which
+    :func:`.codec.decode_text` parses and decodes in one pass; parsed by the driver first,
+    each document would be walked a second time to decode it."""
+
+    cache_ok = True
+
+    def column_expression(self, column):
+        return type_coerce(cast(column, Text), self)
+
+    def result_processor(self, dialect, coltype):
+        return _tagged_result
+
+
+def _tagged_result(text: str | None):
+    return None if text is None else decode_text(text)
+
+
 def _money_bind(value):
     if type(value) is Decimal:
         return format(value, "f")
@@ -143,8 +164,8 @@ def _pg_instant_bind(value):
 # their bind processors call (three calls deep), for writes that go to the driver
 # directly (see prepared.py). PostgreSQL's documents keep SQLAlchemy's processor, which
 # wraps them for psycopg.
-BINDS = {"sqlite": {Money: _money_bind, Instant: _instant_bind, Document: _document_bind},
+BINDS = {"sqlite": {Money: _money_bind, Instant: _instant_bind, Document: _document_bind, Tagged: _document_bind},
          "postgresql": {Money: _pg_money_bind, Instant: _pg_instant_bind}}
 # The hot path's pipelines (wire.py) send every value as text: a document goes as its
 # JSON text, which the server reads into the ``jsonb`` column, with no wrapper to dump.
-WIRE_BINDS = {Document: _document_bind}
+WIRE_BINDS = {Document: _document_bind, Tagged: _document_bind}
