@@ -4,9 +4,10 @@ Documents use tagged JSON so a loaded state equals the state that was saved:
 Decimals are strings (``{"$d": "1.50"}``), datetimes keep their IANA zone, tuples
 stay tuples and sets stay sets. A tagged object is read by one function,
 :func:`_untagged`: as JSON text is parsed (:func:`decode_text`, the way the store reads
-its documents), or over a document parsed already (:func:`decode`). Stored decisions are the host-facing
-``Decision.to_dict()`` (as compact text, ``jsontext.decision_text``);
-:func:`decision_from_json` rebuilds the dataclasses from it.
+its documents), or over a document parsed already (:func:`decode`).
+
+Stored decisions are the host-facing ``Decision.to_dict()`` (as compact text,
+``jsontext.decision_text``); :func:`decision_from_json` rebuilds the dataclasses from it.
 """
 
 from __future__ import annotations
@@ -161,8 +162,8 @@ def _untagged(doc: dict[str, Any]) -> Any:
 
 def _dataclass(doc: dict) -> Any:
     cls = _CLASSES.get(doc["$dc"])
-    if cls is None:  # a class a newer version added: only in a field this one does not know, and leaves out
-        return doc
+    if cls is None:  # added by a newer version: only a field this one does not know holds it, and that is
+        return doc     # left out (rows._extras, and below), so it is left as it was stored
     fields = doc["v"]
     if fields.keys() <= _KNOWN[cls]:
         return cls(**fields)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Numeric, Text, cast, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
@@ -132,7 +133,7 @@ class Tagged(Document):
         return _tagged_result
 
 
-def _tagged_result(text: str | None):
+def _tagged_result(text: str | None) -> Any:
     return None if text is None else decode_text(text)
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, MetaData, Table, create_engine, insert, select, text
 
@@ -111,6 +111,42 @@ def test_a_field_holding_a_class_a_newer_version_added_is_left_out(tmp_path):
         conn.execute(update(LotRow.__table__).values(extra={"coupons": newer}))
     assert SqlStore(store.engine.url.render_as_string(hide_password=False)).member("m1") == before
 
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tagged_table(request, store_urls):
+    """A table with one codec document column, on each backend (PostgreSQL: ``jsonb``,
+    which keeps an object's members in an order of its own)."""
+    from sqlalchemy import Integer
+
+    from punchcard.plugins.sql.connect import create_sql_engine
+    from punchcard.plugins.sql.types import Tagged
+
+    table = Table("tagged_docs", MetaData(), Column("id", Integer, primary_key=True), Column("doc", Tagged))
+    engine = create_sql_engine(store_urls.empty(request.param))
+    table.create(engine)
+    yield engine, table
+    engine.dispose()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_DOCUMENTS | st.sampled_from(_VALUES))
+def test_a_stored_document_is_read_back_as_the_values_it_was_written_from(tagged_table, value):
+    engine, table = tagged_table
+    with engine.begin() as conn:
+        conn.execute(table.delete())
+        conn.execute(insert(table).values(id=1, doc=encode_text(value)))
+        back = conn.execute(select(table.c.doc)).scalar_one()
+    assert back == value and _types(_in_key_order(back)) == _types(_in_key_order(value))
+
+
+def _in_key_order(value):
+    """Mappings with their keys sorted, all the way down (jsonb orders an object's members)."""
+    if isinstance(value, dict):
+        return {k: _in_key_order(v) for k, v in sorted(value.items(), key=lambda item: repr(item[0]))}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_in_key_order(item) for item in value)
+    return value
 
 def _types(value):
     """The types all the way down, with a datetime's zone."""
