@@ -1,5 +1,6 @@
 """punchcard.engine: compile checked rulesets and evaluate events against member state."""
 
+from .answers import Preview
 from .compiler.stages import Compiled, compile_ruleset
 from .engine import Engine
 from .evaluate import evaluate, new_member
@@ -17,6 +18,7 @@ __all__ = [
     "Step",
     "TierView",
     "Engine",
+    "Preview",
     "evaluate",
     "new_member",
     "Event",

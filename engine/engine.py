@@ -17,7 +17,6 @@ race: the unit rolled back, and the event runs again in a unit opened with
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import random
@@ -26,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any
 
+from .answers import Preview, conflict_with, duplicate_of
 from .evaluate import Clock, evaluate, new_member
 from .hooks import EngineHooks
 from .housekeeping import housekeep
@@ -36,18 +36,10 @@ from .runtime.events import Event, EventError, valid_id, valid_member
 from .runtime.numbers import exactly, ruleset_context
 from .runtime.readers import OUT_OF_RANGE, YEARS
 from .runtime.state import MemberState
-from .store import (
-    Conflict,
-    MemoryStore,
-    ProcessedEvent,
-    Refused,
-    Store,
-    StoreError,
-    UnitOfWork,
-)
+from .store import Conflict, MemoryStore, Refused, Store, StoreError, UnitOfWork
 
-__all__ = ["Engine", "CONFLICT_ATTEMPTS", "STORE_ATTEMPTS", "budget_uses", "duplicate_of", "conflict_with",
-           "store_backoff", "store_bug"]
+__all__ = ["Engine", "Preview", "CONFLICT_ATTEMPTS", "STORE_ATTEMPTS", "budget_uses", "duplicate_of",
+           "conflict_with", "store_backoff", "store_bug"]
 
 log = logging.getLogger("punchcard.engine")
 
@@ -244,9 +236,13 @@ class Engine:
 
     def _evaluated(self, uow: UnitOfWork, event: Event) -> tuple[Decision, MemberState]:
         """The event evaluated against the member and the budgets as the unit reads them."""
-        state = uow.load_member(event.member) or new_member(event.member)
+        return self._evaluated_as(uow, event, uow.load_member(event.member))
+
+    def _evaluated_as(self, uow: UnitOfWork, event: Event, state: MemberState | None) -> tuple[Decision, MemberState]:
+        """The event evaluated against ``state``, as the unit read it (None: a new member)."""
         budgets = uow.budgets_used(self._budget_limits) if self._budget_limits else {}
-        return evaluate(self.compiled, state, event, self.clock, budgets, owned=uow.private_states, trace=self.trace)
+        return evaluate(self.compiled, state or new_member(event.member), event, self.clock, budgets,
+                        owned=uow.private_states, trace=self.trace)
 
     @exactly
     def dry(self, raw: Mapping[str, Any] | Event) -> Decision:
@@ -257,10 +253,19 @@ class Engine:
         hears of it. A transient store failure is tried again as for :meth:`process`; a
         failing store raises :class:`StoreError`. The SQL store's preview takes no lock, so
         it neither waits for the events being written nor holds them up."""
+        return self.preview(raw).decision
+
+    @exactly
+    def preview(self, raw: Mapping[str, Any] | Event) -> Preview:
+        """:meth:`dry`'s decision, and what the member could redeem at the event's time before
+        it, as housekeeping would leave the member then (points expired by then are not
+        counted), both read in the same unit: a checkout's "you have 380 points, and will have
+        780". For an event that is not valid, ``available`` is the refusal's balance."""
         try:
             event = raw if isinstance(raw, Event) else self.compiled.schema.parse(raw)
         except EventError:
-            return self.refused(raw)
+            refusal = self.refused(raw)
+            return Preview(refusal, refusal.balance)
         failures = 0
         while True:
             try:
@@ -272,15 +277,25 @@ class Engine:
                 self.retrying("transient", failures + 1)
                 store_backoff(failures)
 
-    def _tried(self, event: Event) -> Decision:
-        """One attempt of :meth:`dry`: the answer, in a unit that is never committed."""
+    def _tried(self, event: Event) -> Preview:
+        """One attempt of :meth:`preview`, in a unit that is never committed. What the member
+        could redeem is worked out on a copy first: the unit's evaluation may change its state."""
         try:
             with self.store.preview(event.member, event_id=event.id, budgets=self._budget_limits) as uow:
-                return self.recall(uow, event) or self._evaluated(uow, event)[0]
+                state = uow.load_member(event.member)
+                available = self._available_before(state, event)
+                decision = self.recall(uow, event) or self._evaluated_as(uow, event, state)[0]
+                return Preview(decision, available)
         except StoreError:
             raise
         except Exception as exc:
             raise store_bug(f"event {event.id} could not be tried: the store failed with", exc) from exc
+
+    def _available_before(self, state: MemberState | None, event: Event) -> Decimal:
+        if state is None:
+            return Decimal(0)
+        program, moment = self._program_at(event.member, event.time)
+        return self._housekept_copy(program, state, moment).available(event.time)
 
     @exactly
     def process_many(self, events: Iterable[Mapping[str, Any] | Event]) -> list[Decision]:
@@ -337,12 +352,14 @@ class Engine:
     def _housekept(self, program: Compiled, member_id: str, moment: dt.datetime) -> MemberState | None:
         """A copy of the committed member, housekept to ``moment`` (None: never seen)."""
         committed = self._committed(member_id)
-        if committed is None:
-            return None
-        state = committed.clone()
+        return None if committed is None else self._housekept_copy(program, committed, moment)
+
+    @staticmethod
+    def _housekept_copy(program: Compiled, state: MemberState, moment: dt.datetime) -> MemberState:
+        copy = state.clone()
         with localcontext(ruleset_context(program)):
-            housekeep(program, state, moment)
-        return state
+            housekeep(program, copy, moment)
+        return copy
 
     def notify(self, decision: Decision) -> None:
         """Tell the decision listeners about a committed decision. Call it only after the
@@ -374,26 +391,3 @@ def _now_of(clock: Clock, compiled: Compiled) -> dt.datetime:
 
 def budget_uses(decision: Decision) -> dict[str, Decimal]:
     return {e.detail["rule"]: e.points for e in decision.effects if e.kind == "budget" and e.points is not None}
-
-
-def duplicate_of(prior: ProcessedEvent, event: Event, label: str, state: MemberState | None = None) -> Decision:
-    """The answer to an id seen before: its original decision as a duplicate, or a conflict
-    when the body differs (``state``: the event's member as loaded, for the balance)."""
-    if prior.digest != event.digest:
-        return conflict_with(prior, event, label, state)
-    return dataclasses.replace(prior.decision, outcome=Outcome.DUPLICATE,
-                               reason=f"event {event.id} was already processed; this is its original decision")
-
-
-def conflict_with(prior: ProcessedEvent, event: Event, label: str, state: MemberState | None = None) -> Decision:
-    """A rejection naming the fields that differ; it reports ``state``'s balance (None: a
-    member not yet seen, 0)."""
-    keys = sorted(set(prior.body) | set(event.body))
-    differing = [k for k in keys if prior.body.get(k) != event.body.get(k)]
-    # the fields are named, never their values: a decision or a log line carries no event body
-    reason = f"conflict: event id {event.id} was already used with different fields: {', '.join(differing)}"
-    log.warning(reason)
-    balance, pending = state.balances(event.time) if state is not None else (Decimal(0), Decimal(0))
-    return Decision(event.id, event.member, label, Outcome.REJECTED, balance=balance, pending=pending,
-                    reason=reason, event_type=event.type, time=event.time,
-                    trace=(Step("input", "idempotency", False, reason),))

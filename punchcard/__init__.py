@@ -30,6 +30,7 @@ from punchcard.engine import (
                               MemberState,
                               MemoryStore,
                               Outcome,
+                              Preview,
                               evaluate,
                               new_member,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "MemoryStore",
     "StoreError",
     "Outcome",
+    "Preview",
     "Code",
     "Diagnostic",
     "PunchcardError",

@@ -52,7 +52,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("punchcard.engine.housekeeping",),  # each policy's upkeep, in order, and the next due instant
     ("punchcard.engine.evaluate",),  # one event: housekeeping, then its phases, each run by its policy
     ("punchcard.engine.compiler.*",),  # ruleset -> program, the walks generated from evaluate's phase table
-    ("punchcard.engine.engine", "punchcard.engine.store", "punchcard.engine.outbox",
+    ("punchcard.engine.engine", "punchcard.engine.answers", "punchcard.engine.store", "punchcard.engine.outbox",
      "punchcard.engine.store_deployments", "punchcard.engine"),
     ("punchcard.engine.dryrun.*", "punchcard.engine.testing", "punchcard.engine.explain",
      "punchcard.engine.messaging.*"),  # what runs on the engine: the dry-run, tests, composing and sending messages

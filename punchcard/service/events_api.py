@@ -10,7 +10,6 @@ back: the member and the budgets are read as for a real event, and nothing is wr
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -120,14 +119,12 @@ def _dry(state: ServiceState, event: Event, compiled: Compiled, trace: bool) -> 
     """The decision ``POST /v1/events`` would give now, from the store's preview (never committed):
     the budgets as a real event reads them, and an id seen before as its duplicate (which
     changes nothing) or a 409."""
-    engine = state.engine(compiled, trace)
-    seen, _ = engine.member_at(event.member, event.time)  # as the event will find it: expired lots gone
-    before = seen.available(event.time) if seen is not None else Decimal(0)
-    decision = engine.dry(event)
+    preview = state.engine(compiled, trace).preview(event)  # the member as the event will find it, read once
+    decision = preview.decision
     if _conflict(decision):
         raise Problem("idempotency-conflict", decision.reason or "the id was used with another body")
-    after = before if decision.outcome == "duplicate" else decision.balance
-    return {"decision": decision_json(decision, trace), "redeemable_now": to_jsonable(before),
+    after = preview.available if decision.outcome == "duplicate" else decision.balance
+    return {"decision": decision_json(decision, trace), "redeemable_now": to_jsonable(preview.available),
             "redeemable_after": to_jsonable(after)}
 
 

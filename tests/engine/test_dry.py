@@ -104,6 +104,39 @@ def test_a_dry_run_answers_as_the_real_event_after_it_on_every_store(store, tmp_
         assert engine.process(event).to_dict() == dry.to_dict(), event["id"]
 
 
+
+def test_a_preview_says_what_the_member_could_redeem_before_the_event_on_every_store(store, tmp_path):
+    """``Engine.preview``: the dry run's decision, and the member's points at the event's time
+    before it, as housekeeping would leave them (what ``member_at`` shows)."""
+    engine = Engine(compile_ruleset(small_budget(tmp_path)), store)
+    for n in range(18):
+        event = _mixed(n)
+        when = engine.compiled.schema.parse(event).time
+        seen, _ = engine.member_at(event["member"], when)
+        preview = engine.preview(event)
+        assert preview.available == (seen.available(when) if seen is not None else 0), event["id"]
+        assert preview.decision.to_dict() == engine.dry(event).to_dict(), event["id"]
+        engine.process(event)
+
+
+def test_a_preview_reads_the_member_in_its_own_unit_only():
+    """The decision and the points before it come from one read: the store's committed
+    member is not read a second time, outside the preview's unit."""
+
+    class Counting(MemoryStore):
+        reads = 0
+
+        def member(self, member_id):
+            Counting.reads += 1
+            return super().member(member_id)
+
+    engine = Engine(compile_ruleset(COFFEE), Counting())
+    first = engine.process(purchase("o-1", "masha", 150))
+    Counting.reads = 0
+    preview = engine.preview(purchase("o-2", "masha", 150))
+    assert Counting.reads == 0
+    assert preview.available == first.balance > 0 and preview.decision.balance > preview.available
+
 def test_a_preview_on_sqlite_does_not_wait_for_the_write_lock(store_urls):
     """A checkout preview while a batch holds SQLite's write lock answers at once, from the
     last committed state; the real event would wait for the lock."""
