@@ -24,30 +24,27 @@ wire, and one another process changed still costs no second round trip.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, literal_column, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import String, and_, bindparam, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from punchcard.engine.store import ProcessedEvent
 
+from .children import CHILDREN
 from .models import Budget, Member, ProcessedEventRow
-from .prepared import Reader, pipelined, raw_connection, row_maker
-from .repository import CHILD_TABLES, LOCK_MEMBER, UNSAVED_MEMBER, processed_events, to_processed
-from .types import Tagged
+from .prepared import Reader, pipelined, raw_connection
+from .repository import LOCK_MEMBER, UNSAVED_MEMBER, processed_events, to_processed
 from .wire import Pipeline
 
 __all__ = ["FirstRead", "first_read", "end_transaction"]
 
 _M, _P, _B = Member.__table__, ProcessedEventRow.__table__, Budget.__table__
-_PG = postgresql.dialect()
-_QUOTE = _PG.identifier_preparer
 _MEMBER = select(_M).where(_M.c.member_id == bindparam("b_member"))
 # The claim and the earlier outcome in one statement. Both parts see the rows committed
 # when it began: an id another unit claimed and commits meanwhile is neither claimed
@@ -60,70 +57,6 @@ _CLAIM = (select(select(_CLAIMING.c.id).scalar_subquery().label("claim_id"), *_P
 _BUDGETS = select(_B.c.rule, _B.c.used).where(_B.c.rule == bindparam("b_rules", type_=ARRAY(String)).any_())
 
 
-def _selected(name: str, column) -> str:
-    """A column as a select of the table reads it: a codec document as its text (types.Tagged)."""
-    return f"CAST({name} AS TEXT)" if isinstance(column.type, Tagged) else name
-
-
-def _selected_type(column) -> str:
-    return "TEXT" if isinstance(column.type, Tagged) else column.type.compile(dialect=_PG)
-
-
-class _Children:
-    """Every child table's rows of one member in one statement: a ``UNION ALL`` whose rows
-    have a column for each table's each column (NULL in the other tables' rows) after a
-    first one naming the table. The text is generated from the table definitions and kept
-    short enough for the driver to remember it parsed. Each row is cut back into its
-    table's row (through its columns' result processors), and each table's rows are put in
-    their stored order."""
-
-    def __init__(self):
-        owned = [(name, column) for name, (table, _, _) in CHILD_TABLES.items() for column in table.c]
-        self.types = [column.type for _, column in owned]
-        self.layout: dict[str, tuple[int, int, Callable[[Iterable], Any], list[str]]] = {}
-        for name, (table, order, _) in CHILD_TABLES.items():
-            start = next(i for i, (owner, _) in enumerate(owned) if owner == name)
-            self.layout[name] = (start, start + len(table.c), row_maker(f"{name}_row", [c.name for c in table.c]),
-                                 [c.name for c in order])
-        branches = [self._branch(name, table, owned, first=i == 0)
-                    for i, (name, (table, _, _)) in enumerate(CHILD_TABLES.items())]
-        self.statement = text("\nUNION ALL ".join(branches)).bindparams(
-            bindparam("b_member", type_=String()), bindparam("b_known", type_=Integer()))
-        self._processors: list | None = None
-
-    @staticmethod
-    def _branch(name: str, table, owned: list, first: bool) -> str:
-        """One table's rows. The first branch gives its NULLs their column's type: a union
-        takes the types of its columns from its branches in order, and an untyped NULL
-        would make a column text."""
-        quote = _QUOTE.quote  # names as PostgreSQL needs them ("values" is a keyword)
-        nulls = [f"NULL::{_selected_type(column)}" if first else "NULL" for _, column in owned]
-        columns = ", ".join(_selected(quote(column.name), column) if owner == name else null
-                            for (owner, column), null in zip(owned, nulls, strict=True))
-        live = " AND live" if "live" in table.c else ""
-        return (f"SELECT '{name}', {columns} FROM {quote(table.name)} WHERE member_id = :b_member{live} "
-                "AND (SELECT version FROM members WHERE member_id = :b_member) <> :b_known")
-
-    def split(self, cursor, dialect) -> dict[str, list]:
-        out: dict[str, list] = {name: [] for name in self.layout}
-        result = cursor.pgresult
-        if result is None or not result.ntuples:
-            return out
-        if self._processors is None:
-            self._processors = [kind._cached_result_processor(dialect, column.type_code)
-                                for kind, column in zip(self.types, cursor.description[1:], strict=True)]
-        processors = self._processors
-        for values in cursor.fetchall():
-            start, end, make, _ = self.layout[values[0]]
-            out[values[0]].append(make([value if processors[i] is None or value is None
-                                             else processors[i](value)
-                                             for i, value in enumerate(values[1 + start:1 + end], start)]))
-        for name, (_, _, _, order) in self.layout.items():
-            out[name].sort(key=lambda child: tuple(getattr(child, column) for column in order))
-        return out
-
-
-_CHILDREN = _Children()
 _MEMBER_ROW, _CLAIM_ROW = Reader.of_table(_M), Reader.of_table(_P)
 
 
@@ -150,14 +83,14 @@ def first_read(conn: Connection, member_id: str, event_id: str, budgets: Mapping
         (claim,) = pipelined(pipe, conn, _CLAIM, [{**member_key, "b_event": event_id}])
         used = pipelined(pipe, conn, _BUDGETS, [{"b_rules": sorted(budgets)}])[0] if budgets else None
         known = {**member_key, "b_known": -1 if known_version is None else known_version}
-        (children,) = pipelined(pipe, conn, _CHILDREN.statement, [known])
+        (children,) = pipelined(pipe, conn, CHILDREN.statement, [known])
     (row,) = _MEMBER_ROW.rows(member, dialect)
     (outcome,) = _CLAIM_ROW.rows(claim, dialect)
     claimed = outcome.claim_id is not None
     prior = to_processed(outcome) if outcome.event_id is not None else None
     if not claimed and prior is None:  # claimed by a unit that committed meanwhile: its outcome now
         prior = processed_events(conn, [event_id]).get(event_id)
-    rows = _CHILDREN.split(children, dialect)
+    rows = CHILDREN.split(children, dialect)
     stale = known_version is None or row.version != known_version
     return FirstRead(row, claimed, prior, dict(used.fetchall()) if used is not None else {},
                      rows if stale else None)

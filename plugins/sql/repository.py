@@ -20,13 +20,14 @@ from sqlalchemy.engine import Connection
 from punchcard.engine.runtime.state import ZERO, MemberState
 from punchcard.engine.store import ProcessedEvent
 
+from .children import CHILD_TABLES, read_children
 from .codec import decision_from_json
-from .models import Budget, HistoryRow, LotRow, Member, MemberRecord, ProcessedEventRow, StreakRow, TierWindow
+from .models import Budget, LotRow, Member, ProcessedEventRow
 from .prepared import executemany
 from .rows import Loaded, state_from_rows
 
 __all__ = ["Dialect", "MemberKey", "load_members", "read_member", "processed_events", "to_processed", "among",
-           "CHILD_TABLES", "UNSAVED_MEMBER", "LOCK_MEMBER"]
+           "UNSAVED_MEMBER", "LOCK_MEMBER"]
 
 
 def among(column, values: list[str], postgres: bool):
@@ -38,7 +39,6 @@ def among(column, values: list[str], postgres: bool):
 
 
 _M, _L, _P, _B = Member.__table__, LotRow.__table__, ProcessedEventRow.__table__, Budget.__table__
-_W, _S, _H, _R = TierWindow.__table__, StreakRow.__table__, HistoryRow.__table__, MemberRecord.__table__
 _VERSION = (_M.c.member_id, _M.c.version)  # enough to ask the member cache
 MemberKey = namedtuple("MemberKey", "member_id version")  # a member row just inserted, at version 0
 # A member row before its first save, every column given: SQLite rows go straight to
@@ -176,12 +176,6 @@ def _children(conn: Connection, table, order, members: list, count: str | None) 
     return out
 
 
-# A member's child tables: (table, the order its rows are read in, the member column counting them)
-CHILD_TABLES = {"lots": (_L, (_L.c.position,), None), "records": (_R, (_R.c.kind, _R.c.position), "records"),
-                "windows": (_W, (_W.c.window,), "windows"), "streaks": (_S, (_S.c.position,), "streaks"),
-                "history": (_H, (_H.c.seq,), "history")}
-
-
 def load_members(conn: Connection, members: list, cache=None) -> dict[str, Loaded]:
     """Every member in ``members`` (locked member rows, whole or just id and version)
     with its lots, records, tier windows, streaks and history. Members never saved
@@ -196,6 +190,9 @@ def load_members(conn: Connection, members: list, cache=None) -> dict[str, Loade
         postgres = conn.dialect.name == "postgresql"
         query = select(_M).where(among(_M.c.member_id, [m.member_id for m in missing], postgres))
         missing = list(conn.execute(query))
+    if len(missing) == 1 and conn.dialect.name == "postgresql":  # one member: its rows in one statement
+        found[missing[0].member_id] = state_from_rows(missing[0], read_children(conn, missing[0].member_id))
+        return found
     children = {name: _children(conn, table, order, missing, count)
                 for name, (table, order, count) in CHILD_TABLES.items()}
     for m in missing:

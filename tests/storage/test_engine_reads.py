@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from punchcard.engine import Engine, compile_ruleset
 
@@ -35,3 +36,34 @@ def test_a_moment_outside_the_years_an_event_may_have_is_a_clear_error(at):
     for read in (engine.member_at, engine.offers):
         with pytest.raises(ValueError, match="outside the supported range"):
             read("masha", at)
+
+
+def test_a_member_read_alone_on_postgresql_is_the_member_read_with_others(store_urls):
+    """One member's child rows come in one statement (children.py); several members' in a
+    statement per table. Lots, records, tier windows, streaks and history read back the
+    same either way, and as the memory store holds them."""
+    from punchcard.engine import MemoryStore
+    from punchcard.plugins.sql.models import Member
+    from punchcard.plugins.sql.repository import load_members
+    from punchcard.plugins.sql.store import SqlStore
+
+    retail = compile_ruleset(Path(__file__).resolve().parents[2] / "rulesets/retail-tiers.yaml")
+    store = SqlStore(store_urls.new("postgresql"))
+    engines = [Engine(retail, store), Engine(retail, MemoryStore())]
+    for day in range(1, 9):
+        for member in ("masha", "dasha"):
+            time = f"2026-03-{day:02d}T0{day % 9}:15:00"
+            events = [{"type": "check_in", "id": f"c-{member}-{day}", "member": member, "time": time},
+                      {"type": "purchase", "id": f"o-{member}-{day}", "member": member, "time": time,
+                       "amount": str(40 * day), "category": "shoes"}]
+            for engine in engines:
+                engine.process_many(events)
+    with store.engine.connect() as conn:
+        rows = list(conn.execute(select(Member.__table__).order_by(Member.__table__.c.member_id)))
+        alone = {row.member_id: load_members(conn, [row])[row.member_id].state for row in rows}
+        together = {member: loaded.state for member, loaded in load_members(conn, rows).items()}
+    held = engines[1].store
+    assert alone == together == {member: held.member(member) for member in ("dasha", "masha")}
+    masha = alone["masha"]
+    assert masha.lots and masha.orders and masha.streaks and masha.history and masha.tier.metric
+    store.close()
