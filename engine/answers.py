@@ -6,16 +6,20 @@ redeem before it, read in one snapshot."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
+from .housekeeping import housekeep
+from .program import Compiled
 from .runtime.decision import Decision, Outcome, Step
-from .runtime.events import Event
+from .runtime.events import Event, shown
+from .runtime.numbers import ruleset_context
 from .runtime.state import MemberState
 from .store import ProcessedEvent
 
-__all__ = ["Preview", "duplicate_of", "conflict_with"]
+__all__ = ["Preview", "available_before", "housekept", "duplicate_of", "conflict_with"]
 
 log = logging.getLogger("punchcard.engine")
 
@@ -29,6 +33,28 @@ class Preview:
     decision: Decision
     available: Decimal
 
+
+
+def housekept(program: Compiled, state: MemberState, moment: dt.datetime) -> MemberState:
+    """A copy of ``state`` as housekeeping would leave it by ``moment``."""
+    copy = state.clone()
+    with localcontext(ruleset_context(program)):
+        housekeep(program, copy, moment)
+    return copy
+
+
+def available_before(program: Compiled, state: MemberState | None, moment: dt.datetime, event_id: str) -> Decimal:
+    """What the member could redeem at ``moment``, before an event then (None: a new member).
+    Housekeeping that fails for this member fails the event's own decision too, which says so;
+    the figure is then the one that rejection shows: the member's, without housekeeping."""
+    if state is None:
+        return Decimal(0)
+    try:
+        return housekept(program, state, moment).available(moment)
+    except Exception as exc:
+        log.warning("event %s: what its member could redeem before it is shown without housekeeping, "
+                    "which failed (%s)", shown(event_id), type(exc).__name__)
+        return state.available(moment)
 
 def duplicate_of(prior: ProcessedEvent, event: Event, label: str, state: MemberState | None = None) -> Decision:
     """The answer to an id seen before: its original decision as a duplicate, or a conflict

@@ -25,10 +25,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any
 
-from .answers import Preview, conflict_with, duplicate_of
+from .answers import Preview, available_before, conflict_with, duplicate_of, housekept
 from .evaluate import Clock, evaluate, new_member
 from .hooks import EngineHooks
-from .housekeeping import housekeep
 from .policies.offers import Candidate, offers_for
 from .program import Compiled
 from .runtime.decision import Decision, Outcome, Step
@@ -253,14 +252,18 @@ class Engine:
         hears of it. A transient store failure is tried again as for :meth:`process`; a
         failing store raises :class:`StoreError`. The SQL store's preview takes no lock, so
         it neither waits for the events being written nor holds them up."""
-        return self.preview(raw).decision
+        return self._previewed(raw, counted=False).decision
 
     @exactly
     def preview(self, raw: Mapping[str, Any] | Event) -> Preview:
         """:meth:`dry`'s decision, and what the member could redeem at the event's time before
         it, as housekeeping would leave the member then (points expired by then are not
         counted), both read in the same unit: a checkout's "you have 380 points, and will have
-        780". For an event that is not valid, ``available`` is the refusal's balance."""
+        780". For an event that is not valid, ``available`` is the refusal's balance (the
+        member as last committed)."""
+        return self._previewed(raw, counted=True)
+
+    def _previewed(self, raw: Mapping[str, Any] | Event, counted: bool) -> Preview:
         try:
             event = raw if isinstance(raw, Event) else self.compiled.schema.parse(raw)
         except EventError:
@@ -269,7 +272,7 @@ class Engine:
         failures = 0
         while True:
             try:
-                return self._tried(event)
+                return self._tried(event, counted)
             except StoreError as exc:
                 failures += 1
                 if not exc.transient or failures == STORE_ATTEMPTS:
@@ -277,25 +280,21 @@ class Engine:
                 self.retrying("transient", failures + 1)
                 store_backoff(failures)
 
-    def _tried(self, event: Event) -> Preview:
-        """One attempt of :meth:`preview`, in a unit that is never committed. What the member
-        could redeem is worked out on a copy first: the unit's evaluation may change its state."""
+    def _tried(self, event: Event, counted: bool) -> Preview:
+        """One attempt, in a unit that is never committed. What the member could redeem
+        (``counted``) is worked out on a copy first: the unit's evaluation may change its state."""
         try:
             with self.store.preview(event.member, event_id=event.id, budgets=self._budget_limits) as uow:
+                if not counted:  # the dry run reads only what deciding needs, as process does
+                    return Preview(self.recall(uow, event) or self._evaluated(uow, event)[0], Decimal(0))
                 state = uow.load_member(event.member)
-                available = self._available_before(state, event)
-                decision = self.recall(uow, event) or self._evaluated_as(uow, event, state)[0]
-                return Preview(decision, available)
+                program, moment = self._program_at(event.member, event.time)
+                available = available_before(program, state, moment, event.id)
+                return Preview(self.recall(uow, event) or self._evaluated_as(uow, event, state)[0], available)
         except StoreError:
             raise
         except Exception as exc:
             raise store_bug(f"event {event.id} could not be tried: the store failed with", exc) from exc
-
-    def _available_before(self, state: MemberState | None, event: Event) -> Decimal:
-        if state is None:
-            return Decimal(0)
-        program, moment = self._program_at(event.member, event.time)
-        return self._housekept_copy(program, state, moment).available(event.time)
 
     @exactly
     def process_many(self, events: Iterable[Mapping[str, Any] | Event]) -> list[Decision]:
@@ -352,14 +351,7 @@ class Engine:
     def _housekept(self, program: Compiled, member_id: str, moment: dt.datetime) -> MemberState | None:
         """A copy of the committed member, housekept to ``moment`` (None: never seen)."""
         committed = self._committed(member_id)
-        return None if committed is None else self._housekept_copy(program, committed, moment)
-
-    @staticmethod
-    def _housekept_copy(program: Compiled, state: MemberState, moment: dt.datetime) -> MemberState:
-        copy = state.clone()
-        with localcontext(ruleset_context(program)):
-            housekeep(program, copy, moment)
-        return copy
+        return None if committed is None else housekept(program, committed, moment)
 
     def notify(self, decision: Decision) -> None:
         """Tell the decision listeners about a committed decision. Call it only after the

@@ -105,18 +105,79 @@ def test_a_dry_run_answers_as_the_real_event_after_it_on_every_store(store, tmp_
 
 
 
-def test_a_preview_says_what_the_member_could_redeem_before_the_event_on_every_store(store, tmp_path):
+PREVIEWED = {  # ruleset -> (what a history's events carry, the years they span)
+    "coffee-club": {"category": "coffee"},  # lots expire after 36 months
+    "retail-tiers": {"category": "shoes"},  # points pending for 14 days
+    "coffee-ab": {"category": "coffee"},  # two variants, each member in one
+}
+
+
+def _history(extra: dict) -> list[dict]:
+    """Purchases and redemptions over four years, a resent id, and one with another body."""
+    events = []
+    for n in range(14):
+        member = ["masha", "dasha", "sasha"][n % 3]
+        time = f"{2026 + n // 4}-{1 + 3 * (n % 4):02d}-{2 + n:02d}T09:00:00"
+        if n % 5 == 4:
+            events.append({"type": "redeem", "id": f"r-{n}", "member": member, "time": time, "points": "10"})
+        else:
+            events.append({"type": "purchase", "id": f"o-{n}", "member": member, "time": time,
+                           "amount": str(150 + 40 * n), **extra})
+    return [*events, events[3], {**events[6], "amount": "1"}]
+
+
+@pytest.mark.parametrize("name", sorted(PREVIEWED))
+def test_a_preview_says_what_the_member_could_redeem_before_the_event_on_every_store(store, name):
     """``Engine.preview``: the dry run's decision, and the member's points at the event's time
-    before it, as housekeeping would leave them (what ``member_at`` shows)."""
-    engine = Engine(compile_ruleset(small_budget(tmp_path)), store)
-    for n in range(18):
-        event = _mixed(n)
+    before it, as housekeeping would leave them (what ``member_at`` shows): lots expired and
+    points matured by then, in the member's own variant."""
+    engine = Engine(compile_ruleset(Path(f"rulesets/{name}.yaml")), store)
+    for event in _history(PREVIEWED[name]):
+        if event["type"] == "redeem" and "redeem" not in engine.compiled.schema.event_fields:
+            continue
         when = engine.compiled.schema.parse(event).time
         seen, _ = engine.member_at(event["member"], when)
         preview = engine.preview(event)
         assert preview.available == (seen.available(when) if seen is not None else 0), event["id"]
         assert preview.decision.to_dict() == engine.dry(event).to_dict(), event["id"]
         engine.process(event)
+
+
+def test_a_preview_counts_expired_and_pending_points_as_housekeeping_would():
+    """Lots expired by the event's time are not counted; points still pending are not either."""
+    engine = Engine(compile_ruleset(COFFEE))
+    engine.process(purchase("o-1", "masha", 150))
+    later = {**purchase("o-2", "masha", 150), "time": "2030-01-02T08:15:00"}
+    assert engine.preview(purchase("o-3", "masha", 150, day=3)).available > 0
+    assert engine.preview(later).available == 0
+    retail = Engine(compile_ruleset(Path("rulesets/retail-tiers.yaml")))
+    shoes = {"type": "purchase", "member": "masha", "amount": "200", "category": "shoes"}
+    retail.process({**shoes, "id": "o-1", "time": "2026-03-02T09:00:00"})
+    assert retail.preview({**shoes, "id": "o-2", "time": "2026-03-03T09:00:00"}).available == 0
+    assert retail.preview({**shoes, "id": "o-3", "time": "2026-04-03T09:00:00"}).available > 0
+
+
+def test_housekeeping_that_fails_is_a_rejection_in_a_preview_not_a_store_failure(monkeypatch):
+    """As ``process`` answers a rejection, so do ``dry`` and ``preview``; a seen id is still
+    its duplicate."""
+    import importlib
+
+    from punchcard.engine import answers
+
+    evaluating = importlib.import_module("punchcard.engine.evaluate")  # the module, not the function it exports
+    engine = Engine(compile_ruleset(COFFEE))
+    first = engine.process(purchase("o-1", "masha", 150))
+
+    def broken(*args, **kwargs):
+        raise ArithmeticError("housekeeping failed")
+
+    monkeypatch.setattr(answers, "housekeep", broken)
+    monkeypatch.setattr(evaluating, "housekeep", broken)
+    preview = engine.preview(purchase("o-2", "masha", 150, day=3))
+    assert preview.decision.outcome == engine.dry(purchase("o-2", "masha", 150, day=3)).outcome == "rejected"
+    assert preview.available == first.balance
+    assert engine.dry(purchase("o-1", "masha", 150)).outcome == "duplicate"
+    assert engine.process(purchase("o-2", "masha", 150, day=3)).outcome == "rejected"
 
 
 def test_a_preview_reads_the_member_in_its_own_unit_only():
