@@ -122,7 +122,8 @@ class Tagged(Document):
     """A document of the codec's tagged JSON (a member's state, records, history and lots):
     read back as the values it was written from. The column is selected as its text, which
     :func:`.codec.decode_text` parses and decodes in one pass; parsed by the driver first,
-    each document would be walked a second time to decode it."""
+    each document would be walked a second time to decode it. A document is an object or an
+    array, never a bare number: SQLite's NUMERIC affinity would store a big one as a float."""
 
     cache_ok = True
 
