@@ -34,7 +34,6 @@ class Preview:
     available: Decimal
 
 
-
 def housekept(program: Compiled, state: MemberState, moment: dt.datetime) -> MemberState:
     """A copy of ``state`` as housekeeping would leave it by ``moment``."""
     copy = state.clone()
@@ -55,6 +54,7 @@ def available_before(program: Compiled, state: MemberState | None, moment: dt.da
         log.warning("event %s: what its member could redeem before it is shown without housekeeping, "
                     "which failed (%s)", shown(event_id), type(exc).__name__)
         return state.available(moment)
+
 
 def duplicate_of(prior: ProcessedEvent, event: Event, label: str, state: MemberState | None = None) -> Decision:
     """The answer to an id seen before: its original decision as a duplicate, or a conflict

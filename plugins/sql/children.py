@@ -101,6 +101,6 @@ _EVERY_ROW = -1  # as b_known: no version a member row has, so every child row c
 def read_children(conn: Connection, member_id: str) -> dict[str, list]:
     """Every child row of a saved member, by table, in stored order (PostgreSQL)."""
     statement = prepared(CHILDREN.statement, frozenset({"b_member", "b_known"}), conn.dialect)
-    cursor = raw_connection(conn).cursor()
-    cursor.execute(statement.sql, statement.row({"b_member": member_id, "b_known": _EVERY_ROW}))
-    return CHILDREN.split(cursor, conn.dialect)
+    with raw_connection(conn).cursor() as cursor:
+        cursor.execute(statement.sql, statement.row({"b_member": member_id, "b_known": _EVERY_ROW}))
+        return CHILDREN.split(cursor, conn.dialect)
