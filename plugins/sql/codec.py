@@ -45,7 +45,6 @@ _CLASSES = {cls.__name__: cls for cls in (Allocation, CapUsage, HistoryItem, Off
 _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _CLASSES.values()}
 _KNOWN = {cls: frozenset(names) for cls, names in _FIELDS.items()}
 _MOST_TAG_MEMBERS = 2  # a tag and, for a time, its zone
-_ZONES: dict[str, ZoneInfo] = {}  # by key: a stored member's documents name its zone again and again
 
 
 def zone_key(moment: dt.datetime | None) -> str | None:
@@ -60,14 +59,7 @@ def in_zone(moment: None, key: str | None) -> None: ...
 def in_zone(moment: dt.datetime | None, key: str | None) -> dt.datetime | None:
     if moment is None or key is None:
         return moment
-    return moment.astimezone(_zone(key))
-
-
-def _zone(key: str) -> ZoneInfo:
-    zone = _ZONES.get(key)
-    if zone is None:
-        zone = _ZONES[key] = ZoneInfo(key)
-    return zone
+    return moment.astimezone(ZoneInfo(key))  # zoneinfo keeps each zone it made: no cache of our own
 
 
 def encode(value: Any) -> Any:
@@ -174,7 +166,7 @@ def _dataclass(doc: dict) -> Any:
 def _time(doc: dict) -> dt.datetime:
     moment = dt.datetime.fromisoformat(doc["$t"])
     key = doc.get("z")
-    return moment.astimezone(_zone(key)) if key else moment
+    return moment.astimezone(ZoneInfo(key)) if key else moment
 
 
 _TAGS: dict[str, Callable[[dict[str, Any]], Any]] = {
