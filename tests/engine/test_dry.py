@@ -80,6 +80,22 @@ def test_a_dry_run_of_a_bad_event_is_its_rejection(store):
     assert store.member("masha") is None
 
 
+
+@pytest.mark.parametrize("bad", [
+    {"type": "purchase", "id": "o-2", "member": "masha"},  # no time, amount or category
+    {**purchase("o-2", "masha", 150), "amount": "1e400"},  # beyond the bounds of a money field
+    {**purchase("o-2", "masha", 150), "amount": ["150"]},  # of the wrong type
+    {**purchase("o-2", "masha", 150), "time": "2026-13-40T99:00:00"},  # not a time
+    "not an event",
+])
+def test_a_preview_of_a_bad_event_is_its_rejection_with_the_members_balance(store, bad):
+    engine = Engine(compile_ruleset(COFFEE), store)
+    first = engine.process(purchase("o-1", "masha", 150))
+    preview = engine.preview(bad)
+    assert preview.decision.outcome == "rejected" and preview.decision.reason
+    assert preview.available == preview.decision.balance
+    assert store.member("masha").total() == first.balance
+
 def _mixed(n: int) -> dict:
     """Purchases, redemptions, a resent id and a resent id with another body, over two members."""
     member = ["masha", "dasha"][n % 2]
